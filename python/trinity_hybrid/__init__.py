@@ -1,0 +1,52 @@
+"""trinity_hybrid: a multi-provider LLM router with a Zig native core.
+
+    >>> from trinity_hybrid import TrinityHybridNode, detect_language
+    >>> detect_language("東京の天気はどうですか").language
+    'ja'
+    >>> node = TrinityHybridNode.from_env()
+    >>> node.route("请解释量子计算").providers[0]   # with ZHIPU_API_KEY set
+    'zhipu'
+"""
+
+from ._exceptions import (
+    AllProvidersFailed,
+    CircuitOpenError,
+    ClientRequestError,
+    ConfigurationError,
+    CredentialError,
+    InvalidInputError,
+    NativeLibraryError,
+    NoProviderAvailable,
+    ProviderError,
+    RateLimitedError,
+    TransientError,
+    TrinityError,
+)
+from ._node import ProviderStats, Route, Secret, TrinityHybridNode, mask_key
+from ._text import Detection, detect_language, estimate_tokens
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AllProvidersFailed",
+    "CircuitOpenError",
+    "ClientRequestError",
+    "ConfigurationError",
+    "CredentialError",
+    "Detection",
+    "InvalidInputError",
+    "NativeLibraryError",
+    "NoProviderAvailable",
+    "ProviderError",
+    "ProviderStats",
+    "RateLimitedError",
+    "Route",
+    "Secret",
+    "TransientError",
+    "TrinityError",
+    "TrinityHybridNode",
+    "__version__",
+    "detect_language",
+    "estimate_tokens",
+    "mask_key",
+]

@@ -1,0 +1,122 @@
+"""The one exception hierarchy of trinity_hybrid.
+
+Every error the package raises is a ``TrinityError``. Lower-level errors (cffi, httpx, a
+provider's JSON) are mapped into it in one place each, and no error message, ``repr`` or
+attribute ever carries an API key: keys appear only masked, as ``key[:8]***``.
+
+    TrinityError
+    ├── NativeLibraryError        the native core is missing, unloadable or of another ABI
+    ├── ConfigurationError        bad configuration: an environment variable, option or file
+    ├── InvalidInputError         bad input from the caller (wrong type, unknown name)
+    ├── NoProviderAvailable       no configured provider can take this request
+    └── ProviderError             one provider failed one call
+        ├── TransientError        5xx, timeouts, connection errors: try the next provider
+        ├── RateLimitedError      429: try the next provider; the breaker holds this one
+        ├── CredentialError       401/403: try the next provider; this one is marked unhealthy
+        ├── ClientRequestError    400/404/422: the request itself is wrong; no fallback
+        └── CircuitOpenError      the breaker refused the call
+    AllProvidersFailed            every provider of the chain failed (carries every attempt)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+__all__ = [
+    "AllProvidersFailed",
+    "CircuitOpenError",
+    "ClientRequestError",
+    "ConfigurationError",
+    "CredentialError",
+    "InvalidInputError",
+    "NativeLibraryError",
+    "NoProviderAvailable",
+    "ProviderError",
+    "RateLimitedError",
+    "TransientError",
+    "TrinityError",
+]
+
+
+class TrinityError(Exception):
+    """Base class of every error raised by trinity_hybrid."""
+
+
+class NativeLibraryError(TrinityError):
+    """The native core library is missing, cannot be loaded, or speaks another ABI version."""
+
+
+class ConfigurationError(TrinityError):
+    """A configuration value (environment variable, option, config file) is invalid."""
+
+
+class InvalidInputError(TrinityError, ValueError):
+    """The caller passed an argument of the wrong type or an unknown name."""
+
+
+class NoProviderAvailable(TrinityError):
+    """No configured provider can take this request (none available, or none fits it)."""
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ProviderError(TrinityError):
+    """One provider failed one call. ``provider`` names it; ``status_code`` is the HTTP status."""
+
+    failure_kind = "transient"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        status_code: int | None = None,
+        retry_after_s: float | None = None,
+        cause: BaseException | None = None,
+    ) -> None:
+        super().__init__(f"{provider}: {message}")
+        self.provider = provider
+        self.status_code = status_code
+        self.retry_after_s = retry_after_s
+        self.cause = cause
+
+
+class TransientError(ProviderError):
+    """A failure that may pass: 5xx, timeout, connection reset. The next provider is tried."""
+
+    failure_kind = "transient"
+
+
+class RateLimitedError(ProviderError):
+    """429 Too Many Requests. The breaker holds the provider for at least its Retry-After."""
+
+    failure_kind = "rate_limited"
+
+
+class CredentialError(ProviderError):
+    """401/403: the key is missing, wrong or not allowed. The provider is marked unhealthy."""
+
+    failure_kind = "credential"
+
+
+class ClientRequestError(ProviderError):
+    """400/404/422: the request itself is wrong, so no other provider is tried."""
+
+    failure_kind = "client"
+
+
+class CircuitOpenError(ProviderError):
+    """The provider's circuit breaker is open (or its half-open probe is taken)."""
+
+    failure_kind = "circuit_open"
+
+
+class AllProvidersFailed(TrinityError):
+    """Every provider of the chain failed; ``attempts`` holds each one's outcome."""
+
+    def __init__(self, attempts: Sequence[Any]) -> None:
+        self.attempts = tuple(attempts)
+        summary = "; ".join(f"{attempt.provider}: {attempt.error}" for attempt in self.attempts)
+        super().__init__(f"all {len(self.attempts)} providers failed: {summary}")

@@ -1,0 +1,143 @@
+"""Loads the native core (the Zig shared library) with cffi in ABI mode.
+
+The library ships inside the package under ``_lib/``; ``TRINITY_HYBRID_LIBRARY`` may point at
+another build during development. The C declarations are read from the header that ships beside
+the library, between its ``cdef-begin`` and ``cdef-end`` markers, so they exist in one place.
+A missing library or an ABI mismatch raises ``NativeLibraryError`` with what to do about it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from cffi import FFI
+
+from ._exceptions import NativeLibraryError
+
+ABI_VERSION = 1
+_PACKAGE_DIRECTORY = Path(__file__).resolve().parent
+_SOURCE_ROOT = _PACKAGE_DIRECTORY.parent.parent
+
+
+def library_file_name() -> str:
+    """The shared library's file name on this platform, as Zig names it."""
+    if sys.platform == "win32":
+        return "trinity_hybrid.dll"
+    if sys.platform == "darwin":
+        return "libtrinity_hybrid.dylib"
+    return "libtrinity_hybrid.so"
+
+
+def _library_candidates() -> list[Path]:
+    override = os.environ.get("TRINITY_HYBRID_LIBRARY")
+    if override:
+        return [Path(override)]
+    name = library_file_name()
+    return [
+        _PACKAGE_DIRECTORY / "_lib" / name,
+        # A source checkout after `python -m ziglang build`.
+        _SOURCE_ROOT / "zig-out" / ("bin" if sys.platform == "win32" else "lib") / name,
+    ]
+
+
+def _header_candidates() -> list[Path]:
+    return [_PACKAGE_DIRECTORY / "_lib" / "trinity_hybrid.h", _SOURCE_ROOT / "include" / "trinity_hybrid.h"]
+
+
+def _read_cdef() -> str:
+    for candidate in _header_candidates():
+        if candidate.is_file():
+            text = candidate.read_text(encoding="utf-8")
+            begin = text.index("cdef-begin")
+            begin = text.index("*/", begin) + 2
+            end = text.rindex("/* cdef-end */")
+            return text[begin:end]
+    raise NativeLibraryError(
+        "trinity_hybrid.h was not found beside the native library; reinstall the package "
+        "(pip install --force-reinstall trinity-hybrid)"
+    )
+
+
+_lock = threading.Lock()
+_loaded: tuple[FFI, Any] | None = None
+
+
+def load() -> tuple[FFI, Any]:
+    """The (ffi, lib) pair, loaded once per process."""
+    global _loaded
+    if _loaded is not None:
+        return _loaded
+    with _lock:
+        if _loaded is None:
+            _loaded = _load_uncached()
+    return _loaded
+
+
+def _load_uncached() -> tuple[FFI, Any]:
+    ffi = FFI()
+    ffi.cdef(_read_cdef())
+    candidates = _library_candidates()
+    library_path = next((path for path in candidates if path.is_file()), None)
+    if library_path is None:
+        searched = ", ".join(str(path) for path in candidates)
+        raise NativeLibraryError(
+            f"the trinity_hybrid native library was not found (searched: {searched}); "
+            "install the wheel for your platform, or build it with "
+            "`python -m ziglang build -Doptimize=ReleaseFast` and set TRINITY_HYBRID_LIBRARY"
+        )
+    try:
+        lib = ffi.dlopen(str(library_path))
+    except OSError as error:
+        raise NativeLibraryError(f"cannot load {library_path}: {error}") from None
+    try:
+        found = int(lib.th_abi_version())
+    except AttributeError:
+        raise NativeLibraryError(f"{library_path} is not a trinity_hybrid library") from None
+    if found != ABI_VERSION or int(lib.TH_ABI_VERSION) != ABI_VERSION:
+        raise NativeLibraryError(
+            f"{library_path} has ABI version {found}, this package needs {ABI_VERSION}; "
+            "rebuild the library or reinstall the package"
+        )
+    return ffi, lib
+
+
+def names(function_name: str, count: int | None = None) -> tuple[str, ...]:
+    """Reads an enumeration's names from the library (``th_provider_name`` and friends)."""
+    ffi, lib = load()
+    function = getattr(lib, function_name)
+    result: list[str] = []
+    index = 0
+    while count is None or index < count:
+        pointer = function(index)
+        if pointer == ffi.NULL:
+            break
+        result.append(ffi.string(pointer).decode("ascii"))
+        index += 1
+    return tuple(result)
+
+
+STATUS_MESSAGES = {
+    1: "invalid argument",
+    2: "out of memory",
+    3: "unknown provider",
+    4: "buffer too small",
+    5: "invalid configuration",
+}
+
+
+def check(status: int, what: str) -> None:
+    """Turns a non-zero ``th_status`` into the matching exception."""
+    if status == 0:
+        return
+    from ._exceptions import ConfigurationError, InvalidInputError
+
+    message = f"{what}: {STATUS_MESSAGES.get(status, f'status {status}')}"
+    if status == 5:
+        raise ConfigurationError(message)
+    if status == 2:
+        raise MemoryError(message)
+    raise InvalidInputError(message)

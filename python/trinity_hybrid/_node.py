@@ -1,0 +1,494 @@
+"""``TrinityHybridNode``: the Python face of the native router.
+
+Request features and the ordered provider chain come from the native core; outcomes go back to
+it. This module only converts between Python values and the C ABI, and reads the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence, TextIO, Union
+
+from . import _native
+from ._exceptions import ConfigurationError, InvalidInputError
+from ._text import Detection, detection_from_c, encode_text
+
+__all__ = ["ProviderStats", "Route", "Secret", "TrinityHybridNode", "mask_key"]
+
+Message = Mapping[str, Any]
+Prompt = Union[str, Sequence[Message]]
+
+ADMISSIONS = ("allowed", "allowed_probe", "denied_open", "denied_probe_in_flight")
+STATES = ("closed", "open", "half_open")
+FAILURE_KINDS = ("transient", "rate_limited", "credential", "client", "quota_exhausted")
+
+
+def mask_key(key: str) -> str:
+    """``key[:8]***``: the only form in which a key is ever shown (shorter keys show less)."""
+    ffi, lib = _native.load()
+    data = key.encode("utf-8", "surrogatepass")
+    out = ffi.new("uint8_t[]", 16)
+    length = ffi.new("size_t *")
+    _native.check(lib.th_mask_key(data, len(data), out, 16, length), "mask_key")
+    return bytes(ffi.buffer(out, length[0])).decode("utf-8", "replace")
+
+
+class Secret:
+    """Holds an API key so that it never shows up in a repr, str, log line or traceback."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({mask_key(self._value)!r})"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Secret cannot be pickled")
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """The ordered provider chain for one request, and why."""
+
+    providers: tuple[str, ...]
+    reason: str
+    detection: Detection
+    tokens_estimated: int
+
+    @property
+    def language(self) -> str:
+        return self.detection.language
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderStats:
+    """One provider's breaker state and counters, as the native core keeps them."""
+
+    provider: str
+    state: str
+    available: bool
+    healthy: bool
+    calls_total: int
+    calls_successful: int
+    calls_failed: int
+    calls_client_error: int
+    failures_consecutive: int
+    success_rate: float
+    latency_ms_average: float
+    latency_ms_ewma: float
+    latency_ms_p50: float
+    latency_ms_p95: float
+    latency_ms_p99: float
+    tokens_input: int
+    tokens_output: int
+    cost_usd: float
+    open_until_ms: int
+    last_failure_kind: str | None
+
+
+def now_ms() -> int:
+    """The monotonic clock the breaker runs on, in whole milliseconds."""
+    return time.monotonic_ns() // 1_000_000
+
+
+def prompt_text(prompt: object) -> str:
+    """The text a prompt's language and size are judged on: the string itself, or the contents
+    of an OpenAI-style message list joined by newlines."""
+    if isinstance(prompt, str):
+        return prompt
+    if isinstance(prompt, (list, tuple)):
+        parts: list[str] = []
+        for position, message in enumerate(prompt):
+            if not isinstance(message, Mapping):
+                raise InvalidInputError(f"messages[{position}] must be a mapping with role and content")
+            content = message.get("content")
+            if isinstance(content, str):
+                parts.append(content)
+            elif isinstance(content, list):
+                # OpenAI content parts: only text parts count towards language and size.
+                parts.extend(part["text"] for part in content if isinstance(part, Mapping) and isinstance(part.get("text"), str))
+            elif content is not None:
+                raise InvalidInputError(f"messages[{position}].content must be str or a list of parts")
+        return "\n".join(parts)
+    raise InvalidInputError(f"prompt must be str or a list of messages, not {type(prompt).__name__}")
+
+
+class TrinityHybridNode:
+    """The router. ``TrinityHybridNode.from_env()`` reads keys and overrides from the environment;
+    ``route`` gives the ordered provider chain for a prompt; outcomes are recorded back."""
+
+    def __init__(self) -> None:
+        ffi, lib = _native.load()
+        self._ffi = ffi
+        self._lib = lib
+        handle = ffi.new("th_node **")
+        _native.check(lib.th_node_create(handle), "th_node_create")
+        self._handle = ffi.gc(handle[0], lib.th_node_destroy)
+        self.provider_names: tuple[str, ...] = _native.names("th_provider_name")
+        self.strategy_names: tuple[str, ...] = _native.names("th_strategy_name")
+        self.reason_names: tuple[str, ...] = _native.names("th_reason_name")
+        self._provider_index = {name: index for index, name in enumerate(self.provider_names)}
+        self._strategy_index = {name: index for index, name in enumerate(self.strategy_names)}
+        self._keys: dict[str, Secret] = {}
+        # Per-thread scratch structs: routing is called from many threads at once.
+        self._scratch = threading.local()
+
+    # ------------------------------------------------------------------------------------------
+    # Configuration.
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> TrinityHybridNode:
+        """A node configured from the environment: every provider whose key variable is set,
+        ``<PROVIDER>_MODEL`` overrides, ``DEFAULT_LLM_PROVIDER`` and ``TRINITY_STRATEGY``. The
+        local provider needs no key and is always available."""
+        source = os.environ if environ is None else environ
+        node = cls()
+        ffi, lib = node._ffi, node._lib
+        for index, name in enumerate(node.provider_names):
+            for position in range(4):
+                variable_pointer = lib.th_provider_key_variable(index, position)
+                if variable_pointer == ffi.NULL:
+                    break
+                key = source.get(ffi.string(variable_pointer).decode("ascii"), "").strip()
+                if key:
+                    node.set_available(name, key)
+                    break
+            model_variable = ffi.string(lib.th_provider_model_variable(index)).decode("ascii")
+            model = source.get(model_variable, "").strip()
+            if model:
+                node.set_model(name, model, variable=model_variable)
+        node.set_available("local", "")
+        preferred = source.get("DEFAULT_LLM_PROVIDER", "").strip().lower()
+        if preferred:
+            if preferred not in node._provider_index:
+                raise ConfigurationError(
+                    f"DEFAULT_LLM_PROVIDER={preferred!r} is not a provider; expected one of {', '.join(node.provider_names)}"
+                )
+            node.set_default_provider(preferred)
+        strategy = source.get("TRINITY_STRATEGY", "").strip().lower()
+        if strategy:
+            if strategy not in node._strategy_index:
+                raise ConfigurationError(
+                    f"TRINITY_STRATEGY={strategy!r} is not a strategy; expected one of {', '.join(node.strategy_names)}"
+                )
+            node.set_strategy(strategy)
+        return node
+
+    def _provider(self, name: object, argument: str = "provider") -> int:
+        if not isinstance(name, str):
+            raise InvalidInputError(f"{argument} must be a provider name, not {type(name).__name__}")
+        index = self._provider_index.get(name)
+        if index is None:
+            raise InvalidInputError(f"unknown {argument} {name!r}; expected one of {', '.join(self.provider_names)}")
+        return index
+
+    def _strategy(self, name: object) -> int:
+        if name is None:
+            return int(self._lib.TH_STRATEGY_NODE_DEFAULT)
+        if not isinstance(name, str) or name not in self._strategy_index:
+            raise InvalidInputError(f"unknown strategy {name!r}; expected one of {', '.join(self.strategy_names)}")
+        return self._strategy_index[name]
+
+    def set_available(self, provider: str, key: str) -> None:
+        """Makes ``provider`` usable with ``key`` (kept in a ``Secret``; the core sees it only to
+        build its mask)."""
+        index = self._provider(provider)
+        data = key.encode("utf-8", "surrogatepass")
+        _native.check(self._lib.th_node_set_available(self._handle, index, 1, data, len(data)), "set_available")
+        if key:
+            self._keys[provider] = Secret(key)
+
+    def set_unavailable(self, provider: str) -> None:
+        index = self._provider(provider)
+        _native.check(self._lib.th_node_set_available(self._handle, index, 0, self._ffi.NULL, 0), "set_unavailable")
+        self._keys.pop(provider, None)
+
+    def key(self, provider: str) -> Secret | None:
+        self._provider(provider)
+        return self._keys.get(provider)
+
+    def set_default_provider(self, provider: str | None) -> None:
+        index = -1 if provider is None else self._provider(provider)
+        _native.check(self._lib.th_node_set_preferred_provider(self._handle, index), "set_default_provider")
+
+    def set_strategy(self, strategy: str) -> None:
+        _native.check(self._lib.th_node_set_strategy_default(self._handle, self._strategy(strategy)), "set_strategy")
+
+    def set_seed(self, seed: int) -> None:
+        """Seeds the ``random`` strategy, for reproducible chains."""
+        _native.check(self._lib.th_node_set_seed(self._handle, seed & 0xFFFF_FFFF_FFFF_FFFF), "set_seed")
+
+    def set_long_context_threshold(self, tokens: int) -> None:
+        _native.check(self._lib.th_node_set_long_context_threshold(self._handle, tokens), "set_long_context_threshold")
+
+    def configure_breaker(
+        self,
+        *,
+        failure_threshold: int | None = None,
+        cooldown_s: float | None = None,
+        credential_cooldown_s: float | None = None,
+        quota_cooldown_s: float | None = None,
+        probe_lease_s: float | None = None,
+        ewma_alpha: float | None = None,
+    ) -> None:
+        """Changes the breaker's settings; unspecified ones keep their value."""
+        config = self._ffi.new("th_breaker_config *")
+        _native.check(self._lib.th_node_get_breaker_config(self._handle, config), "get_breaker_config")
+        if failure_threshold is not None:
+            if not 1 <= failure_threshold <= 0xFFFF_FFFF:
+                raise ConfigurationError("failure_threshold must be at least 1")
+            config.failure_threshold = failure_threshold
+        for field, seconds in (
+            ("cooldown_ms", cooldown_s),
+            ("credential_cooldown_ms", credential_cooldown_s),
+            ("quota_cooldown_ms", quota_cooldown_s),
+            ("probe_lease_ms", probe_lease_s),
+        ):
+            if seconds is not None:
+                if not seconds > 0:
+                    raise ConfigurationError(f"{field[:-3]}_s must be positive")
+                setattr(config, field, int(seconds * 1000))
+        if ewma_alpha is not None:
+            config.ewma_alpha = ewma_alpha
+        _native.check(self._lib.th_node_configure_breaker(self._handle, config), "configure_breaker")
+
+    def provider_info(self, provider: str) -> dict[str, Any]:
+        info = self._ffi.new("th_provider_info *")
+        _native.check(self._lib.th_node_get_provider(self._handle, self._provider(provider), info), "get_provider")
+        return {
+            "model": self._ffi.string(info.model).decode("utf-8"),
+            "context_window_tokens": info.context_window_tokens,
+            "quality_tier": info.quality_tier,
+            "speed_tokens_per_s": info.speed_tokens_per_s,
+            "price_input_usd_per_mtok": info.price_input_usd_per_mtok,
+            "price_output_usd_per_mtok": info.price_output_usd_per_mtok,
+            "strengths": info.strengths,
+            "local": bool(info.local),
+            "priority": info.priority,
+        }
+
+    def set_provider_info(self, provider: str, **changes: Any) -> None:
+        """Overrides catalogue fields of ``provider`` (model, context_window_tokens, prices, ...)."""
+        index = self._provider(provider)
+        info = self._ffi.new("th_provider_info *")
+        _native.check(self._lib.th_node_get_provider(self._handle, index, info), "get_provider")
+        for field, value in changes.items():
+            if field == "model":
+                self.set_model(provider, value)
+                _native.check(self._lib.th_node_get_provider(self._handle, index, info), "get_provider")
+            elif field == "local":
+                info.local = bool(value)
+            elif field in {"context_window_tokens", "quality_tier", "speed_tokens_per_s", "price_input_usd_per_mtok",
+                           "price_output_usd_per_mtok", "strengths", "priority"}:
+                try:
+                    setattr(info, field, value)
+                except (TypeError, OverflowError) as error:
+                    raise ConfigurationError(f"{provider}.{field}: {error}") from None
+            else:
+                raise ConfigurationError(f"unknown provider field {field!r}")
+        _native.check(self._lib.th_node_set_provider(self._handle, index, info), f"set_provider_info({provider})")
+
+    def set_model(self, provider: str, model: str, *, variable: str | None = None) -> None:
+        index = self._provider(provider)
+        encoded = model.encode("utf-8", "surrogatepass") if isinstance(model, str) else None
+        limit = int(self._lib.TH_MODEL_BYTES_MAX) - 1
+        if encoded is None or not encoded or len(encoded) > limit or b"\x00" in encoded:
+            where = variable or f"{provider} model"
+            raise ConfigurationError(f"{where} must be a model name of 1 to {limit} bytes")
+        info = self._ffi.new("th_provider_info *")
+        _native.check(self._lib.th_node_get_provider(self._handle, index, info), "get_provider")
+        info.model = encoded
+        _native.check(self._lib.th_node_set_provider(self._handle, index, info), "set_model")
+
+    @property
+    def available_providers(self) -> tuple[str, ...]:
+        return tuple(self.status()["available_providers"])
+
+    # ------------------------------------------------------------------------------------------
+    # Routing and outcomes.
+
+    def route(
+        self,
+        prompt: Prompt,
+        *,
+        quality: bool = False,
+        force_provider: str | None = None,
+        strategy: str | None = None,
+        max_tokens: int | None = None,
+        now_ms: int | None = None,
+    ) -> Route:
+        """The ordered chain of eligible providers for ``prompt`` and the rule that chose it."""
+        data = encode_text(prompt_text(prompt), "prompt")
+        scratch = self._scratch
+        request = getattr(scratch, "request", None)
+        if request is None:
+            request = scratch.request = self._ffi.new("th_route_request *")
+            scratch.out = self._ffi.new("th_route *")
+        text = self._ffi.from_buffer("uint8_t[]", data)  # kept alive until the call returns
+        request.text = text
+        request.text_len = len(data)
+        request.now_ms = _now(now_ms)
+        request.tokens_reserved_output = _non_negative(max_tokens or 0, "max_tokens")
+        request.force_provider = -1 if force_provider is None else self._provider(force_provider, "force_provider")
+        request.strategy = self._strategy(strategy)
+        request.quality = 1 if quality else 0
+        out = scratch.out
+        _native.check(self._lib.th_node_route(self._handle, request, out), "route")
+        request.text = self._ffi.NULL
+        names = self.provider_names
+        return Route(
+            providers=tuple(names[out.providers[position]] for position in range(out.providers_len)),
+            reason=self.reason_names[out.reason],
+            detection=detection_from_c(out.detection),
+            tokens_estimated=int(out.tokens_estimated),
+        )
+
+    def admit(self, provider: str, *, now_ms: int | None = None) -> str:
+        """Asks the breaker whether a call may start now: ``allowed``, ``allowed_probe``,
+        ``denied_open`` or ``denied_probe_in_flight``. An admitted probe is reserved."""
+        out = self._ffi.new("uint32_t *")
+        _native.check(self._lib.th_node_admit(self._handle, self._provider(provider), _now(now_ms), out), "admit")
+        return ADMISSIONS[out[0]]
+
+    def record_success(
+        self,
+        provider: str,
+        *,
+        latency_ms: int,
+        tokens_input: int = 0,
+        tokens_output: int = 0,
+        now_ms: int | None = None,
+    ) -> float:
+        """Records a successful call; returns its cost in USD at the catalogue's prices."""
+        cost = self._ffi.new("double *")
+        _native.check(
+            self._lib.th_node_record_success(
+                self._handle,
+                self._provider(provider),
+                _now(now_ms),
+                min(_non_negative(latency_ms, "latency_ms"), 0xFFFF_FFFF),
+                _non_negative(tokens_input, "tokens_input"),
+                _non_negative(tokens_output, "tokens_output"),
+                cost,
+            ),
+            "record_success",
+        )
+        return float(cost[0])
+
+    def record_failure(
+        self,
+        provider: str,
+        kind: str,
+        *,
+        latency_ms: int = 0,
+        retry_after_ms: int = 0,
+        now_ms: int | None = None,
+    ) -> None:
+        """Records a failed call of ``kind``: transient, rate_limited, credential, client or
+        quota_exhausted. A Retry-After holds the breaker open at least that long."""
+        if kind not in FAILURE_KINDS:
+            raise InvalidInputError(f"unknown failure kind {kind!r}; expected one of {', '.join(FAILURE_KINDS)}")
+        _native.check(
+            self._lib.th_node_record_failure(
+                self._handle,
+                self._provider(provider),
+                _now(now_ms),
+                FAILURE_KINDS.index(kind),
+                min(_non_negative(latency_ms, "latency_ms"), 0xFFFF_FFFF),
+                _non_negative(retry_after_ms, "retry_after_ms"),
+            ),
+            "record_failure",
+        )
+
+    def stats(self, provider: str, *, now_ms: int | None = None) -> ProviderStats:
+        out = self._ffi.new("th_provider_stats *")
+        _native.check(self._lib.th_node_stats(self._handle, self._provider(provider), _now(now_ms), out), "stats")
+        return ProviderStats(
+            provider=provider,
+            state=STATES[out.state],
+            available=bool(out.available),
+            healthy=bool(out.healthy),
+            calls_total=out.calls_total,
+            calls_successful=out.calls_successful,
+            calls_failed=out.calls_failed,
+            calls_client_error=out.calls_client_error,
+            failures_consecutive=out.failures_consecutive,
+            success_rate=out.success_rate,
+            latency_ms_average=out.latency_ms_average,
+            latency_ms_ewma=out.latency_ms_ewma,
+            latency_ms_p50=out.latency_ms_p50,
+            latency_ms_p95=out.latency_ms_p95,
+            latency_ms_p99=out.latency_ms_p99,
+            tokens_input=out.tokens_input,
+            tokens_output=out.tokens_output,
+            cost_usd=out.cost_usd,
+            open_until_ms=out.open_until_ms,
+            last_failure_kind=None if out.last_failure_kind < 0 else FAILURE_KINDS[out.last_failure_kind],
+        )
+
+    def reset(self, provider: str) -> None:
+        """Closes ``provider``'s breaker and clears its counters."""
+        _native.check(self._lib.th_node_reset(self._handle, self._provider(provider)), "reset")
+
+    def status(self, *, now_ms: int | None = None) -> dict[str, Any]:
+        """The status document: per-provider counters and breaker state, total calls, and the
+        available providers. Keys appear only masked."""
+        capacity = 8192
+        length = self._ffi.new("size_t *")
+        moment = _now(now_ms)
+        while True:
+            buffer = self._ffi.new("uint8_t[]", capacity)
+            status = self._lib.th_node_status_json(self._handle, moment, buffer, capacity, length)
+            if status == 4:
+                capacity = int(length[0])
+                continue
+            _native.check(status, "status")
+            return json.loads(bytes(self._ffi.buffer(buffer, length[0])))
+
+    def print_status(self, file: TextIO | None = None) -> None:
+        """Prints the status as a table (to stdout by default)."""
+        print(format_status(self.status()), file=file or sys.stdout)
+
+    def __repr__(self) -> str:
+        return f"TrinityHybridNode(available={list(self.available_providers)!r})"
+
+
+def format_status(status: Mapping[str, Any]) -> str:
+    header = f"{'provider':<10} {'state':<9} {'calls':>6} {'ok':>6} {'failed':>6} {'success':>8} {'avg':>8} {'key':<12} model"
+    lines = [header, "-" * len(header)]
+    for name, entry in status["providers"].items():
+        lines.append(
+            f"{name:<10} {entry['state']:<9} {entry['total_calls']:>6} {entry['successful_calls']:>6} "
+            f"{entry['failed_calls']:>6} {entry['success_rate']:>8} {entry['avg_latency']:>8} "
+            f"{entry['key'] or '-':<12} {entry['model']}"
+        )
+    lines.append(f"total calls: {status['total_calls']}; available: {', '.join(status['available_providers']) or 'none'}")
+    return "\n".join(lines)
+
+
+def _now(value: int | None) -> int:
+    if value is None:
+        return now_ms()
+    return _non_negative(value, "now_ms")
+
+
+def _non_negative(value: object, argument: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInputError(f"{argument} must be an int, not {type(value).__name__}")
+    if not 0 <= value <= 0xFFFF_FFFF_FFFF_FFFF:
+        raise InvalidInputError(f"{argument} must be between 0 and 2**64-1, got {value}")
+    return value
+
+

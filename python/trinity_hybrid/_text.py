@@ -1,0 +1,106 @@
+"""Text features computed by the native core: the prompt's language and its size in tokens."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from . import _native
+from ._exceptions import InvalidInputError
+
+__all__ = ["Detection", "detect_language", "encode_text", "estimate_tokens"]
+
+
+def encode_text(text: object, argument: str = "text") -> bytes:
+    """UTF-8 bytes of ``text``. Lone surrogates pass through and are counted as invalid bytes
+    natively rather than raising: a prompt scraped from anywhere still gets routed."""
+    if isinstance(text, str):
+        return text.encode("utf-8", "surrogatepass")
+    raise InvalidInputError(f"{argument} must be str, not {type(text).__name__}")
+
+
+class Detection:
+    """The language of a text: an ISO 639-1 code (``"und"`` when undetermined), a confidence in
+    [0, 1], and the share of letters per Unicode script (only scripts that occur)."""
+
+    __slots__ = ("_shares", "bytes_invalid", "confidence", "language", "letters")
+
+    def __init__(self, language: str, confidence: float, letters: int, bytes_invalid: int, shares: Any) -> None:
+        self.language = language
+        self.confidence = confidence
+        self.letters = letters
+        self.bytes_invalid = bytes_invalid
+        self._shares = shares
+
+    @property
+    def scripts(self) -> dict[str, float]:
+        names = _script_names()
+        return {names[index]: share for index, share in enumerate(self._shares) if share > 0.0}
+
+    def __repr__(self) -> str:
+        return f"Detection(language={self.language!r}, confidence={self.confidence:.3f}, scripts={self.scripts!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Detection):
+            return NotImplemented
+        return (self.language, self.confidence, tuple(self._shares)) == (
+            other.language,
+            other.confidence,
+            tuple(other._shares),
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+_names_cache: dict[str, tuple[str, ...]] = {}
+
+
+def _script_names() -> tuple[str, ...]:
+    names = _names_cache.get("script")
+    if names is None:
+        names = _names_cache["script"] = _native.names("th_script_name")
+    return names
+
+
+def language_codes() -> tuple[str, ...]:
+    codes = _names_cache.get("language")
+    if codes is None:
+        codes = _names_cache["language"] = _native.names("th_language_code")
+    return codes
+
+
+_buffers = threading.local()
+
+
+def _detection_buffer() -> Any:
+    buffer = getattr(_buffers, "detection", None)
+    if buffer is None:
+        ffi, _ = _native.load()
+        buffer = _buffers.detection = ffi.new("th_detection *")
+    return buffer
+
+
+def detection_from_c(raw: Any) -> Detection:
+    return Detection(
+        language_codes()[raw.language],
+        float(raw.confidence),
+        int(raw.letters),
+        int(raw.bytes_invalid),
+        tuple(raw.script_shares),
+    )
+
+
+def detect_language(text: str) -> Detection:
+    """Detects the language of ``text``; never fails on any ``str``."""
+    data = encode_text(text)
+    _, lib = _native.load()
+    out = _detection_buffer()
+    _native.check(lib.th_detect_language(data, len(data), out), "detect_language")
+    return detection_from_c(out)
+
+
+def estimate_tokens(text: str) -> int:
+    """Estimated token count of ``text`` (close to ``cl100k_base``), computed natively."""
+    data = encode_text(text)
+    _, lib = _native.load()
+    return int(lib.th_estimate_tokens(data, len(data)))

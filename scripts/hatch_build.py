@@ -1,0 +1,89 @@
+"""Hatchling build hook: compiles the Zig core with the `ziglang` package and puts the shared
+library and its header inside the package, then tags the wheel `py3-none-<platform>`.
+
+The library talks to Python through cffi in ABI mode, so it does not depend on any CPython
+version: one wheel per platform serves every Python 3. `TRINITY_HYBRID_TARGET` (a Zig target
+triple such as `aarch64-linux-musl`) cross-compiles; `scripts/build_wheels.py` uses it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+from typing import Any
+
+from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+
+# Zig target → wheel platform tag. The Linux library links no libc at all (Zig talks to the
+# kernel directly), so one file is valid for both glibc (manylinux) and musl (musllinux).
+PLATFORM_TAGS = {
+    "x86_64-linux-musl": "manylinux_2_17_x86_64.manylinux2014_x86_64.musllinux_1_1_x86_64",
+    "aarch64-linux-musl": "manylinux_2_17_aarch64.manylinux2014_aarch64.musllinux_1_1_aarch64",
+    "x86_64-macos": "macosx_10_13_x86_64",
+    "aarch64-macos": "macosx_11_0_arm64",
+    "x86_64-windows-gnu": "win_amd64",
+}
+
+LIBRARY_NAMES = {"linux": "libtrinity_hybrid.so", "macos": "libtrinity_hybrid.dylib", "windows": "trinity_hybrid.dll"}
+
+
+def native_target() -> str | None:
+    """The Zig target of this machine, when it is one we tag wheels for."""
+    machine = {"amd64": "x86_64", "x86_64": "x86_64", "arm64": "aarch64", "aarch64": "aarch64"}.get(
+        (os.uname().machine if hasattr(os, "uname") else os.environ.get("PROCESSOR_ARCHITECTURE", "")).lower()
+    )
+    if machine is None:
+        return None
+    if sys.platform.startswith("linux"):
+        return f"{machine}-linux-musl"
+    if sys.platform == "darwin":
+        return f"{machine}-macos"
+    if sys.platform == "win32" and machine == "x86_64":
+        return "x86_64-windows-gnu"
+    return None
+
+
+def library_name(target: str | None) -> str:
+    """The file name Zig gives the shared library for `target` (this machine when None)."""
+    system = target or {"win32": "windows", "darwin": "macos"}.get(sys.platform, "linux")
+    if "windows" in system:
+        return LIBRARY_NAMES["windows"]
+    if "macos" in system:
+        return LIBRARY_NAMES["macos"]
+    return LIBRARY_NAMES["linux"]
+
+
+def build_library(root: Path, target: str | None, prefix: Path) -> Path:
+    command = [sys.executable, "-m", "ziglang", "build", "-Doptimize=ReleaseFast", "--prefix", str(prefix)]
+    if target is not None:
+        command.append(f"-Dtarget={target}")
+    subprocess.run(command, cwd=root, check=True)
+    name = library_name(target)
+    directory = "bin" if name.endswith(".dll") else "lib"
+    library = prefix / directory / name
+    if not library.is_file():
+        raise RuntimeError(f"zig build did not produce {library}")
+    return library
+
+
+class CustomBuildHook(BuildHookInterface):  # type: ignore[misc]
+    PLUGIN_NAME = "custom"
+
+    def initialize(self, version: str, build_data: dict[str, Any]) -> None:
+        root = Path(self.root)
+        target = os.environ.get("TRINITY_HYBRID_TARGET") or native_target()
+        prefix = root / "zig-out" / (target or "native")
+        library = build_library(root, target, prefix)
+        package_lib = root / "python" / "trinity_hybrid" / "_lib"
+        if package_lib.exists():
+            shutil.rmtree(package_lib)
+        package_lib.mkdir(parents=True)
+        shutil.copy2(library, package_lib / library.name)
+        shutil.copy2(root / "include" / "trinity_hybrid.h", package_lib / "trinity_hybrid.h")
+        build_data["pure_python"] = False
+        platform_tag = PLATFORM_TAGS.get(target or "") or sysconfig.get_platform().replace("-", "_").replace(".", "_")
+        build_data["tag"] = f"py3-none-{platform_tag}"

@@ -1,0 +1,20 @@
+"""Shared fixtures. The package under test is the installed one (wheel or editable)."""
+
+from __future__ import annotations
+
+import pytest
+
+import trinity_hybrid
+
+
+@pytest.fixture
+def node() -> trinity_hybrid.TrinityHybridNode:
+    """A node with three remote providers and the local one available, keys made up."""
+    created = trinity_hybrid.TrinityHybridNode.from_env(
+        {
+            "GROQ_API_KEY": "gsk_test_0123456789abcdef",
+            "ZHIPU_API_KEY": "zhipu.test.0123456789abcdef",
+            "ANTHROPIC_API_KEY": "sk-ant-test-0123456789abcdef",
+        }
+    )
+    return created

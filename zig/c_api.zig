@@ -1,0 +1,554 @@
+//! The C ABI: every `export fn` of the library lives here and nowhere else. This file translates
+//! between C types and the Zig core: it checks every pointer and index that crosses the boundary,
+//! turns Zig errors into `th_status` codes, and never lets a Zig panic reach a caller for bad
+//! input. `include/trinity_hybrid.h` declares the same functions and structs; the comptime checks
+//! below keep the two in step.
+const std = @import("std");
+const assert = std.debug.assert;
+const core = @import("trinity_hybrid");
+
+const catalogue = core.catalogue;
+const health = core.health;
+const language = core.language;
+const script = core.script;
+const selector = core.selector;
+const ProviderId = core.ProviderId;
+const TrinityHybridNode = core.TrinityHybridNode;
+
+pub const abi_version: u32 = 1;
+const version_text = "0.1.0";
+
+pub const Status = enum(c_int) {
+    ok = 0,
+    invalid_argument = 1,
+    out_of_memory = 2,
+    unknown_provider = 3,
+    buffer_too_small = 4,
+    invalid_config = 5,
+};
+
+const strategy_node_default: u32 = std.math.maxInt(u32);
+const provider_none: i32 = -1;
+
+pub const Detection = extern struct {
+    language: u32,
+    confidence: f32,
+    letters: u32,
+    bytes_invalid: u32,
+    script_shares: [script.script_count]f32,
+};
+
+pub const ProviderInfo = extern struct {
+    model: [catalogue.model_name_bytes_max + 1]u8,
+    context_window_tokens: u32,
+    quality_tier: u32,
+    speed_tokens_per_s: f32,
+    price_input_usd_per_mtok: f64,
+    price_output_usd_per_mtok: f64,
+    strengths: u8,
+    local: u8,
+    priority: u8,
+    reserved: u8,
+};
+
+pub const BreakerConfig = extern struct {
+    failure_threshold: u32,
+    reserved: u32,
+    cooldown_ms: u64,
+    credential_cooldown_ms: u64,
+    quota_cooldown_ms: u64,
+    probe_lease_ms: u64,
+    ewma_alpha: f64,
+};
+
+pub const RouteRequest = extern struct {
+    text: ?[*]const u8,
+    text_len: usize,
+    now_ms: u64,
+    tokens_reserved_output: u64,
+    force_provider: i32,
+    strategy: u32,
+    quality: u8,
+    reserved: [7]u8,
+};
+
+pub const Route = extern struct {
+    providers_len: u32,
+    reason: u32,
+    tokens_estimated: u64,
+    providers: [catalogue.providers_max]u8,
+    detection: Detection,
+};
+
+pub const ProviderStats = extern struct {
+    calls_total: u64,
+    calls_successful: u64,
+    calls_failed: u64,
+    calls_client_error: u64,
+    tokens_input: u64,
+    tokens_output: u64,
+    open_until_ms: u64,
+    cost_usd: f64,
+    success_rate: f64,
+    latency_ms_average: f64,
+    latency_ms_ewma: f64,
+    latency_ms_p50: f64,
+    latency_ms_p95: f64,
+    latency_ms_p99: f64,
+    failures_consecutive: u32,
+    state: u32,
+    last_failure_kind: i32,
+    healthy: u8,
+    available: u8,
+    reserved: [2]u8,
+};
+
+// The header spells these sizes out; a change here without a change there breaks every binding.
+comptime {
+    assert(script.script_count == 12);
+    assert(catalogue.providers_max == 16);
+    assert(catalogue.model_name_bytes_max + 1 == 96);
+    assert(catalogue.key_mask_bytes_max == 11);
+    assert(@sizeOf(Detection) == 16 + 4 * 12);
+    assert(@sizeOf(ProviderInfo) == 96 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 4);
+    assert(@sizeOf(BreakerConfig) == 48);
+    assert(@sizeOf(RouteRequest) == 48);
+    assert(@offsetOf(Route, "detection") == 32);
+    assert(@sizeOf(ProviderStats) == 7 * 8 + 7 * 8 + 3 * 4 + 4);
+    assert(@backingInt(health.FailureKind.quota_exhausted) == 4);
+    assert(@backingInt(health.Admission.denied_probe_in_flight) == 3);
+    assert(@backingInt(health.CircuitState.half_open) == 2);
+}
+
+/// The opaque `th_node`. The allocator is thread-safe and needs no libc, so the library links
+/// nothing but the system's kernel interface.
+const allocator = std.heap.smp_allocator;
+
+fn io() std.Io {
+    // Only the mutex's futex is used through this `Io` (and the clock by Zig-side `infer`,
+    // which the C ABI does not expose), so the process-wide instance is enough.
+    return std.Io.Threaded.global_single_threaded.io();
+}
+
+fn textSlice(text: ?[*]const u8, text_len: usize) ?[]const u8 {
+    if (text_len == 0) return "";
+    const pointer = text orelse return null;
+    return pointer[0..text_len];
+}
+
+fn providerFromIndex(index: u32) ?ProviderId {
+    if (index >= ProviderId.count) return null;
+    return @fromBackingInt(@intCast(index));
+}
+
+fn enumName(comptime E: type, index: u32) ?[*:0]const u8 {
+    const names = comptime std.meta.fieldNames(E);
+    if (index >= names.len) return null;
+    return names[index].ptr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Versions and names.
+
+export fn th_abi_version() u32 {
+    return abi_version;
+}
+
+export fn th_version() [*:0]const u8 {
+    return version_text;
+}
+
+export fn th_provider_count() u32 {
+    return ProviderId.count;
+}
+
+export fn th_provider_name(provider: u32) ?[*:0]const u8 {
+    return enumName(ProviderId, provider);
+}
+
+export fn th_provider_key_variable(provider: u32, position: u32) ?[*:0]const u8 {
+    const id = providerFromIndex(provider) orelse return null;
+    const variables = catalogue.environment[id.index()].key_variables;
+    if (position >= variables.len) return null;
+    return cString(variables[position]);
+}
+
+export fn th_provider_model_variable(provider: u32) ?[*:0]const u8 {
+    const id = providerFromIndex(provider) orelse return null;
+    return cString(catalogue.environment[id.index()].model_variable);
+}
+
+export fn th_provider_base_url_variable(provider: u32) ?[*:0]const u8 {
+    const id = providerFromIndex(provider) orelse return null;
+    return cString(catalogue.environment[id.index()].base_url_variable);
+}
+
+/// The environment table holds string literals, which Zig NUL-terminates; this checks it.
+fn cString(text: []const u8) [*:0]const u8 {
+    assert(text.ptr[text.len] == 0);
+    return @ptrCast(text.ptr);
+}
+
+export fn th_language_count() u32 {
+    return @intCast(std.meta.fieldNames(language.Language).len);
+}
+
+export fn th_language_code(index: u32) ?[*:0]const u8 {
+    return enumName(language.Language, index);
+}
+
+export fn th_script_name(index: u32) ?[*:0]const u8 {
+    return enumName(script.Script, index);
+}
+
+export fn th_strategy_count() u32 {
+    return @intCast(std.meta.fieldNames(selector.Strategy).len);
+}
+
+export fn th_strategy_name(index: u32) ?[*:0]const u8 {
+    return enumName(selector.Strategy, index);
+}
+
+export fn th_reason_count() u32 {
+    return @intCast(std.meta.fieldNames(selector.Reason).len);
+}
+
+export fn th_reason_name(index: u32) ?[*:0]const u8 {
+    return enumName(selector.Reason, index);
+}
+
+export fn th_state_name(index: u32) ?[*:0]const u8 {
+    return enumName(health.CircuitState, index);
+}
+
+export fn th_failure_kind_name(index: u32) ?[*:0]const u8 {
+    return enumName(health.FailureKind, index);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text features.
+
+fn detectionToC(detection: language.Detection) Detection {
+    return .{
+        .language = @backingInt(detection.language),
+        .confidence = detection.confidence,
+        .letters = detection.letters,
+        .bytes_invalid = detection.bytes_invalid,
+        .script_shares = detection.script_shares,
+    };
+}
+
+export fn th_detect_language(text: ?[*]const u8, text_len: usize, out: ?*Detection) Status {
+    const bytes = textSlice(text, text_len) orelse return .invalid_argument;
+    const target = out orelse return .invalid_argument;
+    target.* = detectionToC(language.detect(bytes));
+    return .ok;
+}
+
+export fn th_estimate_tokens(text: ?[*]const u8, text_len: usize) u64 {
+    const bytes = textSlice(text, text_len) orelse return 0;
+    return core.tokens.estimate(bytes);
+}
+
+export fn th_mask_key(key: ?[*]const u8, key_len: usize, out: ?[*]u8, out_capacity: usize, out_len: ?*usize) Status {
+    const key_bytes = textSlice(key, key_len) orelse return .invalid_argument;
+    const target = out orelse return .invalid_argument;
+    const length_target = out_len orelse return .invalid_argument;
+    var buffer: [catalogue.key_mask_bytes_max]u8 = undefined;
+    const mask = catalogue.maskKey(key_bytes, &buffer);
+    length_target.* = mask.len;
+    if (out_capacity < mask.len) return .buffer_too_small;
+    @memcpy(target[0..mask.len], mask);
+    return .ok;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The node.
+
+export fn th_node_create(out: ?*?*TrinityHybridNode) Status {
+    const target = out orelse return .invalid_argument;
+    target.* = TrinityHybridNode.create(allocator, io(), .{}) catch |err| return switch (err) {
+        error.OutOfMemory => .out_of_memory,
+        error.InvalidConfig => .invalid_config,
+    };
+    return .ok;
+}
+
+export fn th_node_destroy(node: ?*TrinityHybridNode) void {
+    const target = node orelse return;
+    target.destroy();
+}
+
+export fn th_node_set_available(node: ?*TrinityHybridNode, provider: u32, available: u8, key: ?[*]const u8, key_len: usize) Status {
+    const target = node orelse return .invalid_argument;
+    const id = providerFromIndex(provider) orelse return .unknown_provider;
+    const key_bytes = textSlice(key, key_len) orelse return .invalid_argument;
+    if (available != 0) target.setAvailable(id, key_bytes) else target.setUnavailable(id);
+    return .ok;
+}
+
+export fn th_node_set_preferred_provider(node: ?*TrinityHybridNode, provider: i32) Status {
+    const target = node orelse return .invalid_argument;
+    if (provider == provider_none) {
+        target.setPreferredProvider(null);
+        return .ok;
+    }
+    if (provider < 0) return .unknown_provider;
+    const id = providerFromIndex(@intCast(provider)) orelse return .unknown_provider;
+    target.setPreferredProvider(id);
+    return .ok;
+}
+
+export fn th_node_set_strategy_default(node: ?*TrinityHybridNode, strategy: u32) Status {
+    const target = node orelse return .invalid_argument;
+    const value = strategyFromIndex(strategy) orelse return .invalid_argument;
+    target.setStrategyDefault(value);
+    return .ok;
+}
+
+fn strategyFromIndex(index: u32) ?selector.Strategy {
+    if (index >= std.meta.fieldNames(selector.Strategy).len) return null;
+    return @fromBackingInt(@intCast(index));
+}
+
+export fn th_node_set_long_context_threshold(node: ?*TrinityHybridNode, threshold_tokens: u64) Status {
+    const target = node orelse return .invalid_argument;
+    if (threshold_tokens == 0) return .invalid_argument;
+    target.setLongContextThreshold(threshold_tokens);
+    return .ok;
+}
+
+export fn th_node_set_seed(node: ?*TrinityHybridNode, seed: u64) Status {
+    const target = node orelse return .invalid_argument;
+    target.reseed(seed);
+    return .ok;
+}
+
+export fn th_node_configure_breaker(node: ?*TrinityHybridNode, config: ?*const BreakerConfig) Status {
+    const target = node orelse return .invalid_argument;
+    const source = config orelse return .invalid_argument;
+    target.configureBreaker(.{
+        .failure_threshold = source.failure_threshold,
+        .cooldown_ms = source.cooldown_ms,
+        .credential_cooldown_ms = source.credential_cooldown_ms,
+        .quota_cooldown_ms = source.quota_cooldown_ms,
+        .probe_lease_ms = source.probe_lease_ms,
+        .ewma_alpha = source.ewma_alpha,
+    }) catch return .invalid_config;
+    return .ok;
+}
+
+export fn th_node_get_breaker_config(node: ?*TrinityHybridNode, out: ?*BreakerConfig) Status {
+    const target = node orelse return .invalid_argument;
+    const destination = out orelse return .invalid_argument;
+    const config = target.breakerConfig();
+    destination.* = .{
+        .failure_threshold = config.failure_threshold,
+        .reserved = 0,
+        .cooldown_ms = config.cooldown_ms,
+        .credential_cooldown_ms = config.credential_cooldown_ms,
+        .quota_cooldown_ms = config.quota_cooldown_ms,
+        .probe_lease_ms = config.probe_lease_ms,
+        .ewma_alpha = config.ewma_alpha,
+    };
+    return .ok;
+}
+
+export fn th_node_get_provider(node: ?*TrinityHybridNode, provider: u32, out: ?*ProviderInfo) Status {
+    const target = node orelse return .invalid_argument;
+    const id = providerFromIndex(provider) orelse return .unknown_provider;
+    const destination = out orelse return .invalid_argument;
+    const entry = target.provider(id);
+    destination.* = .{
+        .model = @splat(0),
+        .context_window_tokens = entry.context_window_tokens,
+        .quality_tier = entry.quality_tier,
+        .speed_tokens_per_s = entry.speed_tokens_per_s,
+        .price_input_usd_per_mtok = entry.price_input_usd_per_mtok,
+        .price_output_usd_per_mtok = entry.price_output_usd_per_mtok,
+        .strengths = @bitCast(entry.strengths),
+        .local = @intFromBool(entry.local),
+        .priority = entry.priority,
+        .reserved = 0,
+    };
+    @memcpy(destination.model[0..entry.model_len], entry.model());
+    return .ok;
+}
+
+export fn th_node_set_provider(node: ?*TrinityHybridNode, provider: u32, info: ?*const ProviderInfo) Status {
+    const target = node orelse return .invalid_argument;
+    const id = providerFromIndex(provider) orelse return .unknown_provider;
+    const source = info orelse return .invalid_argument;
+    const model_len = std.mem.indexOfScalar(u8, &source.model, 0) orelse return .invalid_config;
+    if (source.quality_tier > std.math.maxInt(u8)) return .invalid_config;
+    var entry: catalogue.Provider = .{
+        .id = id,
+        .context_window_tokens = source.context_window_tokens,
+        .quality_tier = @intCast(source.quality_tier),
+        .speed_tokens_per_s = source.speed_tokens_per_s,
+        .price_input_usd_per_mtok = source.price_input_usd_per_mtok,
+        .price_output_usd_per_mtok = source.price_output_usd_per_mtok,
+        .strengths = @bitCast(source.strengths),
+        .local = source.local != 0,
+        .priority = source.priority,
+    };
+    entry.setModel(source.model[0..model_len]) catch return .invalid_config;
+    target.setProvider(entry) catch return .invalid_config;
+    return .ok;
+}
+
+export fn th_node_route(node: ?*TrinityHybridNode, request: ?*const RouteRequest, out: ?*Route) Status {
+    const target = node orelse return .invalid_argument;
+    const source = request orelse return .invalid_argument;
+    const destination = out orelse return .invalid_argument;
+    const prompt = textSlice(source.text, source.text_len) orelse return .invalid_argument;
+    var options: core.node.RouteOptions = .{
+        .quality = source.quality != 0,
+        .tokens_reserved_output = source.tokens_reserved_output,
+    };
+    if (source.force_provider != provider_none) {
+        if (source.force_provider < 0) return .unknown_provider;
+        options.force_provider = providerFromIndex(@intCast(source.force_provider)) orelse return .unknown_provider;
+    }
+    if (source.strategy != strategy_node_default) {
+        options.strategy = strategyFromIndex(source.strategy) orelse return .invalid_argument;
+    }
+    const decision = target.route(prompt, options, source.now_ms);
+    destination.* = .{
+        .providers_len = decision.route.len,
+        .reason = @backingInt(decision.route.reason),
+        .tokens_estimated = decision.tokens_estimated,
+        .providers = @splat(0),
+        .detection = detectionToC(decision.detection),
+    };
+    for (decision.route.slice(), 0..) |id, position| destination.providers[position] = @backingInt(id);
+    return .ok;
+}
+
+export fn th_node_admit(node: ?*TrinityHybridNode, provider: u32, now_ms: u64, admission_out: ?*u32) Status {
+    const target = node orelse return .invalid_argument;
+    const id = providerFromIndex(provider) orelse return .unknown_provider;
+    const destination = admission_out orelse return .invalid_argument;
+    destination.* = @backingInt(target.admit(id, now_ms));
+    return .ok;
+}
+
+export fn th_node_record_success(
+    node: ?*TrinityHybridNode,
+    provider: u32,
+    now_ms: u64,
+    latency_ms: u32,
+    tokens_input: u64,
+    tokens_output: u64,
+    cost_usd_out: ?*f64,
+) Status {
+    const target = node orelse return .invalid_argument;
+    const id = providerFromIndex(provider) orelse return .unknown_provider;
+    const cost_usd = target.recordSuccess(id, now_ms, latency_ms, tokens_input, tokens_output);
+    if (cost_usd_out) |destination| destination.* = cost_usd;
+    return .ok;
+}
+
+export fn th_node_record_failure(node: ?*TrinityHybridNode, provider: u32, now_ms: u64, kind: u32, latency_ms: u32, retry_after_ms: u64) Status {
+    const target = node orelse return .invalid_argument;
+    const id = providerFromIndex(provider) orelse return .unknown_provider;
+    if (kind >= std.meta.fieldNames(health.FailureKind).len) return .invalid_argument;
+    target.recordFailure(id, now_ms, .{
+        .kind = @fromBackingInt(@intCast(kind)),
+        .latency_ms = latency_ms,
+        .retry_after_ms = retry_after_ms,
+    });
+    return .ok;
+}
+
+export fn th_node_stats(node: ?*TrinityHybridNode, provider: u32, now_ms: u64, out: ?*ProviderStats) Status {
+    const target = node orelse return .invalid_argument;
+    const id = providerFromIndex(provider) orelse return .unknown_provider;
+    const destination = out orelse return .invalid_argument;
+    const entry = target.snapshot(id, now_ms);
+    destination.* = .{
+        .calls_total = entry.calls_total,
+        .calls_successful = entry.calls_successful,
+        .calls_failed = entry.calls_failed,
+        .calls_client_error = entry.calls_client_error,
+        .tokens_input = entry.tokens_input,
+        .tokens_output = entry.tokens_output,
+        .open_until_ms = entry.open_until_ms,
+        .cost_usd = entry.cost_usd,
+        .success_rate = entry.success_rate,
+        .latency_ms_average = entry.latency_ms_average,
+        .latency_ms_ewma = entry.latency_ms_ewma,
+        .latency_ms_p50 = entry.latency_ms_p50,
+        .latency_ms_p95 = entry.latency_ms_p95,
+        .latency_ms_p99 = entry.latency_ms_p99,
+        .failures_consecutive = entry.failures_consecutive,
+        .state = @backingInt(entry.state),
+        .last_failure_kind = if (entry.last_failure_kind) |kind| @backingInt(kind) else -1,
+        .healthy = @intFromBool(entry.healthy),
+        .available = @intFromBool(target.isAvailable(id)),
+        .reserved = @splat(0),
+    };
+    return .ok;
+}
+
+export fn th_node_reset(node: ?*TrinityHybridNode, provider: u32) Status {
+    const target = node orelse return .invalid_argument;
+    const id = providerFromIndex(provider) orelse return .unknown_provider;
+    target.reset(id);
+    return .ok;
+}
+
+export fn th_node_status_json(node: ?*TrinityHybridNode, now_ms: u64, out: ?[*]u8, out_capacity: usize, out_len: ?*usize) Status {
+    const target = node orelse return .invalid_argument;
+    const length_target = out_len orelse return .invalid_argument;
+    var document: std.Io.Writer.Allocating = .init(allocator);
+    defer document.deinit();
+    target.writeStatus(&document.writer, now_ms) catch return .out_of_memory;
+    const written = document.written();
+    length_target.* = written.len;
+    if (written.len > out_capacity) return .buffer_too_small;
+    const destination = out orelse return .invalid_argument;
+    @memcpy(destination[0..written.len], written);
+    return .ok;
+}
+
+test "names cover every enumeration and stop at the end" {
+    try std.testing.expectEqualStrings("groq", std.mem.span(th_provider_name(@backingInt(ProviderId.groq)).?));
+    try std.testing.expect(th_provider_name(ProviderId.count) == null);
+    try std.testing.expectEqualStrings("und", std.mem.span(th_language_code(0).?));
+    try std.testing.expectEqualStrings("MOONSHOT_API_KEY", std.mem.span(th_provider_key_variable(@backingInt(ProviderId.kimi), 1).?));
+    try std.testing.expect(th_provider_key_variable(@backingInt(ProviderId.local), 0) == null);
+    try std.testing.expect(th_strategy_name(th_strategy_count()) == null);
+}
+
+test "bad arguments get a status, not a crash" {
+    var detection: Detection = undefined;
+    try std.testing.expectEqual(Status.invalid_argument, th_detect_language(null, 3, &detection));
+    try std.testing.expectEqual(Status.ok, th_detect_language(null, 0, &detection));
+    try std.testing.expectEqual(Status.invalid_argument, th_node_route(null, null, null));
+    var node: ?*TrinityHybridNode = null;
+    try std.testing.expectEqual(Status.ok, th_node_create(&node));
+    defer th_node_destroy(node);
+    try std.testing.expectEqual(Status.unknown_provider, th_node_record_failure(node, 99, 0, 0, 0, 0));
+    try std.testing.expectEqual(Status.invalid_argument, th_node_record_failure(node, 0, 0, 99, 0, 0));
+    try std.testing.expectEqual(Status.unknown_provider, th_node_set_preferred_provider(node, -7));
+    var request: RouteRequest = .{
+        .text = "hello",
+        .text_len = 5,
+        .now_ms = 0,
+        .tokens_reserved_output = 0,
+        .force_provider = 42,
+        .strategy = strategy_node_default,
+        .quality = 0,
+        .reserved = @splat(0),
+    };
+    var route: Route = undefined;
+    try std.testing.expectEqual(Status.unknown_provider, th_node_route(node, &request, &route));
+    request.force_provider = provider_none;
+    request.strategy = 77;
+    try std.testing.expectEqual(Status.invalid_argument, th_node_route(node, &request, &route));
+    var small: [4]u8 = undefined;
+    var needed: usize = 0;
+    try std.testing.expectEqual(Status.buffer_too_small, th_node_status_json(node, 0, &small, small.len, &needed));
+    try std.testing.expect(needed > small.len);
+}

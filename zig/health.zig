@@ -1,0 +1,734 @@
+//! Per-provider circuit breaker and call statistics: a pure state machine. The caller passes time
+//! in as monotonic milliseconds (`now_ms`), so every transition is deterministic and testable.
+//! Not thread-safe: the node holds a lock around every call. `tests/breaker_model.py` is a Python
+//! reference model of this file; the two must agree exactly, so change both together.
+//!
+//! Stored per provider: the circuit (closed or open), `open_until_ms`, `failures_consecutive`, a
+//! probe flag with `probe_started_ms`, and the counters. "Half-open" is never stored:
+//!
+//! - state(now): closed -> closed; open and now < open_until_ms -> open; open and
+//!   now >= open_until_ms -> half_open. Reading never changes anything.
+//! - A probe is live when one is in flight and now < probe_started_ms + probe_lease_ms. The lease
+//!   exists because a probe whose outcome is never reported must not block the provider forever.
+//! - isEligible(now): closed -> true; open -> false; half_open -> no live probe.
+//! - admit(now): closed -> allowed; open -> denied_open; half_open with a live probe ->
+//!   denied_probe_in_flight; otherwise the probe is taken (started now) -> allowed_probe.
+//! - recordSuccess: counters, latency (sum, EWMA, histogram), tokens and cost; then
+//!   failures_consecutive = 0 and the circuit closes, whatever its state. A late success from a
+//!   request admitted before the circuit opened is still evidence that the provider works.
+//! - recordFailure: calls_total and calls_failed +1, last_failure_kind = kind; latency is not
+//!   recorded for failures. Every failure clears the probe (the probe got its answer). By kind:
+//!   - client: calls_client_error +1; the breaker is untouched, the request was at fault.
+//!   - transient: failures_consecutive +1; opens for cooldown_ms if the state was half_open (a
+//!     failed probe) or failures_consecutive >= failure_threshold.
+//!   - rate_limited: failures_consecutive +1; hold = max(retry_after_ms, cooldown_ms if the state
+//!     was half_open or failures_consecutive >= failure_threshold, else 0); opens for hold if > 0.
+//!   - credential: failures_consecutive +1; opens for max(credential_cooldown_ms, retry_after_ms).
+//!   - quota_exhausted: as credential, with quota_cooldown_ms.
+//!   Opening for `hold` sets open_until_ms = now + hold (saturating), but while the circuit is
+//!   already open open_until_ms never moves earlier: it becomes the larger of the two.
+//! - Counters that could conceivably overflow (tokens, latency sum, failures_consecutive)
+//!   saturate instead.
+const std = @import("std");
+const assert = std.debug.assert;
+
+const catalogue = @import("catalogue.zig");
+const ProviderId = catalogue.ProviderId;
+
+/// Why a call failed. Part of the C ABI: append only, never reorder.
+pub const FailureKind = enum(u8) { transient, rate_limited, credential, client, quota_exhausted };
+
+pub const CircuitState = enum(u8) { closed, open, half_open };
+
+pub const ConfigError = error{
+    FailureThresholdZero,
+    CooldownZero,
+    ProbeLeaseZero,
+    EwmaAlphaOutOfRange,
+};
+
+pub const Config = struct {
+    failure_threshold: u32 = 3,
+    cooldown_ms: u64 = 60_000,
+    credential_cooldown_ms: u64 = 900_000,
+    quota_cooldown_ms: u64 = 3_600_000,
+    probe_lease_ms: u64 = 120_000,
+    ewma_alpha: f64 = 0.2,
+
+    pub fn validate(config: Config) ConfigError!void {
+        if (config.failure_threshold == 0) return error.FailureThresholdZero;
+        // A zero cooldown would open a circuit that is half-open at the same instant.
+        if (config.cooldown_ms == 0) return error.CooldownZero;
+        if (config.credential_cooldown_ms == 0) return error.CooldownZero;
+        if (config.quota_cooldown_ms == 0) return error.CooldownZero;
+        if (config.probe_lease_ms == 0) return error.ProbeLeaseZero;
+        // Written so that NaN fails too.
+        if (!(config.ewma_alpha > 0.0 and config.ewma_alpha <= 1.0)) return error.EwmaAlphaOutOfRange;
+    }
+};
+
+/// Upper bounds (inclusive) of the latency histogram's buckets. Bucket 0 covers [0, 5]; bucket i
+/// covers (upper[i - 1], upper[i]]. The last bucket is unbounded.
+pub const latency_bucket_upper_ms = [_]u32{
+    5,
+    10,
+    25,
+    50,
+    100,
+    250,
+    500,
+    1_000,
+    2_500,
+    5_000,
+    10_000,
+    30_000,
+    60_000,
+    std.math.maxInt(u32),
+};
+pub const latency_bucket_count = latency_bucket_upper_ms.len;
+
+comptime {
+    assert(latency_bucket_upper_ms[0] > 0);
+    for (1..latency_bucket_count) |bucket| {
+        assert(latency_bucket_upper_ms[bucket - 1] < latency_bucket_upper_ms[bucket]);
+    }
+    // Every u32 latency lands in some bucket.
+    assert(latency_bucket_upper_ms[latency_bucket_count - 1] == std.math.maxInt(u32));
+}
+
+pub const Admission = enum(u8) { allowed, allowed_probe, denied_open, denied_probe_in_flight };
+
+pub const Success = struct {
+    latency_ms: u32,
+    tokens_input: u64 = 0,
+    tokens_output: u64 = 0,
+    cost_usd: f64 = 0,
+};
+
+pub const Failure = struct {
+    kind: FailureKind,
+    latency_ms: u32 = 0,
+    retry_after_ms: u64 = 0,
+};
+
+pub const Snapshot = struct {
+    state: CircuitState,
+    calls_total: u64,
+    calls_successful: u64,
+    calls_failed: u64,
+    calls_client_error: u64,
+    failures_consecutive: u32,
+    latency_ms_average: f64,
+    latency_ms_ewma: f64,
+    latency_ms_p50: f64,
+    latency_ms_p95: f64,
+    latency_ms_p99: f64,
+    tokens_input: u64,
+    tokens_output: u64,
+    cost_usd: f64,
+    open_until_ms: u64,
+    healthy: bool,
+    success_rate: f64,
+    last_failure_kind: ?FailureKind,
+};
+
+/// What is stored; half-open is derived from time (see the module comment).
+const Circuit = enum(u8) { closed, open };
+
+const Entry = struct {
+    circuit: Circuit = .closed,
+    open_until_ms: u64 = 0,
+    failures_consecutive: u32 = 0,
+    probe_in_flight: bool = false,
+    probe_started_ms: u64 = 0,
+    calls_total: u64 = 0,
+    calls_successful: u64 = 0,
+    calls_failed: u64 = 0,
+    calls_client_error: u64 = 0,
+    latency_ms_sum: u64 = 0,
+    latency_ms_ewma: f64 = 0,
+    latency_histogram: [latency_bucket_count]u64 = @splat(0),
+    tokens_input: u64 = 0,
+    tokens_output: u64 = 0,
+    cost_usd: f64 = 0,
+    last_failure_kind: ?FailureKind = null,
+};
+
+pub const Board = struct {
+    config: Config,
+    entries: [ProviderId.count]Entry,
+
+    /// The config must be valid: callers check `Config.validate` first.
+    pub fn init(config: Config) Board {
+        config.validate() catch unreachable;
+        return .{ .config = config, .entries = @splat(.{}) };
+    }
+
+    pub fn state(board: *const Board, id: ProviderId, now_ms: u64) CircuitState {
+        return stateOf(&board.entries[id.index()], now_ms);
+    }
+
+    /// Whether the selector may put the provider in a chain: closed, or half-open and nobody
+    /// holds the probe.
+    pub fn isEligible(board: *const Board, id: ProviderId, now_ms: u64) bool {
+        const entry = &board.entries[id.index()];
+        return switch (stateOf(entry, now_ms)) {
+            .closed => true,
+            .open => false,
+            .half_open => !board.probeLive(entry, now_ms),
+        };
+    }
+
+    /// Asks to send one request now. In half-open, the first caller takes the probe and
+    /// everybody else is denied until its outcome is recorded or its lease expires.
+    pub fn admit(board: *Board, id: ProviderId, now_ms: u64) Admission {
+        const entry = &board.entries[id.index()];
+        switch (stateOf(entry, now_ms)) {
+            .closed => return .allowed,
+            .open => return .denied_open,
+            .half_open => {
+                if (board.probeLive(entry, now_ms)) return .denied_probe_in_flight;
+                entry.probe_in_flight = true;
+                entry.probe_started_ms = now_ms;
+                assert(entry.circuit == .open);
+                return .allowed_probe;
+            },
+        }
+    }
+
+    pub fn recordSuccess(board: *Board, id: ProviderId, now_ms: u64, success: Success) void {
+        assert(std.math.isFinite(success.cost_usd));
+        assert(success.cost_usd >= 0);
+        // A success closes the circuit at any time, so the time is not needed; it stays in the
+        // signature so that every record call has the same shape.
+        _ = now_ms;
+        const entry = &board.entries[id.index()];
+
+        entry.calls_total += 1;
+        entry.calls_successful += 1;
+        entry.latency_ms_sum +|= success.latency_ms;
+        const latency_ms: f64 = @floatFromInt(success.latency_ms);
+        if (entry.calls_successful == 1) {
+            entry.latency_ms_ewma = latency_ms;
+        } else {
+            const alpha = board.config.ewma_alpha;
+            entry.latency_ms_ewma = alpha * latency_ms + (1.0 - alpha) * entry.latency_ms_ewma;
+        }
+        entry.latency_histogram[bucketIndex(success.latency_ms)] += 1;
+        entry.tokens_input +|= success.tokens_input;
+        entry.tokens_output +|= success.tokens_output;
+        entry.cost_usd += success.cost_usd;
+
+        entry.failures_consecutive = 0;
+        entry.circuit = .closed;
+        entry.open_until_ms = 0;
+        entry.probe_in_flight = false;
+        entry.probe_started_ms = 0;
+        assertInvariants(entry);
+    }
+
+    pub fn recordFailure(board: *Board, id: ProviderId, now_ms: u64, failure: Failure) void {
+        const config = board.config;
+        const entry = &board.entries[id.index()];
+        // Taken before anything changes: a failure while half-open is a failed probe.
+        const half_open = stateOf(entry, now_ms) == .half_open;
+
+        entry.calls_total += 1;
+        entry.calls_failed += 1;
+        entry.last_failure_kind = failure.kind;
+        entry.probe_in_flight = false;
+        entry.probe_started_ms = 0;
+
+        switch (failure.kind) {
+            .client => entry.calls_client_error += 1,
+            .transient => {
+                entry.failures_consecutive +|= 1;
+                if (half_open or entry.failures_consecutive >= config.failure_threshold) {
+                    open(entry, now_ms +| config.cooldown_ms);
+                }
+            },
+            .rate_limited => {
+                entry.failures_consecutive +|= 1;
+                const breaker_hold_ms: u64 =
+                    if (half_open or entry.failures_consecutive >= config.failure_threshold)
+                        config.cooldown_ms
+                    else
+                        0;
+                // The provider told us when to come back; a longer Retry-After wins.
+                const hold_ms = @max(failure.retry_after_ms, breaker_hold_ms);
+                if (hold_ms > 0) open(entry, now_ms +| hold_ms);
+            },
+            .credential => {
+                entry.failures_consecutive +|= 1;
+                const hold_ms = @max(config.credential_cooldown_ms, failure.retry_after_ms);
+                open(entry, now_ms +| hold_ms);
+            },
+            .quota_exhausted => {
+                entry.failures_consecutive +|= 1;
+                const hold_ms = @max(config.quota_cooldown_ms, failure.retry_after_ms);
+                open(entry, now_ms +| hold_ms);
+            },
+        }
+        assertInvariants(entry);
+    }
+
+    pub fn snapshot(board: *const Board, id: ProviderId, now_ms: u64) Snapshot {
+        const entry = &board.entries[id.index()];
+        const circuit_state = stateOf(entry, now_ms);
+        const latency_ms_average: f64 = if (entry.calls_successful == 0)
+            0
+        else
+            @as(f64, @floatFromInt(entry.latency_ms_sum)) /
+                @as(f64, @floatFromInt(entry.calls_successful));
+        return .{
+            .state = circuit_state,
+            .calls_total = entry.calls_total,
+            .calls_successful = entry.calls_successful,
+            .calls_failed = entry.calls_failed,
+            .calls_client_error = entry.calls_client_error,
+            .failures_consecutive = entry.failures_consecutive,
+            .latency_ms_average = latency_ms_average,
+            .latency_ms_ewma = entry.latency_ms_ewma,
+            .latency_ms_p50 = latencyPercentileMs(&entry.latency_histogram, 0.50),
+            .latency_ms_p95 = latencyPercentileMs(&entry.latency_histogram, 0.95),
+            .latency_ms_p99 = latencyPercentileMs(&entry.latency_histogram, 0.99),
+            .tokens_input = entry.tokens_input,
+            .tokens_output = entry.tokens_output,
+            .cost_usd = entry.cost_usd,
+            .open_until_ms = entry.open_until_ms,
+            .healthy = circuit_state == .closed,
+            .success_rate = board.successRate(id),
+            .last_failure_kind = entry.last_failure_kind,
+        };
+    }
+
+    /// Successes over the calls the provider is answerable for (client errors excluded);
+    /// 1.0 before any such call, so that an untried provider is not ranked below a failing one.
+    pub fn successRate(board: *const Board, id: ProviderId) f64 {
+        const entry = &board.entries[id.index()];
+        assert(entry.calls_client_error <= entry.calls_failed);
+        const calls_answerable = entry.calls_successful + (entry.calls_failed - entry.calls_client_error);
+        if (calls_answerable == 0) return 1.0;
+        return @as(f64, @floatFromInt(entry.calls_successful)) /
+            @as(f64, @floatFromInt(calls_answerable));
+    }
+
+    /// The latency EWMA, or null before the first success (then there is nothing to average).
+    pub fn latencyMsEwma(board: *const Board, id: ProviderId) ?f64 {
+        const entry = &board.entries[id.index()];
+        if (entry.calls_successful == 0) return null;
+        return entry.latency_ms_ewma;
+    }
+
+    /// Forgets everything about one provider: closed, no probe, all counters zero.
+    pub fn reset(board: *Board, id: ProviderId) void {
+        board.entries[id.index()] = .{};
+        assertInvariants(&board.entries[id.index()]);
+    }
+
+    fn probeLive(board: *const Board, entry: *const Entry, now_ms: u64) bool {
+        if (!entry.probe_in_flight) return false;
+        assert(entry.circuit == .open);
+        return now_ms < entry.probe_started_ms +| board.config.probe_lease_ms;
+    }
+};
+
+fn stateOf(entry: *const Entry, now_ms: u64) CircuitState {
+    switch (entry.circuit) {
+        .closed => return .closed,
+        .open => {
+            assert(entry.open_until_ms > 0);
+            return if (now_ms < entry.open_until_ms) .open else .half_open;
+        },
+    }
+}
+
+/// Opens the circuit until `until_ms`, or keeps a later deadline already set.
+fn open(entry: *Entry, until_ms: u64) void {
+    assert(until_ms > 0);
+    switch (entry.circuit) {
+        .closed => {
+            assert(entry.open_until_ms == 0);
+            entry.circuit = .open;
+            entry.open_until_ms = until_ms;
+        },
+        .open => entry.open_until_ms = @max(entry.open_until_ms, until_ms),
+    }
+}
+
+fn bucketIndex(latency_ms: u32) usize {
+    for (latency_bucket_upper_ms, 0..) |upper_ms, bucket| {
+        if (latency_ms <= upper_ms) return bucket;
+    }
+    unreachable; // The last bucket's bound is maxInt(u32), checked at comptime.
+}
+
+/// The latency below which `quantile` of the samples fall, interpolated linearly inside the
+/// bucket that holds it. The unbounded last bucket has no width to interpolate over, so it
+/// answers with its lower bound. 0 when there are no samples.
+fn latencyPercentileMs(histogram: *const [latency_bucket_count]u64, quantile: f64) f64 {
+    assert(quantile > 0.0);
+    assert(quantile <= 1.0);
+    var samples_total: u64 = 0;
+    for (histogram) |samples_bucket| samples_total += samples_bucket;
+    if (samples_total == 0) return 0;
+
+    const rank = quantile * @as(f64, @floatFromInt(samples_total));
+    var samples_below: u64 = 0;
+    for (histogram, 0..) |samples_bucket, bucket| {
+        const samples_through = samples_below + samples_bucket;
+        if (@as(f64, @floatFromInt(samples_through)) >= rank) {
+            // rank > samples_below, so this bucket is not empty.
+            assert(samples_bucket > 0);
+            const lower_ms: f64 = if (bucket == 0) 0 else @floatFromInt(latency_bucket_upper_ms[bucket - 1]);
+            if (bucket == latency_bucket_count - 1) return lower_ms;
+            const upper_ms: f64 = @floatFromInt(latency_bucket_upper_ms[bucket]);
+            const fraction = (rank - @as(f64, @floatFromInt(samples_below))) /
+                @as(f64, @floatFromInt(samples_bucket));
+            return lower_ms + (upper_ms - lower_ms) * fraction;
+        }
+        samples_below = samples_through;
+    }
+    unreachable; // quantile <= 1, so the last bucket reaches the rank.
+}
+
+fn assertInvariants(entry: *const Entry) void {
+    assert(entry.calls_total == entry.calls_successful + entry.calls_failed);
+    assert(entry.calls_client_error <= entry.calls_failed);
+    // Only failures the provider is answerable for count, and a success resets the run.
+    assert(entry.failures_consecutive <= entry.calls_failed - entry.calls_client_error);
+    var samples_total: u64 = 0;
+    for (entry.latency_histogram) |samples_bucket| samples_total += samples_bucket;
+    assert(samples_total == entry.calls_successful);
+    if (entry.calls_successful == 0) assert(entry.latency_ms_sum == 0);
+    assert(entry.cost_usd >= 0);
+    switch (entry.circuit) {
+        .closed => {
+            assert(entry.open_until_ms == 0);
+            assert(!entry.probe_in_flight);
+        },
+        .open => assert(entry.open_until_ms > 0),
+    }
+    if (!entry.probe_in_flight) assert(entry.probe_started_ms == 0);
+}
+
+const testing = std.testing;
+
+fn failTransient(board: *Board, id: ProviderId, now_ms: u64) void {
+    board.recordFailure(id, now_ms, .{ .kind = .transient });
+}
+
+/// Default config; groq opened at 0 by three transient failures, so half-open from 60_000.
+fn boardGroqOpenedAtZero() Board {
+    var board = Board.init(.{});
+    for (0..3) |_| failTransient(&board, .groq, 0);
+    assert(board.state(.groq, 59_999) == .open);
+    return board;
+}
+
+test "config: defaults are valid, bad values are named" {
+    try (Config{}).validate();
+    try testing.expectError(error.FailureThresholdZero, (Config{ .failure_threshold = 0 }).validate());
+    try testing.expectError(error.CooldownZero, (Config{ .cooldown_ms = 0 }).validate());
+    try testing.expectError(error.CooldownZero, (Config{ .credential_cooldown_ms = 0 }).validate());
+    try testing.expectError(error.CooldownZero, (Config{ .quota_cooldown_ms = 0 }).validate());
+    try testing.expectError(error.ProbeLeaseZero, (Config{ .probe_lease_ms = 0 }).validate());
+    try testing.expectError(error.EwmaAlphaOutOfRange, (Config{ .ewma_alpha = 0 }).validate());
+    try testing.expectError(error.EwmaAlphaOutOfRange, (Config{ .ewma_alpha = 1.5 }).validate());
+    try testing.expectError(error.EwmaAlphaOutOfRange, (Config{ .ewma_alpha = std.math.nan(f64) }).validate());
+    try (Config{ .ewma_alpha = 1.0, .failure_threshold = 1 }).validate();
+}
+
+test "breaker: closed to open after three transient failures" {
+    var board = Board.init(.{});
+    failTransient(&board, .groq, 1_000);
+    failTransient(&board, .groq, 2_000);
+    try testing.expectEqual(CircuitState.closed, board.state(.groq, 2_000));
+    try testing.expectEqual(Admission.allowed, board.admit(.groq, 2_000));
+    failTransient(&board, .groq, 3_000);
+    try testing.expectEqual(CircuitState.open, board.state(.groq, 3_000));
+    try testing.expectEqual(@as(u64, 63_000), board.snapshot(.groq, 3_000).open_until_ms);
+    try testing.expect(!board.isEligible(.groq, 3_000));
+    try testing.expectEqual(Admission.denied_open, board.admit(.groq, 62_999));
+    // Other providers are untouched.
+    try testing.expectEqual(CircuitState.closed, board.state(.openai, 3_000));
+}
+
+test "breaker: two failures and a success stay closed and reset the run" {
+    var board = Board.init(.{});
+    failTransient(&board, .groq, 1);
+    failTransient(&board, .groq, 2);
+    board.recordSuccess(.groq, 3, .{ .latency_ms = 100 });
+    try testing.expectEqual(@as(u32, 0), board.snapshot(.groq, 3).failures_consecutive);
+    failTransient(&board, .groq, 4);
+    failTransient(&board, .groq, 5);
+    try testing.expectEqual(CircuitState.closed, board.state(.groq, 5));
+    try testing.expectEqual(@as(u32, 2), board.snapshot(.groq, 5).failures_consecutive);
+}
+
+test "breaker: half-open after the cooldown, computed lazily" {
+    var board = Board.init(.{});
+    for (0..3) |_| failTransient(&board, .groq, 10_000);
+    try testing.expectEqual(CircuitState.open, board.state(.groq, 69_999));
+    try testing.expectEqual(CircuitState.half_open, board.state(.groq, 70_000));
+    try testing.expect(board.isEligible(.groq, 70_000));
+    // Reading did not store anything: an earlier time still reads as open.
+    try testing.expectEqual(CircuitState.open, board.state(.groq, 69_999));
+    try testing.expect(!board.snapshot(.groq, 70_000).healthy);
+}
+
+test "breaker: exactly one probe is admitted while half-open" {
+    var board = boardGroqOpenedAtZero();
+    try testing.expectEqual(Admission.allowed_probe, board.admit(.groq, 60_000));
+    try testing.expect(!board.isEligible(.groq, 60_000));
+    try testing.expectEqual(Admission.denied_probe_in_flight, board.admit(.groq, 60_001));
+    try testing.expectEqual(Admission.denied_probe_in_flight, board.admit(.groq, 179_999));
+    try testing.expectEqual(CircuitState.half_open, board.state(.groq, 100_000));
+}
+
+test "breaker: an expired probe lease admits another probe" {
+    var board = boardGroqOpenedAtZero();
+    try testing.expectEqual(Admission.allowed_probe, board.admit(.groq, 60_000));
+    // The lease is 120 s: at 180 s the first probe is presumed lost.
+    try testing.expect(board.isEligible(.groq, 180_000));
+    try testing.expectEqual(Admission.allowed_probe, board.admit(.groq, 180_000));
+    try testing.expectEqual(Admission.denied_probe_in_flight, board.admit(.groq, 180_001));
+}
+
+test "breaker: a successful probe closes" {
+    var board = boardGroqOpenedAtZero();
+    try testing.expectEqual(Admission.allowed_probe, board.admit(.groq, 60_000));
+    board.recordSuccess(.groq, 60_500, .{ .latency_ms = 500 });
+    const snapshot = board.snapshot(.groq, 60_500);
+    try testing.expectEqual(CircuitState.closed, snapshot.state);
+    try testing.expect(snapshot.healthy);
+    try testing.expectEqual(@as(u64, 0), snapshot.open_until_ms);
+    try testing.expectEqual(@as(u32, 0), snapshot.failures_consecutive);
+    try testing.expectEqual(Admission.allowed, board.admit(.groq, 60_501));
+}
+
+test "breaker: a failed probe reopens for a full cooldown" {
+    var board = boardGroqOpenedAtZero();
+    try testing.expectEqual(Admission.allowed_probe, board.admit(.groq, 60_000));
+    failTransient(&board, .groq, 61_000);
+    try testing.expectEqual(CircuitState.open, board.state(.groq, 61_000));
+    try testing.expectEqual(@as(u64, 121_000), board.snapshot(.groq, 61_000).open_until_ms);
+    try testing.expectEqual(Admission.denied_open, board.admit(.groq, 120_999));
+    try testing.expectEqual(Admission.allowed_probe, board.admit(.groq, 121_000));
+}
+
+test "breaker: a failed probe reopens even below the threshold" {
+    // A credential failure opens with one failure; the probe's transient failure is the second.
+    var board = Board.init(.{});
+    board.recordFailure(.openai, 0, .{ .kind = .credential });
+    try testing.expectEqual(Admission.allowed_probe, board.admit(.openai, 900_000));
+    failTransient(&board, .openai, 900_010);
+    try testing.expectEqual(@as(u32, 2), board.snapshot(.openai, 900_010).failures_consecutive);
+    try testing.expectEqual(@as(u64, 960_010), board.snapshot(.openai, 900_010).open_until_ms);
+}
+
+test "breaker: 429 with Retry-After opens at once; a longer Retry-After wins" {
+    var board = Board.init(.{});
+    board.recordFailure(.groq, 1_000, .{ .kind = .rate_limited, .retry_after_ms = 5_000 });
+    try testing.expectEqual(CircuitState.open, board.state(.groq, 1_000));
+    try testing.expectEqual(@as(u64, 6_000), board.snapshot(.groq, 1_000).open_until_ms);
+    try testing.expectEqual(CircuitState.half_open, board.state(.groq, 6_000));
+
+    // At the threshold the cooldown applies, unless Retry-After is longer.
+    var board_long = Board.init(.{});
+    board_long.recordFailure(.groq, 0, .{ .kind = .rate_limited });
+    board_long.recordFailure(.groq, 0, .{ .kind = .rate_limited });
+    try testing.expectEqual(CircuitState.closed, board_long.state(.groq, 0));
+    board_long.recordFailure(.groq, 0, .{ .kind = .rate_limited, .retry_after_ms = 10_000 });
+    try testing.expectEqual(@as(u64, 60_000), board_long.snapshot(.groq, 0).open_until_ms);
+    board_long.recordFailure(.groq, 1, .{ .kind = .rate_limited, .retry_after_ms = 300_000 });
+    try testing.expectEqual(@as(u64, 300_001), board_long.snapshot(.groq, 1).open_until_ms);
+    try testing.expectEqual(FailureKind.rate_limited, board_long.snapshot(.groq, 1).last_failure_kind.?);
+}
+
+test "breaker: credential and quota failures open at once for their own cooldowns" {
+    var board = Board.init(.{});
+    board.recordFailure(.openai, 1_000, .{ .kind = .credential });
+    try testing.expectEqual(CircuitState.open, board.state(.openai, 1_000));
+    try testing.expectEqual(@as(u64, 901_000), board.snapshot(.openai, 1_000).open_until_ms);
+    try testing.expectEqual(CircuitState.half_open, board.state(.openai, 901_000));
+
+    board.recordFailure(.kimi, 1_000, .{ .kind = .quota_exhausted });
+    try testing.expectEqual(@as(u64, 3_601_000), board.snapshot(.kimi, 1_000).open_until_ms);
+    board.recordFailure(.cohere, 0, .{ .kind = .quota_exhausted, .retry_after_ms = 7_200_000 });
+    try testing.expectEqual(@as(u64, 7_200_000), board.snapshot(.cohere, 0).open_until_ms);
+}
+
+test "breaker: client errors leave the breaker alone" {
+    var board = Board.init(.{});
+    for (0..10) |_| board.recordFailure(.groq, 0, .{ .kind = .client });
+    var snapshot = board.snapshot(.groq, 0);
+    try testing.expectEqual(CircuitState.closed, snapshot.state);
+    try testing.expectEqual(@as(u32, 0), snapshot.failures_consecutive);
+    try testing.expectEqual(@as(u64, 10), snapshot.calls_client_error);
+    try testing.expectEqual(@as(u64, 10), snapshot.calls_failed);
+
+    // In half-open, a client error answers the probe without closing or reopening.
+    for (0..3) |_| failTransient(&board, .groq, 0);
+    try testing.expectEqual(Admission.allowed_probe, board.admit(.groq, 60_000));
+    board.recordFailure(.groq, 60_001, .{ .kind = .client });
+    snapshot = board.snapshot(.groq, 60_001);
+    try testing.expectEqual(CircuitState.half_open, snapshot.state);
+    try testing.expectEqual(@as(u64, 60_000), snapshot.open_until_ms);
+    try testing.expectEqual(Admission.allowed_probe, board.admit(.groq, 60_002));
+}
+
+test "breaker: open_until_ms never moves earlier while open" {
+    var board = Board.init(.{});
+    board.recordFailure(.anthropic, 0, .{ .kind = .credential });
+    try testing.expectEqual(@as(u64, 900_000), board.snapshot(.anthropic, 0).open_until_ms);
+    board.recordFailure(.anthropic, 10, .{ .kind = .rate_limited, .retry_after_ms = 1_000 });
+    failTransient(&board, .anthropic, 20);
+    failTransient(&board, .anthropic, 30);
+    try testing.expectEqual(@as(u64, 900_000), board.snapshot(.anthropic, 30).open_until_ms);
+    // A later deadline does move it.
+    board.recordFailure(.anthropic, 40, .{ .kind = .quota_exhausted });
+    try testing.expectEqual(@as(u64, 3_600_040), board.snapshot(.anthropic, 40).open_until_ms);
+}
+
+test "breaker: a late success closes an open circuit" {
+    var board = boardGroqOpenedAtZero();
+    board.recordSuccess(.groq, 5, .{ .latency_ms = 20 });
+    try testing.expectEqual(CircuitState.closed, board.state(.groq, 5));
+    try testing.expectEqual(Admission.allowed, board.admit(.groq, 5));
+}
+
+test "breaker: times near the end of u64 saturate" {
+    var board = Board.init(.{});
+    const now_ms = std.math.maxInt(u64) - 10;
+    board.recordFailure(.groq, now_ms, .{ .kind = .credential });
+    try testing.expectEqual(@as(u64, std.math.maxInt(u64)), board.snapshot(.groq, now_ms).open_until_ms);
+    try testing.expectEqual(CircuitState.open, board.state(.groq, now_ms));
+}
+
+test "stats: average, EWMA, tokens and cost" {
+    var board = Board.init(.{});
+    board.recordSuccess(.openai, 0, .{ .latency_ms = 100, .tokens_input = 10, .tokens_output = 20, .cost_usd = 0.5 });
+    board.recordSuccess(.openai, 0, .{ .latency_ms = 200, .tokens_input = 1, .tokens_output = 2, .cost_usd = 0.25 });
+    board.recordSuccess(.openai, 0, .{ .latency_ms = 300 });
+    failTransient(&board, .openai, 0); // Failures do not count towards latency.
+    const snapshot = board.snapshot(.openai, 0);
+    try testing.expectEqual(@as(u64, 4), snapshot.calls_total);
+    try testing.expectApproxEqAbs(@as(f64, 200), snapshot.latency_ms_average, 1e-9);
+    // 100, then 0.2 * 200 + 0.8 * 100 = 120, then 0.2 * 300 + 0.8 * 120 = 156.
+    try testing.expectApproxEqAbs(@as(f64, 156), snapshot.latency_ms_ewma, 1e-9);
+    try testing.expectEqual(@as(u64, 11), snapshot.tokens_input);
+    try testing.expectEqual(@as(u64, 22), snapshot.tokens_output);
+    try testing.expectApproxEqAbs(@as(f64, 0.75), snapshot.cost_usd, 1e-12);
+    try testing.expectEqual(@as(?f64, 156), board.latencyMsEwma(.openai));
+    try testing.expectEqual(@as(?f64, null), board.latencyMsEwma(.groq));
+    try testing.expectEqual(@as(f64, 0), board.snapshot(.groq, 0).latency_ms_average);
+}
+
+test "stats: token sums saturate" {
+    var board = Board.init(.{});
+    board.recordSuccess(.openai, 0, .{ .latency_ms = 1, .tokens_input = std.math.maxInt(u64) });
+    board.recordSuccess(.openai, 0, .{ .latency_ms = 1, .tokens_input = 5 });
+    try testing.expectEqual(@as(u64, std.math.maxInt(u64)), board.snapshot(.openai, 0).tokens_input);
+}
+
+test "stats: percentiles interpolate inside a bucket" {
+    var board = Board.init(.{});
+    try testing.expectEqual(@as(f64, 0), board.snapshot(.openai, 0).latency_ms_p50);
+    // 100 samples in (5, 10]: the p-th percentile is 5 + 5 * p.
+    for (0..100) |_| board.recordSuccess(.openai, 0, .{ .latency_ms = 7 });
+    var snapshot = board.snapshot(.openai, 0);
+    try testing.expectApproxEqAbs(@as(f64, 7.5), snapshot.latency_ms_p50, 1e-9);
+    try testing.expectApproxEqAbs(@as(f64, 9.75), snapshot.latency_ms_p95, 1e-9);
+    try testing.expectApproxEqAbs(@as(f64, 9.95), snapshot.latency_ms_p99, 1e-9);
+
+    // 50 samples in [0, 5] and 50 in (100, 250]: p50 is the top of the first bucket, p95 is
+    // 90 % of the way through the second one.
+    board.reset(.openai);
+    for (0..50) |_| board.recordSuccess(.openai, 0, .{ .latency_ms = 0 });
+    for (0..50) |_| board.recordSuccess(.openai, 0, .{ .latency_ms = 200 });
+    snapshot = board.snapshot(.openai, 0);
+    try testing.expectApproxEqAbs(@as(f64, 5), snapshot.latency_ms_p50, 1e-9);
+    try testing.expectApproxEqAbs(@as(f64, 235), snapshot.latency_ms_p95, 1e-9);
+    try testing.expectApproxEqAbs(@as(f64, 247), snapshot.latency_ms_p99, 1e-9);
+
+    // The unbounded bucket answers with its lower bound.
+    board.reset(.openai);
+    board.recordSuccess(.openai, 0, .{ .latency_ms = 90_000 });
+    try testing.expectEqual(@as(f64, 60_000), board.snapshot(.openai, 0).latency_ms_p99);
+}
+
+test "stats: success rate leaves client errors out" {
+    var board = Board.init(.{});
+    try testing.expectEqual(@as(f64, 1.0), board.snapshot(.groq, 0).success_rate);
+    board.recordFailure(.groq, 0, .{ .kind = .client });
+    try testing.expectEqual(@as(f64, 1.0), board.snapshot(.groq, 0).success_rate);
+    board.recordSuccess(.groq, 0, .{ .latency_ms = 1 });
+    board.recordSuccess(.groq, 0, .{ .latency_ms = 1 });
+    board.recordSuccess(.groq, 0, .{ .latency_ms = 1 });
+    failTransient(&board, .groq, 0);
+    const snapshot = board.snapshot(.groq, 0);
+    try testing.expectEqual(@as(f64, 0.75), snapshot.success_rate);
+    try testing.expectEqual(@as(u64, 5), snapshot.calls_total);
+    try testing.expectEqual(@as(u64, 2), snapshot.calls_failed);
+    try testing.expectEqual(FailureKind.transient, snapshot.last_failure_kind.?);
+}
+
+test "reset forgets one provider" {
+    var board = boardGroqOpenedAtZero();
+    failTransient(&board, .openai, 0);
+    board.reset(.groq);
+    const snapshot = board.snapshot(.groq, 0);
+    try testing.expectEqual(CircuitState.closed, snapshot.state);
+    try testing.expectEqual(@as(u64, 0), snapshot.calls_total);
+    try testing.expectEqual(@as(?FailureKind, null), snapshot.last_failure_kind);
+    try testing.expectEqual(@as(u64, 1), board.snapshot(.openai, 0).calls_failed);
+}
+
+test "randomized: invariants hold under any sequence of events" {
+    var prng = std.Random.DefaultPrng.init(0x7121_17e5);
+    const random = prng.random();
+    var board = Board.init(.{ .failure_threshold = 2, .cooldown_ms = 1_000, .credential_cooldown_ms = 5_000, .quota_cooldown_ms = 9_000, .probe_lease_ms = 2_000 });
+    var now_ms: u64 = 0;
+    const ids = [_]ProviderId{ .groq, .openai, .local };
+    const iterations_max = 20_000;
+    for (0..iterations_max) |_| {
+        now_ms += random.uintLessThan(u64, 700);
+        const id = ids[random.uintLessThan(usize, ids.len)];
+        const state_before = board.state(id, now_ms);
+        switch (random.uintLessThan(u8, 4)) {
+            0 => {
+                const admission = board.admit(id, now_ms);
+                switch (state_before) {
+                    .closed => try testing.expectEqual(Admission.allowed, admission),
+                    .open => try testing.expectEqual(Admission.denied_open, admission),
+                    .half_open => try testing.expect(admission == .allowed_probe or admission == .denied_probe_in_flight),
+                }
+                if (admission == .allowed_probe) try testing.expect(!board.isEligible(id, now_ms));
+            },
+            1 => {
+                board.recordSuccess(id, now_ms, .{ .latency_ms = random.uintLessThan(u32, 70_000), .tokens_input = random.int(u16), .cost_usd = 0.001 });
+                try testing.expectEqual(CircuitState.closed, board.state(id, now_ms));
+            },
+            2, 3 => {
+                const open_until_before_ms = board.snapshot(id, now_ms).open_until_ms;
+                const kind = random.enumValue(FailureKind);
+                const retry_after_ms = if (random.boolean()) random.uintLessThan(u64, 10_000) else 0;
+                board.recordFailure(id, now_ms, .{ .kind = kind, .retry_after_ms = retry_after_ms });
+                const snapshot = board.snapshot(id, now_ms);
+                if (state_before == .open) try testing.expect(snapshot.open_until_ms >= open_until_before_ms);
+                if (kind == .client) try testing.expectEqual(open_until_before_ms, snapshot.open_until_ms);
+                if (kind == .credential or kind == .quota_exhausted) try testing.expectEqual(CircuitState.open, snapshot.state);
+            },
+            else => unreachable,
+        }
+        const snapshot = board.snapshot(id, now_ms);
+        try testing.expectEqual(snapshot.calls_total, snapshot.calls_successful + snapshot.calls_failed);
+        try testing.expect(snapshot.success_rate >= 0.0);
+        try testing.expect(snapshot.success_rate <= 1.0);
+        try testing.expect(snapshot.latency_ms_p50 <= snapshot.latency_ms_p95);
+        try testing.expect(snapshot.latency_ms_p95 <= snapshot.latency_ms_p99);
+        try testing.expectEqual(snapshot.healthy, snapshot.state == .closed);
+        if (snapshot.state == .open) try testing.expect(!board.isEligible(id, now_ms));
+    }
+}

@@ -1,0 +1,539 @@
+//! Unicode scripts of letters, and UTF-8 decoding that never fails.
+//!
+//! The language detector and the token estimator both walk untrusted prompt bytes. Decoding here
+//! is lossy on purpose: an invalid byte is counted and skipped, never an error, so a prompt with a
+//! stray byte still routes. Invalid input follows Unicode's "maximal subpart" practice (the same
+//! count of replacement characters as Python's `errors="replace"`): a truncated or broken sequence
+//! counts once, and decoding resumes at the first byte that did not fit.
+//!
+//! Script classification is a binary search over a range table built and checked at comptime.
+//! Only letters are classified (including the vowel signs of abugidas such as Thai and
+//! Devanagari, which carry the Unicode Alphabetic property); digits, whitespace, punctuation,
+//! symbols, emoji and script-neutral combining marks are not letters.
+const std = @import("std");
+const assert = std.debug.assert;
+
+/// Append-only: the numeric values are part of the C ABI.
+pub const Script = enum(u8) {
+    latin,
+    cyrillic,
+    greek,
+    arabic,
+    hebrew,
+    devanagari,
+    thai,
+    hangul,
+    hiragana,
+    katakana,
+    han,
+    other,
+};
+
+pub const script_count = 12;
+
+comptime {
+    assert(@typeInfo(Script).@"enum".field_names.len == script_count);
+    assert(@backingInt(Script.other) == script_count - 1);
+}
+
+const Range = struct {
+    first: u21,
+    last: u21,
+    script: Script,
+};
+
+fn range(first: u21, last: u21, script: Script) Range {
+    return .{ .first = first, .last = last, .script = script };
+}
+
+/// Letter ranges, sorted by code point. Where a block mixes letters with digits or punctuation
+/// the non-letters are carved out, because digits and punctuation are script-neutral evidence.
+const ranges = [_]Range{
+    range(0x0041, 0x005A, .latin),
+    range(0x0061, 0x007A, .latin),
+    range(0x00AA, 0x00AA, .latin), // ª
+    range(0x00BA, 0x00BA, .latin), // º
+    range(0x00C0, 0x00D6, .latin), // Latin-1 Supplement letters, without ×
+    range(0x00D8, 0x00F6, .latin), // without ÷
+    range(0x00F8, 0x02AF, .latin), // Latin Extended-A, Extended-B, IPA Extensions
+    range(0x0370, 0x0373, .greek),
+    range(0x0376, 0x0377, .greek),
+    range(0x037B, 0x037D, .greek),
+    range(0x037F, 0x037F, .greek),
+    range(0x0386, 0x0386, .greek),
+    range(0x0388, 0x038A, .greek),
+    range(0x038C, 0x038C, .greek),
+    range(0x038E, 0x03A1, .greek),
+    range(0x03A3, 0x03F5, .greek),
+    range(0x03F7, 0x03FF, .greek),
+    range(0x0400, 0x0481, .cyrillic),
+    range(0x048A, 0x052F, .cyrillic),
+    range(0x0531, 0x0556, .other), // Armenian
+    range(0x0561, 0x0587, .other),
+    range(0x05B0, 0x05BD, .hebrew), // points (niqqud)
+    range(0x05BF, 0x05BF, .hebrew),
+    range(0x05C1, 0x05C2, .hebrew),
+    range(0x05C4, 0x05C5, .hebrew),
+    range(0x05C7, 0x05C7, .hebrew),
+    range(0x05D0, 0x05EA, .hebrew),
+    range(0x05EF, 0x05F2, .hebrew),
+    range(0x0620, 0x065F, .arabic), // letters, tatweel and harakat
+    range(0x066E, 0x06D3, .arabic), // without Arabic-Indic digits and punctuation
+    range(0x06D5, 0x06DC, .arabic),
+    range(0x06E1, 0x06E8, .arabic),
+    range(0x06ED, 0x06EF, .arabic),
+    range(0x06FA, 0x06FC, .arabic), // without extended (Persian) digits
+    range(0x06FF, 0x06FF, .arabic),
+    range(0x0710, 0x074F, .other), // Syriac
+    range(0x0750, 0x077F, .arabic), // Arabic Supplement
+    range(0x0780, 0x07B1, .other), // Thaana
+    range(0x07CA, 0x07EA, .other), // NKo
+    range(0x0870, 0x0887, .arabic), // Arabic Extended-B
+    range(0x08A0, 0x08C9, .arabic), // Arabic Extended-A
+    range(0x0900, 0x0963, .devanagari), // without danda and digits
+    range(0x0971, 0x097F, .devanagari),
+    // Other Indic scripts: each block's letters, without its digits at offset 0x66.
+    range(0x0980, 0x09E5, .other), // Bengali
+    range(0x09F0, 0x09F1, .other),
+    range(0x0A00, 0x0A65, .other), // Gurmukhi
+    range(0x0A70, 0x0A75, .other),
+    range(0x0A80, 0x0AE5, .other), // Gujarati
+    range(0x0AF9, 0x0AFF, .other),
+    range(0x0B00, 0x0B65, .other), // Oriya
+    range(0x0B71, 0x0B71, .other),
+    range(0x0B80, 0x0BE5, .other), // Tamil
+    range(0x0C00, 0x0C65, .other), // Telugu
+    range(0x0C80, 0x0CE5, .other), // Kannada
+    range(0x0CF1, 0x0CF3, .other),
+    range(0x0D00, 0x0D65, .other), // Malayalam
+    range(0x0D7A, 0x0D7F, .other),
+    range(0x0D80, 0x0DE5, .other), // Sinhala
+    range(0x0E01, 0x0E3A, .thai), // without the baht sign
+    range(0x0E40, 0x0E4E, .thai), // without fongman and digits
+    range(0x0E81, 0x0ECF, .other), // Lao
+    range(0x0EDC, 0x0EDF, .other),
+    range(0x0F40, 0x0FBC, .other), // Tibetan
+    range(0x1000, 0x103F, .other), // Myanmar
+    range(0x1050, 0x108F, .other),
+    range(0x10A0, 0x10FA, .other), // Georgian
+    range(0x10FC, 0x10FF, .other),
+    range(0x1100, 0x11FF, .hangul), // Hangul Jamo
+    range(0x1200, 0x135F, .other), // Ethiopic
+    range(0x13A0, 0x13FD, .other), // Cherokee
+    range(0x1401, 0x166C, .other), // Canadian Aboriginal Syllabics
+    range(0x166F, 0x167F, .other),
+    range(0x1780, 0x17D3, .other), // Khmer
+    range(0x1820, 0x1878, .other), // Mongolian
+    range(0x1C80, 0x1C88, .cyrillic), // Cyrillic Extended-C
+    range(0x1C90, 0x1CBF, .other), // Georgian Extended
+    range(0x1D00, 0x1DBF, .latin), // Phonetic Extensions (mostly Latin)
+    range(0x1E00, 0x1EFF, .latin), // Latin Extended Additional (Vietnamese)
+    range(0x1F00, 0x1FBC, .greek), // Greek Extended, without spacing accents
+    range(0x1FBE, 0x1FBE, .greek),
+    range(0x1FC2, 0x1FCC, .greek),
+    range(0x1FD0, 0x1FDB, .greek),
+    range(0x1FE0, 0x1FEC, .greek),
+    range(0x1FF2, 0x1FFC, .greek),
+    range(0x2090, 0x209C, .latin), // subscript letters
+    range(0x2C00, 0x2C5F, .other), // Glagolitic
+    range(0x2C60, 0x2C7F, .latin), // Latin Extended-C
+    range(0x2C80, 0x2CE4, .other), // Coptic
+    range(0x2D00, 0x2D2D, .other), // Georgian Supplement
+    range(0x2D30, 0x2D6F, .other), // Tifinagh
+    range(0x2D80, 0x2DDE, .other), // Ethiopic Extended
+    range(0x3005, 0x3007, .han), // 々 〆 〇
+    range(0x303B, 0x303C, .han), // 〻 〼
+    range(0x3041, 0x3096, .hiragana),
+    range(0x309D, 0x309F, .hiragana), // ゝ ゞ ゟ
+    range(0x30A1, 0x30FA, .katakana), // without the middle dot ・, which is punctuation
+    range(0x30FC, 0x30FF, .katakana), // ー (prolonged sound mark) ヽ ヾ ヿ
+    range(0x3105, 0x312F, .other), // Bopomofo
+    range(0x3131, 0x318E, .hangul), // Hangul Compatibility Jamo
+    range(0x31A0, 0x31BF, .other), // Bopomofo Extended
+    range(0x31F0, 0x31FF, .katakana), // Katakana Phonetic Extensions
+    range(0x3400, 0x4DBF, .han), // CJK Unified Ideographs Extension A
+    range(0x4E00, 0x9FFF, .han), // CJK Unified Ideographs
+    range(0xA000, 0xA48C, .other), // Yi
+    range(0xA500, 0xA60B, .other), // Vai
+    range(0xA640, 0xA66E, .cyrillic), // Cyrillic Extended-B
+    range(0xA67F, 0xA69D, .cyrillic),
+    range(0xA6A0, 0xA6E5, .other), // Bamum
+    range(0xA722, 0xA7FF, .latin), // Latin Extended-D
+    range(0xA8E0, 0xA8F7, .devanagari), // Devanagari Extended
+    range(0xA8FB, 0xA8FB, .devanagari),
+    range(0xA8FD, 0xA8FF, .devanagari),
+    range(0xA960, 0xA97C, .hangul), // Hangul Jamo Extended-A
+    range(0xA980, 0xA9C0, .other), // Javanese
+    range(0xAB30, 0xAB5A, .latin), // Latin Extended-E
+    range(0xAB5C, 0xAB69, .latin),
+    range(0xAB70, 0xABBF, .other), // Cherokee Supplement
+    range(0xABC0, 0xABEA, .other), // Meetei Mayek
+    range(0xAC00, 0xD7A3, .hangul), // Hangul Syllables
+    range(0xD7B0, 0xD7C6, .hangul), // Hangul Jamo Extended-B
+    range(0xD7CB, 0xD7FB, .hangul),
+    range(0xF900, 0xFAFF, .han), // CJK Compatibility Ideographs
+    range(0xFB00, 0xFB06, .latin), // ligatures ﬀ ﬁ ﬂ
+    range(0xFB13, 0xFB17, .other), // Armenian ligatures
+    range(0xFB1D, 0xFB28, .hebrew), // Hebrew presentation forms, without the plus sign
+    range(0xFB2A, 0xFB4F, .hebrew),
+    range(0xFB50, 0xFBB1, .arabic), // Arabic Presentation Forms-A
+    range(0xFBD3, 0xFD3D, .arabic),
+    range(0xFD50, 0xFDC7, .arabic),
+    range(0xFDF0, 0xFDFB, .arabic),
+    range(0xFE70, 0xFEFC, .arabic), // Arabic Presentation Forms-B
+    range(0xFF21, 0xFF3A, .latin), // fullwidth Latin
+    range(0xFF41, 0xFF5A, .latin),
+    range(0xFF66, 0xFF9F, .katakana), // halfwidth katakana, including ｰ
+    range(0xFFA0, 0xFFDC, .hangul), // halfwidth Hangul
+    range(0x10000, 0x1344F, .other), // historic scripts of the SMP (Linear B .. hieroglyphs)
+    range(0x16800, 0x18AFF, .other), // Bamum Supplement .. Tangut
+    range(0x1B000, 0x1B000, .katakana), // Kana Supplement: archaic katakana e
+    range(0x1B001, 0x1B122, .hiragana), // hentaigana
+    range(0x1B132, 0x1B132, .hiragana),
+    range(0x1B150, 0x1B152, .hiragana),
+    range(0x1B155, 0x1B155, .katakana),
+    range(0x1B164, 0x1B167, .katakana),
+    range(0x1E900, 0x1E943, .other), // Adlam
+    range(0x20000, 0x2A6DF, .han), // CJK Extension B
+    range(0x2A700, 0x2EE5F, .han), // CJK Extensions C, D, E, F, I
+    range(0x2F800, 0x2FA1F, .han), // CJK Compatibility Ideographs Supplement
+    range(0x30000, 0x323AF, .han), // CJK Extensions G, H
+};
+
+comptime {
+    @setEvalBranchQuota(10_000);
+    for (ranges, 0..) |entry, index| {
+        assert(entry.first <= entry.last);
+        if (index > 0) assert(ranges[index - 1].last < entry.first); // Sorted, non-overlapping.
+    }
+    assert(ranges[ranges.len - 1].last <= 0x10FFFF);
+}
+
+/// Direct lookup below U+1000 (Latin to Thai: the alphabets of most prompts), so that those
+/// letters skip the branchy binary search. `no_letter` marks code points that are not letters.
+const direct_limit = 0x1000;
+const no_letter = 0xFF;
+const direct: [direct_limit]u8 = table: {
+    @setEvalBranchQuota(100_000);
+    var entries: [direct_limit]u8 = @splat(no_letter);
+    for (ranges) |entry| {
+        if (entry.first >= direct_limit) break;
+        for (entry.first..@min(entry.last + 1, direct_limit)) |codepoint| {
+            entries[codepoint] = @backingInt(entry.script);
+        }
+    }
+    break :table entries;
+};
+
+comptime {
+    assert(script_count < no_letter);
+}
+
+/// The script of a letter, or null when the code point is not a letter.
+pub fn classify(codepoint: u21) ?Script {
+    if (codepoint < 0x80) {
+        const lower = codepoint | 0x20;
+        return if (lower >= 'a' and lower <= 'z') .latin else null;
+    }
+    if (codepoint < direct_limit) {
+        const value = direct[codepoint];
+        return if (value == no_letter) null else @fromBackingInt(@intCast(value));
+    }
+    // The blocks of most CJK text, before the general search.
+    if (codepoint >= 0x4E00 and codepoint <= 0x9FFF) return .han;
+    if (codepoint >= 0xAC00 and codepoint <= 0xD7A3) return .hangul;
+    // Binary search for the last range starting at or before the code point.
+    var low: usize = 0;
+    var high: usize = ranges.len;
+    while (low < high) {
+        const middle = low + (high - low) / 2;
+        if (ranges[middle].first <= codepoint) low = middle + 1 else high = middle;
+    }
+    if (low == 0) return null;
+    const entry = ranges[low - 1];
+    assert(entry.first <= codepoint);
+    return if (codepoint <= entry.last) entry.script else null;
+}
+
+/// Iterates the code points of possibly invalid UTF-8. Invalid bytes are skipped and counted in
+/// `bytes_invalid`: one count per maximal invalid subpart (a lone byte, or the valid prefix of a
+/// truncated sequence). Overlong forms, surrogates (ED A0..ED BF, as in CESU-8 or WTF-8) and code
+/// points above U+10FFFF are invalid. NUL is a valid code point.
+pub const Utf8Lossy = struct {
+    bytes: []const u8,
+    index: usize = 0,
+    bytes_invalid: u32 = 0,
+
+    pub fn next(self: *Utf8Lossy) ?u21 {
+        assert(self.index <= self.bytes.len);
+        // Each iteration consumes at least one byte, so the loop is bounded by the input length.
+        while (self.index < self.bytes.len) {
+            const lead = self.bytes[self.index];
+            if (lead < 0x80) {
+                self.index += 1;
+                return lead;
+            }
+            // Two-byte sequences (Cyrillic, Greek, Hebrew, Arabic, accented Latin) without the
+            // general decoder: C2..DF never need the second-byte bounds of `secondByteBounds`.
+            if (lead >= 0xC2 and lead <= 0xDF and self.index + 1 < self.bytes.len) {
+                const second = self.bytes[self.index + 1];
+                if (second & 0xC0 == 0x80) {
+                    self.index += 2;
+                    return (@as(u21, lead & 0x1F) << 6) | (second & 0x3F);
+                }
+            }
+            const step = decode(self.bytes[self.index..]);
+            assert(step.length >= 1);
+            assert(step.length <= 4);
+            self.index += step.length;
+            if (step.codepoint) |codepoint| return codepoint;
+            self.bytes_invalid +|= 1;
+        }
+        assert(self.index == self.bytes.len);
+        return null;
+    }
+};
+
+const Step = struct {
+    /// Null when the consumed bytes are one maximal invalid subpart.
+    codepoint: ?u21,
+    length: u3,
+};
+
+/// The valid range of the second byte depends on the lead byte: these bounds reject overlong
+/// forms (E0, F0), surrogates (ED) and code points above U+10FFFF (F4) in one comparison.
+fn secondByteBounds(lead: u8) struct { low: u8, high: u8 } {
+    return switch (lead) {
+        0xE0 => .{ .low = 0xA0, .high = 0xBF },
+        0xED => .{ .low = 0x80, .high = 0x9F },
+        0xF0 => .{ .low = 0x90, .high = 0xBF },
+        0xF4 => .{ .low = 0x80, .high = 0x8F },
+        else => .{ .low = 0x80, .high = 0xBF },
+    };
+}
+
+fn decode(bytes: []const u8) Step {
+    assert(bytes.len > 0);
+    const lead = bytes[0];
+    if (lead < 0x80) return .{ .codepoint = lead, .length = 1 };
+    const length: u3 = switch (lead) {
+        0xC2...0xDF => 2,
+        0xE0...0xEF => 3,
+        0xF0...0xF4 => 4,
+        else => return .{ .codepoint = null, .length = 1 }, // Continuation, C0, C1, F5..FF.
+    };
+    var codepoint: u21 = switch (length) {
+        2 => lead & 0x1F,
+        3 => lead & 0x0F,
+        4 => lead & 0x07,
+        else => unreachable,
+    };
+    const bounds = secondByteBounds(lead);
+    var consumed: u3 = 1;
+    while (consumed < length) : (consumed += 1) {
+        if (consumed == bytes.len) return .{ .codepoint = null, .length = consumed };
+        const byte = bytes[consumed];
+        const low: u8 = if (consumed == 1) bounds.low else 0x80;
+        const high: u8 = if (consumed == 1) bounds.high else 0xBF;
+        if (byte < low or byte > high) return .{ .codepoint = null, .length = consumed };
+        codepoint = (codepoint << 6) | (byte & 0x3F);
+    }
+    assert(codepoint <= 0x10FFFF);
+    assert(codepoint < 0xD800 or codepoint > 0xDFFF);
+    return .{ .codepoint = codepoint, .length = length };
+}
+
+/// Letter counts per script. Counters saturate at maxInt(u32) instead of overflowing; that is
+/// reached only beyond 4 GiB of text, where the shares they give stay meaningful.
+pub const Counts = struct {
+    letters: [script_count]u32,
+    letters_total: u32,
+    bytes_invalid: u32,
+};
+
+const vector_length = 16;
+const Chunk = @Vector(vector_length, u8);
+
+/// Counts the letters of each script in `text`. Runs of ASCII are handled 16 bytes at a time.
+pub fn count(text: []const u8) Counts {
+    var letters: [script_count]usize = @splat(0);
+    var iterator: Utf8Lossy = .{ .bytes = text };
+    while (iterator.index < text.len) {
+        const chunk_end = iterator.index + vector_length;
+        if (chunk_end <= text.len) {
+            const chunk: Chunk = text[iterator.index..][0..vector_length].*;
+            if (@reduce(.Max, chunk) < 0x80) {
+                letters[@backingInt(Script.latin)] += asciiLetters(chunk);
+                iterator.index = chunk_end;
+                continue;
+            }
+        }
+        // A chunk with non-ASCII bytes (or the tail): decode code points past its end, so that
+        // text without ASCII runs does not pay a vector check per code point.
+        const decode_end = @min(chunk_end, text.len);
+        while (iterator.index < decode_end) {
+            const codepoint = iterator.next() orelse break;
+            if (classify(codepoint)) |script| letters[@backingInt(script)] += 1;
+        }
+    }
+    assert(iterator.index == text.len);
+
+    var counts: Counts = .{ .letters = undefined, .letters_total = 0, .bytes_invalid = iterator.bytes_invalid };
+    var letters_total: usize = 0;
+    for (letters, &counts.letters) |letters_script, *counted| {
+        counted.* = saturate(letters_script);
+        letters_total += letters_script;
+    }
+    assert(letters_total <= text.len);
+    counts.letters_total = saturate(letters_total);
+    return counts;
+}
+
+fn asciiLetters(chunk: Chunk) usize {
+    const lower = chunk | @as(Chunk, @splat(0x20));
+    const is_letter = (lower -% @as(Chunk, @splat('a'))) < @as(Chunk, @splat(26));
+    const ones: Chunk = @splat(1);
+    const zeros: Chunk = @splat(0);
+    return @reduce(.Add, @select(u8, is_letter, ones, zeros)); // At most 16: fits in u8.
+}
+
+fn saturate(value: usize) u32 {
+    return @intCast(@min(value, std.math.maxInt(u32)));
+}
+
+const testing = std.testing;
+
+test "classify: letters of each script" {
+    try testing.expectEqual(Script.latin, classify('a').?);
+    try testing.expectEqual(Script.latin, classify('Z').?);
+    try testing.expectEqual(Script.latin, classify('é').?);
+    try testing.expectEqual(Script.latin, classify('ß').?);
+    try testing.expectEqual(Script.latin, classify('ł').?);
+    try testing.expectEqual(Script.latin, classify('ǎ').?);
+    try testing.expectEqual(Script.latin, classify('ệ').?); // Vietnamese
+    try testing.expectEqual(Script.latin, classify('Ａ').?); // fullwidth
+    try testing.expectEqual(Script.cyrillic, classify('Ж').?);
+    try testing.expectEqual(Script.cyrillic, classify('ї').?);
+    try testing.expectEqual(Script.greek, classify('λ').?);
+    try testing.expectEqual(Script.greek, classify('ά').?);
+    try testing.expectEqual(Script.arabic, classify('ب').?);
+    try testing.expectEqual(Script.arabic, classify('پ').?);
+    try testing.expectEqual(Script.hebrew, classify('ש').?);
+    try testing.expectEqual(Script.devanagari, classify('न').?);
+    try testing.expectEqual(Script.devanagari, classify('ि').?); // vowel sign
+    try testing.expectEqual(Script.thai, classify('ก').?);
+    try testing.expectEqual(Script.hangul, classify('한').?);
+    try testing.expectEqual(Script.hangul, classify('ㄱ').?);
+    try testing.expectEqual(Script.hiragana, classify('ひ').?);
+    try testing.expectEqual(Script.katakana, classify('カ').?);
+    try testing.expectEqual(Script.katakana, classify('ー').?); // U+30FC
+    try testing.expectEqual(Script.katakana, classify('ｶ').?); // halfwidth
+    try testing.expectEqual(Script.han, classify('中').?);
+    try testing.expectEqual(Script.han, classify('々').?);
+    try testing.expectEqual(Script.han, classify(0x3400).?); // Extension A
+    try testing.expectEqual(Script.han, classify(0x20000).?); // Extension B
+    try testing.expectEqual(Script.han, classify(0xF900).?); // compatibility
+    try testing.expectEqual(Script.other, classify('ա').?); // Armenian
+    try testing.expectEqual(Script.other, classify('ᐊ').?); // Canadian syllabics
+}
+
+test "classify: non-letters are null" {
+    const non_letters = [_]u21{
+        '0',    '9',    ' ',    '\n',     0,      '!',    '@',    '[',    '`',     '{',
+        0x7F,   0xA0,   0xD7,   0xF7,     0x300,  0x660,  0x6F0,  0x966,  0xE3F,   0xE50,
+        0x2014, 0x20AC, 0x3000, 0x3001,   0x3002, 0x30FB, 0xFF01, 0xFF10, 0x1F600, 0x1F680,
+        0xFFFD, 0xD7FF, 0xE000, 0x10FFFF,
+    };
+    for (non_letters) |codepoint| {
+        try testing.expectEqual(@as(?Script, null), classify(codepoint));
+    }
+}
+
+test "classify: every range boundary classifies as its own script" {
+    for (ranges) |entry| {
+        try testing.expectEqual(entry.script, classify(entry.first).?);
+        try testing.expectEqual(entry.script, classify(entry.last).?);
+    }
+}
+
+fn expectDecoded(bytes: []const u8, expected: []const u21, bytes_invalid: u32) !void {
+    var iterator: Utf8Lossy = .{ .bytes = bytes };
+    var index: usize = 0;
+    while (iterator.next()) |codepoint| : (index += 1) {
+        try testing.expect(index < expected.len);
+        try testing.expectEqual(expected[index], codepoint);
+    }
+    try testing.expectEqual(expected.len, index);
+    try testing.expectEqual(bytes_invalid, iterator.bytes_invalid);
+    try testing.expectEqual(bytes.len, iterator.index);
+}
+
+test "Utf8Lossy: valid text of every length" {
+    try expectDecoded("", &.{}, 0);
+    try expectDecoded("a\x00b", &.{ 'a', 0, 'b' }, 0);
+    try expectDecoded("é中😀", &.{ 0xE9, 0x4E2D, 0x1F600 }, 0);
+    try expectDecoded("\u{10FFFF}\u{D7FF}\u{E000}", &.{ 0x10FFFF, 0xD7FF, 0xE000 }, 0);
+}
+
+// The expected counts match Python's bytes.decode("utf-8", errors="replace").
+test "Utf8Lossy: invalid bytes are counted once per maximal subpart" {
+    try expectDecoded("\x80", &.{}, 1); // lone continuation
+    try expectDecoded("a\x80\xBFb", &.{ 'a', 'b' }, 2);
+    try expectDecoded("\xE4\xB8", &.{}, 1); // truncated 3-byte sequence
+    try expectDecoded("\xE4\xB8a", &.{'a'}, 1);
+    try expectDecoded("\xF0\x9F\x98", &.{}, 1); // truncated 4-byte sequence
+    try expectDecoded("\xC0\x80", &.{}, 2); // overlong NUL
+    try expectDecoded("\xC1\xBF", &.{}, 2);
+    try expectDecoded("\xE0\x80\xAF", &.{}, 3); // overlong '/'
+    try expectDecoded("\xF0\x80\x80\xAF", &.{}, 4);
+    try expectDecoded("\xED\xA0\x80", &.{}, 3); // encoded surrogate U+D800
+    try expectDecoded("\xED\xBF\xBFz", &.{'z'}, 3); // encoded surrogate U+DFFF
+    try expectDecoded("\xF4\x90\x80\x80", &.{}, 4); // above U+10FFFF
+    try expectDecoded("\xF5\xFF\xFE", &.{}, 3);
+    try expectDecoded("\xC3", &.{}, 1); // truncated at the very end
+    try expectDecoded("\xC3\xC3\xA9", &.{0xE9}, 1);
+}
+
+test "count: ASCII fast path and mixed scripts" {
+    const counts = count("Hello, world! 12345 and more ASCII text here. Привет 你好 こんにちは");
+    try testing.expectEqual(@as(u32, 30), counts.letters[@backingInt(Script.latin)]);
+    try testing.expectEqual(@as(u32, 6), counts.letters[@backingInt(Script.cyrillic)]);
+    try testing.expectEqual(@as(u32, 2), counts.letters[@backingInt(Script.han)]);
+    try testing.expectEqual(@as(u32, 5), counts.letters[@backingInt(Script.hiragana)]);
+    try testing.expectEqual(@as(u32, 43), counts.letters_total);
+    try testing.expectEqual(@as(u32, 0), counts.bytes_invalid);
+}
+
+test "count: vector path agrees with the scalar classification" {
+    var prng = std.Random.DefaultPrng.init(0x5C_1217);
+    const random = prng.random();
+    var buffer: [257]u8 = undefined;
+    for (0..200) |_| {
+        const length = random.uintAtMost(usize, buffer.len);
+        for (buffer[0..length]) |*byte| {
+            // Mostly ASCII, with some high bytes to break chunks at random places.
+            byte.* = if (random.uintLessThan(u8, 10) == 0) random.int(u8) else random.uintLessThan(u8, 0x80);
+        }
+        const text = buffer[0..length];
+        var expected: [script_count]u32 = @splat(0);
+        var iterator: Utf8Lossy = .{ .bytes = text };
+        while (iterator.next()) |codepoint| {
+            if (classify(codepoint)) |script| expected[@backingInt(script)] += 1;
+        }
+        const counts = count(text);
+        try testing.expectEqualSlices(u32, &expected, &counts.letters);
+        try testing.expectEqual(iterator.bytes_invalid, counts.bytes_invalid);
+        try testing.expect(counts.letters_total <= length);
+        try testing.expect(counts.bytes_invalid <= length);
+    }
+}
+
+test "count: empty, digits only, invalid only" {
+    const empty = count("");
+    try testing.expectEqual(@as(u32, 0), empty.letters_total);
+    const digits = count("0123456789 +-*/ 3.14159265358979 !!!");
+    try testing.expectEqual(@as(u32, 0), digits.letters_total);
+    const invalid = count("\xFF\xFE\xFD\x80\x80");
+    try testing.expectEqual(@as(u32, 0), invalid.letters_total);
+    try testing.expectEqual(@as(u32, 5), invalid.bytes_invalid);
+}

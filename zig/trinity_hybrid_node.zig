@@ -1,0 +1,500 @@
+//! `TrinityHybridNode`: the router as one object. It owns the catalogue, the breaker and stats
+//! board, and which providers are available; it turns a prompt into an ordered provider chain and
+//! records outcomes. It is thread-safe: one mutex guards all mutable state, and every critical
+//! section is a few hundred nanoseconds of arithmetic, never I/O.
+//!
+//! Python drives it through the C ABI (the HTTP lives in Python). A Zig program uses it directly
+//! and passes its own `Transport` to `infer`.
+const std = @import("std");
+const assert = std.debug.assert;
+const Allocator = std.mem.Allocator;
+
+const catalogue_module = @import("catalogue.zig");
+const health = @import("health.zig");
+const language = @import("language.zig");
+const selector = @import("selector.zig");
+const tokens = @import("tokens.zig");
+
+const Catalogue = catalogue_module.Catalogue;
+const ProviderId = catalogue_module.ProviderId;
+
+pub const Strategy = selector.Strategy;
+pub const Reason = selector.Reason;
+
+/// Everything about a prompt that routing needs, plus the chain chosen for it.
+pub const Decision = struct {
+    route: selector.Route,
+    detection: language.Detection,
+    tokens_estimated: u64,
+};
+
+pub const RouteOptions = struct {
+    quality: bool = false,
+    force_provider: ?ProviderId = null,
+    /// `null` uses the node's default strategy.
+    strategy: ?Strategy = null,
+    /// Tokens the answer may add (max_tokens): the window must hold prompt and answer.
+    tokens_reserved_output: u64 = 0,
+};
+
+pub const Options = struct {
+    breaker: health.Config = .{},
+    strategy_default: Strategy = .rule,
+    long_context_threshold_tokens: u64 = 128_000,
+    random_seed: u64 = 0x7472_696e_6974_79,
+};
+
+pub const ConfigError = error{InvalidConfig};
+
+pub const TrinityHybridNode = struct {
+    allocator: Allocator,
+    io: std.Io,
+    mutex: std.Io.Mutex = .init,
+    catalogue: Catalogue = .{},
+    board: health.Board,
+    available: [ProviderId.count]bool = @splat(false),
+    key_masks: [ProviderId.count][catalogue_module.key_mask_bytes_max]u8 = undefined,
+    key_mask_lengths: [ProviderId.count]u8 = @splat(0),
+    preferred_provider: ?ProviderId = null,
+    strategy_default: Strategy,
+    long_context_threshold_tokens: u64,
+    rotation: u64 = 0,
+    prng: std.Random.DefaultPrng,
+
+    /// A node with no provider available. `io` supplies the mutex's futex and, for `infer`, the
+    /// monotonic clock.
+    pub fn create(allocator: Allocator, io: std.Io, options: Options) (Allocator.Error || ConfigError)!*TrinityHybridNode {
+        options.breaker.validate() catch return error.InvalidConfig;
+        const node = try allocator.create(TrinityHybridNode);
+        node.* = .{
+            .allocator = allocator,
+            .io = io,
+            .board = health.Board.init(options.breaker),
+            .strategy_default = options.strategy_default,
+            .long_context_threshold_tokens = options.long_context_threshold_tokens,
+            .prng = std.Random.DefaultPrng.init(options.random_seed),
+        };
+        return node;
+    }
+
+    /// Reads which providers have a key (`GROQ_API_KEY`, ...), model overrides
+    /// (`<PROVIDER>_MODEL`) and `DEFAULT_LLM_PROVIDER`. Key text is never kept: only its mask.
+    /// The local provider is marked available: a Zig program's transport decides what it is.
+    pub fn initFromEnv(allocator: Allocator, io: std.Io, environ: *const std.process.Environ.Map) (Allocator.Error || ConfigError)!*TrinityHybridNode {
+        const node = try create(allocator, io, .{});
+        errdefer node.destroy();
+        for (std.meta.tags(ProviderId)) |id| {
+            const variables = catalogue_module.environment[id.index()];
+            if (id == .local) node.setAvailable(id, "");
+            for (variables.key_variables) |variable| {
+                const key = environ.get(variable) orelse continue;
+                if (key.len == 0) continue;
+                node.setAvailable(id, key);
+                break;
+            }
+            if (environ.get(variables.model_variable)) |model_name| {
+                node.catalogue.getMutable(id).setModel(model_name) catch return error.InvalidConfig;
+            }
+        }
+        if (environ.get("DEFAULT_LLM_PROVIDER")) |name| {
+            node.preferred_provider = ProviderId.fromName(name) orelse return error.InvalidConfig;
+        }
+        return node;
+    }
+
+    pub fn destroy(node: *TrinityHybridNode) void {
+        const allocator = node.allocator;
+        allocator.destroy(node);
+    }
+
+    fn lock(node: *TrinityHybridNode) void {
+        node.mutex.lockUncancelable(node.io);
+    }
+
+    fn unlock(node: *TrinityHybridNode) void {
+        node.mutex.unlock(node.io);
+    }
+
+    /// Marks a provider usable. `key` is read once to build its mask and is not kept.
+    pub fn setAvailable(node: *TrinityHybridNode, id: ProviderId, key: []const u8) void {
+        node.lock();
+        defer node.unlock();
+        node.available[id.index()] = true;
+        if (key.len == 0) {
+            node.key_mask_lengths[id.index()] = 0;
+            return;
+        }
+        const mask = catalogue_module.maskKey(key, &node.key_masks[id.index()]);
+        node.key_mask_lengths[id.index()] = @intCast(mask.len);
+    }
+
+    pub fn setUnavailable(node: *TrinityHybridNode, id: ProviderId) void {
+        node.lock();
+        defer node.unlock();
+        node.available[id.index()] = false;
+        node.key_mask_lengths[id.index()] = 0;
+    }
+
+    pub fn isAvailable(node: *TrinityHybridNode, id: ProviderId) bool {
+        node.lock();
+        defer node.unlock();
+        return node.available[id.index()];
+    }
+
+    pub fn setPreferredProvider(node: *TrinityHybridNode, id: ?ProviderId) void {
+        node.lock();
+        defer node.unlock();
+        node.preferred_provider = id;
+    }
+
+    pub fn setStrategyDefault(node: *TrinityHybridNode, strategy: Strategy) void {
+        node.lock();
+        defer node.unlock();
+        node.strategy_default = strategy;
+    }
+
+    pub fn setLongContextThreshold(node: *TrinityHybridNode, threshold_tokens: u64) void {
+        node.lock();
+        defer node.unlock();
+        node.long_context_threshold_tokens = threshold_tokens;
+    }
+
+    pub fn configureBreaker(node: *TrinityHybridNode, config: health.Config) ConfigError!void {
+        config.validate() catch return error.InvalidConfig;
+        node.lock();
+        defer node.unlock();
+        node.board.config = config;
+    }
+
+    pub fn breakerConfig(node: *TrinityHybridNode) health.Config {
+        node.lock();
+        defer node.unlock();
+        return node.board.config;
+    }
+
+    pub fn reseed(node: *TrinityHybridNode, seed: u64) void {
+        node.lock();
+        defer node.unlock();
+        node.prng = std.Random.DefaultPrng.init(seed);
+    }
+
+    pub fn provider(node: *TrinityHybridNode, id: ProviderId) catalogue_module.Provider {
+        node.lock();
+        defer node.unlock();
+        return node.catalogue.get(id).*;
+    }
+
+    pub fn setProvider(node: *TrinityHybridNode, entry: catalogue_module.Provider) ConfigError!void {
+        if (entry.context_window_tokens == 0) return error.InvalidConfig;
+        if (!(entry.speed_tokens_per_s > 0)) return error.InvalidConfig;
+        if (!(entry.price_input_usd_per_mtok >= 0) or !(entry.price_output_usd_per_mtok >= 0)) return error.InvalidConfig;
+        if (entry.model_len > catalogue_module.model_name_bytes_max) return error.InvalidConfig;
+        node.lock();
+        defer node.unlock();
+        node.catalogue.getMutable(entry.id).* = entry;
+    }
+
+    /// Detects the prompt's language and size, then orders the providers for it. Detection and
+    /// estimation run outside the lock: they read only the prompt.
+    pub fn route(node: *TrinityHybridNode, prompt: []const u8, options: RouteOptions, now_ms: u64) Decision {
+        const detection = language.detect(prompt);
+        const tokens_estimated = tokens.estimate(prompt) +| options.tokens_reserved_output;
+        node.lock();
+        defer node.unlock();
+        const strategy = options.strategy orelse node.strategy_default;
+        const context: selector.Context = .{
+            .catalogue = &node.catalogue,
+            .board = &node.board,
+            .available = node.available,
+            .now_ms = now_ms,
+            .long_context_threshold_tokens = node.long_context_threshold_tokens,
+            .rotation = node.rotation,
+            .random = node.prng.random(),
+        };
+        if (strategy == .round_robin) node.rotation +%= 1;
+        const chosen = selector.select(context, .{
+            .language = detection.language,
+            .tokens_estimated = tokens_estimated,
+            .quality = options.quality,
+            .force_provider = options.force_provider,
+            .strategy = strategy,
+            .preferred_provider = node.preferred_provider,
+        });
+        assert(chosen.len <= catalogue_module.providers_max);
+        return .{ .route = chosen, .detection = detection, .tokens_estimated = tokens_estimated };
+    }
+
+    /// Asks the breaker whether a call to `id` may start now; reserves the half-open probe.
+    pub fn admit(node: *TrinityHybridNode, id: ProviderId, now_ms: u64) health.Admission {
+        node.lock();
+        defer node.unlock();
+        return node.board.admit(id, now_ms);
+    }
+
+    /// Records a successful call and returns its cost in USD at the catalogue's prices.
+    pub fn recordSuccess(node: *TrinityHybridNode, id: ProviderId, now_ms: u64, latency_ms: u32, tokens_input: u64, tokens_output: u64) f64 {
+        node.lock();
+        defer node.unlock();
+        const cost_usd = node.catalogue.get(id).costUsd(tokens_input, tokens_output);
+        node.board.recordSuccess(id, now_ms, .{
+            .latency_ms = latency_ms,
+            .tokens_input = tokens_input,
+            .tokens_output = tokens_output,
+            .cost_usd = cost_usd,
+        });
+        return cost_usd;
+    }
+
+    pub fn recordFailure(node: *TrinityHybridNode, id: ProviderId, now_ms: u64, failure: health.Failure) void {
+        node.lock();
+        defer node.unlock();
+        node.board.recordFailure(id, now_ms, failure);
+    }
+
+    pub fn snapshot(node: *TrinityHybridNode, id: ProviderId, now_ms: u64) health.Snapshot {
+        node.lock();
+        defer node.unlock();
+        return node.board.snapshot(id, now_ms);
+    }
+
+    pub fn reset(node: *TrinityHybridNode, id: ProviderId) void {
+        node.lock();
+        defer node.unlock();
+        node.board.reset(id);
+    }
+
+    /// The status document, written as JSON. Shape:
+    /// `{"providers": {"groq": {"total_calls": 10, "successful_calls": 9, "failed_calls": 1,
+    /// "success_rate": "90.0%", "avg_latency": "2.34s", "is_healthy": true,
+    /// "consecutive_failures": 0, ...}}, "total_calls": 15, "available_providers": ["groq"]}`.
+    /// Providers appear when available or when they have been called.
+    pub fn writeStatus(node: *TrinityHybridNode, writer: *std.Io.Writer, now_ms: u64) std.Io.Writer.Error!void {
+        // Copy under the lock, format outside it: formatting is the slow part.
+        var snapshots: [ProviderId.count]health.Snapshot = undefined;
+        var providers: [ProviderId.count]catalogue_module.Provider = undefined;
+        var available: [ProviderId.count]bool = undefined;
+        var masks: [ProviderId.count][catalogue_module.key_mask_bytes_max]u8 = undefined;
+        var mask_lengths: [ProviderId.count]u8 = undefined;
+        var preferred: ?ProviderId = undefined;
+        var strategy_default: Strategy = undefined;
+        {
+            node.lock();
+            defer node.unlock();
+            for (std.meta.tags(ProviderId)) |id| snapshots[id.index()] = node.board.snapshot(id, now_ms);
+            providers = node.catalogue.providers;
+            available = node.available;
+            masks = node.key_masks;
+            mask_lengths = node.key_mask_lengths;
+            preferred = node.preferred_provider;
+            strategy_default = node.strategy_default;
+        }
+        var json: std.json.Stringify = .{ .writer = writer, .options = .{} };
+        var calls_total: u64 = 0;
+        try json.beginObject();
+        try json.objectField("providers");
+        try json.beginObject();
+        for (std.meta.tags(ProviderId)) |id| {
+            const entry = &snapshots[id.index()];
+            calls_total += entry.calls_total;
+            if (!available[id.index()] and entry.calls_total == 0) continue;
+            try json.objectField(id.name());
+            try writeProviderStatus(&json, entry, &providers[id.index()], available[id.index()], masks[id.index()][0..mask_lengths[id.index()]], now_ms);
+        }
+        try json.endObject();
+        try json.objectField("total_calls");
+        try json.write(calls_total);
+        try json.objectField("available_providers");
+        try json.beginArray();
+        for (std.meta.tags(ProviderId)) |id| {
+            if (available[id.index()]) try json.write(id.name());
+        }
+        try json.endArray();
+        try json.objectField("default_provider");
+        try json.write(if (preferred) |id| id.name() else null);
+        try json.objectField("strategy");
+        try json.write(@tagName(strategy_default));
+        try json.endObject();
+    }
+
+    /// Writes the status document to stderr.
+    pub fn printStatus(node: *TrinityHybridNode, now_ms: u64) void {
+        var buffer: [4096]u8 = undefined;
+        var stderr = std.Io.File.stderr().writer(node.io, &buffer);
+        node.writeStatus(&stderr.interface, now_ms) catch return;
+        stderr.interface.writeByte('\n') catch return;
+        stderr.interface.flush() catch return;
+    }
+
+    pub fn nowMs(node: *TrinityHybridNode) u64 {
+        const milliseconds = std.Io.Clock.awake.now(node.io).toMilliseconds();
+        return @intCast(@max(milliseconds, 0));
+    }
+
+    pub const infer = @import("infer.zig").infer;
+};
+
+fn writeProviderStatus(
+    json: *std.json.Stringify,
+    entry: *const health.Snapshot,
+    provider: *const catalogue_module.Provider,
+    available: bool,
+    key_mask: []const u8,
+    now_ms: u64,
+) std.Io.Writer.Error!void {
+    var text_buffer: [32]u8 = undefined;
+    try json.beginObject();
+    try json.objectField("total_calls");
+    try json.write(entry.calls_total);
+    try json.objectField("successful_calls");
+    try json.write(entry.calls_successful);
+    try json.objectField("failed_calls");
+    try json.write(entry.calls_failed);
+    try json.objectField("success_rate");
+    try json.write(std.fmt.bufPrint(&text_buffer, "{d:.1}%", .{entry.success_rate * 100}) catch unreachable);
+    try json.objectField("avg_latency");
+    try json.write(std.fmt.bufPrint(&text_buffer, "{d:.2}s", .{entry.latency_ms_average / 1000}) catch unreachable);
+    try json.objectField("is_healthy");
+    try json.write(entry.healthy);
+    try json.objectField("consecutive_failures");
+    try json.write(entry.failures_consecutive);
+    try json.objectField("state");
+    try json.write(@tagName(entry.state));
+    try json.objectField("open_for_ms");
+    try json.write(if (entry.state == .open) entry.open_until_ms -| now_ms else 0);
+    try json.objectField("available");
+    try json.write(available);
+    try json.objectField("key");
+    try json.write(if (key_mask.len > 0) key_mask else null);
+    try json.objectField("model");
+    try json.write(provider.model());
+    try json.objectField("client_errors");
+    try json.write(entry.calls_client_error);
+    try json.objectField("last_failure");
+    try json.write(if (entry.last_failure_kind) |kind| @tagName(kind) else null);
+    try json.objectField("latency_ms_ewma");
+    try json.write(entry.latency_ms_ewma);
+    try json.objectField("latency_ms_p50");
+    try json.write(entry.latency_ms_p50);
+    try json.objectField("latency_ms_p95");
+    try json.write(entry.latency_ms_p95);
+    try json.objectField("latency_ms_p99");
+    try json.write(entry.latency_ms_p99);
+    try json.objectField("tokens_input");
+    try json.write(entry.tokens_input);
+    try json.objectField("tokens_output");
+    try json.write(entry.tokens_output);
+    try json.objectField("cost_usd");
+    try json.write(entry.cost_usd);
+    try json.endObject();
+}
+
+fn testNode() !*TrinityHybridNode {
+    return TrinityHybridNode.create(std.testing.allocator, std.testing.io, .{});
+}
+
+test "initFromEnv keeps only the key's mask" {
+    var environ: std.process.Environ.Map = .init(std.testing.allocator);
+    defer environ.deinit();
+    try environ.put("GROQ_API_KEY", "gsk_secretsecretsecret");
+    try environ.put("MOONSHOT_API_KEY", "sk-moonshot-secret-value");
+    try environ.put("ZHIPU_MODEL", "glm-4.5");
+    try environ.put("DEFAULT_LLM_PROVIDER", "zhipu");
+    const node = try TrinityHybridNode.initFromEnv(std.testing.allocator, std.testing.io, &environ);
+    defer node.destroy();
+    try std.testing.expect(node.isAvailable(.groq));
+    try std.testing.expect(node.isAvailable(.kimi));
+    try std.testing.expect(node.isAvailable(.local));
+    try std.testing.expect(!node.isAvailable(.openai));
+    try std.testing.expectEqualStrings("glm-4.5", node.provider(.zhipu).model());
+    try std.testing.expectEqual(ProviderId.zhipu, node.preferred_provider.?);
+
+    var output: std.Io.Writer.Allocating = .init(std.testing.allocator);
+    defer output.deinit();
+    try node.writeStatus(&output.writer, 0);
+    const status = output.written();
+    try std.testing.expect(std.mem.indexOf(u8, status, "gsk_secr***") != null);
+    try std.testing.expect(std.mem.indexOf(u8, status, "secretsecret") == null);
+    try std.testing.expect(std.mem.indexOf(u8, status, "moonshot-secret") == null);
+}
+
+test "initFromEnv rejects an unknown default provider" {
+    var environ: std.process.Environ.Map = .init(std.testing.allocator);
+    defer environ.deinit();
+    try environ.put("DEFAULT_LLM_PROVIDER", "nope");
+    try std.testing.expectError(error.InvalidConfig, TrinityHybridNode.initFromEnv(std.testing.allocator, std.testing.io, &environ));
+}
+
+test "route: CJK to zhipu, default to groq, local last" {
+    const node = try testNode();
+    defer node.destroy();
+    for ([_]ProviderId{ .groq, .zhipu, .anthropic, .local }) |id| node.setAvailable(id, "key-for-tests-only");
+    const chinese = node.route("请用中文解释量子计算的基本原理。", .{}, 0);
+    try std.testing.expectEqual(ProviderId.zhipu, chinese.route.slice()[0]);
+    try std.testing.expectEqual(Reason.cjk, chinese.route.reason);
+    try std.testing.expectEqual(language.Language.zh, chinese.detection.language);
+    const english = node.route("Explain how a transformer attends to its context.", .{}, 0);
+    try std.testing.expectEqual(ProviderId.groq, english.route.slice()[0]);
+    try std.testing.expectEqual(ProviderId.local, english.route.slice()[english.route.len - 1]);
+    const quality = node.route("Write a careful legal summary.", .{ .quality = true }, 0);
+    try std.testing.expectEqual(ProviderId.anthropic, quality.route.slice()[0]);
+}
+
+test "status shape and counters" {
+    const node = try testNode();
+    defer node.destroy();
+    node.setAvailable(.groq, "gsk_0123456789abcdef");
+    _ = node.recordSuccess(.groq, 10, 2000, 100, 50);
+    _ = node.recordSuccess(.groq, 20, 2680, 100, 50);
+    node.recordFailure(.groq, 30, .{ .kind = .transient });
+    var output: std.Io.Writer.Allocating = .init(std.testing.allocator);
+    defer output.deinit();
+    try node.writeStatus(&output.writer, 40);
+    const parsed = try std.json.parseFromSlice(std.json.Value, std.testing.allocator, output.written(), .{});
+    defer parsed.deinit();
+    const groq = parsed.value.object.get("providers").?.object.get("groq").?.object;
+    try std.testing.expectEqual(@as(i64, 3), groq.get("total_calls").?.integer);
+    try std.testing.expectEqual(@as(i64, 2), groq.get("successful_calls").?.integer);
+    try std.testing.expectEqualStrings("66.7%", groq.get("success_rate").?.string);
+    try std.testing.expectEqualStrings("2.34s", groq.get("avg_latency").?.string);
+    try std.testing.expectEqual(@as(i64, 1), groq.get("consecutive_failures").?.integer);
+    try std.testing.expectEqual(@as(i64, 3), parsed.value.object.get("total_calls").?.integer);
+}
+
+test "cost comes from the catalogue's prices" {
+    const node = try testNode();
+    defer node.destroy();
+    const cost_usd = node.recordSuccess(.anthropic, 0, 100, 1_000_000, 1_000_000);
+    try std.testing.expectApproxEqAbs(@as(f64, 18.0), cost_usd, 1e-9);
+    try std.testing.expectApproxEqAbs(@as(f64, 18.0), node.snapshot(.anthropic, 0).cost_usd, 1e-9);
+}
+
+test "many threads recording at once give exact totals" {
+    const node = try testNode();
+    defer node.destroy();
+    const threads_count = 8;
+    const calls_per_thread = 2_000;
+    const Worker = struct {
+        fn run(target: *TrinityHybridNode, worker_index: usize) void {
+            for (0..calls_per_thread) |call_index| {
+                const id: ProviderId = @fromBackingInt(@intCast((worker_index + call_index) % ProviderId.count));
+                if (call_index % 3 == 0) {
+                    target.recordFailure(id, 0, .{ .kind = .client });
+                } else {
+                    _ = target.recordSuccess(id, 0, 5, 1, 1);
+                }
+            }
+        }
+    };
+    var threads: [threads_count]std.Thread = undefined;
+    for (&threads, 0..) |*thread, worker_index| thread.* = try std.Thread.spawn(.{}, Worker.run, .{ node, worker_index });
+    for (threads) |thread| thread.join();
+    var calls_total: u64 = 0;
+    var calls_failed: u64 = 0;
+    for (std.meta.tags(ProviderId)) |id| {
+        const entry = node.snapshot(id, 0);
+        calls_total += entry.calls_total;
+        calls_failed += entry.calls_failed;
+    }
+    try std.testing.expectEqual(@as(u64, threads_count * calls_per_thread), calls_total);
+    try std.testing.expectEqual(@as(u64, threads_count * ((calls_per_thread + 2) / 3)), calls_failed);
+}
