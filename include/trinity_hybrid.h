@@ -86,17 +86,6 @@ typedef struct th_breaker_config {
     double ewma_alpha;
 } th_breaker_config;
 
-typedef struct th_route_request {
-    const uint8_t *text;
-    size_t text_len;
-    uint64_t now_ms;                 /* caller's monotonic clock */
-    uint64_t tokens_reserved_output; /* max_tokens of the answer */
-    int32_t force_provider;          /* TH_PROVIDER_NONE or a provider index */
-    uint32_t strategy;               /* strategy index or TH_STRATEGY_NODE_DEFAULT */
-    uint8_t quality;
-    uint8_t reserved[7];
-} th_route_request;
-
 typedef struct th_route {
     uint32_t providers_len;
     uint32_t reason; /* index: th_reason_name() names it */
@@ -165,7 +154,12 @@ th_status th_node_get_breaker_config(th_node *node, th_breaker_config *out);
 th_status th_node_get_provider(th_node *node, uint32_t provider, th_provider_info *out);
 th_status th_node_set_provider(th_node *node, uint32_t provider, const th_provider_info *info);
 
-th_status th_node_route(th_node *node, const th_route_request *request, th_route *out);
+/* Routes one prompt. force_provider: TH_PROVIDER_NONE or a provider index; strategy: a strategy
+ * index or TH_STRATEGY_NODE_DEFAULT; tokens_reserved_output: the answer's max_tokens (the window
+ * must hold prompt and answer). Scalar arguments keep the call cheap from Python. */
+th_status th_node_route(th_node *node, const uint8_t *text, size_t text_len, uint64_t now_ms,
+                        uint64_t tokens_reserved_output, int32_t force_provider, uint32_t strategy,
+                        uint8_t quality, th_route *out);
 th_status th_node_admit(th_node *node, uint32_t provider, uint64_t now_ms, uint32_t *admission_out);
 th_status th_node_record_success(th_node *node, uint32_t provider, uint64_t now_ms, uint32_t latency_ms,
                                  uint64_t tokens_input, uint64_t tokens_output, double *cost_usd_out);

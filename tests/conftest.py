@@ -18,3 +18,10 @@ def node() -> trinity_hybrid.TrinityHybridNode:
         }
     )
     return created
+
+
+# The reference model and loopback servers live beside the tests, not in the package.
+import sys as _sys
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parent))

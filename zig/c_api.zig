@@ -61,17 +61,6 @@ pub const BreakerConfig = extern struct {
     ewma_alpha: f64,
 };
 
-pub const RouteRequest = extern struct {
-    text: ?[*]const u8,
-    text_len: usize,
-    now_ms: u64,
-    tokens_reserved_output: u64,
-    force_provider: i32,
-    strategy: u32,
-    quality: u8,
-    reserved: [7]u8,
-};
-
 pub const Route = extern struct {
     providers_len: u32,
     reason: u32,
@@ -112,7 +101,6 @@ comptime {
     assert(@sizeOf(Detection) == 16 + 4 * 12);
     assert(@sizeOf(ProviderInfo) == 96 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 4);
     assert(@sizeOf(BreakerConfig) == 48);
-    assert(@sizeOf(RouteRequest) == 48);
     assert(@offsetOf(Route, "detection") == 32);
     assert(@sizeOf(ProviderStats) == 7 * 8 + 7 * 8 + 3 * 4 + 4);
     assert(@backingInt(health.FailureKind.quota_exhausted) == 4);
@@ -397,23 +385,32 @@ export fn th_node_set_provider(node: ?*TrinityHybridNode, provider: u32, info: ?
     return .ok;
 }
 
-export fn th_node_route(node: ?*TrinityHybridNode, request: ?*const RouteRequest, out: ?*Route) Status {
+export fn th_node_route(
+    node: ?*TrinityHybridNode,
+    text: ?[*]const u8,
+    text_len: usize,
+    now_ms: u64,
+    tokens_reserved_output: u64,
+    force_provider: i32,
+    strategy: u32,
+    quality: u8,
+    out: ?*Route,
+) Status {
     const target = node orelse return .invalid_argument;
-    const source = request orelse return .invalid_argument;
     const destination = out orelse return .invalid_argument;
-    const prompt = textSlice(source.text, source.text_len) orelse return .invalid_argument;
+    const prompt = textSlice(text, text_len) orelse return .invalid_argument;
     var options: core.node.RouteOptions = .{
-        .quality = source.quality != 0,
-        .tokens_reserved_output = source.tokens_reserved_output,
+        .quality = quality != 0,
+        .tokens_reserved_output = tokens_reserved_output,
     };
-    if (source.force_provider != provider_none) {
-        if (source.force_provider < 0) return .unknown_provider;
-        options.force_provider = providerFromIndex(@intCast(source.force_provider)) orelse return .unknown_provider;
+    if (force_provider != provider_none) {
+        if (force_provider < 0) return .unknown_provider;
+        options.force_provider = providerFromIndex(@intCast(force_provider)) orelse return .unknown_provider;
     }
-    if (source.strategy != strategy_node_default) {
-        options.strategy = strategyFromIndex(source.strategy) orelse return .invalid_argument;
+    if (strategy != strategy_node_default) {
+        options.strategy = strategyFromIndex(strategy) orelse return .invalid_argument;
     }
-    const decision = target.route(prompt, options, source.now_ms);
+    const decision = target.route(prompt, options, now_ms);
     destination.* = .{
         .providers_len = decision.route.len,
         .reason = @backingInt(decision.route.reason),
@@ -525,28 +522,18 @@ test "bad arguments get a status, not a crash" {
     var detection: Detection = undefined;
     try std.testing.expectEqual(Status.invalid_argument, th_detect_language(null, 3, &detection));
     try std.testing.expectEqual(Status.ok, th_detect_language(null, 0, &detection));
-    try std.testing.expectEqual(Status.invalid_argument, th_node_route(null, null, null));
+    try std.testing.expectEqual(Status.invalid_argument, th_node_route(null, null, 0, 0, 0, provider_none, 0, 0, null));
     var node: ?*TrinityHybridNode = null;
     try std.testing.expectEqual(Status.ok, th_node_create(&node));
     defer th_node_destroy(node);
     try std.testing.expectEqual(Status.unknown_provider, th_node_record_failure(node, 99, 0, 0, 0, 0));
     try std.testing.expectEqual(Status.invalid_argument, th_node_record_failure(node, 0, 0, 99, 0, 0));
     try std.testing.expectEqual(Status.unknown_provider, th_node_set_preferred_provider(node, -7));
-    var request: RouteRequest = .{
-        .text = "hello",
-        .text_len = 5,
-        .now_ms = 0,
-        .tokens_reserved_output = 0,
-        .force_provider = 42,
-        .strategy = strategy_node_default,
-        .quality = 0,
-        .reserved = @splat(0),
-    };
     var route: Route = undefined;
-    try std.testing.expectEqual(Status.unknown_provider, th_node_route(node, &request, &route));
-    request.force_provider = provider_none;
-    request.strategy = 77;
-    try std.testing.expectEqual(Status.invalid_argument, th_node_route(node, &request, &route));
+    try std.testing.expectEqual(Status.unknown_provider, th_node_route(node, "hello", 5, 0, 0, 42, strategy_node_default, 0, &route));
+    try std.testing.expectEqual(Status.invalid_argument, th_node_route(node, "hello", 5, 0, 0, provider_none, 77, 0, &route));
+    try std.testing.expectEqual(Status.invalid_argument, th_node_route(node, null, 5, 0, 0, provider_none, strategy_node_default, 0, &route));
+    try std.testing.expectEqual(Status.ok, th_node_route(node, null, 0, 0, 0, provider_none, strategy_node_default, 0, &route));
     var small: [4]u8 = undefined;
     var needed: usize = 0;
     try std.testing.expectEqual(Status.buffer_too_small, th_node_status_json(node, 0, &small, small.len, &needed));

@@ -12,8 +12,10 @@ attribute ever carries an API key: keys appear only masked, as ``key[:8]***``.
     └── ProviderError             one provider failed one call
         ├── TransientError        5xx, timeouts, connection errors: try the next provider
         ├── RateLimitedError      429: try the next provider; the breaker holds this one
+        │   └── QuotaExhaustedError   the quota, credit or balance is used up: hold it much longer
         ├── CredentialError       401/403: try the next provider; this one is marked unhealthy
         ├── ClientRequestError    400/404/422: the request itself is wrong; no fallback
+        │   └── ContextLengthExceededError  the prompt is too long for this model's window
         └── CircuitOpenError      the breaker refused the call
     AllProvidersFailed            every provider of the chain failed (carries every attempt)
 """
@@ -27,11 +29,13 @@ __all__ = [
     "CircuitOpenError",
     "ClientRequestError",
     "ConfigurationError",
+    "ContextLengthExceededError",
     "CredentialError",
     "InvalidInputError",
     "NativeLibraryError",
     "NoProviderAvailable",
     "ProviderError",
+    "QuotaExhaustedError",
     "RateLimitedError",
     "TransientError",
     "TrinityError",
@@ -95,6 +99,13 @@ class RateLimitedError(ProviderError):
     failure_kind = "rate_limited"
 
 
+class QuotaExhaustedError(RateLimitedError):
+    """The account's quota, credit or balance is used up: no short wait helps, so the breaker
+    holds the provider for its (long) quota cooldown."""
+
+    failure_kind = "quota_exhausted"
+
+
 class CredentialError(ProviderError):
     """401/403: the key is missing, wrong or not allowed. The provider is marked unhealthy."""
 
@@ -105,6 +116,13 @@ class ClientRequestError(ProviderError):
     """400/404/422: the request itself is wrong, so no other provider is tried."""
 
     failure_kind = "client"
+
+
+class ContextLengthExceededError(ClientRequestError):
+    """The prompt (with the room reserved for the answer) exceeds the model's context window; a
+    model with a larger window may still take the request."""
+
+    failure_kind = "context_length"
 
 
 class CircuitOpenError(ProviderError):

@@ -44,12 +44,17 @@ def _library_candidates() -> list[Path]:
     ]
 
 
-def _header_candidates() -> list[Path]:
-    return [_PACKAGE_DIRECTORY / "_lib" / "trinity_hybrid.h", _SOURCE_ROOT / "include" / "trinity_hybrid.h"]
+def _header_candidates(library_path: Path) -> list[Path]:
+    # The header that was installed with the library comes first: the two must match.
+    return [
+        library_path.parent / "trinity_hybrid.h",
+        library_path.parent.parent / "include" / "trinity_hybrid.h",
+        _SOURCE_ROOT / "include" / "trinity_hybrid.h",
+    ]
 
 
-def _read_cdef() -> str:
-    for candidate in _header_candidates():
+def _read_cdef(library_path: Path) -> str:
+    for candidate in _header_candidates(library_path):
         if candidate.is_file():
             text = candidate.read_text(encoding="utf-8")
             begin = text.index("cdef-begin")
@@ -78,8 +83,6 @@ def load() -> tuple[FFI, Any]:
 
 
 def _load_uncached() -> tuple[FFI, Any]:
-    ffi = FFI()
-    ffi.cdef(_read_cdef())
     candidates = _library_candidates()
     library_path = next((path for path in candidates if path.is_file()), None)
     if library_path is None:
@@ -89,6 +92,8 @@ def _load_uncached() -> tuple[FFI, Any]:
             "install the wheel for your platform, or build it with "
             "`python -m ziglang build -Doptimize=ReleaseFast` and set TRINITY_HYBRID_LIBRARY"
         )
+    ffi = FFI()
+    ffi.cdef(_read_cdef(library_path))
     try:
         lib = ffi.dlopen(str(library_path))
     except OSError as error:

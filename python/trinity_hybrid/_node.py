@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import sys
 import threading
 import time
@@ -16,7 +17,7 @@ from typing import Any, Mapping, Sequence, TextIO, Union
 
 from . import _native
 from ._exceptions import ConfigurationError, InvalidInputError
-from ._text import Detection, detection_from_c, encode_text
+from ._text import DETECTION_LAYOUT, Detection, encode_text
 
 __all__ = ["ProviderStats", "Route", "Secret", "TrinityHybridNode", "mask_key"]
 
@@ -58,18 +59,50 @@ class Secret:
         raise TypeError("a Secret cannot be pickled")
 
 
-@dataclass(frozen=True, slots=True)
-class Route:
-    """The ordered provider chain for one request, and why."""
+# th_route's head as laid out in memory; the th_detection follows at ROUTE_DETECTION_OFFSET.
+ROUTE_HEAD_LAYOUT = struct.Struct("=IIQ16s")
+ROUTE_DETECTION_OFFSET = 32
+ROUTE_BYTES = ROUTE_DETECTION_OFFSET + DETECTION_LAYOUT.size
+# Distinct chains are few (providers × strategies), so their name tuples are cached; the bound
+# keeps a long run of the random strategy from growing the cache without limit.
+CHAIN_CACHE_ENTRIES_MAX = 4096
 
-    providers: tuple[str, ...]
-    reason: str
-    detection: Detection
-    tokens_estimated: int
+
+class Route:
+    """The ordered provider chain for one request, and why. ``detection`` is decoded on first
+    use: most callers only need the chain."""
+
+    __slots__ = ("_detection", "_raw", "providers", "reason", "tokens_estimated")
+
+    def __init__(self, providers: tuple[str, ...], reason: str, tokens_estimated: int, raw: bytes) -> None:
+        self.providers = providers
+        self.reason = reason
+        self.tokens_estimated = tokens_estimated
+        self._raw = raw
+        self._detection: Detection | None = None
+
+    @property
+    def detection(self) -> Detection:
+        if self._detection is None:
+            self._detection = Detection.from_bytes(self._raw, ROUTE_DETECTION_OFFSET)
+        return self._detection
 
     @property
     def language(self) -> str:
         return self.detection.language
+
+    def __repr__(self) -> str:
+        return (
+            f"Route(providers={self.providers!r}, reason={self.reason!r}, language={self.language!r}, "
+            f"tokens_estimated={self.tokens_estimated})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Route):
+            return NotImplemented
+        return self._raw == other._raw
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +177,8 @@ class TrinityHybridNode:
         self._keys: dict[str, Secret] = {}
         # Per-thread scratch structs: routing is called from many threads at once.
         self._scratch = threading.local()
+        self._chains: dict[bytes, tuple[str, ...]] = {}
+        self._strategy_default_index = int(lib.TH_STRATEGY_NODE_DEFAULT)
 
     # ------------------------------------------------------------------------------------------
     # Configuration.
@@ -259,7 +294,7 @@ class TrinityHybridNode:
             if seconds is not None:
                 if not seconds > 0:
                     raise ConfigurationError(f"{field[:-3]}_s must be positive")
-                setattr(config, field, int(seconds * 1000))
+                setattr(config, field, round(seconds * 1000))
         if ewma_alpha is not None:
             config.ewma_alpha = ewma_alpha
         _native.check(self._lib.th_node_configure_breaker(self._handle, config), "configure_breaker")
@@ -330,30 +365,32 @@ class TrinityHybridNode:
         now_ms: int | None = None,
     ) -> Route:
         """The ordered chain of eligible providers for ``prompt`` and the rule that chose it."""
-        data = encode_text(prompt_text(prompt), "prompt")
-        scratch = self._scratch
-        request = getattr(scratch, "request", None)
-        if request is None:
-            request = scratch.request = self._ffi.new("th_route_request *")
-            scratch.out = self._ffi.new("th_route *")
-        text = self._ffi.from_buffer("uint8_t[]", data)  # kept alive until the call returns
-        request.text = text
-        request.text_len = len(data)
-        request.now_ms = _now(now_ms)
-        request.tokens_reserved_output = _non_negative(max_tokens or 0, "max_tokens")
-        request.force_provider = -1 if force_provider is None else self._provider(force_provider, "force_provider")
-        request.strategy = self._strategy(strategy)
-        request.quality = 1 if quality else 0
-        out = scratch.out
-        _native.check(self._lib.th_node_route(self._handle, request, out), "route")
-        request.text = self._ffi.NULL
-        names = self.provider_names
-        return Route(
-            providers=tuple(names[out.providers[position]] for position in range(out.providers_len)),
-            reason=self.reason_names[out.reason],
-            detection=detection_from_c(out.detection),
-            tokens_estimated=int(out.tokens_estimated),
+        data = encode_text(prompt if type(prompt) is str else prompt_text(prompt), "prompt")
+        out = getattr(self._scratch, "route", None)
+        if out is None:
+            out = self._scratch.route = self._ffi.new("th_route *")
+        status = self._lib.th_node_route(
+            self._handle,
+            data,
+            len(data),
+            time.monotonic_ns() // 1_000_000 if now_ms is None else _non_negative(now_ms, "now_ms"),
+            0 if max_tokens is None else _non_negative(max_tokens, "max_tokens"),
+            -1 if force_provider is None else self._provider(force_provider, "force_provider"),
+            self._strategy_default_index if strategy is None else self._strategy(strategy),
+            1 if quality else 0,
+            out,
         )
+        if status:
+            _native.check(status, "route")
+        raw = self._ffi.buffer(out, ROUTE_BYTES)[:]
+        providers_len, reason, tokens_estimated, providers_raw = ROUTE_HEAD_LAYOUT.unpack_from(raw)
+        key = providers_raw[:providers_len]
+        chain = self._chains.get(key)
+        if chain is None:
+            chain = tuple(self.provider_names[index] for index in key)
+            if len(self._chains) < CHAIN_CACHE_ENTRIES_MAX:
+                self._chains[key] = chain
+        return Route(chain, self.reason_names[reason], tokens_estimated, raw)
 
     def admit(self, provider: str, *, now_ms: int | None = None) -> str:
         """Asks the breaker whether a call may start now: ``allowed``, ``allowed_probe``,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import threading
 from typing import Any
 
@@ -15,8 +16,17 @@ def encode_text(text: object, argument: str = "text") -> bytes:
     """UTF-8 bytes of ``text``. Lone surrogates pass through and are counted as invalid bytes
     natively rather than raising: a prompt scraped from anywhere still gets routed."""
     if isinstance(text, str):
-        return text.encode("utf-8", "surrogatepass")
+        try:
+            # The strict codec has a fast path that "surrogatepass" lacks; surrogates are rare.
+            return text.encode()
+        except UnicodeEncodeError:
+            return text.encode("utf-8", "surrogatepass")
     raise InvalidInputError(f"{argument} must be str, not {type(text).__name__}")
+
+
+# th_detection as laid out in memory (native byte order, no padding): one unpack reads it all,
+# which costs far less from Python than reading each cdata field.
+DETECTION_LAYOUT = struct.Struct("=IfII12f")
 
 
 class Detection:
@@ -25,12 +35,18 @@ class Detection:
 
     __slots__ = ("_shares", "bytes_invalid", "confidence", "language", "letters")
 
-    def __init__(self, language: str, confidence: float, letters: int, bytes_invalid: int, shares: Any) -> None:
+    def __init__(self, language: str, confidence: float, letters: int, bytes_invalid: int, shares: tuple[float, ...]) -> None:
         self.language = language
         self.confidence = confidence
         self.letters = letters
         self.bytes_invalid = bytes_invalid
         self._shares = shares
+
+    @classmethod
+    def from_bytes(cls, raw: bytes, offset: int = 0) -> Detection:
+        """Decodes a th_detection copied out of native memory."""
+        fields = DETECTION_LAYOUT.unpack_from(raw, offset)
+        return cls(language_codes()[fields[0]], fields[1], fields[2], fields[3], fields[4:])
 
     @property
     def scripts(self) -> dict[str, float]:
@@ -72,6 +88,29 @@ def language_codes() -> tuple[str, ...]:
 _buffers = threading.local()
 
 
+class _Bound:
+    """The native handles and tables the hot functions need, fetched once per process."""
+
+    __slots__ = ("buffer", "codes", "detect", "estimate")
+
+    def __init__(self) -> None:
+        ffi, lib = _native.load()
+        self.buffer = ffi.buffer
+        self.detect = lib.th_detect_language
+        self.estimate = lib.th_estimate_tokens
+        self.codes = language_codes()
+
+
+_bound: _Bound | None = None
+
+
+def _get_bound() -> _Bound:
+    global _bound
+    if _bound is None:
+        _bound = _Bound()
+    return _bound
+
+
 def _detection_buffer() -> Any:
     buffer = getattr(_buffers, "detection", None)
     if buffer is None:
@@ -80,27 +119,20 @@ def _detection_buffer() -> Any:
     return buffer
 
 
-def detection_from_c(raw: Any) -> Detection:
-    return Detection(
-        language_codes()[raw.language],
-        float(raw.confidence),
-        int(raw.letters),
-        int(raw.bytes_invalid),
-        tuple(raw.script_shares),
-    )
-
-
 def detect_language(text: str) -> Detection:
     """Detects the language of ``text``; never fails on any ``str``."""
     data = encode_text(text)
-    _, lib = _native.load()
+    bound = _bound or _get_bound()
     out = _detection_buffer()
-    _native.check(lib.th_detect_language(data, len(data), out), "detect_language")
-    return detection_from_c(out)
+    status = bound.detect(data, len(data), out)
+    if status:
+        _native.check(status, "detect_language")
+    fields = DETECTION_LAYOUT.unpack(bound.buffer(out)[:])
+    return Detection(bound.codes[fields[0]], fields[1], fields[2], fields[3], fields[4:])
 
 
 def estimate_tokens(text: str) -> int:
     """Estimated token count of ``text`` (close to ``cl100k_base``), computed natively."""
     data = encode_text(text)
-    _, lib = _native.load()
-    return int(lib.th_estimate_tokens(data, len(data)))
+    bound = _bound or _get_bound()
+    return int(bound.estimate(data, len(data)))

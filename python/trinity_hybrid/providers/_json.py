@@ -1,0 +1,75 @@
+"""Reading provider JSON of unknown shape without letting KeyError or TypeError escape.
+
+Providers send what they send: a field may be missing, null, or of another type than
+documented. These helpers answer ``None`` (or an empty mapping) for anything unexpected, and
+``load`` turns undecodable bytes into a ``TransientError``, since a garbled answer is the
+provider's fault.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Mapping, Sequence
+
+from .._exceptions import TransientError
+
+__all__ = ["field", "load", "mapping", "sequence", "string", "token_count"]
+
+_EMPTY: Mapping[str, Any] = {}
+
+
+def load(raw: bytes | str, *, provider: str, what: str) -> Any:
+    """The decoded JSON document in ``raw``. The error names only the position of the fault,
+    never the content, which could echo anything."""
+    try:
+        return json.loads(raw)
+    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError, an integer too long to read
+        raise TransientError(f"{what} is not valid JSON ({_reason(error)})", provider=provider) from None
+    except RecursionError:
+        raise TransientError(f"{what} is nested too deeply to read", provider=provider) from None
+
+
+def _reason(error: ValueError) -> str:
+    if isinstance(error, json.JSONDecodeError):
+        return f"{error.msg} at line {error.lineno} column {error.colno}"
+    if isinstance(error, UnicodeDecodeError):
+        return f"undecodable text at byte {error.start}"
+    return "a number is too long"
+
+
+def mapping(value: object) -> Mapping[str, Any]:
+    """``value`` if it is a JSON object, else an empty one."""
+    return value if isinstance(value, Mapping) else _EMPTY
+
+
+def sequence(value: object) -> Sequence[Any]:
+    """``value`` if it is a JSON array, else an empty one."""
+    return value if isinstance(value, list) else ()
+
+
+def field(value: object, *path: str | int) -> Any:
+    """The value at ``path`` inside nested objects and arrays, or ``None`` where it stops."""
+    for step in path:
+        if isinstance(step, int):
+            items = sequence(value)
+            if not -len(items) <= step < len(items):
+                return None
+            value = items[step]
+        else:
+            value = mapping(value).get(step)
+    return value
+
+
+def string(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def token_count(value: object) -> int | None:
+    """A token count: a non-negative whole number (Cohere sends floats such as ``12.0``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        return None
+    count = int(value)
+    return count if count >= 0 else None
