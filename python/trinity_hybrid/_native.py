@@ -49,6 +49,7 @@ def _header_candidates(library_path: Path) -> list[Path]:
     return [
         library_path.parent / "trinity_hybrid.h",
         library_path.parent.parent / "include" / "trinity_hybrid.h",
+        _PACKAGE_DIRECTORY / "_lib" / "trinity_hybrid.h",
         _SOURCE_ROOT / "include" / "trinity_hybrid.h",
     ]
 
