@@ -78,12 +78,18 @@ class CustomBuildHook(BuildHookInterface):  # type: ignore[misc]
         target = os.environ.get("TRINITY_HYBRID_TARGET") or native_target()
         prefix = root / "zig-out" / (target or "native")
         library = build_library(root, target, prefix)
-        package_lib = root / "python" / "trinity_hybrid" / "_lib"
-        if package_lib.exists():
-            shutil.rmtree(package_lib)
-        package_lib.mkdir(parents=True)
-        shutil.copy2(library, package_lib / library.name)
-        shutil.copy2(root / "include" / "trinity_hybrid.h", package_lib / "trinity_hybrid.h")
+        header = root / "include" / "trinity_hybrid.h"
+        if version == "editable":
+            # An editable install imports python/ in place, so the library must sit there.
+            package_lib = root / "python" / "trinity_hybrid" / "_lib"
+            package_lib.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(library, package_lib / library.name)
+            shutil.copy2(header, package_lib / header.name)
+        else:
+            # Staged per target under zig-out/, never in the source tree, so concurrent builds
+            # for different targets cannot package each other's library.
+            build_data["force_include"][str(library)] = f"trinity_hybrid/_lib/{library.name}"
+            build_data["force_include"][str(header)] = f"trinity_hybrid/_lib/{header.name}"
         build_data["pure_python"] = False
         platform_tag = PLATFORM_TAGS.get(target or "") or sysconfig.get_platform().replace("-", "_").replace(".", "_")
         build_data["tag"] = f"py3-none-{platform_tag}"

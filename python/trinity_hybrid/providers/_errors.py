@@ -9,8 +9,9 @@ key, shortened) but never the key.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from .._exceptions import (
     ClientRequestError,

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from .._exceptions import TransientError
 
-__all__ = ["field", "load", "mapping", "sequence", "string", "token_count"]
+__all__ = ["field", "load", "load_object", "mapping", "sequence", "string", "token_count"]
 
 _EMPTY: Mapping[str, Any] = {}
 
@@ -28,6 +29,14 @@ def load(raw: bytes | str, *, provider: str, what: str) -> Any:
         raise TransientError(f"{what} is not valid JSON ({_reason(error)})", provider=provider) from None
     except RecursionError:
         raise TransientError(f"{what} is nested too deeply to read", provider=provider) from None
+
+
+def load_object(raw: bytes | str, *, provider: str, what: str) -> Mapping[str, Any]:
+    """The JSON object in ``raw``: anything else is as garbled as invalid JSON."""
+    document = load(raw, provider=provider, what=what)
+    if not isinstance(document, Mapping):
+        raise TransientError(f"{what} is not a JSON object", provider=provider)
+    return document
 
 
 def _reason(error: ValueError) -> str:

@@ -10,8 +10,8 @@ import email.utils
 import math
 import re
 import time
+from collections.abc import Iterable, Mapping
 from datetime import timezone
-from typing import Iterable, Mapping
 
 __all__ = ["lower_headers", "parse_duration_s", "parse_retry_after_s", "retry_after_s", "shortest_s"]
 

@@ -8,8 +8,9 @@ and turns bytes (a response body) or server-sent events back into a ``Completion
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping, Protocol, Sequence, TypedDict, Union
+from typing import Any, Literal, Protocol, TypedDict
 
 from .._exceptions import InvalidInputError, ProviderError
 from .._node import Secret, mask_key
@@ -40,7 +41,7 @@ class Message(TypedDict):
     content: str
 
 
-Prompt = Union[str, Sequence[Mapping[str, Any]]]
+Prompt = str | Sequence[Mapping[str, Any]]
 
 # Header values shown only masked in a repr. Lower case: header names are case-insensitive.
 _SECRET_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "api-key"})
@@ -91,6 +92,13 @@ class ChatRequest:
             raise InvalidInputError(f"temperature must be a non-negative number or None, got {self.temperature!r}")
         if not isinstance(self.stream, bool):
             raise InvalidInputError(f"stream must be a bool, not {type(self.stream).__name__}")
+
+    @classmethod
+    def from_prompt(
+        cls, prompt: Prompt, *, max_tokens: int | None = None, temperature: float | None = None, stream: bool = False
+    ) -> ChatRequest:
+        """A request for a prompt string or an OpenAI-style message list."""
+        return cls(normalize_messages(prompt), max_tokens=max_tokens, temperature=temperature, stream=stream)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +214,9 @@ def _message(position: int, message: object) -> Message:
     if isinstance(content, str):
         return Message(role=role, content=content)
     if isinstance(content, (list, tuple)):
-        return Message(role=role, content="\n".join(_text_part(position, index, part) for index, part in enumerate(content)))
+        return Message(
+            role=role, content="\n".join(_text_part(position, index, part) for index, part in enumerate(content))
+        )
     raise InvalidInputError(
         f"messages[{position}].content must be a str or a list of text parts, not {type(content).__name__}"
     )

@@ -5,6 +5,13 @@ The request differs from OpenAI's in three ways handled here: the system prompt 
 (consecutive messages of one role are joined the same way), and ``max_tokens`` is required
 (``DEFAULT_MAX_TOKENS`` when the caller gives none).
 
+The API version is ``2023-06-01`` unless the endpoint names another. Version ``2026-10-21`` (what
+the official SDKs send since their 2.x majors) rejects ``temperature`` with a 400 even at its
+default value, so ``temperature`` is sent only under ``2023-06-01`` and silently left out under
+any other version: a sampling hint is not worth failing the call over. The key goes in
+``x-api-key``, which every version accepts (the 2.x SDKs send ``Authorization: Bearer``; the API
+prefers ``x-api-key`` when both are present).
+
 A stream is named events: ``message_start`` (input tokens), ``content_block_start``,
 ``content_block_delta`` (``text_delta``), ``content_block_stop``, ``message_delta`` (stop reason,
 output tokens), ``message_stop``, ``ping``, and ``error``, which can arrive inside a 200 stream
@@ -13,7 +20,8 @@ output tokens), ``message_stop``, ``ping``, and ``error``, which can arrive insi
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .._exceptions import ProviderError
 from . import _json
@@ -21,9 +29,10 @@ from ._errors import ErrorFields, content_blocked, error_fields, malformed, prov
 from ._retry_after import lower_headers, retry_after_s
 from ._types import ChatRequest, Completion, Endpoint, HttpRequest, Message, StreamDelta, Usage
 
-__all__ = ["AnthropicStreamParser", "AnthropicWireFormat", "DEFAULT_API_VERSION", "DEFAULT_MAX_TOKENS", "WIRE_FORMAT"]
+__all__ = ["DEFAULT_API_VERSION", "DEFAULT_MAX_TOKENS", "WIRE_FORMAT", "AnthropicStreamParser", "AnthropicWireFormat"]
 
 DEFAULT_API_VERSION = "2023-06-01"
+_API_VERSIONS_WITH_TEMPERATURE = frozenset({"2023-06-01"})
 DEFAULT_MAX_TOKENS = 1024
 _JOINER = "\n\n"
 _FINISH_REASONS = {
@@ -53,6 +62,7 @@ class AnthropicWireFormat:
     """Builds and reads Messages API calls; see the module docstring."""
 
     def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HttpRequest:
+        api_version = endpoint.api_version or DEFAULT_API_VERSION
         system = _JOINER.join(m["content"] for m in request.messages if m["role"] == "system" and m["content"])
         body: dict[str, Any] = {
             "model": endpoint.model,
@@ -61,20 +71,17 @@ class AnthropicWireFormat:
         }
         if system:
             body["system"] = system
-        if request.temperature is not None:
+        if request.temperature is not None and api_version in _API_VERSIONS_WITH_TEMPERATURE:
             body["temperature"] = request.temperature
         if request.stream:
             body["stream"] = True
-        headers = {
-            "content-type": "application/json",
-            "anthropic-version": endpoint.api_version or DEFAULT_API_VERSION,
-        }
+        headers = {"content-type": "application/json", "anthropic-version": api_version}
         if endpoint.key is not None:
             headers["x-api-key"] = endpoint.key.reveal()
         return HttpRequest(method="POST", url=endpoint.url("v1/messages"), headers=headers, json=body)
 
     def parse_response(self, endpoint: Endpoint, body: bytes) -> Completion:
-        document = _json.load(body, provider=endpoint.provider, what="response")
+        document = _json.load_object(body, provider=endpoint.provider, what="response")
         if _json.field(document, "type") == "error":
             raise _error_event(endpoint, document)
         blocks = _json.field(document, "content")
@@ -91,7 +98,9 @@ class AnthropicWireFormat:
         return Completion(
             text=text,
             model=_json.string(_json.field(document, "model")) or endpoint.model,
-            usage=None if prompt_tokens is None or completion_tokens is None else Usage(prompt_tokens, completion_tokens),
+            usage=None
+            if prompt_tokens is None or completion_tokens is None
+            else Usage(prompt_tokens, completion_tokens),
             finish_reason=_finish_reason(endpoint, _json.field(document, "stop_reason"), text_seen=bool(text)),
         )
 
@@ -103,7 +112,10 @@ class AnthropicWireFormat:
     ) -> ProviderError:
         document, fields = read_error_body(body)
         return provider_error(
-            endpoint, status_code, _with_error_code(document, fields), retry_after_s=retry_after_s(lower_headers(headers))
+            endpoint,
+            status_code,
+            _with_error_code(document, fields),
+            retry_after_s=retry_after_s(lower_headers(headers)),
         )
 
 
@@ -119,9 +131,7 @@ class AnthropicStreamParser:
     def feed(self, event: str, data: str) -> list[StreamDelta]:
         if event == "ping" or not data.strip():
             return []
-        document = _json.load(data, provider=self._endpoint.provider, what="stream event")
-        if not isinstance(document, Mapping):
-            raise malformed(self._endpoint, "stream event: not a JSON object")
+        document = _json.load_object(data, provider=self._endpoint.provider, what="stream event")
         kind = _json.string(document.get("type")) or event
         if event == "error" or kind == "error":
             raise _error_event(self._endpoint, document)
@@ -179,7 +189,10 @@ def _prompt_tokens(usage: object) -> int | None:
     input_tokens = _json.token_count(_json.field(usage, "input_tokens"))
     if input_tokens is None:
         return None
-    cached = (_json.token_count(_json.field(usage, name)) for name in ("cache_creation_input_tokens", "cache_read_input_tokens"))
+    cached = (
+        _json.token_count(_json.field(usage, name))
+        for name in ("cache_creation_input_tokens", "cache_read_input_tokens")
+    )
     return input_tokens + sum(tokens or 0 for tokens in cached)
 
 

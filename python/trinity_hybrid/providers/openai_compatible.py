@@ -14,7 +14,8 @@ usage inside the last choice and Groq in ``x_groq.usage``; Zhipu finishes with `
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .._exceptions import ProviderError, TransientError
 from . import _json
@@ -22,7 +23,7 @@ from ._errors import ErrorFields, content_blocked, error_fields, malformed, prov
 from ._retry_after import lower_headers, parse_duration_s, retry_after_s, shortest_s
 from ._types import ChatRequest, Completion, Endpoint, HttpRequest, StreamDelta, Usage
 
-__all__ = ["OpenAICompatibleWireFormat", "WIRE_FORMAT"]
+__all__ = ["WIRE_FORMAT", "OpenAICompatibleWireFormat"]
 
 _PROVIDERS_WITHOUT_STREAM_OPTIONS = frozenset({"mistral"})
 # OpenAI deprecated max_tokens, and its reasoning models refuse it; the imitators only know it.
@@ -67,7 +68,7 @@ class OpenAICompatibleWireFormat:
         return HttpRequest(method="POST", url=endpoint.url("chat/completions"), headers=headers, json=body)
 
     def parse_response(self, endpoint: Endpoint, body: bytes) -> Completion:
-        document = _json.load(body, provider=endpoint.provider, what="response")
+        document = _json.load_object(body, provider=endpoint.provider, what="response")
         choice = _json.field(document, "choices", 0)
         if not isinstance(choice, Mapping):
             raise malformed(endpoint, "response: no choices[0] object")
@@ -112,9 +113,7 @@ class OpenAICompatibleStreamParser:
             return [StreamDelta(done=True)]
         if not payload:
             return []
-        chunk = _json.load(payload, provider=self._endpoint.provider, what="stream event")
-        if not isinstance(chunk, Mapping):
-            raise malformed(self._endpoint, "stream event: not a JSON object")
+        chunk = _json.load_object(payload, provider=self._endpoint.provider, what="stream event")
         if event == "error" or chunk.get("error") is not None:
             raise _stream_error(self._endpoint, chunk)
         choice = _json.field(chunk, "choices", 0)
@@ -123,9 +122,7 @@ class OpenAICompatibleStreamParser:
             raise malformed(self._endpoint, "stream event: choices[0].delta.content is not a string")
         text = content or ""
         self._text_seen = self._text_seen or bool(text)
-        finish_reason = _finish_reason(
-            self._endpoint, _json.field(choice, "finish_reason"), text_seen=self._text_seen
-        )
+        finish_reason = _finish_reason(self._endpoint, _json.field(choice, "finish_reason"), text_seen=self._text_seen)
         usage = (
             _usage(chunk.get("usage"))
             or _usage(_json.field(choice, "usage"))
