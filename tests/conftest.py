@@ -25,3 +25,5 @@ import sys as _sys
 from pathlib import Path as _Path
 
 _sys.path.insert(0, str(_Path(__file__).resolve().parent))
+
+pytest_plugins = ["loopback.pytest_plugin"]

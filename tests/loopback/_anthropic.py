@@ -1,0 +1,197 @@
+"""Anthropic Messages on the wire: `POST /v1/messages`.
+
+Shapes follow the `anthropic` SDK's `Message` and `RawMessageStreamEvent` types and the API's
+errors (`{"type": "error", "error": {type, message}, "request_id"}`), including its checks: the
+key (`x-api-key`, or `Authorization: Bearer` as the 2.x SDK sends it), the `anthropic-version` header, a required `max_tokens`, no `system` role inside
+`messages`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._server import (
+    Endpoint,
+    ErrorReply,
+    LoopbackServer,
+    MessagesWire,
+    Reply,
+    Request,
+    Responder,
+    Route,
+    StreamPlan,
+    echo,
+    sse,
+    text_of,
+)
+
+# (error type, message) of the errors the API returns for these statuses.
+_STATUS_ERRORS: dict[int, tuple[str, str]] = {
+    400: ("invalid_request_error", "Invalid request."),
+    401: ("authentication_error", "invalid x-api-key"),
+    403: ("permission_error", "Your API key does not have permission to use the specified resource."),
+    404: ("not_found_error", "Not found."),
+    413: ("request_too_large", "Request exceeds the maximum allowed number of bytes."),
+    429: ("rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit."),
+    500: ("api_error", "Internal server error"),
+    529: ("overloaded_error", "Overloaded"),
+}
+
+
+def _error(status: int, error_type: str, message: str) -> ErrorReply:
+    body = {"type": "error", "error": {"type": error_type, "message": message}, "request_id": "req_loopback"}
+    return ErrorReply(status, body, {"request-id": "req_loopback"})
+
+
+class AnthropicWire(MessagesWire):
+    name = "anthropic"
+    base_path = ""
+    malformed_event_name = "content_block_delta"  # the SDK ignores SSE events without a name
+    stream_error_status = 529
+
+    def routes(self) -> list[Route]:
+        return [Route("POST", "/v1/messages", Endpoint.GENERATE)]
+
+    def check(self, request: Request, endpoint: Endpoint, api_key: str) -> ErrorReply | None:
+        # The API takes the key in `x-api-key`; the official SDK (2.x) sends it as a Bearer token.
+        authorization = request.headers.get("authorization", "")
+        bearer = authorization[len("Bearer ") :].strip() if authorization.startswith("Bearer ") else ""
+        key = request.headers.get("x-api-key") or bearer
+        if not key:
+            return _error(401, "authentication_error", "x-api-key header is required")
+        if key != api_key:
+            return _error(401, "authentication_error", "invalid x-api-key")
+        if not request.headers.get("anthropic-version"):
+            return _error(400, "invalid_request_error", "anthropic-version: header is required")
+        body = request.json
+        if not isinstance(body, dict):
+            return _error(400, "invalid_request_error", "There was an issue with your request body.")
+        for required in ("model", "max_tokens", "messages"):
+            if required not in body:
+                return _error(400, "invalid_request_error", f"{required}: Field required")
+        if not isinstance(body["max_tokens"], int) or body["max_tokens"] < 1:
+            return _error(400, "invalid_request_error", "max_tokens: Input should be greater than or equal to 1")
+        if not isinstance(body["messages"], list) or not body["messages"]:
+            return _error(400, "invalid_request_error", "messages: at least one message is required")
+        for index, message in enumerate(body["messages"]):
+            role = message.get("role") if isinstance(message, dict) else None
+            if role == "system":
+                return _error(
+                    400,
+                    "invalid_request_error",
+                    f'messages.{index}.role: Unexpected role "system". The Messages API accepts a top-level '
+                    '`system` parameter, not "system" as an input message role.',
+                )
+            if role not in ("user", "assistant"):
+                return _error(
+                    400, "invalid_request_error", f"messages.{index}.role: Input should be 'user' or 'assistant'"
+                )
+        return None
+
+    def prompt_texts(self, body: Any) -> list[str]:
+        return [text_of(body.get("system")), *super().prompt_texts(body)]
+
+    def max_output_tokens(self, body: Any) -> int | None:
+        return int(body["max_tokens"])
+
+    def render(self, request: Request, reply: Reply) -> dict[str, Any]:
+        return {
+            "id": f"msg_{reply.id}",
+            "type": "message",
+            "role": "assistant",
+            "model": reply.model,
+            "content": [{"type": "text", "text": reply.text}],
+            "stop_reason": _stop_reason(reply),
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": reply.prompt_tokens,
+                "output_tokens": reply.completion_tokens,
+                "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": 0,
+                "service_tier": "standard",
+            },
+        }
+
+    def render_stream(self, request: Request, reply: Reply) -> StreamPlan:
+        message: dict[str, Any] = {
+            "id": f"msg_{reply.id}",
+            "type": "message",
+            "role": "assistant",
+            "model": reply.model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": reply.prompt_tokens,
+                "output_tokens": 1,  # the API's first count, before any text
+                "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": 0,
+                "service_tier": "standard",
+            },
+        }
+
+        def event(name: str, data: dict[str, Any]) -> bytes:
+            return sse({"type": name, **data}, event=name)
+
+        return StreamPlan(
+            head=[
+                event("message_start", {"message": message}),
+                event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}),
+                event("ping", {}),
+            ],
+            deltas=[
+                event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": piece}})
+                for piece in reply.pieces
+            ],
+            tail=[
+                event("content_block_stop", {"index": 0}),
+                event(
+                    "message_delta",
+                    {
+                        "delta": {"stop_reason": _stop_reason(reply), "stop_sequence": None},
+                        "usage": {"output_tokens": reply.completion_tokens},
+                    },
+                ),
+                event("message_stop", {}),
+            ],
+        )
+
+    def error_for_status(self, status: int, retry_after_s: float | None = None) -> ErrorReply:
+        error_type, message = _STATUS_ERRORS.get(status, ("api_error", "Internal server error"))
+        return _error(status, error_type, message)
+
+    def error_quota(self) -> ErrorReply:
+        return _error(
+            400,
+            "invalid_request_error",
+            "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade "
+            "or purchase credits.",
+        )
+
+    def error_context_length(self, prompt_tokens: int, limit_tokens: int) -> ErrorReply:
+        return _error(
+            400, "invalid_request_error", f"prompt is too long: {prompt_tokens} tokens > {limit_tokens} maximum"
+        )
+
+    def stream_error_event(self) -> bytes:
+        data = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+        return sse(data, event="error")
+
+    def response_headers(self, reply_id: str) -> dict[str, str]:
+        return {"request-id": f"req_{reply_id}"}
+
+
+def _stop_reason(reply: Reply) -> str:
+    return "max_tokens" if reply.truncated else "end_turn"
+
+
+class AnthropicServer(LoopbackServer):
+    """An Anthropic Messages server; `base_url` is the origin (the SDK adds `/v1/messages`)."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str = "sk-ant-loopback",
+        responder: Responder = echo,
+    ) -> None:
+        super().__init__(AnthropicWire(), api_key=api_key, responder=responder)

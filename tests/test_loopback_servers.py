@@ -1,0 +1,943 @@
+"""The loopback servers speak each provider's wire format: the official SDKs prove it.
+
+Every answer here is parsed by the provider's own SDK and its own types, and every injected fault
+must come out of the SDK as the error the real API would cause. The assertions on exception types
+also record how each SDK behaves (what it wraps, what it lets through, what it silently accepts),
+which our own client has to know.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import anthropic
+import cohere
+import httpx
+import httpx2
+import openai
+import pytest
+from cohere.core.api_error import ApiError as CohereApiError
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types as genai_types
+from loopback import AnthropicServer, CohereServer, Fault, GeminiServer, LoopbackServer, OpenAIServer, Request
+
+pytest_plugins = ["loopback.pytest_plugin"]
+
+TIMEOUT_S = 5.0
+TIMEOUT_SHORT_S = 0.3  # for the faults that are meant to time the client out
+PROMPT = "hello loopback world"
+PIECES = ["echo: ", "hello ", "loopback ", "world"]  # one token per word, as the servers count
+PROMPT_TOKENS = 3
+COMPLETION_TOKENS = 4
+
+
+# The official clients, pointed at a loopback server, without retries. They all get one TLS context
+# (unused on plain HTTP): building a default one loads the CA bundle, a tenth of a second per client.
+TLS_CONTEXT = ssl.create_default_context()
+
+
+@contextmanager
+def openai_client(
+    server: LoopbackServer, *, api_key: str | None = None, timeout_s: float = TIMEOUT_S
+) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(
+        base_url=server.base_url,
+        api_key=api_key or server.api_key,
+        max_retries=0,
+        timeout=timeout_s,
+        http_client=openai.DefaultHttpxClient(verify=TLS_CONTEXT),
+    ) as client:
+        yield client
+
+
+@contextmanager
+def anthropic_client(
+    server: LoopbackServer, *, api_key: str | None = None, timeout_s: float = TIMEOUT_S
+) -> Iterator[anthropic.Anthropic]:
+    with anthropic.Anthropic(
+        base_url=server.base_url,
+        api_key=api_key or server.api_key,
+        max_retries=0,
+        timeout=timeout_s,
+        http_client=anthropic.DefaultHttpxClient(verify=TLS_CONTEXT),
+    ) as client:
+        yield client
+
+
+@contextmanager
+def gemini_client(
+    server: LoopbackServer, *, api_key: str | None = None, timeout_s: float = TIMEOUT_S
+) -> Iterator[genai.Client]:
+    # HttpOptions.timeout is in milliseconds; the SDK retries nothing unless given retry_options.
+    options = gemini_options(server, timeout_s=timeout_s)
+    client = genai.Client(api_key=api_key or server.api_key, http_options=options)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def gemini_options(
+    server: LoopbackServer, *, timeout_s: float = TIMEOUT_S, api_version: str | None = None
+) -> genai_types.HttpOptions:
+    return genai_types.HttpOptions(
+        base_url=server.base_url,
+        api_version=api_version,
+        timeout=int(timeout_s * 1000),
+        client_args={"verify": TLS_CONTEXT},
+        async_client_args={"ssl": TLS_CONTEXT},
+    )
+
+
+@contextmanager
+def cohere_client(
+    server: LoopbackServer, *, api_key: str | None = None, timeout_s: float = TIMEOUT_S
+) -> Iterator[cohere.ClientV2]:
+    with httpx.Client(timeout=timeout_s, verify=TLS_CONTEXT) as http_client:
+        yield cohere.ClientV2(
+            api_key=api_key or server.api_key, base_url=server.base_url, max_retries=0, httpx_client=http_client
+        )
+
+
+# One driver per SDK, so the faults every provider shares are tested once for all four.
+
+
+@dataclass
+class Answer:
+    text: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    finish: str | None
+
+
+def openai_complete(server: LoopbackServer, timeout_s: float) -> Answer:
+    with openai_client(server, timeout_s=timeout_s) as client:
+        completion = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": PROMPT}])
+    assert isinstance(completion, openai.types.chat.ChatCompletion)
+    assert completion.usage is not None
+    choice = completion.choices[0]
+    return Answer(
+        choice.message.content or "",
+        completion.usage.prompt_tokens,
+        completion.usage.completion_tokens,
+        choice.finish_reason,
+    )
+
+
+def openai_stream(server: LoopbackServer, timeout_s: float, received: list[str]) -> Answer:
+    answer = Answer("", None, None, None)
+    with openai_client(server, timeout_s=timeout_s) as client:
+        stream = client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": PROMPT}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        for chunk in stream:
+            assert isinstance(chunk, openai.types.chat.ChatCompletionChunk)
+            if chunk.usage is not None:
+                answer.prompt_tokens, answer.completion_tokens = (
+                    chunk.usage.prompt_tokens,
+                    chunk.usage.completion_tokens,
+                )
+            for choice in chunk.choices:
+                if choice.delta.content:
+                    received.append(choice.delta.content)
+                answer.finish = choice.finish_reason or answer.finish
+    answer.text = "".join(received)
+    return answer
+
+
+def anthropic_complete(server: LoopbackServer, timeout_s: float) -> Answer:
+    with anthropic_client(server, timeout_s=timeout_s) as client:
+        message = client.messages.create(
+            model="claude-loopback-1", max_tokens=64, messages=[{"role": "user", "content": PROMPT}]
+        )
+    assert isinstance(message, anthropic.types.Message)
+    block = message.content[0]
+    assert isinstance(block, anthropic.types.TextBlock)
+    return Answer(block.text, message.usage.input_tokens, message.usage.output_tokens, message.stop_reason)
+
+
+def anthropic_stream(server: LoopbackServer, timeout_s: float, received: list[str]) -> Answer:
+    answer = Answer("", None, None, None)
+    with anthropic_client(server, timeout_s=timeout_s) as client:
+        stream = client.messages.create(
+            model="claude-loopback-1", max_tokens=64, messages=[{"role": "user", "content": PROMPT}], stream=True
+        )
+        for event in stream:
+            if isinstance(event, anthropic.types.RawMessageStartEvent):
+                answer.prompt_tokens = event.message.usage.input_tokens
+            elif isinstance(event, anthropic.types.RawContentBlockDeltaEvent):
+                assert isinstance(event.delta, anthropic.types.TextDelta)
+                received.append(event.delta.text)
+            elif isinstance(event, anthropic.types.RawMessageDeltaEvent):
+                answer.finish = event.delta.stop_reason
+                answer.completion_tokens = event.usage.output_tokens
+    answer.text = "".join(received)
+    return answer
+
+
+def gemini_complete(server: LoopbackServer, timeout_s: float) -> Answer:
+    with gemini_client(server, timeout_s=timeout_s) as client:
+        response = client.models.generate_content(model="gemini-2.5-flash", contents=PROMPT)
+    assert isinstance(response, genai_types.GenerateContentResponse)
+    assert response.candidates and response.usage_metadata
+    finish = response.candidates[0].finish_reason
+    usage = response.usage_metadata
+    return Answer(response.text or "", usage.prompt_token_count, usage.candidates_token_count, finish and finish.value)
+
+
+def gemini_stream(server: LoopbackServer, timeout_s: float, received: list[str]) -> Answer:
+    answer = Answer("", None, None, None)
+    with gemini_client(server, timeout_s=timeout_s) as client:
+        for chunk in client.models.generate_content_stream(model="gemini-2.5-flash", contents=PROMPT):
+            assert isinstance(chunk, genai_types.GenerateContentResponse)
+            assert chunk.candidates
+            candidate = chunk.candidates[0]
+            assert candidate.content and candidate.content.parts
+            received.extend(part.text for part in candidate.content.parts if part.text)
+            if candidate.finish_reason is not None:
+                answer.finish = candidate.finish_reason.value
+            if chunk.usage_metadata is not None:
+                answer.prompt_tokens = chunk.usage_metadata.prompt_token_count
+                answer.completion_tokens = chunk.usage_metadata.candidates_token_count
+    answer.text = "".join(received)
+    return answer
+
+
+def cohere_complete(server: LoopbackServer, timeout_s: float) -> Answer:
+    with cohere_client(server, timeout_s=timeout_s) as client:
+        response = client.chat(model="command-a-03-2025", messages=[cohere.UserChatMessageV2(content=PROMPT)])
+    assert isinstance(response, cohere.V2ChatResponse)
+    assert response.message.content and response.usage and response.usage.tokens
+    item = response.message.content[0]
+    assert isinstance(item, cohere.TextAssistantMessageResponseContentItem)
+    tokens = response.usage.tokens
+    return Answer(item.text, _int(tokens.input_tokens), _int(tokens.output_tokens), response.finish_reason)
+
+
+def cohere_stream(server: LoopbackServer, timeout_s: float, received: list[str]) -> Answer:
+    answer = Answer("", None, None, None)
+    with cohere_client(server, timeout_s=timeout_s) as client:
+        for event in client.chat_stream(model="command-a-03-2025", messages=[cohere.UserChatMessageV2(content=PROMPT)]):
+            if isinstance(event, cohere.ContentDeltaV2ChatStreamResponse):
+                assert event.delta and event.delta.message and event.delta.message.content
+                received.append(event.delta.message.content.text or "")
+            elif isinstance(event, cohere.MessageEndV2ChatStreamResponse):
+                assert event.delta is not None
+                answer.finish = event.delta.finish_reason
+                if event.delta.usage and event.delta.usage.tokens:
+                    answer.prompt_tokens = _int(event.delta.usage.tokens.input_tokens)
+                    answer.completion_tokens = _int(event.delta.usage.tokens.output_tokens)
+    answer.text = "".join(received)
+    return answer
+
+
+def _int(value: float | None) -> int | None:
+    # Cohere's SDK types token counts as floats.
+    return None if value is None else int(value)
+
+
+@dataclass(frozen=True)
+class Sdk:
+    name: str
+    server: Callable[[], LoopbackServer]
+    complete: Callable[[LoopbackServer, float], Answer]
+    stream: Callable[[LoopbackServer, float, list[str]], Answer]
+    finish_normal: str
+    reset_error: tuple[type[BaseException], ...]  # what the SDK raises for a reset connection
+    timeout_error: tuple[type[BaseException], ...]
+    stream_timeout_error: tuple[type[BaseException], ...]  # a read timeout between stream events
+    cut_error: tuple[type[BaseException], ...]  # a stream whose connection drops mid-body
+    malformed_error: tuple[type[BaseException], ...]  # 200 with a body that is not JSON
+
+
+SDKS = [
+    Sdk(
+        "openai",
+        OpenAIServer,
+        openai_complete,
+        openai_stream,
+        "stop",
+        (openai.APIConnectionError,),
+        (openai.APITimeoutError,),
+        (openai.APITimeoutError,),
+        (openai.APIConnectionError,),  # the Stream wraps transport errors
+        (json.JSONDecodeError,),  # not wrapped in an openai error
+    ),
+    Sdk(
+        "anthropic",
+        AnthropicServer,
+        anthropic_complete,
+        anthropic_stream,
+        "end_turn",
+        (anthropic.APIConnectionError,),
+        (anthropic.APITimeoutError,),
+        (httpx2.ReadTimeout,),  # the Stream does not wrap transport errors
+        (httpx2.RemoteProtocolError,),
+        (json.JSONDecodeError,),
+    ),
+    Sdk(
+        "gemini",
+        GeminiServer,
+        gemini_complete,
+        gemini_stream,
+        "STOP",
+        # google-genai wraps no transport error; it uses httpx2 when installed, else httpx.
+        (httpx.ReadError, httpx2.ReadError),
+        (httpx.ReadTimeout, httpx2.ReadTimeout),
+        (httpx.ReadTimeout, httpx2.ReadTimeout),
+        (httpx.RemoteProtocolError, httpx2.RemoteProtocolError),
+        (json.JSONDecodeError,),
+    ),
+    Sdk(
+        "cohere",
+        CohereServer,
+        cohere_complete,
+        cohere_stream,
+        "COMPLETE",
+        (httpx.ReadError,),  # cohere wraps no transport error either
+        (httpx.ReadTimeout,),
+        (httpx.ReadTimeout,),
+        (httpx.RemoteProtocolError,),
+        (CohereApiError,),  # with status_code 200 and the raw text as body
+    ),
+]
+
+
+@pytest.fixture(params=SDKS, ids=[sdk.name for sdk in SDKS])
+def sdk(request: pytest.FixtureRequest) -> Sdk:
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def server(sdk: Sdk) -> Iterator[LoopbackServer]:
+    with sdk.server() as created:
+        yield created
+
+
+def test_complete_is_parsed_by_the_sdk(sdk: Sdk, server: LoopbackServer) -> None:
+    answer = sdk.complete(server, TIMEOUT_S)
+    assert answer == Answer("".join(PIECES), PROMPT_TOKENS, COMPLETION_TOKENS, sdk.finish_normal)
+    assert len(server.requests) == 1
+    assert server.requests[0].user_text == PROMPT
+    assert server.requests[0].fault is None
+
+
+def test_stream_is_parsed_by_the_sdk(sdk: Sdk, server: LoopbackServer) -> None:
+    received: list[str] = []
+    answer = sdk.stream(server, TIMEOUT_S, received)
+    assert received == PIECES
+    assert answer == Answer("".join(PIECES), PROMPT_TOKENS, COMPLETION_TOKENS, sdk.finish_normal)
+
+
+def test_responder_sets_the_answer(sdk: Sdk, server: LoopbackServer) -> None:
+    def shout(request: Request) -> str:
+        return request.user_text.upper()
+
+    server.responder = shout
+    assert sdk.complete(server, TIMEOUT_S).text == PROMPT.upper()
+    received: list[str] = []
+    assert sdk.stream(server, TIMEOUT_S, received).text == PROMPT.upper()
+    assert received == ["HELLO ", "LOOPBACK ", "WORLD"]
+
+
+def test_reset_raises_the_sdk_connection_error(sdk: Sdk, server: LoopbackServer) -> None:
+    server.faults.push(Fault.reset(), Fault.reset())
+    with pytest.raises(sdk.reset_error):
+        sdk.complete(server, TIMEOUT_S)
+    with pytest.raises(sdk.reset_error):
+        sdk.stream(server, TIMEOUT_S, [])
+    assert sdk.complete(server, TIMEOUT_S).text == "".join(PIECES)  # the script is used up
+
+
+def test_hang_times_the_client_out(sdk: Sdk, server: LoopbackServer) -> None:
+    server.faults.push(Fault.hang())
+    with pytest.raises(sdk.timeout_error):
+        sdk.complete(server, TIMEOUT_SHORT_S)
+    assert server.requests[0].fault == Fault.hang()
+
+
+def test_slow_first_byte_past_the_timeout_times_the_client_out(sdk: Sdk, server: LoopbackServer) -> None:
+    server.faults.push(Fault.slow_first_byte(10.0))
+    with pytest.raises(sdk.timeout_error):
+        sdk.complete(server, TIMEOUT_SHORT_S)
+
+
+def test_slow_first_byte_within_the_timeout_answers(sdk: Sdk, server: LoopbackServer) -> None:
+    server.faults.push(Fault.slow_first_byte(0.2), Fault.slow_first_byte(0.2))
+    assert sdk.complete(server, TIMEOUT_S).text == "".join(PIECES)
+    assert sdk.stream(server, TIMEOUT_S, []).text == "".join(PIECES)
+
+
+def test_slow_chunks_still_complete(sdk: Sdk, server: LoopbackServer) -> None:
+    server.faults.push(Fault.slow_chunks(0.02))
+    received: list[str] = []
+    answer = sdk.stream(server, TIMEOUT_S, received)
+    assert received == PIECES
+    assert answer.finish == sdk.finish_normal
+
+
+def test_slow_chunks_past_the_read_timeout_time_the_stream_out(sdk: Sdk, server: LoopbackServer) -> None:
+    server.faults.push(Fault.slow_chunks(10.0))
+    with pytest.raises(sdk.stream_timeout_error):
+        sdk.stream(server, TIMEOUT_SHORT_S, [])
+
+
+def test_stream_cut_raises_after_the_deltas_sent(sdk: Sdk, server: LoopbackServer) -> None:
+    server.faults.push(Fault.stream_cut(2))
+    received: list[str] = []
+    with pytest.raises(sdk.cut_error):
+        sdk.stream(server, TIMEOUT_S, received)
+    assert received == PIECES[:2]
+
+
+def test_stream_cut_cleanly_ends_without_error_or_finish(sdk: Sdk, server: LoopbackServer) -> None:
+    # No SDK notices a stream whose terminal events are missing: the caller has to.
+    server.faults.push(Fault.stream_cut(2, clean=True))
+    received: list[str] = []
+    answer = sdk.stream(server, TIMEOUT_S, received)
+    assert received == PIECES[:2]
+    assert answer.finish is None
+    assert answer.completion_tokens is None
+
+
+def test_body_cut_mid_way_raises_the_stream_cut_error(sdk: Sdk, server: LoopbackServer) -> None:
+    server.faults.push(Fault.stream_cut(0))
+    # Only OpenAI and Anthropic wrap this one; for a non-stream body they both do.
+    wrapped = {"openai": (openai.APIConnectionError,), "anthropic": (anthropic.APIConnectionError,)}
+    with pytest.raises(wrapped.get(sdk.name, sdk.cut_error)):
+        sdk.complete(server, TIMEOUT_S)
+
+
+def test_malformed_json_body(sdk: Sdk, server: LoopbackServer) -> None:
+    server.faults.push(Fault.malformed_json())
+    with pytest.raises(sdk.malformed_error) as caught:
+        sdk.complete(server, TIMEOUT_S)
+    if isinstance(caught.value, CohereApiError):
+        assert caught.value.status_code == 200
+
+
+def test_gateway_page_is_a_server_error(sdk: Sdk, server: LoopbackServer) -> None:
+    server.faults.push(Fault.gateway_page(502))
+    expected: dict[str, type[BaseException]] = {
+        "openai": openai.InternalServerError,
+        "anthropic": anthropic.InternalServerError,
+        "gemini": genai_errors.ServerError,
+        "cohere": CohereApiError,
+    }
+    with pytest.raises(expected[sdk.name]) as caught:
+        sdk.complete(server, TIMEOUT_S)
+    # The SDKs keep the HTML as the error body (google-genai only in the message); OpenAI's message
+    # is just "Error code: 502".
+    assert "<h1>502 Bad Gateway</h1>" in str(getattr(caught.value, "body", None) or caught.value)
+
+
+# OpenAI.
+
+
+def test_openai_request_is_recorded(openai_server: OpenAIServer) -> None:
+    with openai_client(openai_server) as client:
+        client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "system", "content": "be brief"}, {"role": "user", "content": PROMPT}],
+            max_tokens=2,
+        )
+    request = openai_server.requests[0]
+    assert (request.method, request.path) == ("POST", "/v1/chat/completions")
+    assert request.headers["authorization"] == f"Bearer {openai_server.api_key}"
+    assert request.json["messages"][0] == {"role": "system", "content": "be brief"}
+    assert request.json["max_tokens"] == 2
+
+
+def test_openai_max_tokens_truncates_with_finish_reason_length(openai_server: OpenAIServer) -> None:
+    with openai_client(openai_server) as client:
+        completion = client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "system", "content": "be brief"}, {"role": "user", "content": PROMPT}],
+            max_completion_tokens=2,
+        )
+    assert completion.choices[0].message.content == "echo: hello "
+    assert completion.choices[0].finish_reason == "length"
+    assert completion.usage is not None
+    assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (2 + PROMPT_TOKENS, 2)
+
+
+def test_openai_async_stream(openai_server: OpenAIServer) -> None:
+    async def collect() -> list[str]:
+        async with openai.AsyncOpenAI(
+            base_url=openai_server.base_url,
+            api_key=openai_server.api_key,
+            max_retries=0,
+            timeout=TIMEOUT_S,
+            http_client=openai.DefaultAsyncHttpxClient(verify=TLS_CONTEXT),
+        ) as client:
+            stream = await client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": PROMPT}], stream=True
+            )
+            return [chunk.choices[0].delta.content or "" async for chunk in stream if chunk.choices]
+
+    assert "".join(asyncio.run(collect())) == "".join(PIECES)
+
+
+def test_openai_list_models(openai_server: OpenAIServer) -> None:
+    with openai_client(openai_server) as client:
+        models = list(client.models.list())
+    assert [model.id for model in models] == ["gpt-4o-mini"]
+
+
+def test_openai_wrong_key_is_authentication_error(openai_server: OpenAIServer) -> None:
+    client_wrong_key = openai_client(openai_server, api_key="sk-wrong-0123456789")
+    with client_wrong_key as client, pytest.raises(openai.AuthenticationError) as caught:
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": PROMPT}])
+    assert (caught.value.status_code, caught.value.type, caught.value.code) == (
+        401,
+        "invalid_request_error",
+        "invalid_api_key",
+    )
+
+
+def test_openai_missing_key_is_authentication_error(openai_server: OpenAIServer) -> None:
+    # The SDK refuses to be built without a key, so the header is dropped from one request.
+    with openai_client(openai_server) as client, pytest.raises(openai.AuthenticationError) as caught:
+        client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": PROMPT}],
+            extra_headers={"Authorization": openai.omit},
+        )
+    assert "didn't provide an API key" in caught.value.message
+    assert "authorization" not in openai_server.requests[0].headers
+
+
+def test_openai_rate_limit_carries_retry_after(openai_server: OpenAIServer) -> None:
+    openai_server.faults.push(Fault.status(429, retry_after_s=2))
+    with openai_client(openai_server) as client, pytest.raises(openai.RateLimitError) as caught:
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": PROMPT}])
+    assert caught.value.response.headers["retry-after"] == "2"
+    assert caught.value.code == "rate_limit_exceeded"
+
+
+def test_openai_insufficient_quota_is_a_429_with_its_code(openai_server: OpenAIServer) -> None:
+    openai_server.faults.push(Fault.quota())
+    with openai_client(openai_server) as client, pytest.raises(openai.RateLimitError) as caught:
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": PROMPT}])
+    assert (caught.value.type, caught.value.code) == ("insufficient_quota", "insufficient_quota")
+
+
+def test_openai_context_length_exceeded(openai_server: OpenAIServer) -> None:
+    openai_server.faults.push(Fault.context_length(prompt_tokens=130_000, limit_tokens=128_000))
+    with openai_client(openai_server) as client, pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": PROMPT}])
+    assert caught.value.code == "context_length_exceeded"
+    assert "maximum context length is 128000 tokens" in caught.value.message
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_openai_server_errors(openai_server: OpenAIServer, status: int) -> None:
+    openai_server.faults.push(Fault.status(status))
+    with openai_client(openai_server) as client, pytest.raises(openai.InternalServerError) as caught:
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": PROMPT}])
+    assert caught.value.status_code == status
+    assert caught.value.type == "server_error"
+
+
+def test_openai_in_stream_error_is_a_bare_api_error(openai_server: OpenAIServer) -> None:
+    openai_server.faults.push(Fault.stream_error(1))
+    received: list[str] = []
+    with pytest.raises(openai.APIError) as caught:
+        openai_stream(openai_server, TIMEOUT_S, received)
+    # Not an APIStatusError: the HTTP status was 200, so there is no status code to classify by.
+    assert not isinstance(caught.value, openai.APIStatusError)
+    assert isinstance(caught.value.body, dict) and caught.value.body["type"] == "server_error"
+    assert received == PIECES[:1]
+
+
+def test_openai_malformed_stream_event_raises_json_error(openai_server: OpenAIServer) -> None:
+    openai_server.faults.push(Fault.malformed_json())
+    with pytest.raises(json.JSONDecodeError):
+        openai_stream(openai_server, TIMEOUT_S, [])
+
+
+# Anthropic.
+
+
+def test_anthropic_request_is_recorded_and_system_counts(anthropic_server: AnthropicServer) -> None:
+    with anthropic_client(anthropic_server) as client:
+        message = client.messages.create(
+            model="claude-loopback-1", max_tokens=64, system="be brief", messages=[{"role": "user", "content": PROMPT}]
+        )
+    assert message.usage.input_tokens == 2 + PROMPT_TOKENS
+    request = anthropic_server.requests[0]
+    assert request.path == "/v1/messages"
+    assert request.headers["anthropic-version"]
+    # The 2.x SDK sends the key as a Bearer token, not in x-api-key.
+    assert request.headers["authorization"] == f"Bearer {anthropic_server.api_key}"
+
+
+def test_anthropic_stream_helper_and_event_order(anthropic_server: AnthropicServer) -> None:
+    with anthropic_client(anthropic_server) as client:
+        with client.messages.stream(
+            model="claude-loopback-1", max_tokens=64, messages=[{"role": "user", "content": PROMPT}]
+        ) as stream:
+            text = "".join(stream.text_stream)
+            final = stream.get_final_message()
+        with client.messages.with_streaming_response.create(
+            model="claude-loopback-1", max_tokens=64, messages=[{"role": "user", "content": PROMPT}], stream=True
+        ) as raw:
+            events = [line.removeprefix("event: ") for line in raw.iter_lines() if line.startswith("event: ")]
+    assert text == "".join(PIECES)
+    assert (final.stop_reason, final.usage.output_tokens) == ("end_turn", COMPLETION_TOKENS)
+    assert events == [
+        "message_start",
+        "content_block_start",
+        "ping",
+        *["content_block_delta"] * len(PIECES),
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
+    ]
+
+
+def test_anthropic_max_tokens_stop_reason(anthropic_server: AnthropicServer) -> None:
+    with anthropic_client(anthropic_server) as client:
+        message = client.messages.create(
+            model="claude-loopback-1", max_tokens=1, messages=[{"role": "user", "content": PROMPT}]
+        )
+    assert message.stop_reason == "max_tokens"
+    assert message.usage.output_tokens == 1
+
+
+def test_anthropic_bad_key_is_authentication_error(anthropic_server: AnthropicServer) -> None:
+    with (
+        anthropic_client(anthropic_server, api_key="sk-ant-wrong") as client,
+        pytest.raises(anthropic.AuthenticationError) as caught,
+    ):
+        anthropic_complete_with(client)
+    assert caught.value.body == {
+        "type": "error",
+        "error": {"type": "authentication_error", "message": "invalid x-api-key"},
+        "request_id": "req_loopback",
+    }
+
+
+def test_anthropic_x_api_key_header_is_accepted(anthropic_server: AnthropicServer) -> None:
+    with anthropic.Anthropic(
+        base_url=anthropic_server.base_url,
+        api_key=None,
+        auth_token=None,
+        default_headers={"x-api-key": anthropic_server.api_key},
+        max_retries=0,
+        http_client=anthropic.DefaultHttpxClient(verify=TLS_CONTEXT),
+    ) as client:
+        assert anthropic_complete_with(client).content
+
+
+def test_anthropic_requires_the_version_header(anthropic_server: AnthropicServer) -> None:
+    with anthropic_client(anthropic_server) as client, pytest.raises(anthropic.BadRequestError) as caught:
+        client.messages.create(
+            model="claude-loopback-1",
+            max_tokens=64,
+            messages=[{"role": "user", "content": PROMPT}],
+            extra_headers={"anthropic-version": anthropic.omit},
+        )
+    assert "anthropic-version" in caught.value.message
+
+
+def test_anthropic_requires_max_tokens(anthropic_server: AnthropicServer) -> None:
+    body = {"model": "claude-loopback-1", "messages": [{"role": "user", "content": PROMPT}]}
+    with anthropic_client(anthropic_server) as client, pytest.raises(anthropic.BadRequestError) as caught:
+        client.post("/v1/messages", body=body, cast_to=anthropic.types.Message)
+    assert "max_tokens" in caught.value.message
+
+
+def test_anthropic_rejects_a_system_role_message(anthropic_server: AnthropicServer) -> None:
+    messages: Any = [{"role": "system", "content": "be brief"}, {"role": "user", "content": PROMPT}]
+    with anthropic_client(anthropic_server) as client, pytest.raises(anthropic.BadRequestError) as caught:
+        client.messages.create(model="claude-loopback-1", max_tokens=64, messages=messages)
+    assert 'Unexpected role "system"' in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("fault", "error", "error_type"),
+    [
+        (Fault.status(529), anthropic.OverloadedError, "overloaded_error"),
+        (Fault.status(500), anthropic.InternalServerError, "api_error"),
+        (Fault.status(503), anthropic.ServiceUnavailableError, "api_error"),
+        (Fault.status(429, retry_after_s=2), anthropic.RateLimitError, "rate_limit_error"),
+        (
+            Fault.context_length(prompt_tokens=210_000, limit_tokens=200_000),
+            anthropic.BadRequestError,
+            "invalid_request_error",
+        ),
+        (Fault.quota(), anthropic.BadRequestError, "invalid_request_error"),
+    ],
+    ids=["529", "500", "503", "429", "context_length", "quota"],
+)
+def test_anthropic_status_errors(
+    anthropic_server: AnthropicServer, fault: Fault, error: type[anthropic.APIStatusError], error_type: str
+) -> None:
+    anthropic_server.faults.push(fault)
+    with anthropic_client(anthropic_server) as client, pytest.raises(error) as caught:
+        anthropic_complete_with(client)
+    assert isinstance(caught.value.body, dict)
+    assert caught.value.body["error"]["type"] == error_type
+    if fault.retry_after_s is not None:
+        assert caught.value.response.headers["retry-after"] == "2"
+    if fault.prompt_tokens:
+        assert caught.value.body["error"]["message"] == "prompt is too long: 210000 tokens > 200000 maximum"
+
+
+def test_anthropic_in_stream_overloaded_error(anthropic_server: AnthropicServer) -> None:
+    anthropic_server.faults.push(Fault.stream_error(2), Fault.stream_error(2))
+    received: list[str] = []
+    with pytest.raises(anthropic.APIStatusError) as caught:
+        anthropic_stream(anthropic_server, TIMEOUT_S, received)
+    assert received == PIECES[:2]
+    # The SDK builds the error from the 200 response: a plain APIStatusError, not OverloadedError.
+    assert type(caught.value) is anthropic.APIStatusError
+    assert caught.value.status_code == 200
+    assert caught.value.body == {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    with (
+        anthropic_client(anthropic_server) as client,
+        pytest.raises(anthropic.APIStatusError),
+        client.messages.stream(
+            model="claude-loopback-1", max_tokens=64, messages=[{"role": "user", "content": PROMPT}]
+        ) as stream,
+    ):
+        stream.until_done()
+
+
+def anthropic_complete_with(client: anthropic.Anthropic) -> anthropic.types.Message:
+    return client.messages.create(
+        model="claude-loopback-1", max_tokens=64, messages=[{"role": "user", "content": PROMPT}]
+    )
+
+
+# Gemini.
+
+
+def test_gemini_request_is_recorded(gemini_server: GeminiServer) -> None:
+    config = genai_types.GenerateContentConfig(system_instruction="be brief", max_output_tokens=64)
+    with gemini_client(gemini_server) as client:
+        response = client.models.generate_content(model="gemini-2.5-flash", contents=PROMPT, config=config)
+    assert response.usage_metadata and response.usage_metadata.prompt_token_count == 2 + PROMPT_TOKENS
+    assert response.model_version == "gemini-2.5-flash"
+    request = gemini_server.requests[0]
+    assert request.path == "/v1/models/gemini-2.5-flash:generateContent"  # google-genai 3.x defaults to v1
+    assert request.headers["x-goog-api-key"] == gemini_server.api_key
+    assert request.json["contents"] == [{"role": "user", "parts": [{"text": PROMPT}]}]
+    assert request.json["generationConfig"] == {"maxOutputTokens": 64}
+
+
+def test_gemini_v1beta_and_stream_path(gemini_server: GeminiServer) -> None:
+    client = genai.Client(
+        api_key=gemini_server.api_key, http_options=gemini_options(gemini_server, api_version="v1beta")
+    )
+    try:
+        chunks = list(client.models.generate_content_stream(model="gemini-2.5-flash", contents=PROMPT))
+    finally:
+        client.close()
+    assert "".join(chunk.text or "" for chunk in chunks) == "".join(PIECES)
+    assert gemini_server.requests[0].path == "/v1beta/models/gemini-2.5-flash:streamGenerateContent"
+    assert gemini_server.requests[0].query == {"alt": "sse"}
+
+
+def test_gemini_key_in_query_and_max_tokens(gemini_server: GeminiServer) -> None:
+    body = {"contents": [{"role": "user", "parts": [{"text": PROMPT}]}], "generationConfig": {"maxOutputTokens": 2}}
+    url = f"{gemini_server.base_url}/v1beta/models/gemini-2.5-flash:generateContent"
+    response = httpx.post(url, params={"key": gemini_server.api_key}, json=body, timeout=TIMEOUT_S)
+    assert response.status_code == 200
+    parsed = genai_types.GenerateContentResponse.model_validate(response.json())
+    assert parsed.text == "echo: hello "
+    assert parsed.candidates and parsed.candidates[0].finish_reason == genai_types.FinishReason.MAX_TOKENS
+
+
+def test_gemini_wrong_key_is_400_api_key_invalid(gemini_server: GeminiServer) -> None:
+    with (
+        gemini_client(gemini_server, api_key="AIza-wrong") as client,
+        pytest.raises(genai_errors.ClientError) as caught,
+    ):
+        client.models.generate_content(model="gemini-2.5-flash", contents=PROMPT)
+    assert (caught.value.code, caught.value.status) == (400, "INVALID_ARGUMENT")
+    assert caught.value.details["error"]["details"][0]["reason"] == "API_KEY_INVALID"
+
+
+@pytest.mark.parametrize(
+    ("fault", "error", "status"),
+    [
+        (Fault.status(429, retry_after_s=2), genai_errors.ClientError, "RESOURCE_EXHAUSTED"),
+        (Fault.quota(), genai_errors.ClientError, "RESOURCE_EXHAUSTED"),
+        (Fault.status(500), genai_errors.ServerError, "INTERNAL"),
+        (Fault.status(503), genai_errors.ServerError, "UNAVAILABLE"),
+        (
+            Fault.context_length(prompt_tokens=1_048_600, limit_tokens=1_048_576),
+            genai_errors.ClientError,
+            "INVALID_ARGUMENT",
+        ),
+    ],
+    ids=["429", "quota", "500", "503", "context_length"],
+)
+def test_gemini_status_errors(
+    gemini_server: GeminiServer, fault: Fault, error: type[genai_errors.APIError], status: str
+) -> None:
+    gemini_server.faults.push(fault)
+    with gemini_client(gemini_server) as client, pytest.raises(error) as caught:
+        client.models.generate_content(model="gemini-2.5-flash", contents=PROMPT)
+    assert caught.value.status == status
+    if fault.retry_after_s is not None:
+        assert caught.value.response.headers["retry-after"] == "2"
+        assert caught.value.details["error"]["details"][0]["retryDelay"] == "2s"
+    if fault.prompt_tokens:
+        assert caught.value.message == (
+            "The input token count (1048600) exceeds the maximum number of tokens allowed (1048576)."
+        )
+
+
+def test_gemini_in_stream_error_raises_server_error(gemini_server: GeminiServer) -> None:
+    gemini_server.faults.push(Fault.stream_error(2))
+    received: list[str] = []
+    with pytest.raises(genai_errors.ServerError) as caught:
+        gemini_stream(gemini_server, TIMEOUT_S, received)
+    assert received == PIECES[:2]
+    assert (caught.value.code, caught.value.status) == (503, "UNAVAILABLE")
+
+
+def test_gemini_malformed_stream_event(gemini_server: GeminiServer) -> None:
+    gemini_server.faults.push(Fault.malformed_json())
+    with pytest.raises(genai_errors.UnknownApiResponseError):
+        gemini_stream(gemini_server, TIMEOUT_S, [])
+
+
+# Cohere.
+
+
+def test_cohere_stream_event_names_match_types(cohere_server: CohereServer) -> None:
+    with cohere_client(cohere_server) as client:
+        events = list(
+            client.chat_stream(model="command-a-03-2025", messages=[cohere.UserChatMessageV2(content=PROMPT)])
+        )
+    assert [event.type for event in events] == [
+        "message-start",
+        "content-start",
+        *["content-delta"] * len(PIECES),
+        "content-end",
+        "message-end",
+    ]
+    request = cohere_server.requests[0]
+    assert request.headers["authorization"] == f"Bearer {cohere_server.api_key}"
+    assert request.json["stream"] is True
+
+
+def test_cohere_bad_key_is_unauthorized(cohere_server: CohereServer) -> None:
+    with cohere_client(cohere_server, api_key="co-wrong") as client, pytest.raises(cohere.UnauthorizedError) as caught:
+        client.chat(model="command-a-03-2025", messages=[cohere.UserChatMessageV2(content=PROMPT)])
+    assert caught.value.body["message"] == "invalid api token"
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        (Fault.status(429, retry_after_s=2), cohere.TooManyRequestsError),
+        (Fault.status(500), cohere.InternalServerError),
+        (Fault.status(503), cohere.ServiceUnavailableError),
+        (Fault.context_length(), cohere.BadRequestError),
+    ],
+    ids=["429", "500", "503", "context_length"],
+)
+def test_cohere_status_errors(cohere_server: CohereServer, fault: Fault, error: type[CohereApiError]) -> None:
+    cohere_server.faults.push(fault)
+    with cohere_client(cohere_server) as client, pytest.raises(error) as caught:
+        client.chat(model="command-a-03-2025", messages=[cohere.UserChatMessageV2(content=PROMPT)])
+    assert isinstance(caught.value.body, dict) and caught.value.body["message"]
+    if fault.retry_after_s is not None:
+        assert caught.value.headers is not None and caught.value.headers["retry-after"] == "2"
+
+
+def test_cohere_in_stream_error_is_a_message_end_not_an_exception(cohere_server: CohereServer) -> None:
+    cohere_server.faults.push(Fault.stream_error(2))
+    received: list[str] = []
+    answer = cohere_stream(cohere_server, TIMEOUT_S, received)
+    assert received == PIECES[:2]
+    assert answer.finish == "ERROR"
+
+
+def test_cohere_skips_a_malformed_stream_event(cohere_server: CohereServer, caplog: pytest.LogCaptureFixture) -> None:
+    cohere_server.faults.push(Fault.malformed_json())
+    received: list[str] = []
+    answer = cohere_stream(cohere_server, TIMEOUT_S, received)
+    # The SDK logs a warning and goes on: the bad event is lost without an error.
+    assert received == PIECES
+    assert answer.finish == "COMPLETE"
+    assert "Failed to parse SSE data" in caplog.text
+
+
+# The framework.
+
+
+def test_faults_apply_in_order_one_per_request(openai_server: OpenAIServer) -> None:
+    openai_server.faults.push(Fault.status(503), Fault.status(502))
+    assert openai_server.faults.pending == 2
+    with openai_client(openai_server) as client:
+        statuses = []
+        for _ in range(3):
+            try:
+                client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": PROMPT}])
+                statuses.append(200)
+            except openai.APIStatusError as error:
+                statuses.append(error.status_code)
+    assert statuses == [503, 502, 200]
+    assert [request.fault for request in openai_server.requests] == [Fault.status(503), Fault.status(502), None]
+    assert openai_server.faults.pending == 0
+
+
+def _chaos_run(seed: int) -> list[Fault | None]:
+    with OpenAIServer() as server, openai_client(server) as client:
+        server.faults.chaos([Fault.status(503), Fault.reset()], rate=0.5, seed=seed)
+        failures = 0
+        for _ in range(12):
+            try:
+                client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": PROMPT}])
+            except (openai.InternalServerError, openai.APIConnectionError):
+                failures += 1
+        faults = [request.fault for request in server.requests]
+    assert failures == sum(fault is not None for fault in faults)
+    return faults
+
+
+def test_chaos_mode_is_seeded() -> None:
+    first = _chaos_run(seed=7)
+    assert first == _chaos_run(seed=7)
+    assert {Fault.status(503), Fault.reset(), None} == set(first)
+
+
+def test_close_ends_a_hanging_request_and_joins_the_thread() -> None:
+    server = OpenAIServer()
+    server.faults.push(Fault.hang())
+    outcome: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            openai_complete(server, 30.0)
+        except BaseException as error:  # noqa: BLE001 - handed to the test thread
+            outcome.append(error)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    assert server.wait_requests(1)
+    server.close()
+    caller.join(TIMEOUT_S)
+    assert not caller.is_alive()
+    # The server gave up on the connection: a connection error, not the client's 30 s timeout.
+    assert len(outcome) == 1
+    assert type(outcome[0]) is openai.APIConnectionError
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("loopback-")]
+    server.close()  # closing twice is harmless
