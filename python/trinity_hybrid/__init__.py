@@ -19,13 +19,17 @@ from ._exceptions import (
     NativeLibraryError,
     NoProviderAvailable,
     ProviderError,
+    ProviderUnavailableError,
     QuotaExhaustedError,
     RateLimitedError,
+    StreamInterruptedError,
     TransientError,
     TrinityError,
 )
+from ._inference import Attempt, Response, StreamChunk
 from ._node import ProviderStats, Route, Secret, TrinityHybridNode, mask_key
 from ._text import Detection, detect_language, estimate_tokens
+from . import providers
 
 __version__ = "0.1.0"
 
@@ -42,6 +46,11 @@ __all__ = [
     "NoProviderAvailable",
     "ProviderError",
     "ProviderStats",
+    "ProviderUnavailableError",
+    "Response",
+    "StreamChunk",
+    "StreamInterruptedError",
+    "Attempt",
     "QuotaExhaustedError",
     "RateLimitedError",
     "Route",
@@ -50,6 +59,7 @@ __all__ = [
     "TrinityError",
     "TrinityHybridNode",
     "__version__",
+    "providers",
     "detect_language",
     "estimate_tokens",
     "mask_key",

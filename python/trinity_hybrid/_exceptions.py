@@ -11,11 +11,13 @@ attribute ever carries an API key: keys appear only masked, as ``key[:8]***``.
     ├── NoProviderAvailable       no configured provider can take this request
     └── ProviderError             one provider failed one call
         ├── TransientError        5xx, timeouts, connection errors: try the next provider
+        │   └── StreamInterruptedError   a stream broke after its first token: raised, no fallback
         ├── RateLimitedError      429: try the next provider; the breaker holds this one
         │   └── QuotaExhaustedError   the quota, credit or balance is used up: hold it much longer
         ├── CredentialError       401/403: try the next provider; this one is marked unhealthy
         ├── ClientRequestError    400/404/422: the request itself is wrong; no fallback
         │   └── ContextLengthExceededError  the prompt is too long for this model's window
+        ├── ProviderUnavailableError   the provider's runtime or address is missing here
         └── CircuitOpenError      the breaker refused the call
     AllProvidersFailed            every provider of the chain failed (carries every attempt)
 """
@@ -36,7 +38,9 @@ __all__ = [
     "NoProviderAvailable",
     "ProviderError",
     "QuotaExhaustedError",
+    "ProviderUnavailableError",
     "RateLimitedError",
+    "StreamInterruptedError",
     "TransientError",
     "TrinityError",
 ]
@@ -104,6 +108,18 @@ class QuotaExhaustedError(RateLimitedError):
     holds the provider for its (long) quota cooldown."""
 
     failure_kind = "quota_exhausted"
+
+
+class StreamInterruptedError(TransientError):
+    """A stream failed after its first token; no fallback, since the answer is half given."""
+
+    failure_kind = "transient"
+
+
+class ProviderUnavailableError(ProviderError):
+    """The provider cannot be used on this machine: its runtime or its address is missing."""
+
+    failure_kind = "credential"
 
 
 class CredentialError(ProviderError):

@@ -179,6 +179,10 @@ class TrinityHybridNode:
         self._scratch = threading.local()
         self._chains: dict[bytes, tuple[str, ...]] = {}
         self._strategy_default_index = int(lib.TH_STRATEGY_NODE_DEFAULT)
+        # Overrides of the providers' default base URLs (`<PROVIDER>_BASE_URL`).
+        self.base_urls: dict[str, str] = {}
+        self._client_sync: Any = None
+        self._client_async: Any = None
 
     # ------------------------------------------------------------------------------------------
     # Configuration.
@@ -200,6 +204,12 @@ class TrinityHybridNode:
                 if key:
                     node.set_available(name, key)
                     break
+            base_url_variable = ffi.string(lib.th_provider_base_url_variable(index)).decode("ascii")
+            base_url = source.get(base_url_variable, "").strip()
+            if base_url:
+                if not base_url.startswith(("http://", "https://")):
+                    raise ConfigurationError(f"{base_url_variable} must be an http:// or https:// URL")
+                node.base_urls[name] = base_url
             model_variable = ffi.string(lib.th_provider_model_variable(index)).decode("ascii")
             model = source.get(model_variable, "").strip()
             if model:
@@ -497,6 +507,116 @@ class TrinityHybridNode:
     def print_status(self, file: TextIO | None = None) -> None:
         """Prints the status as a table (to stdout by default)."""
         print(format_status(self.status()), file=file or sys.stdout)
+
+    # ------------------------------------------------------------------------------------------
+    # Calling providers.
+
+    def endpoint(self, provider: str) -> Any:
+        """Where and as whom to call ``provider`` (a ``providers.Endpoint``)."""
+        from ._exceptions import ProviderUnavailableError
+        from .providers import DEFAULT_BASE_URLS, Endpoint
+
+        self._provider(provider)
+        model = self.provider_info(provider)["model"]
+        if provider == "local":
+            base_url = self.base_urls.get("local")
+            if base_url is None:
+                raise ProviderUnavailableError(
+                    "the embedded local model is not available in this build; set LOCAL_LLM_BASE_URL to an "
+                    "OpenAI-compatible server (llama.cpp server, Ollama, vLLM)",
+                    provider=provider,
+                )
+            return Endpoint(provider, base_url, model, self._keys.get(provider))
+        base_url = self.base_urls.get(provider, DEFAULT_BASE_URLS[provider])
+        return Endpoint(provider, base_url, model, self._keys.get(provider))
+
+    def wire_format(self, provider: str) -> Any:
+        """The wire format ``provider`` speaks (a local server speaks OpenAI's)."""
+        from .providers import WIRE_FORMATS, openai_compatible
+
+        if provider == "local":
+            return openai_compatible.WIRE_FORMAT
+        return WIRE_FORMATS[provider]
+
+    def _options(self, prompt: Any, options: dict[str, Any]) -> Any:
+        from ._inference import _Call
+
+        return _Call(self, prompt, options)
+
+    def infer(
+        self,
+        prompt: Prompt,
+        *,
+        quality: bool = False,
+        force_provider: str | None = None,
+        strategy: str | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        stream: bool = False,
+        timeout: float | None = None,
+    ) -> Any:
+        """Answers ``prompt`` (a string or OpenAI-style messages) through the best available
+        provider, falling back through the chain. Returns a ``Response``, or with ``stream=True``
+        an iterator of ``StreamChunk`` whose last chunk carries usage and cost."""
+        from ._inference import infer_sync, stream_sync
+
+        call = self._options(prompt, dict(quality=quality, force_provider=force_provider, strategy=strategy,
+                                          max_tokens=max_tokens, temperature=temperature, stream=stream, timeout=timeout))
+        if stream:
+            return stream_sync(self._sync_client(), call)
+        return infer_sync(self._sync_client(), call)
+
+    async def ainfer(
+        self,
+        prompt: Prompt,
+        *,
+        quality: bool = False,
+        force_provider: str | None = None,
+        strategy: str | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        stream: bool = False,
+        timeout: float | None = None,
+    ) -> Any:
+        """``infer`` for asyncio: returns a ``Response``, or an async iterator of chunks."""
+        from ._inference import infer_async, stream_async
+
+        call = self._options(prompt, dict(quality=quality, force_provider=force_provider, strategy=strategy,
+                                          max_tokens=max_tokens, temperature=temperature, stream=stream, timeout=timeout))
+        if stream:
+            return stream_async(self._async_client(), call)
+        return await infer_async(self._async_client(), call)
+
+    def _sync_client(self) -> Any:
+        if self._client_sync is None:
+            from ._http import sync_client
+
+            self._client_sync = sync_client()
+        return self._client_sync
+
+    def _async_client(self) -> Any:
+        if self._client_async is None:
+            from ._http import async_client
+
+            self._client_async = async_client()
+        return self._client_async
+
+    def close(self) -> None:
+        """Closes the sync HTTP client (``aclose`` closes the async one)."""
+        if self._client_sync is not None:
+            self._client_sync.close()
+            self._client_sync = None
+
+    async def aclose(self) -> None:
+        if self._client_async is not None:
+            await self._client_async.aclose()
+            self._client_async = None
+
+    def __enter__(self) -> TrinityHybridNode:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         return f"TrinityHybridNode(available={list(self.available_providers)!r})"

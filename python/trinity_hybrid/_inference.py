@@ -1,0 +1,373 @@
+"""``infer`` and ``ainfer``: the provider chain walked, one HTTP call at a time.
+
+The decisions (which provider next, what an error means, what to record) live in ``_Call`` and
+``_StreamState``, which do no I/O; ``infer_sync`` / ``stream_sync`` and their async twins only
+send requests and read bytes. Data flows one way: route (native) → call (here) → outcome
+recorded (native).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator
+
+import httpx
+from httpx_sse import EventSource, SSEError
+
+from ._exceptions import (
+    AllProvidersFailed,
+    CircuitOpenError,
+    ClientRequestError,
+    ContextLengthExceededError,
+    NoProviderAvailable,
+    ProviderError,
+    StreamInterruptedError,
+    TransientError,
+)
+from .providers import ChatRequest, Completion, Endpoint, HttpRequest, StreamDelta, Usage, WireFormat
+
+if TYPE_CHECKING:
+    from ._node import TrinityHybridNode
+
+__all__ = ["Attempt", "Response", "StreamChunk", "Timeouts"]
+
+# What the native breaker calls each of our failure kinds; a context-length error says nothing
+# about the provider's health, so it is recorded like any other client error.
+NATIVE_FAILURE_KIND = {
+    "transient": "transient",
+    "rate_limited": "rate_limited",
+    "credential": "credential",
+    "client": "client",
+    "quota_exhausted": "quota_exhausted",
+    "context_length": "client",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds. ``read_s`` bounds a non-stream answer's silence and a stream's gap between
+    chunks; ``first_token_s`` bounds a stream's wait for its first piece of text."""
+
+    connect_s: float = 10.0
+    read_s: float = 120.0
+    first_token_s: float = 60.0
+
+    @classmethod
+    def of(cls, timeout: float | Timeouts | None) -> Timeouts:
+        if timeout is None:
+            return cls()
+        if isinstance(timeout, Timeouts):
+            return timeout
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+            from ._exceptions import InvalidInputError
+
+            raise InvalidInputError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        return cls(connect_s=min(10.0, float(timeout)), read_s=float(timeout), first_token_s=float(timeout))
+
+    def httpx(self) -> httpx.Timeout:
+        return httpx.Timeout(self.read_s, connect=self.connect_s)
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One provider of the chain: ``success``, ``failure`` or ``skipped`` (breaker open)."""
+
+    provider: str
+    outcome: str
+    error: str | None = None
+    error_type: str | None = None
+    latency_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A whole answer and how it was obtained."""
+
+    text: str
+    provider: str
+    model: str
+    usage: Usage
+    latency_s: float
+    cost_usd: float
+    attempts: tuple[Attempt, ...]
+    language: str
+    finish_reason: str | None = None
+
+    @property
+    def fallback(self) -> bool:
+        return len(self.attempts) > 1
+
+
+@dataclass(frozen=True, slots=True)
+class StreamChunk:
+    """A piece of a streamed answer. The last chunk has ``done`` set and carries ``usage``,
+    ``cost_usd`` and the ``attempts``."""
+
+    text: str
+    provider: str
+    usage: Usage | None = None
+    finish_reason: str | None = None
+    done: bool = False
+    cost_usd: float = 0.0
+    attempts: tuple[Attempt, ...] = ()
+
+
+def transport_error(provider: str, error: httpx.HTTPError | SSEError) -> TransientError:
+    """The one place where the HTTP layer's errors become ours."""
+    if isinstance(error, httpx.TimeoutException):
+        return TransientError(f"timed out ({type(error).__name__})", provider=provider, cause=error)
+    return TransientError(f"connection failed ({type(error).__name__})", provider=provider, cause=error)
+
+
+class _Call:
+    """The decisions of one ``infer``: the chain, each admission, each outcome's meaning."""
+
+    def __init__(self, node: TrinityHybridNode, prompt: Any, options: dict[str, Any]) -> None:
+        self.node = node
+        self.request = ChatRequest.from_prompt(
+            prompt, max_tokens=options["max_tokens"], temperature=options["temperature"], stream=options["stream"]
+        )
+        self.forced = options["force_provider"] is not None
+        self.timeouts = Timeouts.of(options["timeout"])
+        self.route = node.route(
+            prompt,
+            quality=options["quality"],
+            force_provider=options["force_provider"],
+            strategy=options["strategy"],
+            max_tokens=options["max_tokens"],
+        )
+        if not self.route.providers:
+            raise NoProviderAvailable(
+                f"no available provider can take this request (about {self.route.tokens_estimated} tokens; "
+                f"available: {', '.join(node.available_providers) or 'none'})",
+                reason=self.route.reason,
+            )
+        self.attempts: list[Attempt] = []
+        self.started_s = time.monotonic()
+        # After a context-length error only larger windows are worth trying.
+        self.window_min_tokens = 0
+
+    def candidates(self) -> Iterator[tuple[str, WireFormat, Endpoint, HttpRequest]]:
+        """Each provider worth calling now, with the request to send it."""
+        for provider in self.route.providers:
+            if self.node.provider_info(provider)["context_window_tokens"] <= self.window_min_tokens:
+                continue
+            admission = self.node.admit(provider)
+            if admission.startswith("denied"):
+                self.attempts.append(Attempt(provider, "skipped", f"circuit breaker: {admission}", "CircuitOpenError"))
+                if self.forced:
+                    raise CircuitOpenError(f"circuit breaker refused the call ({admission})", provider=provider)
+                continue
+            try:
+                endpoint = self.node.endpoint(provider)
+            except ProviderError as error:
+                self.failed(provider, time.monotonic(), error)
+                continue
+            wire_format = self.node.wire_format(provider)
+            yield provider, wire_format, endpoint, wire_format.build_request(endpoint, self.request)
+
+    def succeeded(self, provider: str, started_s: float, usage: Usage | None) -> tuple[float, Usage]:
+        """Records a success; returns (cost in USD, usage) — usage estimated when not reported."""
+        latency_s = time.monotonic() - started_s
+        if usage is None:
+            usage = Usage(prompt_tokens=self.route.tokens_estimated, completion_tokens=0)
+        cost_usd = self.node.record_success(
+            provider,
+            latency_ms=round(latency_s * 1000),
+            tokens_input=usage.prompt_tokens,
+            tokens_output=usage.completion_tokens,
+        )
+        self.attempts.append(Attempt(provider, "success", latency_s=latency_s))
+        return cost_usd, usage
+
+    def failed(self, provider: str, started_s: float, error: ProviderError) -> None:
+        """Records a failure. Returns when the next provider should be tried; raises otherwise."""
+        latency_s = time.monotonic() - started_s
+        retry_after_ms = round(error.retry_after_s * 1000) if error.retry_after_s else 0
+        self.node.record_failure(
+            provider,
+            NATIVE_FAILURE_KIND.get(error.failure_kind, "transient"),
+            latency_ms=round(latency_s * 1000),
+            retry_after_ms=retry_after_ms,
+        )
+        self.attempts.append(Attempt(provider, "failure", str(error), type(error).__name__, latency_s))
+        if self.forced:
+            raise error
+        if isinstance(error, ContextLengthExceededError):
+            self.window_min_tokens = self.node.provider_info(provider)["context_window_tokens"]
+            return
+        if isinstance(error, ClientRequestError):
+            raise error
+
+    def exhausted(self) -> AllProvidersFailed:
+        return AllProvidersFailed(self.attempts)
+
+    def response(self, provider: str, completion: Completion, cost_usd: float, usage: Usage) -> Response:
+        return Response(
+            text=completion.text,
+            provider=provider,
+            model=completion.model,
+            usage=usage,
+            latency_s=time.monotonic() - self.started_s,
+            cost_usd=cost_usd,
+            attempts=tuple(self.attempts),
+            language=self.route.language,
+            finish_reason=completion.finish_reason,
+        )
+
+
+class _StreamState:
+    """Reads one provider's stream: turns server-sent events into chunks, enforces the
+    time-to-first-token bound, and knows whether the answer ended properly."""
+
+    def __init__(self, call: _Call, provider: str, wire_format: WireFormat, endpoint: Endpoint) -> None:
+        self.call = call
+        self.provider = provider
+        self.parser = wire_format.new_stream_parser(endpoint)
+        self.started_s = time.monotonic()
+        self.first_token_deadline_s = self.started_s + call.timeouts.first_token_s
+        self.text_started = False
+        self.usage: Usage | None = None
+        self.finish_reason: str | None = None
+        self.done = False
+
+    def on_event(self, event: str, data: str) -> list[StreamChunk]:
+        if not self.text_started and time.monotonic() > self.first_token_deadline_s:
+            raise TransientError(
+                f"no first token within {self.call.timeouts.first_token_s:g} s", provider=self.provider
+            )
+        chunks: list[StreamChunk] = []
+        for delta in self.parser.feed(event, data):
+            self._absorb(delta)
+            if delta.text:
+                self.text_started = True
+                chunks.append(StreamChunk(delta.text, self.provider))
+        return chunks
+
+    def _absorb(self, delta: StreamDelta) -> None:
+        if delta.usage is not None:
+            self.usage = delta.usage
+        if delta.finish_reason is not None:
+            self.finish_reason = delta.finish_reason
+        if delta.done:
+            self.done = True
+
+    def finish(self) -> StreamChunk:
+        """The closing chunk, after the stream ended; an unfinished stream is an error."""
+        if not self.done:
+            raise TransientError("the stream ended before the answer was complete", provider=self.provider)
+        cost_usd, usage = self.call.succeeded(self.provider, self.started_s, self.usage)
+        return StreamChunk(
+            "", self.provider, usage, self.finish_reason, True, cost_usd, tuple(self.call.attempts)
+        )
+
+    def interrupted(self, error: ProviderError) -> StreamInterruptedError:
+        """After text has been handed out no other provider may take over: the caller would get
+        two answers spliced together. The failure is recorded and raised, typed."""
+        self.call.node.record_failure(
+            self.provider, NATIVE_FAILURE_KIND.get(error.failure_kind, "transient"),
+            latency_ms=round((time.monotonic() - self.started_s) * 1000),
+        )
+        return StreamInterruptedError(
+            f"stream failed after its first token: {error}", provider=self.provider, cause=error
+        )
+
+
+def _check_status(wire_format: WireFormat, endpoint: Endpoint, response: httpx.Response, body: bytes) -> None:
+    if response.status_code >= 300:
+        raise wire_format.classify_error(endpoint, response.status_code, response.headers, body)
+
+
+def infer_sync(client: httpx.Client, call: _Call) -> Response:
+    for provider, wire_format, endpoint, request in call.candidates():
+        started_s = time.monotonic()
+        try:
+            try:
+                response = client.post(request.url, headers=request.headers, json=request.json, timeout=call.timeouts.httpx())
+            except httpx.HTTPError as error:
+                raise transport_error(provider, error) from None
+            _check_status(wire_format, endpoint, response, response.content)
+            completion = wire_format.parse_response(endpoint, response.content)
+        except ProviderError as error:
+            call.failed(provider, started_s, error)
+            continue
+        cost_usd, usage = call.succeeded(provider, started_s, completion.usage)
+        return call.response(provider, completion, cost_usd, usage)
+    raise call.exhausted()
+
+
+async def infer_async(client: httpx.AsyncClient, call: _Call) -> Response:
+    for provider, wire_format, endpoint, request in call.candidates():
+        started_s = time.monotonic()
+        try:
+            try:
+                response = await client.post(
+                    request.url, headers=request.headers, json=request.json, timeout=call.timeouts.httpx()
+                )
+            except httpx.HTTPError as error:
+                raise transport_error(provider, error) from None
+            _check_status(wire_format, endpoint, response, response.content)
+            completion = wire_format.parse_response(endpoint, response.content)
+        except ProviderError as error:
+            call.failed(provider, started_s, error)
+            continue
+        cost_usd, usage = call.succeeded(provider, started_s, completion.usage)
+        return call.response(provider, completion, cost_usd, usage)
+    raise call.exhausted()
+
+
+def stream_sync(client: httpx.Client, call: _Call) -> Iterator[StreamChunk]:
+    for provider, wire_format, endpoint, request in call.candidates():
+        state = _StreamState(call, provider, wire_format, endpoint)
+        try:
+            try:
+                with client.stream(
+                    "POST", request.url, headers=request.headers, json=request.json, timeout=call.timeouts.httpx()
+                ) as response:
+                    if response.status_code >= 300:
+                        _check_status(wire_format, endpoint, response, response.read())
+                    for event in EventSource(response).iter_sse():
+                        yield from state.on_event(event.event, event.data)
+                        if state.done:
+                            break
+            except (httpx.HTTPError, SSEError) as error:
+                raise transport_error(provider, error) from None
+            closing = state.finish()
+        except ProviderError as error:
+            if state.text_started:
+                raise state.interrupted(error) from None
+            call.failed(provider, state.started_s, error)
+            continue
+        yield closing
+        return
+    raise call.exhausted()
+
+
+async def stream_async(client: httpx.AsyncClient, call: _Call) -> AsyncIterator[StreamChunk]:
+    for provider, wire_format, endpoint, request in call.candidates():
+        state = _StreamState(call, provider, wire_format, endpoint)
+        try:
+            try:
+                async with client.stream(
+                    "POST", request.url, headers=request.headers, json=request.json, timeout=call.timeouts.httpx()
+                ) as response:
+                    if response.status_code >= 300:
+                        _check_status(wire_format, endpoint, response, await response.aread())
+                    async for event in EventSource(response).aiter_sse():
+                        for chunk in state.on_event(event.event, event.data):
+                            yield chunk
+                        if state.done:
+                            break
+            except (httpx.HTTPError, SSEError) as error:
+                raise transport_error(provider, error) from None
+            closing = state.finish()
+        except ProviderError as error:
+            if state.text_started:
+                raise state.interrupted(error) from None
+            call.failed(provider, state.started_s, error)
+            continue
+        yield closing
+        return
+    raise call.exhausted()
+
