@@ -262,16 +262,21 @@ class _StreamState:
             "", self.provider, usage, self.finish_reason, True, cost_usd, tuple(self.call.attempts)
         )
 
-    def interrupted(self, error: ProviderError) -> StreamInterruptedError:
-        """After text has been handed out no other provider may take over: the caller would get
-        two answers spliced together. The failure is recorded and raised, typed."""
+    def failed(self, error: ProviderError) -> None:
+        """Before the first token the next provider may take over (``_Call.failed`` decides).
+        After it, no other provider may: the caller would get two answers spliced together, so
+        the failure is recorded and raised, typed."""
+        if not self.text_started:
+            self.call.failed(self.provider, self.started_s, error)
+            return
         self.call.node.record_failure(
-            self.provider, NATIVE_FAILURE_KIND.get(error.failure_kind, "transient"),
+            self.provider,
+            NATIVE_FAILURE_KIND.get(error.failure_kind, "transient"),
             latency_ms=round((time.monotonic() - self.started_s) * 1000),
         )
-        return StreamInterruptedError(
+        raise StreamInterruptedError(
             f"stream failed after its first token: {error}", provider=self.provider, cause=error
-        )
+        ) from None
 
 
 def _check_status(wire_format: WireFormat, endpoint: Endpoint, response: httpx.Response, body: bytes) -> None:
@@ -335,9 +340,7 @@ def stream_sync(client: httpx.Client, call: _Call) -> Iterator[StreamChunk]:
                 raise transport_error(provider, error) from None
             closing = state.finish()
         except ProviderError as error:
-            if state.text_started:
-                raise state.interrupted(error) from None
-            call.failed(provider, state.started_s, error)
+            state.failed(error)
             continue
         yield closing
         return
@@ -363,9 +366,7 @@ async def stream_async(client: httpx.AsyncClient, call: _Call) -> AsyncIterator[
                 raise transport_error(provider, error) from None
             closing = state.finish()
         except ProviderError as error:
-            if state.text_started:
-                raise state.interrupted(error) from None
-            call.failed(provider, state.started_s, error)
+            state.failed(error)
             continue
         yield closing
         return
