@@ -236,6 +236,7 @@ def test_no_key_in_logs_errors_or_reprs(caplog: pytest.LogCaptureFixture) -> Non
         texts = [caplog.text, str(raised.value), repr(raised.value.attempts), repr(node), str(node.status()),
                  repr(endpoint), repr(request)]
     assert "CredentialError" in repr(raised.value.attempts)
+    assert "groq failed" in caplog.text and "anthropic failed" in caplog.text  # the logs were written
     for text in texts:
         for secret in secrets:
             # Only the first eight characters may ever show, as the mask.

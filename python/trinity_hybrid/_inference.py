@@ -8,6 +8,7 @@ recorded (native).
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator
@@ -31,6 +32,11 @@ if TYPE_CHECKING:
     from ._node import TrinityHybridNode
 
 __all__ = ["Attempt", "Response", "StreamChunk", "Timeouts"]
+
+# One record per provider attempt, with its fields in `extra` for structured handlers (JSON
+# logging): provider, outcome, latency_ms, error_type. Messages come from our own errors, whose
+# provider text has already had any key scrubbed out.
+logger = logging.getLogger("trinity_hybrid")
 
 # What the native breaker calls each of our failure kinds; a context-length error says nothing
 # about the provider's health, so it is recorded like any other client error.
@@ -179,6 +185,12 @@ class _Call:
             tokens_output=usage.completion_tokens,
         )
         self.attempts.append(Attempt(provider, "success", latency_s=latency_s))
+        logger.info(
+            "%s answered in %.0f ms",
+            provider,
+            latency_s * 1000,
+            extra={"provider": provider, "outcome": "success", "latency_ms": round(latency_s * 1000)},
+        )
         return cost_usd, usage
 
     def failed(self, provider: str, started_s: float, error: ProviderError) -> None:
@@ -192,6 +204,17 @@ class _Call:
             retry_after_ms=retry_after_ms,
         )
         self.attempts.append(Attempt(provider, "failure", str(error), type(error).__name__, latency_s))
+        logger.warning(
+            "%s failed: %s",
+            provider,
+            error,
+            extra={
+                "provider": provider,
+                "outcome": "failure",
+                "latency_ms": round(latency_s * 1000),
+                "error_type": type(error).__name__,
+            },
+        )
         if self.forced:
             raise error
         if isinstance(error, ContextLengthExceededError):
