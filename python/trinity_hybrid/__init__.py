@@ -26,12 +26,31 @@ from ._exceptions import (
     TransientError,
     TrinityError,
 )
-from ._inference import Attempt, Response, StreamChunk
 from ._node import ProviderStats, Route, Secret, TrinityHybridNode, mask_key
 from ._text import Detection, detect_language, estimate_tokens
-from . import providers
 
 __version__ = "0.1.0"
+
+# The HTTP stack (httpx, aiohttp) and the wire formats load on first use, so that importing the
+# package for routing alone stays cheap: see the import-time figures in bench/results/.
+_LAZY = {
+    "Attempt": "._inference",
+    "Response": "._inference",
+    "StreamChunk": "._inference",
+    "providers": ".providers",
+}
+
+
+def __getattr__(name: str) -> object:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'trinity_hybrid' has no attribute {name!r}")
+    import importlib
+
+    module = importlib.import_module(module_name, __name__)
+    value = module if name == "providers" else getattr(module, name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "AllProvidersFailed",
