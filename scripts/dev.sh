@@ -9,6 +9,10 @@ cd "$(dirname "$0")/.."
 command="${1:-}"
 shift || true
 python="${PYTHON:-python3}"
+# llama-cpp-python (the `local` extra) compiles llama.cpp from source; a portable build, not one
+# tuned to this CPU, so that a wheel pip caches here also runs on another machine.
+export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
+export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc 2>/dev/null || echo 2)}"
 
 if [ ! -x .venv/bin/python ]; then
     "$python" -m venv .venv
@@ -16,11 +20,11 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 case "$command" in
     demo)
-        .venv/bin/python -m pip install --quiet --disable-pip-version-check .
+        .venv/bin/python -m pip install --quiet --disable-pip-version-check ".[local]"
         exec .venv/bin/python -m trinity_hybrid "$@"
         ;;
     test)
-        .venv/bin/python -m pip install --quiet --disable-pip-version-check ".[test]"
+        .venv/bin/python -m pip install --quiet --disable-pip-version-check ".[test,local]"
         exec .venv/bin/python -m pytest "$@"
         ;;
     *)

@@ -8,23 +8,38 @@ that redirects a POST is misconfigured, and following it could send the key else
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import httpx
+
+from ._local import LOCAL_BASE_URL, AsyncLocalTransport, LocalTransport
+
+if TYPE_CHECKING:
+    from ._local import LocalModel
+
+# Requests to the local provider's address go to the in-process model, never to a network.
+LOCAL_MOUNT = LOCAL_BASE_URL.rsplit("/", 1)[0]
 
 POOL_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=30.0)
 DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
 
 
-def sync_client() -> httpx.Client:
-    return httpx.Client(limits=POOL_LIMITS, timeout=DEFAULT_TIMEOUT, follow_redirects=False, trust_env=False)
+def sync_client(local_model: LocalModel) -> httpx.Client:
+    return httpx.Client(
+        limits=POOL_LIMITS,
+        timeout=DEFAULT_TIMEOUT,
+        follow_redirects=False,
+        trust_env=False,
+        mounts={LOCAL_MOUNT: LocalTransport(local_model)},
+    )
 
 
-def async_client() -> httpx.AsyncClient:
-    try:
-        from httpx_aiohttp import AiohttpTransport
-    except ImportError:  # pragma: no cover - the dependency is declared; this guards odd installs
-        return httpx.AsyncClient(limits=POOL_LIMITS, timeout=DEFAULT_TIMEOUT, follow_redirects=False, trust_env=False)
+def async_client(local_model: LocalModel) -> httpx.AsyncClient:
+    from httpx_aiohttp import AiohttpTransport
+
     return httpx.AsyncClient(
         transport=AiohttpTransport(limits=POOL_LIMITS, trust_env=False),
+        mounts={LOCAL_MOUNT: AsyncLocalTransport(local_model)},
         timeout=DEFAULT_TIMEOUT,
         follow_redirects=False,
         trust_env=False,

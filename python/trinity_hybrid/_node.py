@@ -183,6 +183,7 @@ class TrinityHybridNode:
         self.base_urls: dict[str, str] = {}
         self._client_sync: Any = None
         self._client_async: Any = None
+        self._local: Any = None
 
     # ------------------------------------------------------------------------------------------
     # Configuration.
@@ -521,11 +522,15 @@ class TrinityHybridNode:
         if provider == "local":
             base_url = self.base_urls.get("local")
             if base_url is None:
-                raise ProviderUnavailableError(
-                    "the embedded local model is not available in this build; set LOCAL_LLM_BASE_URL to an "
-                    "OpenAI-compatible server (llama.cpp server, Ollama, vLLM)",
-                    provider=provider,
-                )
+                from ._local import INSTALL_HINT, LOCAL_BASE_URL, runtime_installed
+
+                if not runtime_installed():
+                    raise ProviderUnavailableError(
+                        f"the embedded local model needs llama-cpp-python: {INSTALL_HINT}; or set "
+                        "LOCAL_LLM_BASE_URL to an OpenAI-compatible server (llama.cpp server, Ollama, vLLM)",
+                        provider=provider,
+                    )
+                base_url = LOCAL_BASE_URL
             return Endpoint(provider, base_url, model, self._keys.get(provider))
         base_url = self.base_urls.get(provider, DEFAULT_BASE_URLS[provider])
         return Endpoint(provider, base_url, model, self._keys.get(provider))
@@ -587,18 +592,25 @@ class TrinityHybridNode:
             return stream_async(self._async_client(), call)
         return await infer_async(self._async_client(), call)
 
+    def _local_model(self) -> Any:
+        if self._local is None:
+            from ._local import LocalModel
+
+            self._local = LocalModel()
+        return self._local
+
     def _sync_client(self) -> Any:
         if self._client_sync is None:
             from ._http import sync_client
 
-            self._client_sync = sync_client()
+            self._client_sync = sync_client(self._local_model())
         return self._client_sync
 
     def _async_client(self) -> Any:
         if self._client_async is None:
             from ._http import async_client
 
-            self._client_async = async_client()
+            self._client_async = async_client(self._local_model())
         return self._client_async
 
     def close(self) -> None:
