@@ -139,13 +139,14 @@ def test_forced_provider_failure_is_raised_typed(openai_server: OpenAIServer) ->
 
 def test_all_failed_carries_every_attempt(openai_server: OpenAIServer) -> None:
     with AnthropicServer() as anthropic, node_for(groq=openai_server, anthropic=anthropic) as node:
+        node.set_unavailable("local")  # otherwise the embedded model answers last
         openai_server.faults.push(Fault.reset())
         anthropic.faults.push(Fault.malformed_json())
         with pytest.raises(AllProvidersFailed) as raised:
             node.infer("Hello there")
     attempts = raised.value.attempts
-    assert [attempt.provider for attempt in attempts] == ["groq", "anthropic", "local"]
-    assert [attempt.error_type for attempt in attempts] == ["TransientError", "TransientError", "ProviderUnavailableError"]
+    assert [attempt.provider for attempt in attempts] == ["groq", "anthropic"]
+    assert [attempt.error_type for attempt in attempts] == ["TransientError", "TransientError"]
 
 
 def test_no_provider_fits() -> None:
@@ -228,6 +229,7 @@ def test_no_key_in_logs_errors_or_reprs(caplog: pytest.LogCaptureFixture) -> Non
         node = node_for(groq=openai)
         node.set_available("anthropic", secrets[1])
         node.base_urls["anthropic"] = anthropic.base_url
+        node.set_unavailable("local")
         openai.faults.push(Fault.status(500))
         with pytest.raises(AllProvidersFailed) as raised:
             node.infer("Hello there")
