@@ -135,7 +135,7 @@ class _Call:
             prompt, max_tokens=options["max_tokens"], temperature=options["temperature"], stream=options["stream"]
         )
         self.forced = options["force_provider"] is not None
-        self.timeouts = Timeouts.of(options["timeout"])
+        self.timeouts = Timeouts.of(options["timeout"]) if options["timeout"] is not None else node.timeouts or Timeouts()
         self.route = node.route(
             prompt,
             quality=options["quality"],

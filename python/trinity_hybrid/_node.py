@@ -7,6 +7,7 @@ it. This module only converts between Python values and the C ABI, and reads the
 from __future__ import annotations
 
 import json
+import math
 import os
 import struct
 import sys
@@ -24,6 +25,7 @@ __all__ = ["ProviderStats", "Route", "Secret", "TrinityHybridNode", "mask_key"]
 Message = Mapping[str, Any]
 Prompt = Union[str, Sequence[Message]]
 
+U64_MAX = 2**64 - 1
 ADMISSIONS = ("allowed", "allowed_probe", "denied_open", "denied_probe_in_flight")
 STATES = ("closed", "open", "half_open")
 FAILURE_KINDS = ("transient", "rate_limited", "credential", "client", "quota_exhausted")
@@ -184,6 +186,10 @@ class TrinityHybridNode:
         self._client_sync: Any = None
         self._client_async: Any = None
         self._local: Any = None
+        # Providers the config file turned off, whatever keys the environment holds.
+        self.disabled: set[str] = set()
+        # Default timeouts of infer (an ``_inference.Timeouts``); None means the built-in ones.
+        self.timeouts: Any = None
 
     # ------------------------------------------------------------------------------------------
     # Configuration.
@@ -191,11 +197,18 @@ class TrinityHybridNode:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> TrinityHybridNode:
         """A node configured from the environment: every provider whose key variable is set,
-        ``<PROVIDER>_MODEL`` overrides, ``DEFAULT_LLM_PROVIDER`` and ``TRINITY_STRATEGY``. The
-        local provider needs no key and is always available."""
+        ``<PROVIDER>_MODEL`` and ``<PROVIDER>_BASE_URL`` overrides, ``DEFAULT_LLM_PROVIDER``,
+        ``TRINITY_STRATEGY``, and the TOML file named by ``TRINITY_CONFIG`` (which the variables
+        override). The local provider needs no key and is available unless the file disables it."""
         source = os.environ if environ is None else environ
         node = cls()
         ffi, lib = node._ffi, node._lib
+        config_path = source.get("TRINITY_CONFIG", "").strip()
+        if config_path:
+            # The file first: environment variables are more specific and override it.
+            from ._config import apply_config, load_config
+
+            apply_config(node, load_config(config_path))
         for index, name in enumerate(node.provider_names):
             for position in range(4):
                 variable_pointer = lib.th_provider_key_variable(index, position)
@@ -216,6 +229,8 @@ class TrinityHybridNode:
             if model:
                 node.set_model(name, model, variable=model_variable)
         node.set_available("local", "")
+        for name in node.disabled:
+            node.set_unavailable(name)
         preferred = source.get("DEFAULT_LLM_PROVIDER", "").strip().lower()
         if preferred:
             if preferred not in node._provider_index:
@@ -277,6 +292,8 @@ class TrinityHybridNode:
         _native.check(self._lib.th_node_set_seed(self._handle, seed & 0xFFFF_FFFF_FFFF_FFFF), "set_seed")
 
     def set_long_context_threshold(self, tokens: int) -> None:
+        if isinstance(tokens, bool) or not isinstance(tokens, int) or not 0 < tokens <= U64_MAX:
+            raise ConfigurationError(f"long_context_threshold_tokens must be a positive integer, got {tokens!r}")
         _native.check(self._lib.th_node_set_long_context_threshold(self._handle, tokens), "set_long_context_threshold")
 
     def configure_breaker(
@@ -303,9 +320,10 @@ class TrinityHybridNode:
             ("probe_lease_ms", probe_lease_s),
         ):
             if seconds is not None:
-                if not seconds > 0:
-                    raise ConfigurationError(f"{field[:-3]}_s must be positive")
-                setattr(config, field, round(seconds * 1000))
+                # Checked as whole milliseconds: float rounding can push a value past the limit.
+                if not (seconds > 0 and math.isfinite(seconds) and round(seconds * 1000) <= U64_MAX):
+                    raise ConfigurationError(f"{field[:-3]}_s must be a positive number of seconds, got {seconds!r}")
+                setattr(config, field, max(1, round(seconds * 1000)))
         if ewma_alpha is not None:
             config.ewma_alpha = ewma_alpha
         _native.check(self._lib.th_node_configure_breaker(self._handle, config), "configure_breaker")
@@ -344,7 +362,11 @@ class TrinityHybridNode:
                     raise ConfigurationError(f"{provider}.{field}: {error}") from None
             else:
                 raise ConfigurationError(f"unknown provider field {field!r}")
-        _native.check(self._lib.th_node_set_provider(self._handle, index, info), f"set_provider_info({provider})")
+        # The catalogue stores speed as float32: a positive double can round to zero there.
+        if "speed_tokens_per_s" in changes and not info.speed_tokens_per_s > 0:
+            raise ConfigurationError(f"providers.{provider}.speed_tokens_per_s: must be positive, got {changes['speed_tokens_per_s']!r}")
+        fields = ", ".join(f"providers.{provider}.{field}" for field in changes)
+        _native.check(self._lib.th_node_set_provider(self._handle, index, info), fields)
 
     def set_model(self, provider: str, model: str, *, variable: str | None = None) -> None:
         index = self._provider(provider)

@@ -1,0 +1,186 @@
+"""The optional TOML configuration named by ``TRINITY_CONFIG``.
+
+    strategy = "best_performance"          # any strategy name
+    default_provider = "groq"
+    long_context_threshold_tokens = 128000
+
+    [breaker]
+    failure_threshold = 3
+    cooldown_s = 60
+    credential_cooldown_s = 900
+    quota_cooldown_s = 3600
+    probe_lease_s = 120
+    ewma_alpha = 0.2
+
+    [timeouts]
+    connect_s = 10
+    read_s = 120
+    first_token_s = 60
+
+    [providers.groq]
+    enabled = true                         # false takes a provider out even with a key
+    model = "llama-3.3-70b-versatile"
+    base_url = "https://api.groq.com/openai/v1"
+    priority = 1
+    context_window_tokens = 128000
+    speed_tokens_per_s = 227
+    price_input_usd_per_mtok = 0.59
+    price_output_usd_per_mtok = 0.79
+
+Every key is checked: an unknown key or a value of the wrong type raises ``ConfigurationError``
+naming it (``TRINITY_CONFIG providers.groq.modle: unknown key``). Keys never go in this file:
+they come from the environment only.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from ._exceptions import ConfigurationError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+if TYPE_CHECKING:
+    from ._node import TrinityHybridNode
+
+__all__ = ["apply_config", "load_config"]
+
+
+def _positive_number(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+
+
+def _non_negative_number(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value) and value >= 0
+
+
+def _positive_int(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and value > 0
+
+
+def _byte(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and 0 <= value <= 255
+
+
+def _text(value: object) -> bool:
+    return isinstance(value, str) and value != ""
+
+
+def _flag(value: object) -> bool:
+    return isinstance(value, bool)
+
+
+Check = tuple[Callable[[object], bool], str]
+
+TOP_LEVEL: dict[str, Check] = {
+    "strategy": (_text, "a strategy name"),
+    "default_provider": (_text, "a provider name"),
+    "long_context_threshold_tokens": (_positive_int, "a positive integer"),
+}
+BREAKER: dict[str, Check] = {
+    "failure_threshold": (_positive_int, "a positive integer"),
+    "cooldown_s": (_positive_number, "a positive number of seconds"),
+    "credential_cooldown_s": (_positive_number, "a positive number of seconds"),
+    "quota_cooldown_s": (_positive_number, "a positive number of seconds"),
+    "probe_lease_s": (_positive_number, "a positive number of seconds"),
+    "ewma_alpha": (lambda value: _positive_number(value) and float(value) <= 1, "a number in (0, 1]"),  # type: ignore[arg-type]
+}
+TIMEOUTS: dict[str, Check] = {
+    "connect_s": (_positive_number, "a positive number of seconds"),
+    "read_s": (_positive_number, "a positive number of seconds"),
+    "first_token_s": (_positive_number, "a positive number of seconds"),
+}
+PROVIDER: dict[str, Check] = {
+    "enabled": (_flag, "true or false"),
+    "model": (_text, "a model name"),
+    "base_url": (lambda value: isinstance(value, str) and value.startswith(("http://", "https://")), "an http(s) URL"),
+    "priority": (_byte, "an integer from 0 to 255"),
+    "context_window_tokens": (_positive_int, "a positive integer"),
+    "quality_tier": (_byte, "an integer from 0 to 255"),
+    "speed_tokens_per_s": (_positive_number, "a positive number"),
+    "price_input_usd_per_mtok": (_non_negative_number, "a non-negative number"),
+    "price_output_usd_per_mtok": (_non_negative_number, "a non-negative number"),
+}
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Reads and validates the file; returns the document."""
+    location = Path(path).expanduser()
+    try:
+        document = tomllib.loads(location.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigurationError(f"TRINITY_CONFIG: cannot read {location}: {error.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigurationError(f"TRINITY_CONFIG: {location} is not valid TOML: {error}") from None
+    _validate(document)
+    return document
+
+
+def _check_table(table: object, checks: dict[str, Check], where: str) -> None:
+    if not isinstance(table, dict):
+        raise ConfigurationError(f"TRINITY_CONFIG {where}: must be a table")
+    for key, value in table.items():
+        name = f"{where}.{key}" if where else key
+        if key not in checks:
+            raise ConfigurationError(f"TRINITY_CONFIG {name}: unknown key; expected one of {', '.join(sorted(checks))}")
+        check, expected = checks[key]
+        if not check(value):
+            raise ConfigurationError(f"TRINITY_CONFIG {name}: must be {expected}, got {value!r}")
+
+
+def _validate(document: dict[str, Any]) -> None:
+    sections = {"breaker": BREAKER, "timeouts": TIMEOUTS}
+    top = {key: value for key, value in document.items() if key not in {*sections, "providers"}}
+    _check_table(top, TOP_LEVEL, "")
+    for section, checks in sections.items():
+        if section in document:
+            _check_table(document[section], checks, section)
+    providers = document.get("providers", {})
+    if not isinstance(providers, dict):
+        raise ConfigurationError("TRINITY_CONFIG providers: must be a table of provider tables")
+    for name, table in providers.items():
+        _check_table(table, PROVIDER, f"providers.{name}")
+
+
+def apply_config(node: TrinityHybridNode, document: dict[str, Any]) -> None:
+    """Applies a validated document to ``node``; names are checked against the node's own."""
+    from ._inference import Timeouts
+
+    try:
+        _apply(node, document, Timeouts)
+    except ConfigurationError as error:
+        raise ConfigurationError(f"TRINITY_CONFIG {error}") from None
+
+
+def _apply(node: TrinityHybridNode, document: dict[str, Any], timeouts_type: Any) -> None:
+    from ._exceptions import InvalidInputError
+
+    try:
+        if "strategy" in document:
+            node.set_strategy(document["strategy"])
+        if "default_provider" in document:
+            node.set_default_provider(document["default_provider"])
+    except InvalidInputError as error:
+        raise ConfigurationError(str(error)) from None
+    if "long_context_threshold_tokens" in document:
+        node.set_long_context_threshold(document["long_context_threshold_tokens"])
+    if "breaker" in document:
+        node.configure_breaker(**document["breaker"])
+    if "timeouts" in document:
+        node.timeouts = timeouts_type(**{key: float(value) for key, value in document["timeouts"].items()})
+    for name, table in document.get("providers", {}).items():
+        if name not in node.provider_names:
+            raise ConfigurationError(f"providers.{name}: unknown provider; expected one of {', '.join(node.provider_names)}")
+        settings = dict(table)
+        if settings.pop("enabled", True) is False:
+            node.disabled.add(name)
+        if "base_url" in settings:
+            node.base_urls[name] = settings.pop("base_url")
+        if settings:
+            node.set_provider_info(name, **settings)
