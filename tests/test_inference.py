@@ -244,3 +244,33 @@ def test_no_key_in_logs_errors_or_reprs(caplog: pytest.LogCaptureFixture) -> Non
             # Only the first eight characters may ever show, as the mask.
             assert secret[8:] not in text
             assert "TOPSECRET" not in text
+
+
+def test_a_hanging_provider_times_out_and_falls_back(openai_server: OpenAIServer) -> None:
+    with AnthropicServer() as anthropic, node_for(groq=openai_server, anthropic=anthropic) as node:
+        openai_server.faults.push(Fault.hang())
+        response = node.infer("Hello there", timeout=0.5)
+        assert response.provider == "anthropic"
+        assert response.attempts[0].error_type == "TransientError"
+        assert "timed out" in (response.attempts[0].error or "")
+
+
+def test_stream_without_a_first_token_in_time_falls_back(openai_server: OpenAIServer) -> None:
+    with AnthropicServer() as anthropic, node_for(groq=openai_server, anthropic=anthropic) as node:
+        openai_server.faults.push(Fault.slow_first_byte(2.0))
+        chunks = list(node.infer("Stream please", stream=True, timeout=0.5))
+        assert chunks[-1].provider == "anthropic"
+        assert chunks[-1].attempts[0].error_type == "TransientError"
+
+
+def test_a_stream_idle_past_its_read_timeout_is_abandoned(openai_server: OpenAIServer) -> None:
+    # slow_chunks delays every event, the first included: the stall comes before any text, so
+    # the next provider takes over (after the first token it would be a StreamInterruptedError,
+    # see the stream_cut tests above).
+    from trinity_hybrid._inference import Timeouts
+
+    with AnthropicServer() as anthropic, node_for(groq=openai_server, anthropic=anthropic) as node:
+        openai_server.faults.push(Fault.slow_chunks(2.0))
+        chunks = list(node.infer("one two three four", stream=True, timeout=Timeouts(read_s=0.5, first_token_s=5)))
+        assert chunks[-1].provider == "anthropic"
+        assert "timed out" in (chunks[-1].attempts[0].error or "")
