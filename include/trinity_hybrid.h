@@ -19,7 +19,7 @@ extern "C" {
 #endif
 
 /* cdef-begin: everything from here to cdef-end is read by the Python binding (cffi ABI mode) */
-#define TH_ABI_VERSION 1
+#define TH_ABI_VERSION 2
 #define TH_PROVIDERS_MAX 16
 #define TH_SCRIPT_COUNT 12
 #define TH_MODEL_BYTES_MAX 96
@@ -87,7 +87,10 @@ typedef struct th_breaker_config {
 } th_breaker_config;
 
 typedef struct th_route {
-    uint32_t providers_len;
+    uint8_t providers_len;
+    uint8_t tokens_estimate_exact; /* 0: tokens_estimated is an upper bound (bytes + reserved),
+                                      returned when no exact estimate could change the chain */
+    uint16_t reserved;
     uint32_t reason; /* index: th_reason_name() names it */
     uint64_t tokens_estimated;
     uint8_t providers[TH_PROVIDERS_MAX];

@@ -249,3 +249,9 @@ def test_random_strategy_is_seedable(node: TrinityHybridNode) -> None:
     assert first == second
     assert len(set(first)) > 1
     assert all(chain[-1] == "local" for chain in first)
+
+
+def test_tokens_estimated_is_the_estimate_whether_or_not_routing_needed_it(node: TrinityHybridNode) -> None:
+    for prompt, max_tokens in [("Hello there", None), ("Hello there", 500), ("你好" * 3000, 100), ("word " * 150_000, None)]:
+        route = node.route(prompt, max_tokens=max_tokens)
+        assert route.tokens_estimated == trinity_hybrid.estimate_tokens(prompt) + (max_tokens or 0)

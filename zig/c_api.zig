@@ -15,7 +15,7 @@ const selector = core.selector;
 const ProviderId = core.ProviderId;
 const TrinityHybridNode = core.TrinityHybridNode;
 
-pub const abi_version: u32 = 1;
+pub const abi_version: u32 = 2;
 const version_text = "0.1.0";
 
 pub const Status = enum(c_int) {
@@ -62,7 +62,9 @@ pub const BreakerConfig = extern struct {
 };
 
 pub const Route = extern struct {
-    providers_len: u32,
+    providers_len: u8,
+    tokens_estimate_exact: u8,
+    reserved: u16,
     reason: u32,
     tokens_estimated: u64,
     providers: [catalogue.providers_max]u8,
@@ -413,6 +415,8 @@ export fn th_node_route(
     const decision = target.route(prompt, options, now_ms);
     destination.* = .{
         .providers_len = decision.route.len,
+        .tokens_estimate_exact = @intFromBool(decision.tokens_estimate_exact),
+        .reserved = 0,
         .reason = @backingInt(decision.route.reason),
         .tokens_estimated = decision.tokens_estimated,
         .providers = @splat(0),

@@ -25,7 +25,10 @@ pub const Reason = selector.Reason;
 pub const Decision = struct {
     route: selector.Route,
     detection: language.Detection,
+    /// The estimate (prompt plus reserved output), or, when `tokens_estimate_exact` is false,
+    /// an upper bound on it: the prompt's byte count plus the reserved output.
     tokens_estimated: u64,
+    tokens_estimate_exact: bool,
 };
 
 pub const RouteOptions = struct {
@@ -198,9 +201,42 @@ pub const TrinityHybridNode = struct {
     /// estimation run outside the lock: they read only the prompt.
     pub fn route(node: *TrinityHybridNode, prompt: []const u8, options: RouteOptions, now_ms: u64) Decision {
         const detection = language.detect(prompt);
+        // No text has more tokens than bytes (tokens.zig guarantees it), so when the byte count
+        // already fits every limit the estimate is compared with, the chain cannot depend on the
+        // estimate and it is skipped: the costliest step of routing a short prompt.
+        const tokens_bound = @as(u64, prompt.len) +| options.tokens_reserved_output;
+        node.lock();
+        if (node.boundDecides(tokens_bound)) {
+            defer node.unlock();
+            return node.selectLocked(detection, tokens_bound, false, options, now_ms);
+        }
+        node.unlock();
         const tokens_estimated = tokens.estimate(prompt) +| options.tokens_reserved_output;
+        assert(tokens_estimated <= tokens_bound);
         node.lock();
         defer node.unlock();
+        return node.selectLocked(detection, tokens_estimated, true, options, now_ms);
+    }
+
+    /// Whether a request of at most `tokens_bound` tokens is below the long-context threshold
+    /// and fits every available provider's window. Called with the lock held.
+    fn boundDecides(node: *const TrinityHybridNode, tokens_bound: u64) bool {
+        if (tokens_bound > node.long_context_threshold_tokens) return false;
+        for (std.meta.tags(ProviderId)) |id| {
+            if (!node.available[id.index()]) continue;
+            if (tokens_bound > node.catalogue.get(id).context_window_tokens) return false;
+        }
+        return true;
+    }
+
+    fn selectLocked(
+        node: *TrinityHybridNode,
+        detection: language.Detection,
+        tokens_estimated: u64,
+        tokens_estimate_exact: bool,
+        options: RouteOptions,
+        now_ms: u64,
+    ) Decision {
         const strategy = options.strategy orelse node.strategy_default;
         const context: selector.Context = .{
             .catalogue = &node.catalogue,
@@ -221,7 +257,12 @@ pub const TrinityHybridNode = struct {
             .preferred_provider = node.preferred_provider,
         });
         assert(chosen.len <= catalogue_module.providers_max);
-        return .{ .route = chosen, .detection = detection, .tokens_estimated = tokens_estimated };
+        return .{
+            .route = chosen,
+            .detection = detection,
+            .tokens_estimated = tokens_estimated,
+            .tokens_estimate_exact = tokens_estimate_exact,
+        };
     }
 
     /// Asks the breaker whether a call to `id` may start now; reserves the half-open probe.
@@ -437,6 +478,29 @@ test "route: CJK to zhipu, default to groq, local last" {
     try std.testing.expectEqual(ProviderId.local, english.route.slice()[english.route.len - 1]);
     const quality = node.route("Write a careful legal summary.", .{ .quality = true }, 0);
     try std.testing.expectEqual(ProviderId.anthropic, quality.route.slice()[0]);
+}
+
+test "skipping the estimate never changes the chain" {
+    const node = try testNode();
+    defer node.destroy();
+    for ([_]ProviderId{ .groq, .zhipu, .anthropic, .local }) |id| node.setAvailable(id, "key-for-tests-only");
+    var prng = std.Random.DefaultPrng.init(42);
+    var buffer: [20_000]u8 = undefined;
+    for (0..200) |_| {
+        const length = prng.random().uintLessThan(usize, buffer.len);
+        for (buffer[0..length]) |*byte| byte.* = "abc def 你好\n"[prng.random().uintLessThan(usize, 13)];
+        const prompt = buffer[0..length];
+        const reserved = prng.random().uintLessThan(u64, 10_000);
+        const decision = node.route(prompt, .{ .tokens_reserved_output = reserved }, 0);
+        const exact = tokens.estimate(prompt) + reserved;
+        if (!decision.tokens_estimate_exact) try std.testing.expect(decision.tokens_estimated >= exact);
+        // The same selection with the exact estimate gives the same chain.
+        node.lock();
+        const reference = node.selectLocked(decision.detection, exact, true, .{ .tokens_reserved_output = reserved }, 0);
+        node.unlock();
+        try std.testing.expectEqualSlices(ProviderId, reference.route.slice(), decision.route.slice());
+        try std.testing.expectEqual(reference.route.reason, decision.route.reason);
+    }
 }
 
 test "status shape and counters" {

@@ -62,7 +62,7 @@ class Secret:
 
 
 # th_route's head as laid out in memory; the th_detection follows at ROUTE_DETECTION_OFFSET.
-ROUTE_HEAD_LAYOUT = struct.Struct("=IIQ16s")
+ROUTE_HEAD_LAYOUT = struct.Struct("=BBHIQ16s")
 ROUTE_DETECTION_OFFSET = 32
 ROUTE_BYTES = ROUTE_DETECTION_OFFSET + DETECTION_LAYOUT.size
 # Distinct chains are few (providers × strategies), so their name tuples are cached; the bound
@@ -71,17 +71,31 @@ CHAIN_CACHE_ENTRIES_MAX = 4096
 
 
 class Route:
-    """The ordered provider chain for one request, and why. ``detection`` is decoded on first
-    use: most callers only need the chain."""
+    """The ordered provider chain for one request, and why. ``detection`` is decoded and
+    ``tokens_estimated`` computed on first use: most callers only need the chain."""
 
-    __slots__ = ("_detection", "_raw", "providers", "reason", "tokens_estimated")
+    __slots__ = ("_detection", "_raw", "_text", "_tokens", "_tokens_reserved", "providers", "reason")
 
-    def __init__(self, providers: tuple[str, ...], reason: str, tokens_estimated: int, raw: bytes) -> None:
+    def __init__(
+        self, providers: tuple[str, ...], reason: str, tokens: int | None, raw: bytes, text: bytes, tokens_reserved: int
+    ) -> None:
         self.providers = providers
         self.reason = reason
-        self.tokens_estimated = tokens_estimated
+        self._tokens = tokens
         self._raw = raw
+        self._text = text
+        self._tokens_reserved = tokens_reserved
         self._detection: Detection | None = None
+
+    @property
+    def tokens_estimated(self) -> int:
+        """Estimated tokens of the prompt plus the reserved output (``max_tokens``)."""
+        if self._tokens is None:
+            # The core skipped the estimate because no estimate could have changed the chain.
+            from ._text import estimate_bytes
+
+            self._tokens = estimate_bytes(self._text) + self._tokens_reserved
+        return self._tokens
 
     @property
     def detection(self) -> Detection:
@@ -416,14 +430,14 @@ class TrinityHybridNode:
         if status:
             _native.check(status, "route")
         raw = self._ffi.buffer(out, ROUTE_BYTES)[:]
-        providers_len, reason, tokens_estimated, providers_raw = ROUTE_HEAD_LAYOUT.unpack_from(raw)
+        providers_len, exact, _, reason, tokens_estimated, providers_raw = ROUTE_HEAD_LAYOUT.unpack_from(raw)
         key = providers_raw[:providers_len]
         chain = self._chains.get(key)
         if chain is None:
             chain = tuple(self.provider_names[index] for index in key)
             if len(self._chains) < CHAIN_CACHE_ENTRIES_MAX:
                 self._chains[key] = chain
-        return Route(chain, self.reason_names[reason], tokens_estimated, raw)
+        return Route(chain, self.reason_names[reason], tokens_estimated if exact else None, raw, data, max_tokens or 0)
 
     def admit(self, provider: str, *, now_ms: int | None = None) -> str:
         """Asks the breaker whether a call may start now: ``allowed``, ``allowed_probe``,

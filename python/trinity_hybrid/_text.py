@@ -133,6 +133,10 @@ def detect_language(text: str) -> Detection:
 
 def estimate_tokens(text: str) -> int:
     """Estimated token count of ``text`` (close to ``cl100k_base``), computed natively."""
-    data = encode_text(text)
+    return estimate_bytes(encode_text(text))
+
+
+def estimate_bytes(data: bytes) -> int:
+    """`estimate_tokens` of text already encoded as UTF-8."""
     bound = _bound or _get_bound()
     return int(bound.estimate(data, len(data)))
