@@ -20,6 +20,7 @@ def test_library_ships_inside_the_package() -> None:
     assert int(lib.th_abi_version()) == _native.ABI_VERSION
     assert _native.names("th_provider_name") == (
         "openai", "anthropic", "google", "groq", "zhipu", "deepseek", "kimi", "nvidia", "cohere", "mistral", "local",
+        "custom",
     )
 
 

@@ -274,3 +274,25 @@ def test_a_stream_idle_past_its_read_timeout_is_abandoned(openai_server: OpenAIS
         chunks = list(node.infer("one two three four", stream=True, timeout=Timeouts(read_s=0.5, first_token_s=5)))
         assert chunks[-1].provider == "anthropic"
         assert "timed out" in (chunks[-1].attempts[0].error or "")
+
+
+def test_custom_openai_compatible_url(openai_server: OpenAIServer) -> None:
+    # Available by its URL alone; the key is optional and sent when set.
+    assert "custom" not in TrinityHybridNode.from_env({}).available_providers
+    environment = {"CUSTOM_BASE_URL": openai_server.base_url, "CUSTOM_API_KEY": openai_server.api_key, "CUSTOM_MODEL": "my-vllm-model"}
+    with TrinityHybridNode.from_env(environment) as node:
+        assert "custom" in node.available_providers
+        response = node.infer("Hello custom")
+    assert response.provider == "custom"
+    assert response.text == "echo: Hello custom"
+    assert openai_server.requests[-1].json["model"] == "my-vllm-model"
+
+
+def test_local_server_by_url(openai_server: OpenAIServer) -> None:
+    # LOCAL_LLM_BASE_URL: a llama.cpp server, Ollama or vLLM instead of the embedded model.
+    openai_server.api_key = ""  # such servers take no key
+    with TrinityHybridNode.from_env({"LOCAL_LLM_BASE_URL": openai_server.base_url}) as node:
+        response = node.infer("Hello local server")
+    assert response.provider == "local"
+    assert response.text == "echo: Hello local server"
+    assert response.cost_usd == 0.0

@@ -18,6 +18,8 @@ pub const ProviderId = enum(u8) {
     cohere = 8,
     mistral = 9,
     local = 10,
+    /// Any OpenAI-compatible endpoint (`CUSTOM_BASE_URL`): vLLM, LiteLLM, a company gateway.
+    custom = 11,
 
     pub const count = @typeInfo(ProviderId).@"enum".field_names.len;
 
@@ -133,6 +135,8 @@ pub const defaults: [ProviderId.count]Provider = .{
     entry(.cohere, "command-r-plus", 128_000, 3, 50, 3.00, 15.00, .{}, 9),
     entry(.mistral, "mistral-large-latest", 128_000, 4, 60, 2.00, 6.00, .{ .code = true }, 10),
     entry(.local, "SmolLM2-135M-Instruct", 8_192, 1, 30, 0, 0, .{}, 255),
+    // Unknown until configured: a middling entry that no rule prefers over a named provider.
+    entry(.custom, "default", 128_000, 3, 50, 0, 0, .{}, 11),
 };
 
 comptime {
@@ -220,6 +224,8 @@ pub const environment: [ProviderId.count]Environment = .{
     .{ .key_variables = &.{"MISTRAL_API_KEY"}, .model_variable = "MISTRAL_MODEL", .base_url_variable = "MISTRAL_BASE_URL" },
     // The local model needs no key: it is available whenever its runtime is.
     .{ .key_variables = &.{}, .model_variable = "LOCAL_MODEL", .base_url_variable = "LOCAL_LLM_BASE_URL" },
+    // Available when its base URL is set; the key is optional (many self-hosted servers take none).
+    .{ .key_variables = &.{"CUSTOM_API_KEY"}, .model_variable = "CUSTOM_MODEL", .base_url_variable = "CUSTOM_BASE_URL" },
 };
 
 pub const key_mask_prefix_bytes_max = 8;

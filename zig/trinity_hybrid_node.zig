@@ -89,6 +89,8 @@ pub const TrinityHybridNode = struct {
         for (std.meta.tags(ProviderId)) |id| {
             const variables = catalogue_module.environment[id.index()];
             if (id == .local) node.setAvailable(id, "");
+            // A custom endpoint is defined by its URL; its key is optional.
+            if (id == .custom and environ.get(variables.base_url_variable) != null) node.setAvailable(id, "");
             for (variables.key_variables) |variable| {
                 const key = environ.get(variable) orelse continue;
                 if (key.len == 0) continue;

@@ -238,6 +238,9 @@ class TrinityHybridNode:
                 if not base_url.startswith(("http://", "https://")):
                     raise ConfigurationError(f"{base_url_variable} must be an http:// or https:// URL")
                 node.base_urls[name] = base_url
+                if name == "custom" and node.key("custom") is None:
+                    # A custom endpoint is defined by its URL; many self-hosted servers take no key.
+                    node.set_available(name, "")
             model_variable = ffi.string(lib.th_provider_model_variable(index)).decode("ascii")
             model = source.get(model_variable, "").strip()
             if model:
@@ -568,14 +571,16 @@ class TrinityHybridNode:
                     )
                 base_url = LOCAL_BASE_URL
             return Endpoint(provider, base_url, model, self._keys.get(provider))
-        base_url = self.base_urls.get(provider, DEFAULT_BASE_URLS[provider])
+        base_url = self.base_urls.get(provider) or DEFAULT_BASE_URLS.get(provider)
+        if base_url is None:
+            raise ProviderUnavailableError("set CUSTOM_BASE_URL to the OpenAI-compatible endpoint", provider=provider)
         return Endpoint(provider, base_url, model, self._keys.get(provider))
 
     def wire_format(self, provider: str) -> Any:
         """The wire format ``provider`` speaks (a local server speaks OpenAI's)."""
         from .providers import WIRE_FORMATS, openai_compatible
 
-        if provider == "local":
+        if provider in {"local", "custom"}:
             return openai_compatible.WIRE_FORMAT
         return WIRE_FORMATS[provider]
 

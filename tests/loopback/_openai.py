@@ -61,6 +61,8 @@ class OpenAIWire(MessagesWire):
         ]
 
     def check(self, request: Request, endpoint: Endpoint, api_key: str) -> ErrorReply | None:
+        if not api_key:
+            return None  # keyless, like a llama.cpp server or Ollama
         authorization = request.headers.get("authorization", "")
         if not authorization.startswith("Bearer ") or not authorization[len("Bearer ") :].strip():
             return _error(
