@@ -60,7 +60,7 @@ pub fn main(init: std.process.Init) !void {
         }
         try out.writeAll("], ");
         // The parts of a route, timed alone: what remains is the lock and the selector.
-        inline for (.{ Operation.route, Operation.detect, Operation.estimate }, 0..) |operation, position| {
+        inline for (.{ Operation.route, Operation.detect, Operation.estimate, Operation.select }, 0..) |operation, position| {
             if (position > 0) try out.writeAll(", ");
             try out.print("\"{s}\": [", .{@tagName(operation)});
             _ = timePrompt(io, node, operation, prompt.text, route_iterations); // warm-up
@@ -89,11 +89,23 @@ pub fn main(init: std.process.Init) !void {
     try out.flush();
 }
 
-const Operation = enum { route, detect, estimate };
+/// `select` is the selector alone, on features computed once: the decision without reading the
+/// prompt (what a caller that already knows language and size pays).
+const Operation = enum { route, detect, estimate, select };
 
 /// Nanoseconds per call of `operation` on `prompt`, over `iterations` calls.
 fn timePrompt(io: std.Io, node: *TrinityHybridNode, comptime operation: Operation, prompt: []const u8, iterations: u32) f64 {
     assert(iterations > 0);
+    const features: trinity_hybrid.selector.Features = .{
+        .language = trinity_hybrid.detectLanguage(prompt).language,
+        .tokens_estimated = trinity_hybrid.estimateTokens(prompt),
+    };
+    const context: trinity_hybrid.selector.Context = .{
+        .catalogue = &node.catalogue,
+        .board = &node.board,
+        .available = node.available,
+        .now_ms = now_ms,
+    };
     const start = std.Io.Clock.awake.now(io);
     for (0..iterations) |_| {
         switch (operation) {
@@ -104,6 +116,11 @@ fn timePrompt(io: std.Io, node: *TrinityHybridNode, comptime operation: Operatio
             },
             .detect => std.mem.doNotOptimizeAway(trinity_hybrid.detectLanguage(prompt).language),
             .estimate => std.mem.doNotOptimizeAway(trinity_hybrid.estimateTokens(prompt)),
+            .select => {
+                const chosen = trinity_hybrid.selector.select(context, features);
+                assert(chosen.len > 0);
+                std.mem.doNotOptimizeAway(chosen.providers[0]);
+            },
         }
     }
     const end = std.Io.Clock.awake.now(io);

@@ -87,6 +87,13 @@ def goals_section(detect: dict[str, Any] | None, route: dict[str, Any] | None) -
             ours = route["native"][label]["route"]["median_ns"]
             rows.append([f"`route` natively (Zig), {label} prompt", f"{ours:,.0f} ns", "≤ 200 ns",
                          _goal(ours, GOAL_ROUTE_NATIVE_NS), f"empty cffi call {empty:,.0f} ns", _times(ratio(empty, ours))])  # fmt: skip
+        for label in route["prompts"]:
+            selection = route["native"][label].get("select")
+            if selection is None:
+                continue
+            ours = selection["median_ns"]
+            rows.append([f"selection alone natively (features known), {label} prompt", f"{ours:,.0f} ns", "≤ 200 ns",
+                         _goal(ours, GOAL_ROUTE_NATIVE_NS), f"empty cffi call {empty:,.0f} ns", _times(ratio(empty, ours))])  # fmt: skip
     if not rows:
         return []
     header = ["figure", "ours", "goal", "", "peer (same run)", "peer ÷ ours"]
