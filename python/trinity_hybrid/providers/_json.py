@@ -39,6 +39,22 @@ def load_object(raw: bytes | str, *, provider: str, what: str) -> Mapping[str, A
     return document
 
 
+# What a stream event's data can be, apart from a JSON object: the end marker or nothing.
+STREAM_DONE = "done"
+STREAM_EMPTY = "empty"
+
+
+def load_stream_event(data: str, *, provider: str) -> Mapping[str, Any] | str:
+    """A stream event's JSON object, or ``STREAM_DONE`` for ``[DONE]`` (OpenAI's end marker,
+    which some Cohere-compatible servers send too), or ``STREAM_EMPTY`` for blank data."""
+    payload = data.strip()
+    if payload == "[DONE]":
+        return STREAM_DONE
+    if not payload:
+        return STREAM_EMPTY
+    return load_object(payload, provider=provider, what="stream event")
+
+
 def _reason(error: ValueError) -> str:
     if isinstance(error, json.JSONDecodeError):
         return f"{error.msg} at line {error.lineno} column {error.colno}"

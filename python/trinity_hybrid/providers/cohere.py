@@ -83,12 +83,11 @@ class CohereStreamParser:
         self._endpoint = endpoint
 
     def feed(self, event: str, data: str) -> list[StreamDelta]:
-        payload = data.strip()
-        if payload == "[DONE]":
+        document = _json.load_stream_event(data, provider=self._endpoint.provider)
+        if document == _json.STREAM_DONE:
             return [StreamDelta(done=True)]
-        if not payload:
+        if isinstance(document, str):
             return []
-        document = _json.load_object(payload, provider=self._endpoint.provider, what="stream event")
         kind = _json.string(document.get("type")) or event
         if kind in ("content-start", "content-delta"):
             text = _json.field(document, "delta", "message", "content", "text")

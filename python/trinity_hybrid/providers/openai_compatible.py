@@ -108,12 +108,11 @@ class OpenAICompatibleStreamParser:
         self._text_seen = False
 
     def feed(self, event: str, data: str) -> list[StreamDelta]:
-        payload = data.strip()
-        if payload == "[DONE]":
+        chunk = _json.load_stream_event(data, provider=self._endpoint.provider)
+        if chunk == _json.STREAM_DONE:
             return [StreamDelta(done=True)]
-        if not payload:
+        if isinstance(chunk, str):
             return []
-        chunk = _json.load_object(payload, provider=self._endpoint.provider, what="stream event")
         if event == "error" or chunk.get("error") is not None:
             raise _stream_error(self._endpoint, chunk)
         choice = _json.field(chunk, "choices", 0)
