@@ -259,11 +259,21 @@ fn letterLanguagesSwitch(codepoint: u21) LanguageSet {
         'đ', 'ơ', 'ư', 0x1EA0...0x1EF9 => set(&.{.vi}),
         'ы', 'э', 'ё' => set(&.{.ru}),
         'є', 'і', 'ї', 'ґ' => set(&.{.uk}),
-        'ъ' => set(&.{.bg}), // Russian has it too, but rarely; Bulgarian uses it as a vowel.
+        // 'ъ' is judged with the letter after it: see `hardSignLanguages`.
         'ь' => set(&.{ .ru, .uk }), // Bulgarian spells it only in "ьо".
         'پ', 'چ', 'ژ', 'گ', 'ک', 'ی' => set(&.{.fa}),
         'ة', 'ى', 'ي', 'ك' => set(&.{.ar}),
         else => 0,
+    };
+}
+
+/// What a hard sign 'ъ' says, given the letter after it (0 when none). Russian writes it only as
+/// a separator before е, ё, ю or я ("объяснить", "подъезд"); Bulgarian uses it as a vowel,
+/// mostly before consonants ("път", "България") and in "ъ"-final forms of old spelling.
+fn hardSignLanguages(next: u21) LanguageSet {
+    return switch (next) {
+        'е', 'ё', 'ю', 'я' => set(&.{.ru}),
+        else => set(&.{.bg}),
     };
 }
 
@@ -273,8 +283,11 @@ pub fn scoreAlphabet(window: []const u8, alphabet: Script) Scores {
     var scores: Scores = @splat(0);
     var word: Word = .{};
     var iterator: script.Utf8Lossy = .{ .bytes = window };
+    var hard_sign_pending = false;
     while (iterator.next()) |codepoint_raw| {
         if (codepoint_raw < 0x80) {
+            if (hard_sign_pending) add(&scores, hardSignLanguages(0));
+            hard_sign_pending = false;
             // ASCII: no filter letters, and only the Latin alphabet has words here.
             const lower: u8 = @intCast(codepoint_raw | 0x20);
             if (lower >= 'a' and lower <= 'z') {
@@ -289,6 +302,8 @@ pub fn scoreAlphabet(window: []const u8, alphabet: Script) Scores {
         }
         const codepoint = lowercase(codepoint_raw);
         const letter_script = script.classify(codepoint);
+        if (hard_sign_pending) add(&scores, hardSignLanguages(codepoint));
+        hard_sign_pending = codepoint == 'ъ';
         add(&scores, letterLanguages(codepoint));
         if (letter_script == alphabet) {
             word.append(codepoint);
@@ -297,6 +312,7 @@ pub fn scoreAlphabet(window: []const u8, alphabet: Script) Scores {
             word = .{};
         }
     }
+    if (hard_sign_pending) add(&scores, hardSignLanguages(0));
     add(&scores, word.languages());
     return scores;
 }
@@ -767,6 +783,10 @@ test "detect: Russian, Ukrainian and Bulgarian are told apart" {
     try expectLanguage(.uk, "Ґанок їхнього будинку");
     try expectLanguage(.bg, "Здравей, как си? Това е много хубаво, ще дойда утре.");
     try expectLanguage(.bg, "Къде е гарата? Пътят към морето минава през планината.");
+    // Russian's separator 'ъ' (before е, ё, ю, я) is not Bulgarian evidence.
+    try expectLanguage(.ru, "Объясните, как работает фотосинтез.");
+    try expectLanguage(.ru, "Подъезд был закрыт.");
+    try expectLanguage(.bg, "България е хубава.");
 }
 
 test "detect: Latin languages by filters and function words" {
