@@ -14,7 +14,6 @@ import trinity_hybrid
 from trinity_hybrid import (
     AllProvidersFailed,
     ClientRequestError,
-    CredentialError,
     NoProviderAvailable,
     RateLimitedError,
     StreamInterruptedError,

@@ -150,16 +150,15 @@ def _validate(document: dict[str, Any]) -> None:
 
 def apply_config(node: TrinityHybridNode, document: dict[str, Any]) -> None:
     """Applies a validated document to ``node``; names are checked against the node's own."""
-    from ._inference import Timeouts
-
     try:
-        _apply(node, document, Timeouts)
+        _apply(node, document)
     except ConfigurationError as error:
         raise ConfigurationError(f"TRINITY_CONFIG {error}") from None
 
 
-def _apply(node: TrinityHybridNode, document: dict[str, Any], timeouts_type: Any) -> None:
+def _apply(node: TrinityHybridNode, document: dict[str, Any]) -> None:
     from ._exceptions import InvalidInputError
+    from ._inference import Timeouts
 
     try:
         if "strategy" in document:
@@ -173,7 +172,7 @@ def _apply(node: TrinityHybridNode, document: dict[str, Any], timeouts_type: Any
     if "breaker" in document:
         node.configure_breaker(**document["breaker"])
     if "timeouts" in document:
-        node.timeouts = timeouts_type(**{key: float(value) for key, value in document["timeouts"].items()})
+        node.timeouts = Timeouts(**{key: float(value) for key, value in document["timeouts"].items()})
     for name, table in document.get("providers", {}).items():
         if name not in node.provider_names:
             raise ConfigurationError(f"providers.{name}: unknown provider; expected one of {', '.join(node.provider_names)}")

@@ -136,8 +136,9 @@ class _Call:
         )
         self.forced = options["force_provider"] is not None
         self.timeouts = Timeouts.of(options["timeout"]) if options["timeout"] is not None else node.timeouts or Timeouts()
+        # Routed on the normalized messages: the text judged is exactly the text sent.
         self.route = node.route(
-            prompt,
+            "\n".join(message["content"] for message in self.request.messages),
             quality=options["quality"],
             force_provider=options["force_provider"],
             strategy=options["strategy"],
@@ -157,7 +158,7 @@ class _Call:
     def candidates(self) -> Iterator[tuple[str, WireFormat, Endpoint, HttpRequest]]:
         """Each provider worth calling now, with the request to send it."""
         for provider in self.route.providers:
-            if self.node.provider_info(provider)["context_window_tokens"] <= self.window_min_tokens:
+            if self.window_min_tokens and self.node.provider_info(provider)["context_window_tokens"] <= self.window_min_tokens:
                 continue
             admission = self.node.admit(provider)
             if admission.startswith("denied"):

