@@ -1,0 +1,128 @@
+"""The `trinity-hybrid` command line: one click group, one small function per subcommand.
+
+Subcommands that pull in heavy dependencies (the gateway's server, the demo's model) are named in
+`_LAZY_COMMANDS` and imported only when invoked or when their help is shown, so `trinity-hybrid
+route ...` stays as cheap as `import trinity_hybrid`.
+
+Exit codes: 0 success, 1 a runtime error from the router (message on stderr), 2 a usage error
+(click's own convention).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from typing import Any
+
+import click
+
+from . import TrinityError, TrinityHybridNode, __version__, detect_language
+
+# name -> "module:attribute" of a click.Command, imported on first use.
+_LAZY_COMMANDS: dict[str, str] = {}
+
+_STRATEGIES = ("rule", "round_robin", "best_performance", "random", "priority", "lowest_latency", "lowest_cost")
+
+
+class _LazyGroup(click.Group):
+    """A group whose heavy subcommands are imported only when needed (click's documented pattern)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *_LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = _LAZY_COMMANDS.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module_name, attribute = target.split(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{target} is not a click command")
+        return command
+
+
+def _fail(error: TrinityError) -> None:
+    click.echo(f"error: {error}", err=True)
+    raise SystemExit(1)
+
+
+def _read_text(text: str) -> str:
+    """`-` reads the text from standard input, so long prompts need not fit on a command line."""
+    return sys.stdin.read() if text == "-" else text
+
+
+def _emit_json(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="trinity-hybrid")
+def main() -> None:
+    """A multi-provider LLM router: language-aware routing, fallback and circuit breaking.
+
+    API keys are read from the environment only (GROQ_API_KEY, ZHIPU_API_KEY, ...); with none set
+    the embedded local model is the only provider.
+    """
+
+
+@main.command()
+@click.argument("text")
+@click.option("--json", "as_json", is_flag=True, help="Print the detection as JSON.")
+def detect(text: str, as_json: bool) -> None:
+    """Detect the language of TEXT (`-` reads standard input)."""
+    try:
+        detection = detect_language(_read_text(text))
+    except TrinityError as error:
+        _fail(error)
+    if as_json:
+        _emit_json({"language": detection.language, "confidence": detection.confidence, "scripts": detection.scripts})
+        return
+    scripts = ", ".join(f"{name} {share:.0%}" for name, share in detection.scripts.items()) or "none"
+    click.echo(f"language:   {detection.language}")
+    click.echo(f"confidence: {detection.confidence:.2f}")
+    click.echo(f"scripts:    {scripts}")
+
+
+@main.command()
+@click.argument("prompt")
+@click.option("--quality", is_flag=True, help="Prefer the best-quality provider.")
+@click.option("--force", "force_provider", metavar="PROVIDER", help="Route to this provider alone.")
+@click.option("--strategy", type=click.Choice(_STRATEGIES), help="How eligible providers are ordered.")
+@click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
+def route(prompt: str, quality: bool, force_provider: str | None, strategy: str | None, as_json: bool) -> None:
+    """Explain how PROMPT would be routed (`-` reads standard input); sends nothing."""
+    try:
+        node = TrinityHybridNode.from_env()
+        decision = node.route(_read_text(prompt), quality=quality, force_provider=force_provider, strategy=strategy)
+    except TrinityError as error:
+        _fail(error)
+    detection = decision.detection
+    explained = {
+        "language": detection.language,
+        "confidence": round(detection.confidence, 3),
+        "tokens_estimated": decision.tokens_estimated,
+        "reason": decision.reason,
+        "providers": list(decision.providers),
+    }
+    if as_json:
+        _emit_json(explained)
+        return
+    click.echo(f"language:  {detection.language} (confidence {detection.confidence:.2f})")
+    click.echo(f"tokens:    ~{decision.tokens_estimated}")
+    click.echo(f"rule:      {decision.reason}")
+    click.echo(f"chain:     {' -> '.join(decision.providers) or '(no provider available)'}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+def status(as_json: bool) -> None:
+    """Show the providers this environment configures, with keys masked."""
+    try:
+        node = TrinityHybridNode.from_env()
+    except TrinityError as error:
+        _fail(error)
+    if as_json:
+        _emit_json(node.status())
+    else:
+        node.print_status()
