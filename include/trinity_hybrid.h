@@ -19,7 +19,7 @@ extern "C" {
 #endif
 
 /* cdef-begin: everything from here to cdef-end is read by the Python binding (cffi ABI mode) */
-#define TH_ABI_VERSION 2
+#define TH_ABI_VERSION 3
 #define TH_PROVIDERS_MAX 16
 #define TH_SCRIPT_COUNT 12
 #define TH_MODEL_BYTES_MAX 96
@@ -141,6 +141,11 @@ const char *th_failure_kind_name(uint32_t kind);
 /* Text features: pure functions, no allocation. */
 th_status th_detect_language(const uint8_t *text, size_t text_len, th_detection *out);
 uint64_t th_estimate_tokens(const uint8_t *text, size_t text_len);
+/* th_detect_language in one word, for bindings where marshalling dominates: bits 0-7 language
+   (0xFF: bad argument), 8-31 confidence * (2^24 - 1), 32-63 letters (saturated). */
+uint64_t th_detect_language_packed(const uint8_t *text, size_t text_len);
+/* The monotonic clock the breaker runs on; bindings use it so both sides agree. */
+uint64_t th_monotonic_ms(void);
 /* Writes key[:8]*** (at most TH_KEY_MASK_BYTES_MAX bytes, not NUL-terminated). */
 th_status th_mask_key(const uint8_t *key, size_t key_len, uint8_t *out, size_t out_capacity, size_t *out_len);
 
@@ -163,6 +168,11 @@ th_status th_node_set_provider(th_node *node, uint32_t provider, const th_provid
 th_status th_node_route(th_node *node, const uint8_t *text, size_t text_len, uint64_t now_ms,
                         uint64_t tokens_reserved_output, int32_t force_provider, uint32_t strategy,
                         uint8_t quality, th_route *out);
+/* th_node_route in one word. options: bits 0-31 output tokens to reserve, 32-39 forced provider + 1
+   (0: none), 40-47 strategy + 1 (0: the node's default), 48 quality; now_ms UINT64_MAX reads
+   th_monotonic_ms. Result: bits 0-3 chain length (15: error, status in bits 32-63), 4-7 reason,
+   8-15 language, then 4 bits per provider from bit 16. */
+uint64_t th_node_route_packed(th_node *node, const uint8_t *text, size_t text_len, uint64_t options, uint64_t now_ms);
 th_status th_node_admit(th_node *node, uint32_t provider, uint64_t now_ms, uint32_t *admission_out);
 th_status th_node_record_success(th_node *node, uint32_t provider, uint64_t now_ms, uint32_t latency_ms,
                                  uint64_t tokens_input, uint64_t tokens_output, double *cost_usd_out);

@@ -6,7 +6,6 @@ import json
 
 import pytest
 from click.testing import CliRunner
-
 from trinity_hybrid import TrinityHybridNode, detect_language
 from trinity_hybrid._cli import main
 

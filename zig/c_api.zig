@@ -15,7 +15,7 @@ const selector = core.selector;
 const ProviderId = core.ProviderId;
 const TrinityHybridNode = core.TrinityHybridNode;
 
-pub const abi_version: u32 = 2;
+pub const abi_version: u32 = 3;
 const version_text = "0.1.0";
 
 pub const Status = enum(c_int) {
@@ -235,6 +235,30 @@ export fn th_detect_language(text: ?[*]const u8, text_len: usize, out: ?*Detecti
     return .ok;
 }
 
+/// `th_detect_language` in one machine word, for bindings whose per-call cost is dominated by
+/// marshalling (cffi in ABI mode pays for every argument and every struct read): bits 0-7 the
+/// language index, 8-31 the confidence in 24-bit fixed point, 32-63 the letter count (saturated).
+/// Script shares need the full call. The language index 0xFF means a bad argument.
+pub const detection_packed_invalid: u64 = 0xFF;
+pub const confidence_packed_one: u32 = (1 << 24) - 1;
+
+comptime {
+    assert(@typeInfo(language.Language).@"enum".field_names.len < 0xFF);
+}
+
+fn detectionPacked(detection: language.Detection) u64 {
+    assert(detection.confidence >= 0.0);
+    assert(detection.confidence <= 1.0);
+    const confidence: u64 = @intFromFloat(@round(detection.confidence * @as(f32, confidence_packed_one)));
+    assert(confidence <= confidence_packed_one);
+    return @as(u64, @backingInt(detection.language)) | confidence << 8 | @as(u64, detection.letters) << 32;
+}
+
+export fn th_detect_language_packed(text: ?[*]const u8, text_len: usize) u64 {
+    const bytes = textSlice(text, text_len) orelse return detection_packed_invalid;
+    return detectionPacked(language.detect(bytes));
+}
+
 export fn th_estimate_tokens(text: ?[*]const u8, text_len: usize) u64 {
     const bytes = textSlice(text, text_len) orelse return 0;
     return core.tokens.estimate(bytes);
@@ -426,6 +450,93 @@ export fn th_node_route(
     return .ok;
 }
 
+/// The clock the breaker runs on, in milliseconds. Bindings read time here rather than from
+/// their own runtime so that both sides of the ABI agree on every platform.
+export fn th_monotonic_ms() u64 {
+    return monotonicMs();
+}
+
+fn monotonicMs() u64 {
+    const milliseconds = std.Io.Clock.awake.now(io()).toMilliseconds();
+    return @intCast(@max(milliseconds, 0));
+}
+
+/// `now_ms` value that asks `th_node_route_packed` to read `th_monotonic_ms` itself.
+pub const now_ms_clock: u64 = std.math.maxInt(u64);
+
+/// Options of `th_node_route_packed` in one word: bits 0-31 the output tokens to reserve,
+/// 32-39 the forced provider plus one (0: none), 40-47 the strategy plus one (0: the node's
+/// default), bit 48 quality.
+const RouteOptionsPacked = packed struct(u64) {
+    tokens_reserved_output: u32,
+    force_provider_plus_one: u8,
+    strategy_plus_one: u8,
+    quality: bool,
+    reserved: u15,
+};
+
+/// The route in one word: bits 0-3 the chain's length (15: an error, whose status is in bits
+/// 32-63), 4-7 the reason, 8-15 the language, then four bits per provider from bit 16. The
+/// token estimate and the detection's details are left to the full calls.
+const RoutePacked = packed struct(u64) {
+    providers_len: u4,
+    reason: u4,
+    language: u8,
+    providers: u48,
+
+    const error_len: u4 = 15;
+    const provider_bits = 4;
+    const providers_capacity = @bitSizeOf(u48) / provider_bits;
+
+    fn failure(status: Status) u64 {
+        assert(status != .ok);
+        return @as(u64, error_len) | @as(u64, @intCast(@backingInt(status))) << 32;
+    }
+};
+
+comptime {
+    assert(ProviderId.count <= RoutePacked.providers_capacity);
+    assert(ProviderId.count < RoutePacked.error_len);
+    assert(ProviderId.count <= 1 << RoutePacked.provider_bits);
+    assert(std.meta.fieldNames(selector.Reason).len <= 1 << @bitSizeOf(u4));
+    assert(@typeInfo(language.Language).@"enum".field_names.len <= 1 << 8);
+}
+
+export fn th_node_route_packed(node: ?*TrinityHybridNode, text: ?[*]const u8, text_len: usize, options_packed: u64, now_ms: u64) u64 {
+    const target = node orelse return RoutePacked.failure(.invalid_argument);
+    const prompt = textSlice(text, text_len) orelse return RoutePacked.failure(.invalid_argument);
+    const packed_options: RouteOptionsPacked = @bitCast(options_packed);
+    if (packed_options.reserved != 0) return RoutePacked.failure(.invalid_argument);
+    var options: core.node.RouteOptions = .{
+        .quality = packed_options.quality,
+        .tokens_reserved_output = packed_options.tokens_reserved_output,
+    };
+    if (packed_options.force_provider_plus_one != 0) {
+        options.force_provider = providerFromIndex(packed_options.force_provider_plus_one - 1) orelse
+            return RoutePacked.failure(.unknown_provider);
+    }
+    if (packed_options.strategy_plus_one != 0) {
+        options.strategy = strategyFromIndex(packed_options.strategy_plus_one - 1) orelse
+            return RoutePacked.failure(.invalid_argument);
+    }
+    const moment = if (now_ms == now_ms_clock) monotonicMs() else now_ms;
+    const decision = target.route(prompt, options, moment);
+    const chain = decision.route.slice();
+    assert(chain.len <= RoutePacked.providers_capacity);
+    var providers: u48 = 0;
+    for (chain, 0..) |id, position| {
+        providers |= @as(u48, @backingInt(id)) << @intCast(position * RoutePacked.provider_bits);
+    }
+    const result: RoutePacked = .{
+        .providers_len = @intCast(chain.len),
+        .reason = @intCast(@backingInt(decision.route.reason)),
+        .language = @backingInt(decision.detection.language),
+        .providers = providers,
+    };
+    assert(result.providers_len != RoutePacked.error_len);
+    return @bitCast(result);
+}
+
 export fn th_node_admit(node: ?*TrinityHybridNode, provider: u32, now_ms: u64, admission_out: ?*u32) Status {
     const target = node orelse return .invalid_argument;
     const id = providerFromIndex(provider) orelse return .unknown_provider;
@@ -542,4 +653,66 @@ test "bad arguments get a status, not a crash" {
     var needed: usize = 0;
     try std.testing.expectEqual(Status.buffer_too_small, th_node_status_json(node, 0, &small, small.len, &needed));
     try std.testing.expect(needed > small.len);
+}
+
+test "the packed route carries the same chain, reason and language as the full route" {
+    var node: ?*TrinityHybridNode = null;
+    try std.testing.expectEqual(Status.ok, th_node_create(&node));
+    defer th_node_destroy(node);
+    const keys = [_][]const u8{ "gsk_0123456789", "zhipu_0123456789", "sk-ant-0123456789" };
+    const ids = [_]ProviderId{ .groq, .zhipu, .anthropic };
+    for (ids, keys) |id, key| {
+        try std.testing.expectEqual(Status.ok, th_node_set_available(node, @backingInt(id), 1, key.ptr, key.len));
+    }
+    const prompts = [_][]const u8{ "Explain photosynthesis.", "请用中文解释量子计算。", "", "Привет" };
+    for (prompts) |prompt| {
+        for ([_]u8{ 0, 1 }) |quality| {
+            var full: Route = undefined;
+            try std.testing.expectEqual(Status.ok, th_node_route(node, prompt.ptr, prompt.len, 5, 0, provider_none, strategy_node_default, quality, &full));
+            const options: u64 = @as(u64, quality) << 48;
+            const word: RoutePacked = @bitCast(th_node_route_packed(node, prompt.ptr, prompt.len, options, 5));
+            try std.testing.expectEqual(full.providers_len, word.providers_len);
+            try std.testing.expectEqual(full.reason, word.reason);
+            try std.testing.expectEqual(full.detection.language, word.language);
+            for (full.providers[0..full.providers_len], 0..) |id, position| {
+                const shift: u6 = @intCast(position * RoutePacked.provider_bits);
+                try std.testing.expectEqual(@as(u48, id), (word.providers >> shift) & 0xF);
+            }
+        }
+    }
+    const forced: RoutePacked = @bitCast(th_node_route_packed(node, "hi", 2, @as(u64, @backingInt(ProviderId.zhipu) + 1) << 32, now_ms_clock));
+    try std.testing.expectEqual(@as(u4, 1), forced.providers_len);
+    try std.testing.expectEqual(@as(u48, @backingInt(ProviderId.zhipu)), forced.providers);
+}
+
+test "the packed route reports bad arguments as an error word" {
+    var node: ?*TrinityHybridNode = null;
+    try std.testing.expectEqual(Status.ok, th_node_create(&node));
+    defer th_node_destroy(node);
+    const cases = [_]struct { options: u64, status: Status }{
+        .{ .options = @as(u64, 99) << 32, .status = .unknown_provider },
+        .{ .options = @as(u64, 99) << 40, .status = .invalid_argument },
+        .{ .options = @as(u64, 1) << 60, .status = .invalid_argument },
+    };
+    for (cases) |case| {
+        const word = th_node_route_packed(node, "hi", 2, case.options, 0);
+        try std.testing.expectEqual(@as(u64, RoutePacked.error_len), word & 0xF);
+        try std.testing.expectEqual(@as(u64, @intCast(@backingInt(case.status))), word >> 32);
+    }
+    try std.testing.expectEqual(RoutePacked.failure(.invalid_argument), th_node_route_packed(null, "hi", 2, 0, 0));
+    try std.testing.expectEqual(RoutePacked.failure(.invalid_argument), th_node_route_packed(node, null, 2, 0, 0));
+}
+
+test "the packed detection agrees with the full one" {
+    const texts = [_][]const u8{ "Hello there, how are you?", "日本の首都はどこですか", "", "12345", "Привет, как дела?" };
+    for (texts) |text| {
+        var full: Detection = undefined;
+        try std.testing.expectEqual(Status.ok, th_detect_language(text.ptr, text.len, &full));
+        const word = th_detect_language_packed(text.ptr, text.len);
+        try std.testing.expectEqual(@as(u64, full.language), word & 0xFF);
+        try std.testing.expectEqual(@as(u64, full.letters), word >> 32);
+        const confidence: f32 = @as(f32, @floatFromInt((word >> 8) & confidence_packed_one)) / @as(f32, confidence_packed_one);
+        try std.testing.expectApproxEqAbs(full.confidence, confidence, 1e-6);
+    }
+    try std.testing.expectEqual(detection_packed_invalid, th_detect_language_packed(null, 3));
 }

@@ -9,16 +9,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import struct
 import sys
-import threading
-import time
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence, TextIO, Union
 
 from . import _native
 from ._exceptions import ConfigurationError, InvalidInputError
-from ._text import DETECTION_LAYOUT, Detection, encode_text
+from ._text import Detection, detect_language_bytes, encode_text, estimate_bytes, language_codes
 
 __all__ = ["ProviderStats", "Route", "Secret", "TrinityHybridNode", "mask_key"]
 
@@ -61,51 +58,46 @@ class Secret:
         raise TypeError("a Secret cannot be pickled")
 
 
-# th_route's head as laid out in memory; the th_detection follows at ROUTE_DETECTION_OFFSET.
-ROUTE_HEAD_LAYOUT = struct.Struct("=BBHIQ16s")
-ROUTE_DETECTION_OFFSET = 32
-ROUTE_BYTES = ROUTE_DETECTION_OFFSET + DETECTION_LAYOUT.size
-# Distinct chains are few (providers × strategies), so their name tuples are cached; the bound
-# keeps a long run of the random strategy from growing the cache without limit.
-CHAIN_CACHE_ENTRIES_MAX = 4096
+# th_node_route_packed: the options word's fields and the result word's layout (see the header).
+ROUTE_OPTION_FORCE_SHIFT = 32
+ROUTE_OPTION_STRATEGY_SHIFT = 40
+ROUTE_OPTION_QUALITY = 1 << 48
+ROUTE_TOKENS_RESERVED_MAX = (1 << 32) - 1
+ROUTE_PACKED_ERROR_LEN = 15
+ROUTE_PACKED_PROVIDERS_SHIFT = 16
+NOW_MS_CLOCK = (1 << 64) - 1
+# Distinct route words are few (chains × reasons × languages), so their decoding is cached; the
+# bound keeps a long run of the random strategy from growing the cache without limit.
+ROUTE_CACHE_ENTRIES_MAX = 4096
 
 
 class Route:
-    """The ordered provider chain for one request, and why. ``detection`` is decoded and
-    ``tokens_estimated`` computed on first use: most callers only need the chain."""
+    """The ordered provider chain for one request, and why. ``detection`` and
+    ``tokens_estimated`` are computed on first use: most callers only need the chain."""
 
-    __slots__ = ("_detection", "_raw", "_text", "_tokens", "_tokens_reserved", "providers", "reason")
+    __slots__ = ("_detection", "_text", "_tokens", "_tokens_reserved", "language", "providers", "reason")
 
-    def __init__(
-        self, providers: tuple[str, ...], reason: str, tokens: int | None, raw: bytes, text: bytes, tokens_reserved: int
-    ) -> None:
+    def __init__(self, providers: tuple[str, ...], reason: str, language: str, text: bytes, tokens_reserved: int) -> None:
         self.providers = providers
         self.reason = reason
-        self._tokens = tokens
-        self._raw = raw
+        self.language = language
         self._text = text
         self._tokens_reserved = tokens_reserved
+        self._tokens: int | None = None
         self._detection: Detection | None = None
 
     @property
     def tokens_estimated(self) -> int:
         """Estimated tokens of the prompt plus the reserved output (``max_tokens``)."""
         if self._tokens is None:
-            # The core skipped the estimate because no estimate could have changed the chain.
-            from ._text import estimate_bytes
-
             self._tokens = estimate_bytes(self._text) + self._tokens_reserved
         return self._tokens
 
     @property
     def detection(self) -> Detection:
         if self._detection is None:
-            self._detection = Detection.from_bytes(self._raw, ROUTE_DETECTION_OFFSET)
+            self._detection = detect_language_bytes(self._text)
         return self._detection
-
-    @property
-    def language(self) -> str:
-        return self.detection.language
 
     def __repr__(self) -> str:
         return (
@@ -116,7 +108,13 @@ class Route:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Route):
             return NotImplemented
-        return self._raw == other._raw
+        return (self.providers, self.reason, self.language, self._text, self._tokens_reserved) == (
+            other.providers,
+            other.reason,
+            other.language,
+            other._text,
+            other._tokens_reserved,
+        )
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -149,7 +147,7 @@ class ProviderStats:
 
 def now_ms() -> int:
     """The monotonic clock the breaker runs on, in whole milliseconds."""
-    return time.monotonic_ns() // 1_000_000
+    return int(_native.load()[1].th_monotonic_ms())
 
 
 def prompt_text(prompt: object) -> str:
@@ -191,10 +189,9 @@ class TrinityHybridNode:
         self._provider_index = {name: index for index, name in enumerate(self.provider_names)}
         self._strategy_index = {name: index for index, name in enumerate(self.strategy_names)}
         self._keys: dict[str, Secret] = {}
-        # Per-thread scratch structs: routing is called from many threads at once.
-        self._scratch = threading.local()
-        self._chains: dict[bytes, tuple[str, ...]] = {}
-        self._strategy_default_index = int(lib.TH_STRATEGY_NODE_DEFAULT)
+        # Decoded route words; dict reads and writes are atomic, so threads may share it.
+        self._routes: dict[int, tuple[tuple[str, ...], str, str]] = {}
+        self._route_packed = lib.th_node_route_packed
         # Overrides of the providers' default base URLs (`<PROVIDER>_BASE_URL`).
         self.base_urls: dict[str, str] = {}
         self._client_sync: Any = None
@@ -416,31 +413,31 @@ class TrinityHybridNode:
     ) -> Route:
         """The ordered chain of eligible providers for ``prompt`` and the rule that chose it."""
         data = encode_text(prompt if type(prompt) is str else prompt_text(prompt), "prompt")
-        out = getattr(self._scratch, "route", None)
-        if out is None:
-            out = self._scratch.route = self._ffi.new("th_route *")
-        status = self._lib.th_node_route(
-            self._handle,
-            data,
-            len(data),
-            time.monotonic_ns() // 1_000_000 if now_ms is None else _non_negative(now_ms, "now_ms"),
-            0 if max_tokens is None else _non_negative(max_tokens, "max_tokens"),
-            -1 if force_provider is None else self._provider(force_provider, "force_provider"),
-            self._strategy_default_index if strategy is None else self._strategy(strategy),
-            1 if quality else 0,
-            out,
-        )
-        if status:
-            _native.check(status, "route")
-        raw = self._ffi.buffer(out, ROUTE_BYTES)[:]
-        providers_len, exact, _, reason, tokens_estimated, providers_raw = ROUTE_HEAD_LAYOUT.unpack_from(raw)
-        key = providers_raw[:providers_len]
-        chain = self._chains.get(key)
-        if chain is None:
-            chain = tuple(self.provider_names[index] for index in key)
-            if len(self._chains) < CHAIN_CACHE_ENTRIES_MAX:
-                self._chains[key] = chain
-        return Route(chain, self.reason_names[reason], tokens_estimated if exact else None, raw, data, max_tokens or 0)
+        options = 0
+        if max_tokens is not None:
+            options = min(_non_negative(max_tokens, "max_tokens"), ROUTE_TOKENS_RESERVED_MAX)
+        if force_provider is not None:
+            options |= (self._provider(force_provider, "force_provider") + 1) << ROUTE_OPTION_FORCE_SHIFT
+        if strategy is not None:
+            options |= (self._strategy(strategy) + 1) << ROUTE_OPTION_STRATEGY_SHIFT
+        if quality:
+            options |= ROUTE_OPTION_QUALITY
+        moment = NOW_MS_CLOCK if now_ms is None else _non_negative(now_ms, "now_ms")
+        word = self._route_packed(self._handle, data, len(data), options, moment)
+        decoded = self._routes.get(word)
+        if decoded is None:
+            decoded = self._decode_route(word)
+        return Route(decoded[0], decoded[1], decoded[2], data, max_tokens or 0)
+
+    def _decode_route(self, word: int) -> tuple[tuple[str, ...], str, str]:
+        length = word & 0xF
+        if length == ROUTE_PACKED_ERROR_LEN:
+            _native.check(word >> 32, "route")
+        chain = tuple(self.provider_names[word >> (ROUTE_PACKED_PROVIDERS_SHIFT + 4 * position) & 0xF] for position in range(length))
+        decoded = (chain, self.reason_names[word >> 4 & 0xF], language_codes()[word >> 8 & 0xFF])
+        if len(self._routes) < ROUTE_CACHE_ENTRIES_MAX:
+            self._routes[word] = decoded
+        return decoded
 
     def admit(self, provider: str, *, now_ms: int | None = None) -> str:
         """Asks the breaker whether a call may start now: ``allowed``, ``allowed_probe``,

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import struct
-import threading
-from typing import Any
 
 from . import _native
 from ._exceptions import InvalidInputError
 
-__all__ = ["Detection", "detect_language", "encode_text", "estimate_tokens"]
+__all__ = ["Detection", "detect_language", "detect_language_bytes", "encode_text", "estimate_bytes", "estimate_tokens"]
 
 
 def encode_text(text: object, argument: str = "text") -> bytes:
@@ -27,31 +25,50 @@ def encode_text(text: object, argument: str = "text") -> bytes:
 # th_detection as laid out in memory (native byte order, no padding): one unpack reads it all,
 # which costs far less from Python than reading each cdata field.
 DETECTION_LAYOUT = struct.Struct("=IfII12f")
+# The confidence's fixed-point scale in a packed detection (th_detect_language_packed).
+CONFIDENCE_ONE = (1 << 24) - 1
+LANGUAGE_PACKED_INVALID = 0xFF
 
 
 class Detection:
     """The language of a text: an ISO 639-1 code (``"und"`` when undetermined), a confidence in
-    [0, 1], and the share of letters per Unicode script (only scripts that occur)."""
+    [0, 1], and the share of letters per Unicode script (only scripts that occur).
 
-    __slots__ = ("_shares", "bytes_invalid", "confidence", "language", "letters")
+    The language, confidence and letter count come back from the core in one machine word; the
+    script shares and the count of invalid bytes take a second native call, made on first use."""
 
-    def __init__(self, language: str, confidence: float, letters: int, bytes_invalid: int, shares: tuple[float, ...]) -> None:
+    __slots__ = ("_details", "_text", "confidence", "language", "letters")
+
+    def __init__(self, language: str, confidence: float, letters: int, text: bytes) -> None:
         self.language = language
         self.confidence = confidence
         self.letters = letters
-        self.bytes_invalid = bytes_invalid
-        self._shares = shares
+        self._text = text
+        self._details: tuple[int, tuple[float, ...]] | None = None
 
     @classmethod
-    def from_bytes(cls, raw: bytes, offset: int = 0) -> Detection:
-        """Decodes a th_detection copied out of native memory."""
-        fields = DETECTION_LAYOUT.unpack_from(raw, offset)
-        return cls(language_codes()[fields[0]], fields[1], fields[2], fields[3], fields[4:])
+    def from_packed(cls, word: int, text: bytes) -> Detection:
+        """Decodes a word from th_detect_language_packed (or a packed route's language) of ``text``."""
+        return cls(language_codes()[word & 0xFF], (word >> 8 & CONFIDENCE_ONE) / CONFIDENCE_ONE, word >> 32, text)
+
+    def _full(self) -> tuple[int, tuple[float, ...]]:
+        if self._details is None:
+            ffi, lib = _native.load()
+            out = ffi.new("th_detection *")
+            _native.check(lib.th_detect_language(self._text, len(self._text), out), "detect_language")
+            fields = DETECTION_LAYOUT.unpack(ffi.buffer(out)[:])
+            self._details = (fields[3], fields[4:])
+        return self._details
+
+    @property
+    def bytes_invalid(self) -> int:
+        """Bytes that were not UTF-8 (lone surrogates become such bytes)."""
+        return self._full()[0]
 
     @property
     def scripts(self) -> dict[str, float]:
         names = _script_names()
-        return {names[index]: share for index, share in enumerate(self._shares) if share > 0.0}
+        return {names[index]: share for index, share in enumerate(self._full()[1]) if share > 0.0}
 
     def __repr__(self) -> str:
         return f"Detection(language={self.language!r}, confidence={self.confidence:.3f}, scripts={self.scripts!r})"
@@ -59,11 +76,7 @@ class Detection:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Detection):
             return NotImplemented
-        return (self.language, self.confidence, tuple(self._shares)) == (
-            other.language,
-            other.confidence,
-            tuple(other._shares),
-        )
+        return (self.language, self.confidence, self._full()) == (other.language, other.confidence, other._full())
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -85,18 +98,14 @@ def language_codes() -> tuple[str, ...]:
     return codes
 
 
-_buffers = threading.local()
-
-
 class _Bound:
-    """The native handles and tables the hot functions need, fetched once per process."""
+    """The native functions the hot paths call, fetched once per process."""
 
-    __slots__ = ("buffer", "codes", "detect", "estimate")
+    __slots__ = ("codes", "detect", "estimate")
 
     def __init__(self) -> None:
-        ffi, lib = _native.load()
-        self.buffer = ffi.buffer
-        self.detect = lib.th_detect_language
+        _, lib = _native.load()
+        self.detect = lib.th_detect_language_packed
         self.estimate = lib.th_estimate_tokens
         self.codes = language_codes()
 
@@ -111,24 +120,27 @@ def _get_bound() -> _Bound:
     return _bound
 
 
-def _detection_buffer() -> Any:
-    buffer = getattr(_buffers, "detection", None)
-    if buffer is None:
-        ffi, _ = _native.load()
-        buffer = _buffers.detection = ffi.new("th_detection *")
-    return buffer
-
-
 def detect_language(text: str) -> Detection:
     """Detects the language of ``text``; never fails on any ``str``."""
-    data = encode_text(text)
+    # encode_text inlined for the common case: a call costs as much as the rest of this function.
+    if type(text) is str:
+        try:
+            data = text.encode()
+        except UnicodeEncodeError:
+            data = text.encode("utf-8", "surrogatepass")
+    else:
+        data = encode_text(text)
+    return detect_language_bytes(data)
+
+
+def detect_language_bytes(data: bytes) -> Detection:
+    """`detect_language` of text already encoded as UTF-8."""
     bound = _bound or _get_bound()
-    out = _detection_buffer()
-    status = bound.detect(data, len(data), out)
-    if status:
-        _native.check(status, "detect_language")
-    fields = DETECTION_LAYOUT.unpack(bound.buffer(out)[:])
-    return Detection(bound.codes[fields[0]], fields[1], fields[2], fields[3], fields[4:])
+    word = bound.detect(data, len(data))
+    language = word & 0xFF
+    if language == LANGUAGE_PACKED_INVALID:
+        _native.check(1, "detect_language")
+    return Detection(bound.codes[language], (word >> 8 & CONFIDENCE_ONE) / CONFIDENCE_ONE, word >> 32, data)
 
 
 def estimate_tokens(text: str) -> int:
