@@ -70,6 +70,19 @@ def build_library(root: Path, target: str | None, prefix: Path) -> Path:
     return library
 
 
+def write_ffi_module(root: Path, header: Path, directory: Path) -> Path:
+    """The pre-parsed cffi declarations (see python/trinity_hybrid/_cdef.py), loaded by path:
+    the package itself is not importable while it is being built."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("trinity_hybrid_cdef", root / "python" / "trinity_hybrid" / "_cdef.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    directory.mkdir(parents=True, exist_ok=True)
+    return module.write_ffi_module(header, directory)  # type: ignore[no-any-return]
+
+
 class CustomBuildHook(BuildHookInterface):  # type: ignore[misc]
     PLUGIN_NAME = "custom"
 
@@ -85,11 +98,14 @@ class CustomBuildHook(BuildHookInterface):  # type: ignore[misc]
             package_lib.mkdir(parents=True, exist_ok=True)
             shutil.copy2(library, package_lib / library.name)
             shutil.copy2(header, package_lib / header.name)
+            write_ffi_module(root, header, package_lib)
         else:
             # Staged per target under zig-out/, never in the source tree, so concurrent builds
             # for different targets cannot package each other's library.
             build_data["force_include"][str(library)] = f"trinity_hybrid/_lib/{library.name}"
             build_data["force_include"][str(header)] = f"trinity_hybrid/_lib/{header.name}"
+            ffi_module = write_ffi_module(root, header, prefix / "python")
+            build_data["force_include"][str(ffi_module)] = f"trinity_hybrid/_lib/{ffi_module.name}"
         build_data["pure_python"] = False
         platform_tag = PLATFORM_TAGS.get(target or "") or sysconfig.get_platform().replace("-", "_").replace(".", "_")
         build_data["tag"] = f"py3-none-{platform_tag}"

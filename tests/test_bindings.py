@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -41,6 +42,30 @@ def test_wrong_library_gives_a_clear_error(tmp_path) -> None:
     result = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True)
     assert "NativeLibraryError" in result.stderr
     assert "cannot load" in result.stderr
+
+
+_LOAD_AND_REPORT = (
+    "import sys, trinity_hybrid; print(trinity_hybrid.detect_language('日本の首都').language, "
+    "'pycparser' in sys.modules)"
+)
+
+
+def test_installed_package_needs_no_parser_at_run_time() -> None:
+    # The wheel carries the declarations pre-parsed (_ffi_abi.py), so pycparser never loads.
+    result = subprocess.run([sys.executable, "-c", _LOAD_AND_REPORT], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["ja", "False"]
+
+
+def test_a_bare_build_is_loaded_from_its_header(tmp_path) -> None:
+    # A development build (library and header, nothing pre-parsed) still loads, parsing the header.
+    from trinity_hybrid import _native
+
+    installed = next(path for path in _native._library_candidates() if path.is_file())
+    shutil.copy2(installed, tmp_path / installed.name)
+    shutil.copy2(installed.parent / "trinity_hybrid.h", tmp_path / "trinity_hybrid.h")
+    environment = {**os.environ, "TRINITY_HYBRID_LIBRARY": str(tmp_path / installed.name)}
+    result = subprocess.run([sys.executable, "-c", _LOAD_AND_REPORT], env=environment, capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["ja", "True"]
 
 
 @pytest.mark.parametrize(

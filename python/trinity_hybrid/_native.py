@@ -1,9 +1,11 @@
 """Loads the native core (the Zig shared library) with cffi in ABI mode.
 
 The library ships inside the package under ``_lib/``; ``TRINITY_HYBRID_LIBRARY`` may point at
-another build during development. The C declarations are read from the header that ships beside
-the library, between its ``cdef-begin`` and ``cdef-end`` markers, so they exist in one place.
-A missing library or an ABI mismatch raises ``NativeLibraryError`` with what to do about it.
+another build during development. The C declarations exist in one place, the header that ships
+beside the library: an installed package also carries them pre-parsed beside it (``_cdef.py``
+explains why); a development build has them parsed from the header's ``cdef-begin`` /
+``cdef-end`` section. A missing library or an ABI mismatch raises ``NativeLibraryError`` with
+what to do about it.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cffi import FFI
-
+from ._cdef import FFI_MODULE_NAME, cdef_text
 from ._exceptions import NativeLibraryError
+
+if TYPE_CHECKING:
+    from cffi import FFI
 
 ABI_VERSION = 3
 _PACKAGE_DIRECTORY = Path(__file__).resolve().parent
@@ -57,11 +61,7 @@ def _header_candidates(library_path: Path) -> list[Path]:
 def _read_cdef(library_path: Path) -> str:
     for candidate in _header_candidates(library_path):
         if candidate.is_file():
-            text = candidate.read_text(encoding="utf-8")
-            begin = text.index("cdef-begin")
-            begin = text.index("*/", begin) + 2
-            end = text.rindex("/* cdef-end */")
-            return text[begin:end]
+            return cdef_text(candidate.read_text(encoding="utf-8"))
     raise NativeLibraryError(
         "trinity_hybrid.h was not found beside the native library; reinstall the package "
         "(pip install --force-reinstall trinity-hybrid)"
@@ -93,8 +93,7 @@ def _load_uncached() -> tuple[FFI, Any]:
             "install the wheel for your platform, or build it with "
             "`python -m ziglang build -Doptimize=ReleaseFast` and set TRINITY_HYBRID_LIBRARY"
         )
-    ffi = FFI()
-    ffi.cdef(_read_cdef(library_path))
+    ffi = _ffi_for(library_path)
     try:
         lib = ffi.dlopen(str(library_path))
     except OSError as error:
@@ -109,6 +108,25 @@ def _load_uncached() -> tuple[FFI, Any]:
             "rebuild the library or reinstall the package"
         )
     return ffi, lib
+
+
+def _ffi_for(library_path: Path) -> FFI:
+    """The declarations for ``library_path``: pre-parsed when installed beside it, else parsed
+    from its header (slower: pycparser runs)."""
+    precompiled = library_path.parent / f"{FFI_MODULE_NAME}.py"
+    if precompiled.is_file():
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location(f"trinity_hybrid._lib.{FFI_MODULE_NAME}", precompiled)
+        if spec is not None and spec.loader is not None:
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return module.ffi  # type: ignore[no-any-return]
+    from cffi import FFI
+
+    ffi = FFI()
+    ffi.cdef(_read_cdef(library_path))
+    return ffi
 
 
 def names(function_name: str, count: int | None = None) -> tuple[str, ...]:
