@@ -75,29 +75,45 @@ class Route:
     """The ordered provider chain for one request, and why. ``detection`` and
     ``tokens_estimated`` are computed on first use: most callers only need the chain."""
 
-    __slots__ = ("_detection", "_text", "_tokens", "_tokens_reserved", "language", "providers", "reason")
+    __slots__ = ("_decoded", "_detection", "_text", "_tokens", "_tokens_reserved")
 
-    def __init__(self, providers: tuple[str, ...], reason: str, language: str, text: bytes, tokens_reserved: int) -> None:
-        self.providers = providers
-        self.reason = reason
-        self.language = language
+    def __init__(self, decoded: tuple[tuple[str, ...], str, str], text: bytes, tokens_reserved: int) -> None:
+        # The decoded route word is shared between routes: (providers, reason, language).
+        self._decoded = decoded
         self._text = text
         self._tokens_reserved = tokens_reserved
-        self._tokens: int | None = None
-        self._detection: Detection | None = None
+
+    @property
+    def providers(self) -> tuple[str, ...]:
+        """Provider names, in the order to try them."""
+        return self._decoded[0]
+
+    @property
+    def reason(self) -> str:
+        """The rule that chose the head of the chain."""
+        return self._decoded[1]
+
+    @property
+    def language(self) -> str:
+        """The prompt's language (ISO 639-1, or ``und``)."""
+        return self._decoded[2]
 
     @property
     def tokens_estimated(self) -> int:
         """Estimated tokens of the prompt plus the reserved output (``max_tokens``)."""
-        if self._tokens is None:
-            self._tokens = estimate_bytes(self._text) + self._tokens_reserved
-        return self._tokens
+        try:
+            return self._tokens
+        except AttributeError:
+            self._tokens: int = estimate_bytes(self._text) + self._tokens_reserved
+            return self._tokens
 
     @property
     def detection(self) -> Detection:
-        if self._detection is None:
-            self._detection = detect_language_bytes(self._text)
-        return self._detection
+        try:
+            return self._detection
+        except AttributeError:
+            self._detection: Detection = detect_language_bytes(self._text)
+            return self._detection
 
     def __repr__(self) -> str:
         return (
@@ -108,13 +124,7 @@ class Route:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Route):
             return NotImplemented
-        return (self.providers, self.reason, self.language, self._text, self._tokens_reserved) == (
-            other.providers,
-            other.reason,
-            other.language,
-            other._text,
-            other._tokens_reserved,
-        )
+        return (self._decoded, self._text, self._tokens_reserved) == (other._decoded, other._text, other._tokens_reserved)
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -412,7 +422,14 @@ class TrinityHybridNode:
         now_ms: int | None = None,
     ) -> Route:
         """The ordered chain of eligible providers for ``prompt`` and the rule that chose it."""
-        data = encode_text(prompt if type(prompt) is str else prompt_text(prompt), "prompt")
+        if type(prompt) is str:
+            # encode_text inlined for the common case (a Python call costs as much as the rest).
+            try:
+                data = prompt.encode()
+            except UnicodeEncodeError:
+                data = prompt.encode("utf-8", "surrogatepass")
+        else:
+            data = encode_text(prompt_text(prompt), "prompt")
         options = 0
         if max_tokens is not None:
             options = min(_non_negative(max_tokens, "max_tokens"), ROUTE_TOKENS_RESERVED_MAX)
@@ -427,7 +444,7 @@ class TrinityHybridNode:
         decoded = self._routes.get(word)
         if decoded is None:
             decoded = self._decode_route(word)
-        return Route(decoded[0], decoded[1], decoded[2], data, max_tokens or 0)
+        return Route(decoded, data, max_tokens or 0)
 
     def _decode_route(self, word: int) -> tuple[tuple[str, ...], str, str]:
         length = word & 0xF
