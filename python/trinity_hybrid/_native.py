@@ -18,7 +18,7 @@ from cffi import FFI
 
 from ._exceptions import NativeLibraryError
 
-ABI_VERSION = 2
+ABI_VERSION = 3
 _PACKAGE_DIRECTORY = Path(__file__).resolve().parent
 _SOURCE_ROOT = _PACKAGE_DIRECTORY.parent.parent
 
