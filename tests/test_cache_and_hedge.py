@@ -10,7 +10,6 @@ from collections.abc import Iterator
 import pytest
 from loopback import Fault, OpenAIServer
 from redis_server import RedisServer, require_binary
-
 from trinity_hybrid import AllProvidersFailed, InvalidInputError, TrinityHybridNode
 
 

@@ -19,7 +19,6 @@ from pathlib import Path
 from chaos import NodeTarget, run_chaos
 from loopback import AnthropicServer, Fault, GeminiServer, LoopbackServer, OpenAIServer
 from redis_server import RedisServer, require_binary
-
 from trinity_hybrid import Timeouts, TrinityHybridNode
 
 REQUESTS = int(os.environ.get("TRINITY_CHAOS_REQUESTS", "2000"))

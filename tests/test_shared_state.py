@@ -20,7 +20,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from loopback import Fault, OpenAIServer
 from redis_server import RedisServer, require_binary
-
 from trinity_hybrid import TrinityHybridNode
 
 WAIT_S = 10.0

@@ -219,11 +219,7 @@ pub const Board = struct {
         entry.tokens_output +|= success.tokens_output;
         entry.cost_usd += success.cost_usd;
 
-        entry.failures_consecutive = 0;
-        entry.circuit = .closed;
-        entry.open_until_ms = 0;
-        entry.probe_in_flight = false;
-        entry.probe_started_ms = 0;
+        closeCircuit(entry);
         assertInvariants(entry);
     }
 
@@ -342,11 +338,7 @@ pub const Board = struct {
     /// call is counted here.
     pub fn close(board: *Board, id: ProviderId) void {
         const entry = &board.entries[id.index()];
-        entry.failures_consecutive = 0;
-        entry.circuit = .closed;
-        entry.open_until_ms = 0;
-        entry.probe_in_flight = false;
-        entry.probe_started_ms = 0;
+        closeCircuit(entry);
         assertInvariants(entry);
     }
 
@@ -374,6 +366,15 @@ fn stateOf(entry: *const Entry, now_ms: u64) CircuitState {
             return if (now_ms < entry.open_until_ms) .open else .half_open;
         },
     }
+}
+
+/// Closed, no probe, the run of failures forgotten: after a success here or another replica's.
+fn closeCircuit(entry: *Entry) void {
+    entry.failures_consecutive = 0;
+    entry.circuit = .closed;
+    entry.open_until_ms = 0;
+    entry.probe_in_flight = false;
+    entry.probe_started_ms = 0;
 }
 
 /// Opens the circuit until `until_ms`, or keeps a later deadline already set.

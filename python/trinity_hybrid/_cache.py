@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["CacheMode", "ResponseCache"]
 
 # True: cache deterministic requests (temperature unset or 0); "always": also temperature > 0.
-CacheMode = Union[bool, str, None]
+CacheMode = Union[bool, str, None]  # noqa: UP007 - a runtime alias, and Python 3.10 is supported
 TTL_S_DEFAULT = 300.0
 ENTRIES_MAX_DEFAULT = 1024
 BYTES_MAX_DEFAULT = 64 * 1024 * 1024

@@ -36,7 +36,8 @@ import os
 import threading
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from ._exceptions import ConfigurationError
