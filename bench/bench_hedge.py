@@ -3,8 +3,8 @@
 Two loopback OpenAI-format servers run in a child process (so they do not share our GIL). The
 first provider of the chain delays its first byte by SLOW_DELAY_S on a random SLOW_SHARE of its
 requests (the loopback servers' seeded chaos mode); the second is always quick. The same node
-sends rounds of requests, CONCURRENCY at a time, alternating `ainfer(prompt)` and
-`ainfer(prompt, hedge=True)` round by round in ABBA order, so that both see the same machine load. Reported: p50/p95/p99 latency per mode, the p99 ratio (plain ÷ hedged), and what
+sends rounds of requests at REQUESTS_PER_S (open loop), alternating `ainfer(prompt)` and
+`ainfer(prompt, hedge=True)` round by round in ABBA order, so that both see the same load. Reported: p50/p95/p99 latency per mode, the p99 ratio (plain ÷ hedged), and what
 hedging cost: the share of requests that started a second provider.
 
     .venv-bench/bin/python bench/bench_hedge.py [--quick]   # writes bench/results/hedge.json
@@ -28,7 +28,7 @@ from trinity_hybrid import TrinityHybridNode
 
 SLOW_SHARE = 0.03
 SLOW_DELAY_S = 0.5
-CONCURRENCY = 8
+REQUESTS_PER_S = 100
 WARM_UP_REQUESTS = 100
 
 SERVER_CODE = """
@@ -48,19 +48,24 @@ def percentile(values: list[float], quantile: float) -> float:
 
 
 async def one_round(node: TrinityHybridNode, hedge: bool, requests: int, offset: int) -> tuple[list[float], int]:
-    semaphore = asyncio.Semaphore(CONCURRENCY)
+    """Open loop: requests start at a fixed rate whatever the earlier ones do, so both modes carry
+    the same load (with a fixed concurrency instead, slow requests would park slots in the plain
+    run and lighten the load on every other request)."""
     latencies: list[float] = []
     hedged = 0
 
     async def one(index: int) -> None:
         nonlocal hedged
-        async with semaphore:
-            started = time.perf_counter()
-            response = await node.ainfer(f"request {offset + index}: say something short", hedge=hedge)
-            latencies.append(time.perf_counter() - started)
-            hedged += len(response.attempts) > 1
+        started = time.perf_counter()
+        response = await node.ainfer(f"request {offset + index}: say something short", hedge=hedge)
+        latencies.append(time.perf_counter() - started)
+        hedged += len(response.attempts) > 1
 
-    await asyncio.gather(*(one(index) for index in range(requests)))
+    tasks = []
+    for index in range(requests):
+        tasks.append(asyncio.ensure_future(one(index)))
+        await asyncio.sleep(1 / REQUESTS_PER_S)
+    await asyncio.gather(*tasks)
     return latencies, hedged
 
 
@@ -98,7 +103,7 @@ async def measure(slow_url: str, fast_url: str, api_key: str, rounds: int, per_r
         "primary_p95_ms_at_end": primary.latency_ms_p95,
         "slow_share": SLOW_SHARE,
         "slow_delay_s": SLOW_DELAY_S,
-        "concurrency": CONCURRENCY,
+        "requests_per_s": REQUESTS_PER_S,
     }
 
 

@@ -318,8 +318,8 @@ def hedge_section(hedge: dict[str, Any]) -> list[str]:
         (
             f"One slow provider: the first of the chain delays its first byte by {hedge['slow_delay_s']:g} s on "
             f"{hedge['slow_share']:.0%} of its requests; the second is always quick. {plain['requests']} requests per "
-            f"mode, {hedge['concurrency']} at a time, `ainfer` vs `ainfer(hedge=True)` in alternating rounds on the "
-            "same node. Ratios read plain ÷ hedged; above 1 means hedging is faster. Loopback servers in a child "
+            f"mode, started at {hedge['requests_per_s']} per second (open loop), `ainfer` vs `ainfer(hedge=True)` in "
+            "alternating rounds on the same node. Ratios read plain ÷ hedged; above 1 means hedging is faster. Loopback servers in a child "
             "process on this shared 2-core machine, so absolute milliseconds are noisy."
         ),
         "",

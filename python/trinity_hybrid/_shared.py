@@ -5,10 +5,11 @@ what the others must know, and nothing on a request's path waits on Redis for mo
 ``op_timeout_s``. Design (the README's "Shared state, cache and hedging" says why):
 
 - An opening (threshold reached, Retry-After, credential or quota hold) is published at once on
-  one pub/sub channel and written as ``<ns>:open:<provider>`` = deadline in wall-clock ms, with a
-  matching expiry (a Lua script keeps the later deadline). Subscribers apply it to their native
-  breaker (``th_node_open_until``): open everywhere one round trip after the failure. The keys
-  are what a replica that starts, or comes back from an outage, reads to catch up.
+  one pub/sub channel as a hold in milliseconds, and written as the key ``<ns>:open:<provider>``
+  that expires when the hold ends (a Lua script keeps the longer hold). Subscribers apply it to
+  their native breaker (``th_node_open_until``): open everywhere one round trip after the
+  failure. The keys are what a replica that starts, or comes back from an outage, reads (their
+  remaining time to live) to catch up. Only durations travel, so replicas' clocks need not agree.
 - A closing (a probe that succeeded) is published and the key deleted; others close too.
 - The half-open probe is a lease ``SET <ns>:probe:<provider> <token> NX PX <lease>``: the local
   breaker grants a probe, then Redis decides which replica sends it. A replica that loses gives
@@ -71,14 +72,13 @@ COUNTER_FIELDS = (
     "cost_nano_usd",
 )
 
-# KEYS[1] the open key. ARGV: deadline (wall ms), expiry (ms), channel, message. The later
-# deadline wins, so two replicas opening at once leave the longer hold.
+# KEYS[1] the open key. ARGV: hold (ms), channel, message. The longer hold wins, so two
+# replicas opening at once leave the later deadline. PTTL is -2 when there is no key.
 OPEN_SCRIPT = """
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tonumber(ARGV[1]) > current then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if tonumber(ARGV[1]) > redis.call('PTTL', KEYS[1]) then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[1])
 end
-redis.call('PUBLISH', ARGV[3], ARGV[4])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1
 """
 # KEYS[1] the batch token key; KEYS[2..] counter hashes. ARGV[1] token TTL (s), then for each
@@ -175,8 +175,7 @@ class SharedState:
 
     def on_opened(self, provider: str, open_until_ms: int) -> None:
         """Our breaker opened (or its deadline moved later) until ``open_until_ms`` (monotonic)."""
-        until_wall_ms = wall_ms() + max(0, open_until_ms - monotonic_ms())
-        self._send({"type": "open", "provider": provider, "until_wall_ms": until_wall_ms})
+        self._send({"type": "open", "provider": provider, "until_ms": open_until_ms})
 
     def on_closed(self, provider: str) -> None:
         self._send({"type": "close", "provider": provider})
@@ -188,8 +187,7 @@ class SharedState:
             token = self._probe_tokens.pop(provider, None)
         if token is not None:
             self._send({"type": "release_probe", "provider": provider, "token": token})
-        else:
-            self._poke()
+        # Counters wait for the next flush tick (FLUSH_INTERVAL_S): batching is the point.
 
     def acquire_probe(self, provider: str, lease_ms: int) -> bool | None:
         """Asks Redis for the provider's probe lease: True (ours), False (another replica's, or
@@ -423,10 +421,9 @@ class SharedState:
                 self.on_opened(provider, stats.open_until_ms)
         await self._publish_outbox()
         async for key in self._client.scan_iter(match=self._key("open", "*"), count=100):
-            value = await self._client.get(key)
-            if value is not None:
-                provider = key.decode().rsplit(":", 1)[1]
-                self._apply({"type": "open", "provider": provider, "until_wall_ms": int(value)})
+            hold_ms = await self._client.pttl(key)
+            if hold_ms > 0:
+                self._apply({"type": "open", "provider": key.decode().rsplit(":", 1)[1], "hold_ms": hold_ms})
 
     async def _listen(self, pubsub: Any) -> None:
         while True:
@@ -447,13 +444,9 @@ class SharedState:
         if provider not in self._node.provider_names:
             return
         if event.get("type") == "open":
-            until_wall_ms = event.get("until_wall_ms")
-            if not isinstance(until_wall_ms, int):
-                return
-            now_monotonic_ms = monotonic_ms()
-            until_ms = now_monotonic_ms + (until_wall_ms - wall_ms())
-            if until_ms > now_monotonic_ms:
-                self._node.apply_remote_open(provider, until_ms)
+            hold_ms = event.get("hold_ms")
+            if isinstance(hold_ms, int) and hold_ms > 0:
+                self._node.apply_remote_open(provider, monotonic_ms() + hold_ms)
                 self.counts["events_applied"] += 1
         elif event.get("type") == "close":
             self._node.apply_remote_close(provider)
@@ -465,11 +458,14 @@ class SharedState:
             event = self._outbox[0]
             kind = event["type"]
             if kind == "open":
-                hold_ms = max(1, event["until_wall_ms"] - wall_ms())
-                message = json.dumps({**event, "replica": self.replica_id})
-                await client.eval(OPEN_SCRIPT, 1, self._key("open", event["provider"]), event["until_wall_ms"],
-                                  hold_ms, self.channel, message)
-                self.counts["events_published"] += 1
+                # The hold left now: an event that waited out an outage is not held longer.
+                hold_ms = event["until_ms"] - monotonic_ms()
+                if hold_ms > 0:
+                    message = json.dumps({"type": "open", "provider": event["provider"], "hold_ms": hold_ms,
+                                          "replica": self.replica_id})
+                    await client.eval(OPEN_SCRIPT, 1, self._key("open", event["provider"]), hold_ms, self.channel,
+                                      message)
+                    self.counts["events_published"] += 1
             elif kind == "close":
                 async with client.pipeline(transaction=True) as pipe:
                     pipe.delete(self._key("open", event["provider"]))
