@@ -43,14 +43,14 @@ def redis_url() -> Iterator[str]:
         yield server.url
 
 
-def replica(url: str, namespace: str, **servers: OpenAIServer) -> TrinityHybridNode:
+def replica(url: str, namespace: str, op_timeout_s: float = 0.05, **servers: OpenAIServer) -> TrinityHybridNode:
     environment = {"GROQ_API_KEY": "gsk_shared_state_test_key_0123456789", "DEFAULT_LLM_PROVIDER": "groq"}
     for provider, server in servers.items():
         environment[f"{provider.upper()}_API_KEY"] = server.api_key
         environment[f"{provider.upper()}_BASE_URL"] = server.base_url
     node = TrinityHybridNode.from_env(environment)
     node.set_unavailable("local")
-    node.enable_shared_state(url, namespace=namespace)
+    node.enable_shared_state(url, namespace=namespace, op_timeout_s=op_timeout_s)
     wait_for(lambda: node.shared_state()["connected"], "the replica to connect")
     return node
 
@@ -71,8 +71,10 @@ def test_breaker_opened_on_one_replica_is_open_on_the_other(pair: tuple[TrinityH
         first.record_failure(PROVIDER, "transient")
     assert first.stats(PROVIDER).state == "open"
     wait_for(lambda: second.stats(PROVIDER).state != "closed", "the opening to reach the other replica")
-    # Same deadline (give or take the clocks' conversion), and no call counted on the other.
-    assert abs(second.stats(PROVIDER).open_until_ms - first.stats(PROVIDER).open_until_ms) <= 50
+    # The hold travels as a duration, so the other's deadline is the same one, later at most by
+    # the message's transit (the bound only catches a broken conversion), and no call is counted.
+    lag_ms = second.stats(PROVIDER).open_until_ms - first.stats(PROVIDER).open_until_ms
+    assert 0 <= lag_ms <= 1_000
     assert second.stats(PROVIDER).calls_total == 0
     assert second.shared_state()["events_applied"] >= 1
     # A successful probe on the first closes the breaker on both.
@@ -110,7 +112,9 @@ def test_a_replica_that_starts_later_catches_up(redis_url: str) -> None:
 @given(threads_per_replica=st.integers(1, 6))
 def test_exactly_one_probe_across_replicas(redis_url: str, threads_per_replica: int) -> None:
     namespace = f"test-{uuid.uuid4().hex[:8]}"
-    replicas = [replica(redis_url, namespace) for _ in range(3)]
+    # A generous bound on Redis's answer: on a loaded machine a slow answer means "no probe",
+    # which is safe but would make this test about timing instead of atomicity.
+    replicas = [replica(redis_url, namespace, op_timeout_s=2.0) for _ in range(3)]
     try:
         for node in replicas:
             node.apply_remote_open(PROVIDER, time.monotonic_ns() // 1_000_000 + 2)

@@ -43,7 +43,7 @@ class _Entry:
 
 def cache_mode(value: object) -> CacheMode:
     if value is None or isinstance(value, bool) or value == "always":
-        return value  # type: ignore[return-value]
+        return value
     raise InvalidInputError(f"cache must be None, True, False or 'always', got {value!r}")
 
 

@@ -31,6 +31,7 @@ from ._exceptions import (
 from .providers import ChatRequest, Completion, Endpoint, HttpRequest, StreamDelta, Usage, WireFormat
 
 if TYPE_CHECKING:
+    from ._cache import ResponseCache
     from ._node import TrinityHybridNode
 
 # A provider's p95 means little before this many successes; until then a hedge waits for it.
@@ -178,7 +179,7 @@ class _Call:
         mode = cache_mode(options.get("cache"))
         if mode and node.cache is None:
             node.enable_cache()
-        cache = node.cache
+        cache: ResponseCache | None = node.cache
         if cache is None or not cache.wants(mode, self.request):
             return None
         forced = options["force_provider"]
