@@ -389,45 +389,47 @@ def _check_status(wire_format: WireFormat, endpoint: Endpoint, response: httpx.R
         raise wire_format.classify_error(endpoint, response.status_code, response.headers, body)
 
 
-def _attempt_sync(
-    client: httpx.Client, call: _Call, provider: str, wire_format: WireFormat, endpoint: Endpoint, request: HttpRequest
+def _answer(
+    call: _Call, provider: str, started_s: float, wire_format: WireFormat, endpoint: Endpoint,
+    sent: httpx.Response | httpx.HTTPError,
 ) -> Response | None:
-    """One provider's answer, or None after a failure the next provider may make up for."""
-    started_s = time.monotonic()
+    """What one provider's reply means: the answer, or None after a failure the next provider
+    may make up for (``call.failed`` raises when none may). Shared by the sync and async paths."""
     try:
-        try:
-            response = client.post(request.url, headers=request.headers, json=request.json, timeout=call.timeouts.httpx())
-        except httpx.HTTPError as error:
-            raise transport_error(provider, error) from None
-        _check_status(wire_format, endpoint, response, response.content)
-        completion = wire_format.parse_response(endpoint, response.content)
+        if isinstance(sent, httpx.HTTPError):
+            raise transport_error(provider, sent) from None
+        _check_status(wire_format, endpoint, sent, sent.content)
+        completion = wire_format.parse_response(endpoint, sent.content)
     except ProviderError as error:
         call.failed(provider, started_s, error)
         return None
     cost_usd, usage = call.succeeded(provider, started_s, completion.usage)
     return call.response(provider, completion, cost_usd, usage)
+
+
+def _attempt_sync(
+    client: httpx.Client, call: _Call, provider: str, wire_format: WireFormat, endpoint: Endpoint, request: HttpRequest
+) -> Response | None:
+    started_s = time.monotonic()
+    sent: httpx.Response | httpx.HTTPError
+    try:
+        sent = client.post(request.url, headers=request.headers, json=request.json, timeout=call.timeouts.httpx())
+    except httpx.HTTPError as error:
+        sent = error
+    return _answer(call, provider, started_s, wire_format, endpoint, sent)
 
 
 async def _attempt_async(
     client: httpx.AsyncClient, call: _Call, provider: str, wire_format: WireFormat, endpoint: Endpoint,
     request: HttpRequest,
 ) -> Response | None:
-    """``_attempt_sync`` for asyncio."""
     started_s = time.monotonic()
+    sent: httpx.Response | httpx.HTTPError
     try:
-        try:
-            response = await client.post(
-                request.url, headers=request.headers, json=request.json, timeout=call.timeouts.httpx()
-            )
-        except httpx.HTTPError as error:
-            raise transport_error(provider, error) from None
-        _check_status(wire_format, endpoint, response, response.content)
-        completion = wire_format.parse_response(endpoint, response.content)
-    except ProviderError as error:
-        call.failed(provider, started_s, error)
-        return None
-    cost_usd, usage = call.succeeded(provider, started_s, completion.usage)
-    return call.response(provider, completion, cost_usd, usage)
+        sent = await client.post(request.url, headers=request.headers, json=request.json, timeout=call.timeouts.httpx())
+    except httpx.HTTPError as error:
+        sent = error
+    return _answer(call, provider, started_s, wire_format, endpoint, sent)
 
 
 def infer_sync(client: httpx.Client, call: _Call) -> Response:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import contextlib
 import itertools
 import json
 import logging
@@ -257,7 +258,8 @@ class SharedState:
             "backend": "redis",
             "url": mask_url(self._url),
             "replica_id": self.replica_id,
-            "mode": "shared" if self.connected else "degraded",
+            # "connecting" until the first connection or failure; "degraded" while Redis is away.
+            "mode": "shared" if self.connected else ("degraded" if self.counts["outages"] else "connecting"),
             "connected": self.connected,
             "degraded_since_unix_ms": self.degraded_since_wall_ms,
             "last_error": self.last_error,
@@ -374,10 +376,8 @@ class SharedState:
 
     async def _sleep(self, seconds: float) -> None:
         assert self._wake is not None
-        try:
+        with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._wake.wait(), seconds)
-        except asyncio.TimeoutError:
-            pass
         self._wake.clear()
 
     async def _session(self) -> None:
@@ -406,10 +406,9 @@ class SharedState:
                 await asyncio.gather(listener, return_exceptions=True)
         finally:
             self.connected = False
-            try:
+            # The connection may already be gone; closing it is only tidying up.
+            with contextlib.suppress(Exception):
                 await asyncio.wait_for(pubsub.aclose(), 0.5)
-            except Exception:  # noqa: BLE001 - the connection may already be gone
-                pass
 
     async def _resync(self) -> None:
         """After (re)connecting: our open breakers go to Redis, theirs come to us."""
