@@ -28,7 +28,7 @@ BENCH_DIRECTORY = Path(__file__).resolve().parent
 ROOT = BENCH_DIRECTORY.parent
 VENV = ROOT / ".venv-bench"
 STAMP = VENV / "bench-extra.sha256"
-BENCHMARKS = ("detect", "route", "tokens", "import")
+BENCHMARKS = ("detect", "route", "tokens", "import", "hedge")
 OPTIONAL_PACKAGES = ("matplotlib",)
 # Read for their data only, so installed without their dependencies: dataset-build's would bring
 # transformers and, through typer, rich and click, which httpx imports whenever they are present,

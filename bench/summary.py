@@ -305,12 +305,38 @@ def import_section(imports: dict[str, Any]) -> list[str]:
     return lines
 
 
+def hedge_section(hedge: dict[str, Any]) -> list[str]:
+    plain, hedged = hedge["plain"], hedge["hedged"]
+    rows = [
+        [name, f"{plain[key]:.1f} ms", f"{hedged[key]:.1f} ms", _times(plain[key] / hedged[key])]
+        for name, key in (("p50", "latency_ms_p50"), ("p95", "latency_ms_p95"), ("p99", "latency_ms_p99"),
+                          ("max", "latency_ms_max"))
+    ]
+    return [
+        "## Hedged requests (bench_hedge.py)",
+        "",
+        (
+            f"One slow provider: the first of the chain delays its first byte by {hedge['slow_delay_s']:g} s on "
+            f"{hedge['slow_share']:.0%} of its requests; the second is always quick. {plain['requests']} requests per "
+            f"mode, started at {hedge['requests_per_s']} per second (open loop), `ainfer` vs `ainfer(hedge=True)` in "
+            "alternating rounds on the same node. Ratios read plain ÷ hedged; above 1 means hedging is faster. Loopback servers in a child "
+            "process on this shared 2-core machine, so absolute milliseconds are noisy."
+        ),
+        "",
+        *_table(["latency", "plain", "hedged", "ratio"], rows),
+        "",
+        f"Hedging started a second provider for {hedge['hedged_share']:.1%} of the hedged requests (its cost).",
+        "",
+    ]
+
+
 def write() -> str:
     machine = read_json("machine")
     detect = read_json("detect")
     route = read_json("route")
     tokens = read_json("tokens")
     imports = read_json("import")
+    hedge = read_json("hedge")
     lines = [
         "# trinity_hybrid benchmarks",
         "",
@@ -335,6 +361,8 @@ def write() -> str:
         lines += tokens_section(tokens)
     if imports:
         lines += import_section(imports)
+    if hedge:
+        lines += hedge_section(hedge)
     text = "\n".join(lines).rstrip() + "\n"
     (RESULTS_DIRECTORY / "SUMMARY.md").write_text(text, encoding="utf-8")
     return text

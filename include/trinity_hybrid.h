@@ -19,7 +19,7 @@ extern "C" {
 #endif
 
 /* cdef-begin: everything from here to cdef-end is read by the Python binding (cffi ABI mode) */
-#define TH_ABI_VERSION 3
+#define TH_ABI_VERSION 4
 #define TH_PROVIDERS_MAX 16
 #define TH_SCRIPT_COUNT 12
 #define TH_MODEL_BYTES_MAX 96
@@ -182,6 +182,13 @@ th_status th_node_stats(th_node *node, uint32_t provider, uint64_t now_ms, th_pr
 th_status th_node_reset(th_node *node, uint32_t provider);
 /* Writes the status JSON. TH_ERROR_BUFFER_TOO_SMALL sets *out_len to the size needed. */
 th_status th_node_status_json(th_node *node, uint64_t now_ms, uint8_t *out, size_t out_capacity, size_t *out_len);
+
+/* Shared state (ABI 3): another replica's breaker events, applied here. until_ms is on this
+ * process's monotonic clock and must be > 0; an earlier deadline than the one set never shortens
+ * the hold. Nothing is counted as a call. */
+th_status th_node_open_until(th_node *node, uint32_t provider, uint64_t until_ms);
+th_status th_node_close_breaker(th_node *node, uint32_t provider);
+th_status th_node_release_probe(th_node *node, uint32_t provider);
 
 /* cdef-end */
 

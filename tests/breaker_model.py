@@ -144,6 +144,23 @@ class BreakerModel:
             self.circuit_open = True
             self.open_until_ms = until_ms
 
+    # Events from other replicas (shared state): no call is counted.
+
+    def open_until(self, until_ms: int) -> None:
+        assert until_ms > 0
+        self._open(until_ms)
+
+    def close(self) -> None:
+        self.failures_consecutive = 0
+        self.circuit_open = False
+        self.open_until_ms = 0
+        self.probe_in_flight = False
+        self.probe_started_ms = 0
+
+    def release_probe(self) -> None:
+        self.probe_in_flight = False
+        self.probe_started_ms = 0
+
     def record_success(
         self,
         now_ms: int,

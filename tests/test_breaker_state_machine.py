@@ -79,6 +79,22 @@ class BreakerComparison(RuleBasedStateMachine):
         self.node.record_failure(PROVIDER, kind, latency_ms=latency_ms, retry_after_ms=retry_after_ms, now_ms=self.now_ms)
         self.model.record_failure(self.now_ms, kind, latency_ms, retry_after_ms)
 
+    @rule(offset_ms=st.integers(-200_000, 200_000))
+    def remote_open(self, offset_ms: int) -> None:
+        until_ms = max(1, self.now_ms + offset_ms)
+        self.node.apply_remote_open(PROVIDER, until_ms)
+        self.model.open_until(until_ms)
+
+    @rule()
+    def remote_close(self) -> None:
+        self.node.apply_remote_close(PROVIDER)
+        self.model.close()
+
+    @rule()
+    def release_probe(self) -> None:
+        self.node.release_probe(PROVIDER)
+        self.model.release_probe()
+
     @rule()
     def reset(self) -> None:
         self.node.reset(PROVIDER)

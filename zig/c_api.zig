@@ -15,7 +15,7 @@ const selector = core.selector;
 const ProviderId = core.ProviderId;
 const TrinityHybridNode = core.TrinityHybridNode;
 
-pub const abi_version: u32 = 3;
+pub const abi_version: u32 = 4;
 const version_text = "0.1.0";
 
 pub const Status = enum(c_int) {
@@ -624,6 +624,30 @@ export fn th_node_status_json(node: ?*TrinityHybridNode, now_ms: u64, out: ?[*]u
     return .ok;
 }
 
+// Shared state (ABI 3): events from other replicas, applied to this node's breaker.
+
+export fn th_node_open_until(node: ?*TrinityHybridNode, provider: u32, until_ms: u64) Status {
+    const target = node orelse return .invalid_argument;
+    const id = providerFromIndex(provider) orelse return .unknown_provider;
+    if (until_ms == 0) return .invalid_argument;
+    target.openUntil(id, until_ms);
+    return .ok;
+}
+
+export fn th_node_close_breaker(node: ?*TrinityHybridNode, provider: u32) Status {
+    const target = node orelse return .invalid_argument;
+    const id = providerFromIndex(provider) orelse return .unknown_provider;
+    target.closeBreaker(id);
+    return .ok;
+}
+
+export fn th_node_release_probe(node: ?*TrinityHybridNode, provider: u32) Status {
+    const target = node orelse return .invalid_argument;
+    const id = providerFromIndex(provider) orelse return .unknown_provider;
+    target.releaseProbe(id);
+    return .ok;
+}
+
 test "names cover every enumeration and stop at the end" {
     try std.testing.expectEqualStrings("groq", std.mem.span(th_provider_name(@backingInt(ProviderId.groq)).?));
     try std.testing.expect(th_provider_name(ProviderId.count) == null);
@@ -715,4 +739,17 @@ test "the packed detection agrees with the full one" {
         try std.testing.expectApproxEqAbs(full.confidence, confidence, 1e-6);
     }
     try std.testing.expectEqual(detection_packed_invalid, th_detect_language_packed(null, 3));
+}
+
+test "remote breaker events reject bad arguments" {
+    var node: ?*TrinityHybridNode = null;
+    try std.testing.expectEqual(Status.ok, th_node_create(&node));
+    defer th_node_destroy(node);
+    try std.testing.expectEqual(Status.invalid_argument, th_node_open_until(null, 0, 10));
+    try std.testing.expectEqual(Status.invalid_argument, th_node_open_until(node, 0, 0));
+    try std.testing.expectEqual(Status.unknown_provider, th_node_close_breaker(node, 99));
+    try std.testing.expectEqual(Status.unknown_provider, th_node_release_probe(node, 99));
+    try std.testing.expectEqual(Status.ok, th_node_open_until(node, 0, 10));
+    try std.testing.expectEqual(Status.ok, th_node_release_probe(node, 0));
+    try std.testing.expectEqual(Status.ok, th_node_close_breaker(node, 0));
 }

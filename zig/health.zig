@@ -219,11 +219,7 @@ pub const Board = struct {
         entry.tokens_output +|= success.tokens_output;
         entry.cost_usd += success.cost_usd;
 
-        entry.failures_consecutive = 0;
-        entry.circuit = .closed;
-        entry.open_until_ms = 0;
-        entry.probe_in_flight = false;
-        entry.probe_started_ms = 0;
+        closeCircuit(entry);
         assertInvariants(entry);
     }
 
@@ -326,6 +322,35 @@ pub const Board = struct {
         assertInvariants(&board.entries[id.index()]);
     }
 
+    /// Another replica opened this provider's circuit until `until_ms` (already converted to this
+    /// process's clock). Opens it here too, or keeps a later deadline already set; counters and
+    /// the probe are untouched, since no call of ours failed.
+    pub fn openUntil(board: *Board, id: ProviderId, until_ms: u64) void {
+        assert(until_ms > 0);
+        const entry = &board.entries[id.index()];
+        open(entry, until_ms);
+        assert(entry.circuit == .open);
+        assert(entry.open_until_ms >= until_ms);
+        assertInvariants(entry);
+    }
+
+    /// Another replica's probe succeeded: the circuit closes as after a success of ours, but no
+    /// call is counted here.
+    pub fn close(board: *Board, id: ProviderId) void {
+        const entry = &board.entries[id.index()];
+        closeCircuit(entry);
+        assertInvariants(entry);
+    }
+
+    /// Gives back a probe admitted here that will not be sent (another replica holds the shared
+    /// probe, or the call was cancelled before it said anything about the provider).
+    pub fn releaseProbe(board: *Board, id: ProviderId) void {
+        const entry = &board.entries[id.index()];
+        entry.probe_in_flight = false;
+        entry.probe_started_ms = 0;
+        assertInvariants(entry);
+    }
+
     fn probeLive(board: *const Board, entry: *const Entry, now_ms: u64) bool {
         if (!entry.probe_in_flight) return false;
         assert(entry.circuit == .open);
@@ -341,6 +366,15 @@ fn stateOf(entry: *const Entry, now_ms: u64) CircuitState {
             return if (now_ms < entry.open_until_ms) .open else .half_open;
         },
     }
+}
+
+/// Closed, no probe, the run of failures forgotten: after a success here or another replica's.
+fn closeCircuit(entry: *Entry) void {
+    entry.failures_consecutive = 0;
+    entry.circuit = .closed;
+    entry.open_until_ms = 0;
+    entry.probe_in_flight = false;
+    entry.probe_started_ms = 0;
 }
 
 /// Opens the circuit until `until_ms`, or keeps a later deadline already set.
@@ -731,4 +765,24 @@ test "randomized: invariants hold under any sequence of events" {
         try testing.expectEqual(snapshot.healthy, snapshot.state == .closed);
         if (snapshot.state == .open) try testing.expect(!board.isEligible(id, now_ms));
     }
+}
+
+test "remote events: open until a deadline, close, release a probe" {
+    var board = Board.init(.{ .cooldown_ms = 1_000, .probe_lease_ms = 500 });
+    const id = ProviderId.groq;
+    board.openUntil(id, 5_000);
+    try testing.expectEqual(CircuitState.open, board.state(id, 4_999));
+    try testing.expectEqual(CircuitState.half_open, board.state(id, 5_000));
+    // An earlier deadline never shortens the hold.
+    board.openUntil(id, 3_000);
+    try testing.expectEqual(@as(u64, 5_000), board.snapshot(id, 0).open_until_ms);
+    try testing.expectEqual(@as(u64, 0), board.snapshot(id, 0).calls_total);
+    try testing.expectEqual(Admission.allowed_probe, board.admit(id, 5_000));
+    try testing.expectEqual(Admission.denied_probe_in_flight, board.admit(id, 5_001));
+    board.releaseProbe(id);
+    try testing.expectEqual(Admission.allowed_probe, board.admit(id, 5_002));
+    board.close(id);
+    try testing.expectEqual(CircuitState.closed, board.state(id, 5_002));
+    try testing.expectEqual(Admission.allowed, board.admit(id, 5_002));
+    try testing.expectEqual(@as(u64, 0), board.snapshot(id, 0).calls_total);
 }

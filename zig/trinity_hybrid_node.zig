@@ -306,6 +306,26 @@ pub const TrinityHybridNode = struct {
         node.board.reset(id);
     }
 
+    /// Applies another replica's breaker opening (see `health.Board.openUntil`).
+    pub fn openUntil(node: *TrinityHybridNode, id: ProviderId, until_ms: u64) void {
+        node.lock();
+        defer node.unlock();
+        node.board.openUntil(id, until_ms);
+    }
+
+    /// Applies another replica's breaker closing (see `health.Board.close`).
+    pub fn closeBreaker(node: *TrinityHybridNode, id: ProviderId) void {
+        node.lock();
+        defer node.unlock();
+        node.board.close(id);
+    }
+
+    pub fn releaseProbe(node: *TrinityHybridNode, id: ProviderId) void {
+        node.lock();
+        defer node.unlock();
+        node.board.releaseProbe(id);
+    }
+
     /// The status document, written as JSON. Shape:
     /// `{"providers": {"groq": {"total_calls": 10, "successful_calls": 9, "failed_calls": 1,
     /// "success_rate": "90.0%", "avg_latency": "2.34s", "is_healthy": true,

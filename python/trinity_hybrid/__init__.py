@@ -38,6 +38,8 @@ _LAZY = {
     "Response": "._inference",
     "StreamChunk": "._inference",
     "providers": ".providers",
+    "Timeouts": "._inference",
+    "ResponseCache": "._cache",
 }
 
 
@@ -82,4 +84,6 @@ __all__ = [
     "detect_language",
     "estimate_tokens",
     "mask_key",
+    "Timeouts",
+    "ResponseCache",
 ]

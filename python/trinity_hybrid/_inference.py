@@ -8,6 +8,8 @@ recorded (native).
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -29,7 +31,11 @@ from ._exceptions import (
 from .providers import ChatRequest, Completion, Endpoint, HttpRequest, StreamDelta, Usage, WireFormat
 
 if TYPE_CHECKING:
+    from ._cache import ResponseCache
     from ._node import TrinityHybridNode
+
+# A provider's p95 means little before this many successes; until then a hedge waits for it.
+HEDGE_SAMPLES_MIN = 10
 
 __all__ = ["Attempt", "Response", "StreamChunk", "Timeouts"]
 
@@ -77,7 +83,8 @@ class Timeouts:
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    """One provider of the chain: ``success``, ``failure`` or ``skipped`` (breaker open)."""
+    """One provider of the chain: ``success``, ``failure``, ``skipped`` (breaker open) or
+    ``cancelled`` (a hedged request that lost the race: not the provider's failure)."""
 
     provider: str
     outcome: str
@@ -99,6 +106,8 @@ class Response:
     attempts: tuple[Attempt, ...]
     language: str
     finish_reason: str | None = None
+    # Served from the response cache: no provider was called, nothing was spent.
+    cached: bool = False
 
     @property
     def fallback(self) -> bool:
@@ -154,6 +163,77 @@ class _Call:
         self.started_s = time.monotonic()
         # After a context-length error only larger windows are worth trying.
         self.window_min_tokens = 0
+        # The admission of the provider ``candidates`` yielded last (a hedge that cancels a
+        # half-open probe gives the probe back).
+        self.admission = "allowed"
+        self.cache_key = self._cache_key(node, options)
+        self.hedge = bool(options.get("hedge", False))
+        if self.hedge and self.request.stream:
+            from ._exceptions import InvalidInputError
+
+            raise InvalidInputError("hedge applies to non-stream requests only")
+
+    def _cache_key(self, node: TrinityHybridNode, options: dict[str, Any]) -> str | None:
+        from ._cache import cache_mode
+
+        mode = cache_mode(options.get("cache"))
+        if mode and node.cache is None:
+            node.enable_cache()
+        cache: ResponseCache | None = node.cache
+        if cache is None or not cache.wants(mode, self.request):
+            return None
+        forced = options["force_provider"]
+        return cache.key(self.request, force_provider=forced, model=node.provider_info(forced)["model"] if forced else None,
+                         strategy=options["strategy"], quality=options["quality"])
+
+    def cached(self, answer: dict[str, Any] | None) -> Response | None:
+        """The cached answer as a Response, or None on a miss."""
+        if answer is None:
+            return None
+        usage = answer["usage"]
+        return Response(
+            text=answer["text"],
+            provider=answer["provider"],
+            model=answer["model"],
+            usage=Usage(prompt_tokens=usage[0], completion_tokens=usage[1]),
+            latency_s=time.monotonic() - self.started_s,
+            cost_usd=0.0,
+            attempts=(),
+            language=self.route.language,
+            finish_reason=answer["finish_reason"],
+            cached=True,
+        )
+
+    def remember(self, response: Response) -> Response:
+        """Stores a successful answer when this request uses the cache; returns it."""
+        if self.cache_key is not None:
+            self.node.cache.put(self.cache_key, {
+                "text": response.text, "provider": response.provider, "model": response.model,
+                "usage": [response.usage.prompt_tokens, response.usage.completion_tokens],
+                "finish_reason": response.finish_reason,
+            })
+        return response
+
+    def hedge_delay_s(self, provider: str) -> float | None:
+        """How long ``provider`` may take before the next one starts beside it: its own p95
+        latency, once it has enough successes for a p95 to mean something."""
+        stats = self.node.stats(provider)
+        if stats.calls_successful < HEDGE_SAMPLES_MIN or stats.latency_ms_p95 <= 0:
+            return None
+        return stats.latency_ms_p95 / 1000
+
+    def cancelled(self, provider: str, started_s: float, admission: str) -> None:
+        """A hedged attempt that lost: recorded in the attempts, not as a provider failure."""
+        if admission == "allowed_probe":
+            self.node.release_probe(provider)
+        latency_s = time.monotonic() - started_s
+        self.attempts.append(Attempt(provider, "cancelled", "another provider answered first", None, latency_s))
+        logger.info(
+            "%s cancelled after %.0f ms: another provider answered first",
+            provider,
+            latency_s * 1000,
+            extra={"provider": provider, "outcome": "cancelled", "latency_ms": round(latency_s * 1000)},
+        )
 
     def candidates(self) -> Iterator[tuple[str, WireFormat, Endpoint, HttpRequest]]:
         """Each provider worth calling now, with the request to send it."""
@@ -166,6 +246,7 @@ class _Call:
                 if self.forced:
                     raise CircuitOpenError(f"circuit breaker refused the call ({admission})", provider=provider)
                 continue
+            self.admission = admission
             try:
                 endpoint = self.node.endpoint(provider)
             except ProviderError as error:
@@ -308,42 +389,121 @@ def _check_status(wire_format: WireFormat, endpoint: Endpoint, response: httpx.R
         raise wire_format.classify_error(endpoint, response.status_code, response.headers, body)
 
 
+def _answer(
+    call: _Call, provider: str, started_s: float, wire_format: WireFormat, endpoint: Endpoint,
+    sent: httpx.Response | httpx.HTTPError,
+) -> Response | None:
+    """What one provider's reply means: the answer, or None after a failure the next provider
+    may make up for (``call.failed`` raises when none may). Shared by the sync and async paths."""
+    try:
+        if isinstance(sent, httpx.HTTPError):
+            raise transport_error(provider, sent) from None
+        _check_status(wire_format, endpoint, sent, sent.content)
+        completion = wire_format.parse_response(endpoint, sent.content)
+    except ProviderError as error:
+        call.failed(provider, started_s, error)
+        return None
+    cost_usd, usage = call.succeeded(provider, started_s, completion.usage)
+    return call.response(provider, completion, cost_usd, usage)
+
+
+def _attempt_sync(
+    client: httpx.Client, call: _Call, provider: str, wire_format: WireFormat, endpoint: Endpoint, request: HttpRequest
+) -> Response | None:
+    started_s = time.monotonic()
+    sent: httpx.Response | httpx.HTTPError
+    try:
+        sent = client.post(request.url, headers=request.headers, json=request.json, timeout=call.timeouts.httpx())
+    except httpx.HTTPError as error:
+        sent = error
+    return _answer(call, provider, started_s, wire_format, endpoint, sent)
+
+
+async def _attempt_async(
+    client: httpx.AsyncClient, call: _Call, provider: str, wire_format: WireFormat, endpoint: Endpoint,
+    request: HttpRequest,
+) -> Response | None:
+    started_s = time.monotonic()
+    sent: httpx.Response | httpx.HTTPError
+    try:
+        sent = await client.post(request.url, headers=request.headers, json=request.json, timeout=call.timeouts.httpx())
+    except httpx.HTTPError as error:
+        sent = error
+    return _answer(call, provider, started_s, wire_format, endpoint, sent)
+
+
 def infer_sync(client: httpx.Client, call: _Call) -> Response:
-    for provider, wire_format, endpoint, request in call.candidates():
-        started_s = time.monotonic()
-        try:
-            try:
-                response = client.post(request.url, headers=request.headers, json=request.json, timeout=call.timeouts.httpx())
-            except httpx.HTTPError as error:
-                raise transport_error(provider, error) from None
-            _check_status(wire_format, endpoint, response, response.content)
-            completion = wire_format.parse_response(endpoint, response.content)
-        except ProviderError as error:
-            call.failed(provider, started_s, error)
-            continue
-        cost_usd, usage = call.succeeded(provider, started_s, completion.usage)
-        return call.response(provider, completion, cost_usd, usage)
+    if call.cache_key is not None:
+        hit = call.cached(call.node.cache.get(call.cache_key))
+        if hit is not None:
+            return hit
+    for candidate in call.candidates():
+        response = _attempt_sync(client, call, *candidate)
+        if response is not None:
+            return call.remember(response)
     raise call.exhausted()
 
 
 async def infer_async(client: httpx.AsyncClient, call: _Call) -> Response:
-    for provider, wire_format, endpoint, request in call.candidates():
-        started_s = time.monotonic()
-        try:
-            try:
-                response = await client.post(
-                    request.url, headers=request.headers, json=request.json, timeout=call.timeouts.httpx()
-                )
-            except httpx.HTTPError as error:
-                raise transport_error(provider, error) from None
-            _check_status(wire_format, endpoint, response, response.content)
-            completion = wire_format.parse_response(endpoint, response.content)
-        except ProviderError as error:
-            call.failed(provider, started_s, error)
-            continue
-        cost_usd, usage = call.succeeded(provider, started_s, completion.usage)
-        return call.response(provider, completion, cost_usd, usage)
+    if call.cache_key is not None:
+        hit = call.cached(await call.node.cache.aget(call.cache_key))
+        if hit is not None:
+            return hit
+    if call.hedge:
+        return call.remember(await _hedged(client, call))
+    for candidate in call.candidates():
+        response = await _attempt_async(client, call, *candidate)
+        if response is not None:
+            return call.remember(response)
     raise call.exhausted()
+
+
+async def _hedged(client: httpx.AsyncClient, call: _Call) -> Response:
+    """Walks the chain like ``infer_async``, but when the provider started last has not answered
+    within its own p95 latency the next one starts beside it; the first answer wins and the
+    others are cancelled."""
+    candidates = call.candidates()
+    running: dict[asyncio.Future[Response | None], tuple[str, float, str]] = {}
+    newest: list[str] = []
+
+    def launch() -> bool:
+        candidate = next(candidates, None)
+        if candidate is None:
+            return False
+        task = asyncio.ensure_future(_attempt_async(client, call, *candidate))
+        running[task] = (candidate[0], time.monotonic(), call.admission)
+        newest.append(candidate[0])
+        return True
+
+    winner: Response | None = None
+    try:
+        more = launch()
+        while running:
+            delay_s = call.hedge_delay_s(newest[-1]) if more else None
+            done, _ = await asyncio.wait(running, timeout=delay_s, return_when=asyncio.FIRST_COMPLETED)
+            if not done:
+                more = launch()
+                continue
+            for task in done:
+                del running[task]
+                response = task.result()  # a ClientRequestError ends the request; the rest are cancelled
+                if response is not None and winner is None:
+                    winner = response
+            if winner is not None:
+                break
+            if not running:
+                more = launch()
+    finally:
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
+        for task, (provider, started_s, admission) in running.items():
+            if task.cancelled():
+                call.cancelled(provider, started_s, admission)
+    if winner is None:
+        raise call.exhausted()
+    return dataclasses.replace(winner, attempts=tuple(call.attempts))
 
 
 def stream_sync(client: httpx.Client, call: _Call) -> Iterator[StreamChunk]:

@@ -186,6 +186,11 @@ class TrinityHybridNode:
     """The router. ``TrinityHybridNode.from_env()`` reads keys and overrides from the environment;
     ``route`` gives the ordered provider chain for a prompt; outcomes are recorded back."""
 
+    # Shared state with other replicas (a ``_shared.SharedState``) and the response cache (a
+    # ``_cache.ResponseCache``); both off unless configured (see ``enable_shared_state``).
+    _shared: Any = None
+    _cache: Any = None
+
     def __init__(self) -> None:
         ffi, lib = _native.load()
         self._ffi = ffi
@@ -255,6 +260,7 @@ class TrinityHybridNode:
         node.set_available("local", "")
         for name in node.disabled:
             node.set_unavailable(name)
+        node._configure_scaling(source)
         preferred = source.get("DEFAULT_LLM_PROVIDER", "").strip().lower()
         if preferred:
             if preferred not in node._provider_index:
@@ -461,6 +467,8 @@ class TrinityHybridNode:
         ``denied_open`` or ``denied_probe_in_flight``. An admitted probe is reserved."""
         out = self._ffi.new("uint32_t *")
         _native.check(self._lib.th_node_admit(self._handle, self._provider(provider), _now(now_ms), out), "admit")
+        if out[0] == 1 and self._shared is not None:
+            return self._admit_shared_probe(provider)
         return ADMISSIONS[out[0]]
 
     def record_success(
@@ -473,12 +481,15 @@ class TrinityHybridNode:
         now_ms: int | None = None,
     ) -> float:
         """Records a successful call; returns its cost in USD at the catalogue's prices."""
+        moment = _now(now_ms)
+        # With shared state, a success that closes an open breaker is news for the other replicas.
+        closed_before = self._shared is None or self.stats(provider, now_ms=moment).state == "closed"
         cost = self._ffi.new("double *")
         _native.check(
             self._lib.th_node_record_success(
                 self._handle,
                 self._provider(provider),
-                _now(now_ms),
+                moment,
                 min(_non_negative(latency_ms, "latency_ms"), 0xFFFF_FFFF),
                 _non_negative(tokens_input, "tokens_input"),
                 _non_negative(tokens_output, "tokens_output"),
@@ -486,6 +497,8 @@ class TrinityHybridNode:
             ),
             "record_success",
         )
+        if self._shared is not None:
+            self._share_success(provider, closed_before, latency_ms, tokens_input, tokens_output, float(cost[0]))
         return float(cost[0])
 
     def record_failure(
@@ -501,17 +514,21 @@ class TrinityHybridNode:
         quota_exhausted. A Retry-After holds the breaker open at least that long."""
         if kind not in FAILURE_KINDS:
             raise InvalidInputError(f"unknown failure kind {kind!r}; expected one of {', '.join(FAILURE_KINDS)}")
+        moment = _now(now_ms)
+        open_until_before_ms = 0 if self._shared is None else self.stats(provider, now_ms=moment).open_until_ms
         _native.check(
             self._lib.th_node_record_failure(
                 self._handle,
                 self._provider(provider),
-                _now(now_ms),
+                moment,
                 FAILURE_KINDS.index(kind),
                 min(_non_negative(latency_ms, "latency_ms"), 0xFFFF_FFFF),
                 _non_negative(retry_after_ms, "retry_after_ms"),
             ),
             "record_failure",
         )
+        if self._shared is not None:
+            self._share_failure(provider, kind, open_until_before_ms, moment)
 
     def stats(self, provider: str, *, now_ms: int | None = None) -> ProviderStats:
         out = self._ffi.new("th_provider_stats *")
@@ -556,7 +573,9 @@ class TrinityHybridNode:
                 capacity = int(length[0])
                 continue
             _native.check(status, "status")
-            return json.loads(bytes(self._ffi.buffer(buffer, length[0])))
+            document: dict[str, Any] = json.loads(bytes(self._ffi.buffer(buffer, length[0])))
+            document.update(self._scaling_status())
+            return document
 
     def print_status(self, file: TextIO | None = None) -> None:
         """Prints the status as a table (to stdout by default)."""
@@ -609,14 +628,18 @@ class TrinityHybridNode:
         temperature: float | None = None,
         stream: bool = False,
         timeout: float | None = None,
+        cache: bool | str | None = None,
     ) -> Any:
         """Answers ``prompt`` (a string or OpenAI-style messages) through the best available
         provider, falling back through the chain. Returns a ``Response``, or with ``stream=True``
-        an iterator of ``StreamChunk`` whose last chunk carries usage and cost."""
+        an iterator of ``StreamChunk`` whose last chunk carries usage and cost. ``cache=True``
+        answers a repeated non-stream request from the response cache (``"always"``: even with
+        ``temperature > 0``; ``None``: as configured)."""
         from ._inference import infer_sync, stream_sync
 
         call = self._start_call(prompt, dict(quality=quality, force_provider=force_provider, strategy=strategy,
-                                          max_tokens=max_tokens, temperature=temperature, stream=stream, timeout=timeout))
+                                          max_tokens=max_tokens, temperature=temperature, stream=stream, timeout=timeout,
+                                          cache=cache))
         if stream:
             return stream_sync(self._sync_client(), call)
         return infer_sync(self._sync_client(), call)
@@ -632,12 +655,17 @@ class TrinityHybridNode:
         temperature: float | None = None,
         stream: bool = False,
         timeout: float | None = None,
+        cache: bool | str | None = None,
+        hedge: bool = False,
     ) -> Any:
-        """``infer`` for asyncio: returns a ``Response``, or an async iterator of chunks."""
+        """``infer`` for asyncio: returns a ``Response``, or an async iterator of chunks. With
+        ``hedge=True`` (non-stream), a provider slower than its own p95 latency gets the next
+        one started beside it; the first answer wins, the other is cancelled."""
         from ._inference import infer_async, stream_async
 
         call = self._start_call(prompt, dict(quality=quality, force_provider=force_provider, strategy=strategy,
-                                          max_tokens=max_tokens, temperature=temperature, stream=stream, timeout=timeout))
+                                          max_tokens=max_tokens, temperature=temperature, stream=stream, timeout=timeout,
+                                          cache=cache, hedge=hedge))
         if stream:
             return stream_async(self._async_client(), call)
         return await infer_async(self._async_client(), call)
@@ -682,6 +710,129 @@ class TrinityHybridNode:
 
     def __repr__(self) -> str:
         return f"TrinityHybridNode(available={list(self.available_providers)!r})"
+
+    # ------------------------------------------------------------------------------------------
+    # Scaling past one process: shared state with other replicas, the response cache.
+
+    def _configure_scaling(self, source: Mapping[str, str]) -> None:
+        """``TRINITY_REDIS_URL`` (shared state), ``TRINITY_CACHE`` (off, memory or redis; on
+        by default for every request when set), ``TRINITY_CACHE_TTL_S``, ``TRINITY_CACHE_ENTRIES_MAX``."""
+        redis_url = source.get("TRINITY_REDIS_URL", "").strip()
+        if redis_url:
+            self.enable_shared_state(redis_url)
+        backend = source.get("TRINITY_CACHE", "").strip().lower()
+        if backend and backend != "off":
+            if backend not in {"memory", "redis"}:
+                raise ConfigurationError(f"TRINITY_CACHE={backend!r}: expected off, memory or redis")
+            options: dict[str, Any] = {}
+            for variable, option, kind in (("TRINITY_CACHE_TTL_S", "ttl_s", float),
+                                           ("TRINITY_CACHE_ENTRIES_MAX", "entries_max", int)):
+                text = source.get(variable, "").strip()
+                if text:
+                    try:
+                        options[option] = kind(text)
+                    except ValueError:
+                        raise ConfigurationError(f"{variable}={text!r} is not a number") from None
+            self.enable_cache(backend=backend, default=True, **options)
+
+    def enable_shared_state(self, url: str, *, namespace: str = "trinity", op_timeout_s: float = 0.05,
+                            replica_id: str | None = None) -> None:
+        """Shares breaker events, the half-open probe and counters with every replica using the
+        same Redis ``url`` and ``namespace``. Local state still decides; Redis failures never
+        fail a request (see ``_shared``)."""
+        from ._shared import SharedState
+
+        if self._shared is not None:
+            self._shared.close()
+        self._shared = SharedState(self, url, namespace=namespace, op_timeout_s=op_timeout_s, replica_id=replica_id)
+
+    def enable_cache(self, *, backend: str = "memory", ttl_s: float = 300.0, entries_max: int = 1024,
+                     bytes_max: int = 64 * 1024 * 1024, default: bool = False) -> None:
+        """Turns the response cache on: ``infer(..., cache=True)`` then uses it, and every
+        request does when ``default`` is set. ``backend="redis"`` needs shared state enabled."""
+        from ._cache import ResponseCache
+
+        if backend == "redis" and self._shared is None:
+            raise ConfigurationError("the redis cache backend needs TRINITY_REDIS_URL (enable_shared_state)")
+        if backend not in {"memory", "redis"}:
+            raise ConfigurationError(f"cache backend must be memory or redis, got {backend!r}")
+        self._cache = ResponseCache(ttl_s=ttl_s, entries_max=entries_max, bytes_max=bytes_max,
+                                    shared=self._shared if backend == "redis" else None, default=default)
+
+    @property
+    def cache(self) -> Any:
+        """The response cache (``_cache.ResponseCache``), or None when off."""
+        return self._cache
+
+    def shared_state(self) -> dict[str, Any] | None:
+        """The ``shared_state`` status section (connected or degraded, events, errors), or None
+        when this node runs alone. For /status and metrics."""
+        return None if self._shared is None else self._shared.status()
+
+    def shared_counters(self, provider: str) -> dict[str, int] | None:
+        """``provider``'s counters summed over every replica, as Redis holds them; None when
+        shared state is off or Redis is unreachable."""
+        self._provider(provider)
+        return None if self._shared is None else self._shared.counters(provider)
+
+    def flush_shared_state(self, timeout_s: float = 5.0) -> bool:
+        """Waits until this replica's counters and events are in Redis (tests, shutdown)."""
+        return True if self._shared is None else self._shared.flush(timeout_s)
+
+    def apply_remote_open(self, provider: str, until_ms: int) -> None:
+        """Another replica opened ``provider``'s breaker until ``until_ms`` (our monotonic clock)."""
+        _native.check(self._lib.th_node_open_until(self._handle, self._provider(provider), max(1, until_ms)), "open_until")
+
+    def apply_remote_close(self, provider: str) -> None:
+        """Another replica's probe succeeded: close ``provider``'s breaker, counting no call."""
+        _native.check(self._lib.th_node_close_breaker(self._handle, self._provider(provider)), "close_breaker")
+
+    def release_probe(self, provider: str) -> None:
+        """Gives back a half-open probe admitted here that will not be sent."""
+        _native.check(self._lib.th_node_release_probe(self._handle, self._provider(provider)), "release_probe")
+        if self._shared is not None:
+            self._shared.release_probe(provider)
+
+    def _admit_shared_probe(self, provider: str) -> str:
+        lease_ms = self._ffi.new("th_breaker_config *")
+        _native.check(self._lib.th_node_get_breaker_config(self._handle, lease_ms), "get_breaker_config")
+        won = self._shared.acquire_probe(provider, int(lease_ms.probe_lease_ms))
+        if won is False:
+            _native.check(self._lib.th_node_release_probe(self._handle, self._provider(provider)), "release_probe")
+            return "denied_probe_in_flight"
+        # Ours, or Redis did not answer: the local decision stands (no request waits on Redis).
+        return "allowed_probe"
+
+    def _share_success(self, provider: str, closed_before: bool, latency_ms: int, tokens_input: int,
+                       tokens_output: int, cost_usd: float) -> None:
+        if not closed_before:
+            self._shared.on_closed(provider)
+        self._shared.on_outcome(provider, {
+            "calls_total": 1, "calls_successful": 1, "latency_ms_sum": min(latency_ms, 0xFFFF_FFFF),
+            "tokens_input": tokens_input, "tokens_output": tokens_output, "cost_nano_usd": round(cost_usd * 1e9),
+        })
+
+    def _share_failure(self, provider: str, kind: str, open_until_before_ms: int, moment: int) -> None:
+        open_until_ms = self.stats(provider, now_ms=moment).open_until_ms
+        if open_until_ms > open_until_before_ms:
+            # Opened, or held longer (a Retry-After): every replica holds it as long.
+            self._shared.on_opened(provider, open_until_ms)
+        self._shared.on_outcome(provider, {"calls_total": 1, "calls_failed": 1,
+                                           "calls_client_error": 1 if kind == "client" else 0})
+
+    def _scaling_status(self) -> dict[str, Any]:
+        sections: dict[str, Any] = {}
+        if self._shared is not None:
+            sections["shared_state"] = self._shared.status()
+        if self._cache is not None:
+            sections["cache"] = self._cache.status()
+        return sections
+
+    def close_shared_state(self) -> None:
+        """Flushes what is pending to Redis and stops the shared-state thread."""
+        if self._shared is not None:
+            self._shared.close()
+            self._shared = None
 
 
 def format_status(status: Mapping[str, Any]) -> str:
