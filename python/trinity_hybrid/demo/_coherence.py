@@ -31,8 +31,29 @@ CHARACTER_LANGUAGES = frozenset({"zh", "ja", "ko"})
 _NUMBER_WORDS = {
     word: str(value)
     for value, word in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-        "seventeen eighteen nineteen twenty".split()
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        ]
     )
 }
 _NUMBER_WORD = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b")
@@ -108,7 +129,9 @@ class Coherence:
 
     @property
     def coherent(self) -> bool:
-        return self.non_empty and self.language_ok is not False and self.repetition_ok and self.answer_found is not False
+        return (
+            self.non_empty and self.language_ok is not False and self.repetition_ok and self.answer_found is not False
+        )
 
     def failures(self) -> list[str]:
         """What failed, in words short enough for a table cell."""
@@ -126,8 +149,16 @@ class Coherence:
     def as_json(self) -> dict[str, Any]:
         return {
             "non_empty": self.non_empty,
-            "language": {"expected": self.language_expected, "detected": self.language_detected, "ok": self.language_ok},
-            "repetition": {"share": round(self.repetition_share, 4), "max": REPETITION_SHARE_MAX, "ok": self.repetition_ok},
+            "language": {
+                "expected": self.language_expected,
+                "detected": self.language_detected,
+                "ok": self.language_ok,
+            },
+            "repetition": {
+                "share": round(self.repetition_share, 4),
+                "max": REPETITION_SHARE_MAX,
+                "ok": self.repetition_ok,
+            },
             "answer": {"expected": list(self.answer_expected), "found": self.answer_found},
         }
 

@@ -25,17 +25,40 @@ def _fail(message: str) -> None:
 
 
 @click.command()
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, writable=True, path_type=Path),
-              help="Write every prompt's result and the summary as JSON to this file.")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, writable=True, path_type=Path),
-              help=f"Draw latency and tok/s by provider and category as a PNG (needs matplotlib: {PLOT_HINT}).")
-@click.option("--fail", "fail_providers", metavar="PROVIDER", multiple=True,
-              help="Make this configured provider unreachable for the run (a closed loopback port), to show "
-                   "fallback and the breaker. Repeatable.")
-@click.option("--max-tokens", type=click.IntRange(1, 4096), default=MAX_TOKENS_DEFAULT, show_default=True,
-              help="Output tokens per answer.")
-@click.option("--category", "categories", type=click.Choice(CATEGORIES, case_sensitive=False), multiple=True,
-              help="Run only the prompts of this category (repeatable); all 24 by default.")
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write every prompt's result and the summary as JSON to this file.",
+)
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help=f"Draw latency and tok/s by provider and category as a PNG (needs matplotlib: {PLOT_HINT}).",
+)
+@click.option(
+    "--fail",
+    "fail_providers",
+    metavar="PROVIDER",
+    multiple=True,
+    help="Make this configured provider unreachable for the run (a closed loopback port), to show "
+    "fallback and the breaker. Repeatable.",
+)
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(1, 4096),
+    default=MAX_TOKENS_DEFAULT,
+    show_default=True,
+    help="Output tokens per answer.",
+)
+@click.option(
+    "--category",
+    "categories",
+    type=click.Choice(CATEGORIES, case_sensitive=False),
+    multiple=True,
+    help="Run only the prompts of this category (repeatable); all 24 by default.",
+)
 def demo(json_path: Path | None, plot_path: Path | None, fail_providers: tuple[str, ...], max_tokens: int,
          categories: tuple[str, ...]) -> None:  # fmt: skip
     """Run the 24-prompt suite through the configured providers and report each answer.
@@ -82,7 +105,10 @@ def _run(
         make_unreachable(node, provider.lower())
     available = node.available_providers
     offline = available == ("local",)
-    console.print(f"providers: {', '.join(available)}" + (" (no key set: offline, on the embedded local model)" if offline else ""))
+    console.print(
+        f"providers: {', '.join(available)}"
+        + (" (no key set: offline, on the embedded local model)" if offline else "")
+    )
     if fail_providers:
         console.print(f"unreachable for this run: {', '.join(fail_providers)}")
     wanted = frozenset(category.lower() for category in categories)
@@ -110,7 +136,9 @@ def _run(
     status = node.status()
     show(console, results, status)
     if json_path is not None:
-        json_path.write_text(json.dumps(document(results, status), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        json_path.write_text(
+            json.dumps(document(results, status), ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+        )
         console.print(f"wrote {json_path}")
     if plot_path is not None:
         from ._plot import write_plot

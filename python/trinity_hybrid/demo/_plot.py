@@ -7,8 +7,8 @@ says so before the run starts rather than after it.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from .._exceptions import ConfigurationError
 from ._runner import PromptResult

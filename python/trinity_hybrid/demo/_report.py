@@ -8,7 +8,8 @@ demo runs (see README: it is kept out of ``import trinity_hybrid``).
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ._runner import PromptResult
 
@@ -53,10 +54,14 @@ def prompt_document(result: PromptResult) -> dict[str, Any]:
         "tokens_estimated": result.tokens_estimated,
         "tokens_output": result.tokens_output,
         "attempts": [
-            {"provider": attempt.provider, "outcome": attempt.outcome, "error_type": attempt.error_type,
-             "latency_s": round(attempt.latency_s, 4)}
+            {
+                "provider": attempt.provider,
+                "outcome": attempt.outcome,
+                "error_type": attempt.error_type,
+                "latency_s": round(attempt.latency_s, 4),
+            }
             for attempt in result.attempts
-        ],  # fmt: skip
+        ],
         "coherence": None if result.coherence is None else result.coherence.as_json(),
         "skipped": result.skipped,
         "error": result.error,
@@ -119,7 +124,10 @@ def summary_table(summary: Mapping[str, Any]) -> Any:
     table.add_column()
     answered = summary["answered"]
     rows = (
-        ("prompts", f"{summary['prompts']} ({answered} answered, {summary['skipped']} skipped, {summary['failed']} failed)"),
+        (
+            "prompts",
+            f"{summary['prompts']} ({answered} answered, {summary['skipped']} skipped, {summary['failed']} failed)",
+        ),
         ("coherent", f"{summary['coherent']}/{summary['prompts']}"),
         ("throughput", f"{_figure(summary['tokens_per_s'], '.1f')} tok/s ({summary['tokens_output']} output tokens)"),
         ("languages detected", counts(summary["languages"])),

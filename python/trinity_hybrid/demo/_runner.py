@@ -8,8 +8,9 @@ is reported with the error; the run goes on.
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from .._exceptions import AllProvidersFailed, ConfigurationError, TrinityError
 from ._coherence import Coherence, measure
@@ -134,13 +135,14 @@ def run_suite(
 
 
 def load_local_model(node: TrinityHybridNode) -> bool:
-    """Loads the embedded model before the run when the local provider will use it, so that the
-    first prompt's latency is that of an answer, not of reading the GGUF file. False when there is
-    nothing to load (a local server is configured, or the runtime or model file is missing: the
-    prompts then report why)."""
+    """Loads the embedded model before an offline run (the local provider alone), so that the
+    first prompt's latency is that of an answer, not of reading the GGUF file. With remote
+    providers the local model is the last resort and a fallback to it shows its cold start, as it
+    would in production. False when nothing was loaded (a local server is configured, or the
+    runtime or model file is missing: the prompts then report why)."""
     from .._local import runtime_installed
 
-    if "local" not in node.available_providers or "local" in node.base_urls or not runtime_installed():
+    if node.available_providers != ("local",) or "local" in node.base_urls or not runtime_installed():
         return False
     try:
         node._local_model()._loaded()  # the node's own model, the one its transport calls
@@ -163,7 +165,9 @@ def make_unreachable(node: TrinityHybridNode, provider: str) -> None:
     """Points ``provider`` at a closed loopback port for this run, so that every call to it fails
     with a refused connection: the fallback and the breaker then show in the report."""
     if provider not in node.provider_names:
-        raise ConfigurationError(f"--fail {provider!r} is not a provider; expected one of {', '.join(node.provider_names)}")
+        raise ConfigurationError(
+            f"--fail {provider!r} is not a provider; expected one of {', '.join(node.provider_names)}"
+        )
     if provider not in node.available_providers:
         available = ", ".join(node.available_providers) or "none"
         raise ConfigurationError(f"--fail {provider}: the provider is not configured here (available: {available})")
