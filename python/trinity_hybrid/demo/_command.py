@@ -7,6 +7,7 @@ import importlib.util
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -86,7 +87,7 @@ def _run(
     fail_providers: tuple[str, ...],
     max_tokens: int,
     categories: tuple[str, ...],
-) -> dict[str, object]:
+) -> dict[str, Any]:
     from rich.console import Console
     from rich.logging import RichHandler
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
