@@ -114,8 +114,9 @@ def _run(
         console.print(f"unreachable for this run: {', '.join(fail_providers)}")
     wanted = frozenset(category.lower() for category in categories)
     prompts = production_suite(frozenset(c for c in CATEGORIES if c.lower() in wanted) if categories else None)
-    with console.status("loading the local model"):
-        load_local_model(node)
+    if offline:
+        with console.status("loading the local model"):
+            load_local_model(node)
 
     # Each attempt's failure is logged by the router; shown above the bar, they make the fallback
     # visible while it happens.
