@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from .._exceptions import AllProvidersFailed, ConfigurationError, TrinityError
@@ -90,15 +90,15 @@ def run_prompt(node: TrinityHybridNode, prompt: DemoPrompt, *, max_tokens: int, 
     if not route.providers:
         reason = skip_reason(node, route.tokens_estimated)
         if reason is not None:
-            return _replace(result, skipped=reason)
+            return replace(result, skipped=reason)
     try:
         response = node.infer(prompt.prompt, max_tokens=max_tokens, temperature=temperature)
     except AllProvidersFailed as error:
-        return _replace(result, error=str(error), attempts=tuple(error.attempts))
+        return replace(result, error=str(error), attempts=tuple(error.attempts))
     except TrinityError as error:
-        return _replace(result, error=f"{type(error).__name__}: {error}")
+        return replace(result, error=f"{type(error).__name__}: {error}")
     answered = response.attempts[-1]
-    return _replace(
+    return replace(
         result,
         provider=response.provider,
         latency_s=response.latency_s,
@@ -108,12 +108,6 @@ def run_prompt(node: TrinityHybridNode, prompt: DemoPrompt, *, max_tokens: int, 
         attempts=response.attempts,
         coherence=measure(prompt, response.text),
     )
-
-
-def _replace(result: PromptResult, **changes: object) -> PromptResult:
-    from dataclasses import replace
-
-    return replace(result, **changes)  # type: ignore[arg-type]
 
 
 def run_suite(
