@@ -7,7 +7,7 @@ its own so that it does not compete with the client for the GIL, in the same run
 - 32 concurrent: `ainfer` over the aiohttp transport (ours) vs a plain pass-through with httpx's
   default transport and with the aiohttp transport.
 
-    .venv/bin/python bench/bench_infer.py      # writes bench/results/infer.json
+    python bench/bench_infer.py [--quick]   # writes bench/results/infer.json (bench/run.py runs it)
 """
 
 from __future__ import annotations
@@ -119,6 +119,9 @@ async def concurrent(server: ServerProcess) -> dict[str, float]:
 
 
 def main() -> int:
+    global CALLS_PER_ROUND, CONCURRENT_CALLS, ROUNDS
+    if "--quick" in sys.argv[1:]:
+        CALLS_PER_ROUND, CONCURRENT_CALLS, ROUNDS = 50, 500, 3
     with ServerProcess() as server:
         per_call = sequential(server)
         throughput = asyncio.run(concurrent(server))
@@ -127,6 +130,9 @@ def main() -> int:
         "infer_overhead_us": per_call["infer"] - per_call["direct"],
         "concurrent_requests_per_s": throughput,
         "concurrency": CONCURRENCY,
+        "calls_per_round": CALLS_PER_ROUND,
+        "rounds": ROUNDS,
+        "concurrent_calls": CONCURRENT_CALLS,
     }
     out = ROOT / "bench" / "results" / "infer.json"
     out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")

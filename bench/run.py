@@ -28,12 +28,15 @@ BENCH_DIRECTORY = Path(__file__).resolve().parent
 ROOT = BENCH_DIRECTORY.parent
 VENV = ROOT / ".venv-bench"
 STAMP = VENV / "bench-extra.sha256"
-BENCHMARKS = ("detect", "route", "tokens", "import", "hedge")
+BENCHMARKS = ("detect", "route", "tokens", "import", "infer", "hedge")
 OPTIONAL_PACKAGES = ("matplotlib",)
 # Read for their data only, so installed without their dependencies: dataset-build's would bring
 # transformers and, through typer, rich and click, which httpx imports whenever they are present,
 # and the import benchmark would measure them instead of what a user's environment holds.
 DATA_ONLY_PACKAGES = ("dataset-build",)
+# Peers kept out of .venv-bench, each in a venv of its own (directory -> requirements): litellm's
+# dependencies (click, tokenizers, ...) would change what the other imports load there.
+PEER_VENVS = {".venv-litellm": ("litellm",)}
 
 
 def venv_python() -> Path:
@@ -85,6 +88,19 @@ def ensure_venv(reinstall_package: bool) -> None:
         pip("install", "--no-deps", "--force-reinstall", str(ROOT))
 
 
+def ensure_peer_venvs() -> None:
+    """Creates each peer's venv on first use; a peer that does not install is left out, said so."""
+    for directory, requirements in PEER_VENVS.items():
+        python = ROOT / directory / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+        if python.is_file():
+            continue
+        print(f"run: creating {directory} for {', '.join(requirements)}", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(ROOT / directory)], check=True)
+        command = [str(python), "-m", "pip", "--disable-pip-version-check", "--quiet", "install", *requirements]
+        if subprocess.run(command, cwd=ROOT, check=False).returncode != 0:
+            print(f"run: {', '.join(requirements)} did not install; going on without it", file=sys.stderr)
+
+
 def _command_output(command: list[str]) -> str:
     try:
         return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
@@ -122,6 +138,7 @@ def main() -> int:
     options = parser.parse_args()
 
     ensure_venv(reinstall_package=not options.no_install)
+    ensure_peer_venvs()
     selected = options.only or list(BENCHMARKS)
     mode = ("quick" if options.quick else "full") + (
         "" if selected == list(BENCHMARKS) else f" ({', '.join(selected)})"

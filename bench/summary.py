@@ -257,10 +257,14 @@ def import_section(imports: dict[str, Any]) -> list[str]:
         ("import trinity_hybrid", "import tiktoken"),
         ("trinity_hybrid first estimate", "tiktoken first encode"),
     ]
+    if "import litellm" in wall:
+        pairs.append(("import trinity_hybrid", "import litellm"))
+    # litellm runs in its own venv: its figures stand over that interpreter's own floor.
+    floors = {"import litellm": wall.get("interpreter (litellm venv)", wall["interpreter"])["median_ms"]}
     rows = []
     for ours, peer in pairs:
         ours_ms = wall[ours]["median_ms"] - floor
-        peer_ms = wall[peer]["median_ms"] - floor
+        peer_ms = wall[peer]["median_ms"] - floors.get(peer, floor)
         rows.append([f"`{imports['wall_code'][ours]}`", f"{ours_ms:.0f} ms",
                      f"`{imports['wall_code'][peer]}`", f"{peer_ms:.0f} ms", _times(ratio(peer_ms, ours_ms))])  # fmt: skip
     node_ms = wall["trinity_hybrid node and route"]["median_ms"] - floor
@@ -268,11 +272,13 @@ def import_section(imports: dict[str, Any]) -> list[str]:
     lines += _table(["ours", "ms over the interpreter", "peer", "ms over the interpreter", "peer ÷ ours"], rows)
 
     importtime = imports["importtime_ms"]
+    peers = ", ".join(
+        f"{name} {importtime[name]:.0f} ms ({_times(ratio(importtime[name], importtime['trinity_hybrid']))})"
+        for name in importtime
+        if name != "trinity_hybrid"
+    )
     lines += [
-        (
-            f"`-X importtime`, cumulative, median: trinity_hybrid {importtime['trinity_hybrid']:.0f} ms, "
-            f"tiktoken {importtime['tiktoken']:.0f} ms ({_times(ratio(importtime['tiktoken'], importtime['trinity_hybrid']))})."
-        ),
+        f"`-X importtime`, cumulative, median: trinity_hybrid {importtime['trinity_hybrid']:.0f} ms; {peers}.",
         "",
         (
             "Resident memory (VmRSS, MiB) of a fresh process after each step; the last column compares the growth "
@@ -284,11 +290,13 @@ def import_section(imports: dict[str, Any]) -> list[str]:
     ours_growth = rss["trinity_hybrid"]["first call"] - rss["trinity_hybrid"]["interpreter"]
     rows = []
     for library, steps in rss.items():
-        growth = steps["first call"] - steps["interpreter"]
+        # litellm has no first call measured: its growth is the import's.
+        growth = steps.get("first call", steps["import"]) - steps["interpreter"]
         node = f"{steps['node and route'] / 1024:.1f}" if "node and route" in steps else ""
+        first_call = f"{steps['first call'] / 1024:.1f}" if "first call" in steps else "–"
         rows.append([
             library, f"{steps['interpreter'] / 1024:.1f}", f"{steps['import'] / 1024:.1f}",
-            f"{steps['first call'] / 1024:.1f}", node, f"+{growth / 1024:.1f}",
+            first_call, node, f"+{growth / 1024:.1f}",
             "1" if library == "trinity_hybrid" else _times(ratio(growth, ours_growth)),
         ])  # fmt: skip
     header = ["library", "interpreter", "after import", "after first call", "after node + route",
@@ -298,10 +306,40 @@ def import_section(imports: dict[str, Any]) -> list[str]:
         (
             "First call: one detection (trinity_hybrid, pycld2); `get_encoding('cl100k_base')` and one encode "
             "(tiktoken); building the detector for our 28 languages with preloaded models and one detection "
-            "(lingua). The exact code is in `memory_steps` of import.json."
+            "(lingua). litellm: the import alone, with `LITELLM_LOCAL_MODEL_COST_MAP=True` so that it does not "
+            "try to fetch its price list over the network, in its own venv (`.venv-litellm`). The exact code is in "
+            "`memory_steps` of import.json."
         ),
         "",
     ]
+    if (RESULTS_DIRECTORY / "import.png").is_file():
+        lines += ["![import time and memory growth beside the peers](import.png)", ""]
+    return lines
+
+
+def infer_section(infer: dict[str, Any]) -> list[str]:
+    sequential = infer["sequential_us_per_call"]
+    concurrent = infer["concurrent_requests_per_s"]
+    lines = [
+        "## 5. `infer` over a direct HTTP call",
+        "",
+        (
+            "Both sides call the same loopback OpenAI-format server (tests/loopback), in a process of its own. "
+            f"Sequential: {infer.get('rounds', 5)} interleaved rounds of {infer.get('calls_per_round', 200)} calls, "
+            "median µs per call; `node.infer(prompt)` (route, request built, answer parsed, outcome recorded) "
+            "beside `httpx.Client.post` of the same body and `.json()` (the floor)."
+        ),
+        "",
+    ]
+    rows = [["sequential, µs per call", f"{sequential['infer']:,.0f}", f"{sequential['direct']:,.0f}",
+             _times(ratio(sequential["direct"], sequential["infer"])),
+             f"+{infer['infer_overhead_us']:,.0f} µs"]]  # fmt: skip
+    ours = concurrent["ainfer (aiohttp transport)"]
+    for peer in ("httpx default transport", "httpx over aiohttp transport"):
+        # Requests per second: higher is better, so the ratio is ours ÷ peer to keep "above 1 = ours better".
+        rows.append([f"{infer['concurrency']} concurrent, requests/s vs a pass-through over {peer}", f"{ours:,.0f}",
+                     f"{concurrent[peer]:,.0f}", _times(ratio(ours, concurrent[peer])), ""])  # fmt: skip
+    lines += _table(["figure", "ours", "peer (same run)", "peer ÷ ours (time) / ours ÷ peer (rate)", "overhead"], rows)
     return lines
 
 
@@ -336,6 +374,7 @@ def write() -> str:
     route = read_json("route")
     tokens = read_json("tokens")
     imports = read_json("import")
+    infer = read_json("infer")
     hedge = read_json("hedge")
     lines = [
         "# trinity_hybrid benchmarks",
@@ -361,6 +400,8 @@ def write() -> str:
         lines += tokens_section(tokens)
     if imports:
         lines += import_section(imports)
+    if infer:
+        lines += infer_section(infer)
     if hedge:
         lines += hedge_section(hedge)
     text = "\n".join(lines).rstrip() + "\n"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's two entry points on a fresh machine (Python 3.10+ is all it assumes):
-#   scripts/dev.sh demo   routes a set of prompts in five languages, offline, with no keys
+#   scripts/dev.sh demo   the 24-prompt demo (trinity-hybrid demo), offline on the local model with no keys
 #   scripts/dev.sh test   runs every test: Zig (`zig build test`) and Python (pytest)
 # Both create .venv and install the package into it; Zig comes from PyPI (`ziglang`).
 set -euo pipefail
@@ -20,8 +20,8 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 case "$command" in
     demo)
-        .venv/bin/python -m pip install --quiet --disable-pip-version-check ".[local]"
-        exec .venv/bin/python -m trinity_hybrid "$@"
+        .venv/bin/python -m pip install --quiet --disable-pip-version-check ".[local,demo]"
+        exec .venv/bin/python -m trinity_hybrid demo "$@"
         ;;
     test)
         .venv/bin/python -m pip install --quiet --disable-pip-version-check ".[test,local]"

@@ -20,7 +20,9 @@ import click
 from . import TrinityError, TrinityHybridNode, __version__, detect_language
 
 # name -> "module:attribute" of a click.Command, imported on first use.
-_LAZY_COMMANDS: dict[str, str] = {}
+_LAZY_COMMANDS: dict[str, str] = {
+    "demo": "trinity_hybrid.demo._command:demo",
+}
 
 _STRATEGIES = ("rule", "round_robin", "best_performance", "random", "priority", "lowest_latency", "lowest_cost")
 
