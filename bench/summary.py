@@ -351,7 +351,7 @@ def hedge_section(hedge: dict[str, Any]) -> list[str]:
                           ("max", "latency_ms_max"))
     ]
     return [
-        "## Hedged requests (bench_hedge.py)",
+        "## 6. Hedged requests (bench_hedge.py)",
         "",
         (
             f"One slow provider: the first of the chain delays its first byte by {hedge['slow_delay_s']:g} s on "
