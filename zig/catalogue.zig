@@ -134,7 +134,9 @@ pub const defaults: [ProviderId.count]Provider = .{
     entry(.nvidia, "meta/llama-3.1-70b-instruct", 128_000, 3, 50, 0.35, 0.40, .{}, 8),
     entry(.cohere, "command-r-plus", 128_000, 3, 50, 3.00, 15.00, .{}, 9),
     entry(.mistral, "mistral-large-latest", 128_000, 4, 60, 2.00, 6.00, .{ .code = true }, 10),
-    entry(.local, "SmolLM2-135M-Instruct", 8_192, 1, 30, 0, 0, .{}, 255),
+    // The window the embedded model is run with (llama.cpp's n_ctx follows it), not the 8,192
+    // tokens SmolLM2 was trained on: its KV cache costs 23 KB per token, 94 MB at 4,096.
+    entry(.local, "SmolLM2-135M-Instruct", 4_096, 1, 30, 0, 0, .{}, 255),
     // Unknown until configured: a middling entry that no rule prefers over a named provider.
     entry(.custom, "default", 128_000, 3, 50, 0, 0, .{}, 11),
 };

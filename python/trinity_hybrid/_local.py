@@ -30,6 +30,8 @@ from ._exceptions import ProviderUnavailableError
 # them reach a network.
 LOCAL_BASE_URL = "http://trinity-local.invalid/v1"
 INSTALL_HINT = "install the local extra: pip install 'trinity-hybrid[local]'"
+# The default window; a node passes the local provider's window from its catalogue, so the
+# router never sends more than the model was loaded to hold.
 CONTEXT_TOKENS = 4096
 
 
@@ -68,9 +70,10 @@ def default_model_path(environ: Any = os.environ) -> Path:
 class LocalModel:
     """One loaded model. llama.cpp contexts are not thread-safe, so calls take turns."""
 
-    def __init__(self, model_path: Path | None = None) -> None:
+    def __init__(self, model_path: Path | None = None, context_tokens: int = CONTEXT_TOKENS) -> None:
         # Resolved on first use: a node that never calls the local model never needs one.
         self.model_path = model_path
+        self.context_tokens = context_tokens
         self._llama: Any = None
         self._lock = threading.Lock()
 
@@ -81,7 +84,7 @@ class LocalModel:
 
             if self.model_path is None:
                 self.model_path = default_model_path()
-            self._llama = Llama(model_path=str(self.model_path), n_ctx=CONTEXT_TOKENS, verbose=False)
+            self._llama = Llama(model_path=str(self.model_path), n_ctx=self.context_tokens, verbose=False)
         return self._llama
 
     def complete(self, body: dict[str, Any]) -> dict[str, Any]:

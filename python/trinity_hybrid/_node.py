@@ -674,7 +674,7 @@ class TrinityHybridNode:
         if self._local is None:
             from ._local import LocalModel
 
-            self._local = LocalModel()
+            self._local = LocalModel(context_tokens=self.provider_info("local")["context_window_tokens"])
         return self._local
 
     def _sync_client(self) -> Any:
