@@ -84,6 +84,7 @@ class Attempt:
     error: str | None = None
     error_type: str | None = None
     latency_s: float = 0.0
+    status_code: int | None = None  # the provider's HTTP status, when it answered with one
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +205,7 @@ class _Call:
             latency_ms=round(latency_s * 1000),
             retry_after_ms=retry_after_ms,
         )
-        self.attempts.append(Attempt(provider, "failure", str(error), type(error).__name__, latency_s))
+        self.attempts.append(Attempt(provider, "failure", str(error), type(error).__name__, latency_s, error.status_code))
         logger.warning(
             "%s failed: %s",
             provider,
