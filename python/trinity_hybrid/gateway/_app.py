@@ -259,10 +259,12 @@ class Gateway:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                self.node._async_client()  # the HTTP stack loads now, not during the first request
+                # The HTTP stacks load now, not during the first request.
+                self.chat.session()
+                self.node._async_client()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                await self.node.aclose()
+                await self.chat.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
