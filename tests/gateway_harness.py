@@ -18,7 +18,6 @@ from typing import Any
 
 import httpx
 import uvicorn
-
 from trinity_hybrid import TrinityHybridNode
 from trinity_hybrid.gateway import create_app
 

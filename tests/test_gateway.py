@@ -75,8 +75,10 @@ def test_async_sdk(gateway: RunningGateway) -> None:
     async def ask() -> openai.types.chat.ChatCompletion:
         async with openai.AsyncOpenAI(base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0) as sdk:
             answers = await asyncio.gather(
-                *(sdk.chat.completions.create(model="auto", messages=[{"role": "user", "content": f"Question {n}"}])
-                  for n in range(5))
+                *(
+                    sdk.chat.completions.create(model="auto", messages=[{"role": "user", "content": f"Question {n}"}])
+                    for n in range(5)
+                )
             )
         return answers
 
@@ -100,20 +102,24 @@ def test_stream_with_usage(gateway: RunningGateway) -> None:
 
 
 def test_stream_ends_with_done_and_headers(gateway: RunningGateway) -> None:
-    response = gateway.request("POST", "/v1/chat/completions", json={"model": "auto", "messages": MESSAGES, "stream": True})
+    response = gateway.request(
+        "POST", "/v1/chat/completions", json={"model": "auto", "messages": MESSAGES, "stream": True}
+    )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
     assert response.headers["x-trinity-provider"] == "groq"
     events = [line for line in response.text.split("\n\n") if line]
     assert events[-1] == "data: [DONE]"
     # Without stream_options.include_usage there is no usage chunk, as with OpenAI.
-    assert all("usage" not in json.loads(event[len("data: "):]) for event in events[:-1])
+    assert all("usage" not in json.loads(event[len("data: ") :]) for event in events[:-1])
 
 
 def test_model_forces_a_provider() -> None:
-    with OpenAIServer() as groq, AnthropicServer() as anthropic, running_gateway(
-        provider_environment(groq=groq, anthropic=anthropic)
-    ) as gateway:
+    with (
+        OpenAIServer() as groq,
+        AnthropicServer() as anthropic,
+        running_gateway(provider_environment(groq=groq, anthropic=anthropic)) as gateway,
+    ):
         sdk = client(gateway)
         model = gateway.node.provider_info("anthropic")["model"]
         for name in ("anthropic", f"anthropic/{model}"):
@@ -157,7 +163,9 @@ def test_fallback_is_reported_in_headers_and_metrics(gateway: RunningGateway, gr
 
 def test_stream_fallback_before_the_first_token(gateway: RunningGateway, groq: OpenAIServer) -> None:
     groq.faults.push(Fault.reset())
-    response = gateway.request("POST", "/v1/chat/completions", json={"model": "auto", "messages": MESSAGES, "stream": True})
+    response = gateway.request(
+        "POST", "/v1/chat/completions", json={"model": "auto", "messages": MESSAGES, "stream": True}
+    )
     assert response.status_code == 200
     assert (response.headers["x-trinity-provider"], response.headers["x-trinity-attempts"]) == ("openai", "2")
     assert response.text.endswith("data: [DONE]\n\n")
@@ -177,7 +185,15 @@ def test_every_provider_failing_is_a_502_with_the_attempts(
         ("openai", "failure", 502),
     ]
     samples = metric_samples(gateway)
-    assert samples[("trinity_gateway_requests_total", (("endpoint", "chat"), ("outcome", "upstream_error"), ("provider", "none")))] == 1
+    assert (
+        samples[
+            (
+                "trinity_gateway_requests_total",
+                (("endpoint", "chat"), ("outcome", "upstream_error"), ("provider", "none")),
+            )
+        ]
+        == 1
+    )
 
 
 def test_open_breakers_give_503(gateway: RunningGateway, groq: OpenAIServer, backup: OpenAIServer) -> None:
@@ -197,8 +213,14 @@ def test_metrics_count_tokens_cost_and_latency(gateway: RunningGateway) -> None:
     completion = client(gateway).chat.completions.create(model="auto", messages=MESSAGES)
     samples = metric_samples(gateway)
     assert completion.usage is not None
-    assert samples[("trinity_tokens_total", (("direction", "input"), ("provider", "groq")))] == completion.usage.prompt_tokens
-    assert samples[("trinity_tokens_total", (("direction", "output"), ("provider", "groq")))] == completion.usage.completion_tokens
+    assert (
+        samples[("trinity_tokens_total", (("direction", "input"), ("provider", "groq")))]
+        == completion.usage.prompt_tokens
+    )
+    assert (
+        samples[("trinity_tokens_total", (("direction", "output"), ("provider", "groq")))]
+        == completion.usage.completion_tokens
+    )
     assert samples[("trinity_cost_usd_total", (("provider", "groq"),))] > 0
     assert samples[("trinity_gateway_request_duration_seconds_count", (("endpoint", "chat"),))] == 1
     assert samples[("trinity_gateway_overhead_seconds_count", ())] == 1

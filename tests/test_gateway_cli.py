@@ -22,7 +22,6 @@ from click.testing import CliRunner
 from gateway_harness import GATEWAY_KEY, free_port, provider_environment, running_gateway
 from loopback import OpenAIServer
 from prometheus_client.parser import text_string_to_metric_families
-
 from trinity_hybrid._cli import main
 from trinity_hybrid.gateway._metrics import METRIC_NAMES
 
@@ -76,8 +75,12 @@ def test_serve_with_workers_and_status_url(openai_server: OpenAIServer) -> None:
     with serve(["--host", "127.0.0.1", "--workers", "2"], environment, port) as process:
         url = f"http://127.0.0.1:{port}"
         sdk = openai.OpenAI(base_url=url + "/v1", api_key=GATEWAY_KEY, max_retries=0)
-        answers = {sdk.chat.completions.create(model="auto", messages=[{"role": "user", "content": f"Hi {n}"}])
-                   .choices[0].message.content for n in range(6)}
+        answers = {
+            sdk.chat.completions.create(model="auto", messages=[{"role": "user", "content": f"Hi {n}"}])
+            .choices[0]
+            .message.content
+            for n in range(6)
+        }
         assert answers == {f"echo: Hi {n}" for n in range(6)}
         # uvicorn spawns one process per worker, each with its own node.
         workers = [pid for pid in children(process.pid) if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
@@ -128,7 +131,9 @@ def test_dashboard_queries_only_exported_metrics(openai_server: OpenAIServer) ->
     assert used <= set(METRIC_NAMES), used - set(METRIC_NAMES)
     assert set(METRIC_NAMES) <= used, f"not on the dashboard: {set(METRIC_NAMES) - used}"
     with running_gateway(provider_environment(groq=openai_server)) as gateway:
-        gateway.request("POST", "/v1/chat/completions", json={"model": "auto", "messages": [{"role": "user", "content": "hi"}]})
+        gateway.request(
+            "POST", "/v1/chat/completions", json={"model": "auto", "messages": [{"role": "user", "content": "hi"}]}
+        )
         exported = {family.name for family in text_string_to_metric_families(gateway.request("GET", "/metrics").text)}
     # The parser names counters without their _total suffix.
     exported |= {f"{name}_total" for name in exported}

@@ -14,7 +14,6 @@ from gateway_harness import GATEWAY_KEY, RunningGateway, provider_environment, r
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from loopback import Fault, OpenAIServer
-
 from trinity_hybrid.gateway._serve import choose_host
 
 MESSAGES = [{"role": "user", "content": "Hello there"}]
@@ -49,8 +48,14 @@ def assert_openai_error(response: httpx.Response, status: int) -> dict[str, obje
 
 def test_health_is_open_and_everything_else_needs_a_key(gateway: RunningGateway) -> None:
     assert gateway.request("GET", "/health", authorize=False).json() == {"status": "ok"}
-    for method, path in (("GET", "/status"), ("GET", "/metrics"), ("GET", "/v1/models"), ("GET", "/autonomous/status"),
-                         ("POST", "/v1/chat/completions"), ("POST", "/autonomous/plan")):
+    for method, path in (
+        ("GET", "/status"),
+        ("GET", "/metrics"),
+        ("GET", "/v1/models"),
+        ("GET", "/autonomous/status"),
+        ("POST", "/v1/chat/completions"),
+        ("POST", "/autonomous/plan"),
+    ):
         error = assert_openai_error(gateway.request(method, path, authorize=False), 401)
         assert error["code"] == "invalid_api_key"
     for header in ("Bearer wrong-key", f"Basic {GATEWAY_KEY}", f"Bearer {GATEWAY_KEY}x", "Bearer", GATEWAY_KEY):
@@ -81,17 +86,26 @@ def test_sdk_sees_authentication_error(gateway: RunningGateway) -> None:
         (json.dumps({"model": "auto", "messages": [{"role": "tool", "content": "x"}]}).encode(), "messages", None),
         (json.dumps({"model": "auto", "messages": [{"role": "user", "content": 3}]}).encode(), "messages", None),
         (json.dumps({"model": "auto", "messages": MESSAGES, "stream": "yes"}).encode(), "stream", "invalid_type"),
-        (json.dumps({"model": "auto", "messages": MESSAGES, "max_tokens": True}).encode(), "max_tokens", "invalid_type"),
+        (
+            json.dumps({"model": "auto", "messages": MESSAGES, "max_tokens": True}).encode(),
+            "max_tokens",
+            "invalid_type",
+        ),
         (json.dumps({"model": "auto", "messages": MESSAGES, "max_tokens": 0}).encode(), "max_tokens", None),
         (json.dumps({"model": "auto", "messages": MESSAGES, "temperature": 9}).encode(), "temperature", None),
         (json.dumps({"model": "auto", "messages": MESSAGES, "quality": "high"}).encode(), "quality", "invalid_type"),
         (json.dumps({"model": "auto", "messages": MESSAGES, "n": 2}).encode(), "n", None),
-        (json.dumps({"model": "auto", "messages": MESSAGES, "stream_options": {"include_usage": 1}}).encode(),
-         "stream_options", None),
+        (
+            json.dumps({"model": "auto", "messages": MESSAGES, "stream_options": {"include_usage": 1}}).encode(),
+            "stream_options",
+            None,
+        ),
     ],
 )
 def test_bad_bodies_are_400(gateway: RunningGateway, body: bytes, param: str | None, code: str | None) -> None:
-    response = gateway.request("POST", "/v1/chat/completions", content=body, headers={"Content-Type": "application/json"})
+    response = gateway.request(
+        "POST", "/v1/chat/completions", content=body, headers={"Content-Type": "application/json"}
+    )
     error = assert_openai_error(response, 400)
     assert error["type"] == "invalid_request_error"
     assert error["param"] == param
@@ -107,7 +121,10 @@ def test_unknown_model_is_404(gateway: RunningGateway) -> None:
 def test_body_over_the_limit_is_413(gateway: RunningGateway, groq: OpenAIServer) -> None:
     requests_before = len(groq.requests)
     big = {"model": "auto", "messages": [{"role": "user", "content": "x" * BODY_BYTES_MAX}]}
-    assert assert_openai_error(gateway.request("POST", "/v1/chat/completions", json=big), 413)["code"] == "request_too_large"
+    assert (
+        assert_openai_error(gateway.request("POST", "/v1/chat/completions", json=big), 413)["code"]
+        == "request_too_large"
+    )
 
     def chunks() -> Iterator[bytes]:  # no Content-Length: the limit is enforced while reading
         yield b'{"model": "auto", "messages": [{"role": "user", "content": "'
@@ -137,7 +154,9 @@ def test_forced_provider_failures_keep_their_meaning(gateway: RunningGateway, gr
     )
     groq.faults.push(Fault.reset())
     error = assert_openai_error(gateway.request("POST", "/v1/chat/completions", json=chat), 502)
-    assert error["attempts"] == [{"provider": "groq", "outcome": "failure", "error_type": "TransientError", "status": None}]
+    assert error["attempts"] == [
+        {"provider": "groq", "outcome": "failure", "error_type": "TransientError", "status": None}
+    ]
     gateway.node.reset("groq")
 
 
@@ -149,7 +168,7 @@ def test_stream_failing_midway_ends_with_an_error_event(gateway: RunningGateway,
     assert response.status_code == 200
     events = [event for event in response.text.split("\n\n") if event]
     assert "[DONE]" not in events[-1]
-    error = json.loads(events[-1][len("data: "):])["error"]
+    error = json.loads(events[-1][len("data: ") :])["error"]
     assert error["type"] == "server_error"
     gateway.node.reset("groq")
 
@@ -172,7 +191,8 @@ FIELDS = {
     "messages": st.lists(
         st.fixed_dictionaries({"role": st.sampled_from(["user", "system", "x"]) | JSON_VALUES, "content": JSON_VALUES}),
         max_size=3,
-    ) | JSON_VALUES,
+    )
+    | JSON_VALUES,
     "stream": st.booleans() | JSON_VALUES,
     "max_tokens": st.integers(min_value=-5, max_value=2**70) | JSON_VALUES,
     "temperature": st.floats() | JSON_VALUES,

@@ -47,7 +47,11 @@ class Gateway:
     """The ASGI callable. Build it with ``create_app``."""
 
     def __init__(
-        self, node: TrinityHybridNode, authenticator: Authenticator, body_bytes_max: int, chat: ChatService | None = None
+        self,
+        node: TrinityHybridNode,
+        authenticator: Authenticator,
+        body_bytes_max: int,
+        chat: ChatService | None = None,
     ) -> None:
         self.node = node
         self.authenticator = authenticator
@@ -55,6 +59,7 @@ class Gateway:
         self.chat = chat or ChatService(node)
         self.metrics = GatewayMetrics(node)
         self.models = served_models(node)
+        self._model_ids = {provider: name for name, provider in self.models.items() if provider and "/" in name}
         self.routes: dict[tuple[str, str], Callable[[Scope, Receive, Send], Awaitable[None]]] = {
             ("POST", "/v1/chat/completions"): self.chat_completions,
             ("GET", "/v1/models"): self.list_models,
@@ -79,8 +84,14 @@ class Gateway:
             if handler is None:
                 raise self._no_route(path, method)
             if path != "/health" and not self.authenticator.allows(_header(scope, b"authorization")):
-                raise ApiError(401, "a valid API key is required: Authorization: Bearer <key>", "invalid_request_error",
-                               None, "invalid_api_key", "unauthorized")
+                raise ApiError(
+                    401,
+                    "a valid API key is required: Authorization: Bearer <key>",
+                    "invalid_request_error",
+                    None,
+                    "invalid_api_key",
+                    "unauthorized",
+                )
             await handler(scope, receive, send)
         except ApiError as error:
             await self._send_error(send, error, scope, started_s)
@@ -89,7 +100,7 @@ class Gateway:
         except OSError:
             logger.debug("client went away during %s %s", method, path)
         except Exception as error:  # a bug: logged here, answered without details
-            logger.error("unhandled %s on %s %s", type(error).__name__, method, path, exc_info=True)
+            logger.exception("unhandled %s on %s %s", type(error).__name__, method, path)
             await self._send_error(send, api_error_for(TrinityError()), scope, started_s)
 
     # ------------------------------------------------------------------------------------------
@@ -104,12 +115,17 @@ class Gateway:
             return
         response = await self.chat.complete(call)
         body = _shapes.completion(
-            _shapes.completion_id(), self._model_id(response.provider), response.text, response.finish_reason,
+            _shapes.completion_id(),
+            self._model_id(response.provider),
+            response.text,
+            response.finish_reason,
             response.usage,
         )
         duration_s = time.perf_counter() - started_s
         overhead_s = max(0.0, duration_s - sum(attempt.latency_s for attempt in response.attempts))
-        await _send(send, 200, body, JSON_HEADERS + _trinity_headers(response.provider, len(response.attempts), overhead_s))
+        await _send(
+            send, 200, body, JSON_HEADERS + _trinity_headers(response.provider, len(response.attempts), overhead_s)
+        )
         self._record_chat(response.provider, response.attempts, duration_s, overhead_s)
         self.metrics.record_usage(
             response.provider, response.usage.prompt_tokens, response.usage.completion_tokens, response.cost_usd
@@ -129,8 +145,13 @@ class Gateway:
         overhead_s = waited_from_s - started_s  # a stream's overhead: everything before the first upstream wait
         attempts_count = len(first.attempts) if first.done else len(call.attempts) + 1
         identifier, created, model = _shapes.completion_id(), int(time.time()), self._model_id(first.provider)
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": SSE_HEADERS + _trinity_headers(first.provider, attempts_count, overhead_s)})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": SSE_HEADERS + _trinity_headers(first.provider, attempts_count, overhead_s),
+            }
+        )
         await _send_body(send, _shapes.stream_chunk(identifier, created, model, {"role": "assistant", "content": ""}))
         chunk = first
         try:
@@ -154,7 +175,9 @@ class Gateway:
         await _send_body(send, closing + _shapes.DONE_EVENT, more=False)
         self._record_chat(chunk.provider, chunk.attempts, first_byte_s - started_s, overhead_s)
         if chunk.usage is not None:
-            self.metrics.record_usage(chunk.provider, chunk.usage.prompt_tokens, chunk.usage.completion_tokens, chunk.cost_usd)
+            self.metrics.record_usage(
+                chunk.provider, chunk.usage.prompt_tokens, chunk.usage.completion_tokens, chunk.cost_usd
+            )
 
     def _record_chat(self, provider: str, attempts: tuple[Any, ...], duration_s: float, overhead_s: float) -> None:
         self.metrics.record_request("chat", provider, "success", duration_s)
@@ -165,7 +188,8 @@ class Gateway:
         self.metrics.record_attempts(call.attempts)
 
     def _model_id(self, provider: str) -> str:
-        return f"{provider}/{self.node.provider_info(provider)['model']}"
+        known = self._model_ids.get(provider)
+        return known if known is not None else f"{provider}/{self.node.provider_info(provider)['model']}"
 
     # ------------------------------------------------------------------------------------------
     # Everything else.
@@ -189,7 +213,9 @@ class Gateway:
         goal, quality, strategy = parse_goal(await self._body(scope, receive))
         if strategy is not None and strategy not in self.node.strategy_names:
             raise ApiError(400, f"strategy must be one of {', '.join(self.node.strategy_names)}", param="strategy")
-        call = self.chat.start(ChatParams("auto", plan_messages(goal), None, False, False, None, None, quality, strategy))
+        call = self.chat.start(
+            ChatParams("auto", plan_messages(goal), None, False, False, None, None, quality, strategy)
+        )
         try:
             response = await self.chat.complete(call)
         except TrinityError:
@@ -198,7 +224,9 @@ class Gateway:
         body = json.dumps(plan_document(goal, response, call.route.reason), ensure_ascii=False).encode()
         duration_s = time.perf_counter() - started_s
         overhead_s = max(0.0, duration_s - sum(attempt.latency_s for attempt in response.attempts))
-        await _send(send, 200, body, JSON_HEADERS + _trinity_headers(response.provider, len(response.attempts), overhead_s))
+        await _send(
+            send, 200, body, JSON_HEADERS + _trinity_headers(response.provider, len(response.attempts), overhead_s)
+        )
         self.metrics.record_request("plan", response.provider, "success", duration_s)
         self.metrics.record_attempts(response.attempts)
         self.metrics.record_usage(
@@ -239,8 +267,13 @@ class Gateway:
                 return b"".join(parts)
 
     def _too_large(self) -> ApiError:
-        return ApiError(413, f"the request body exceeds {self.body_bytes_max} bytes", "invalid_request_error", None,
-                        "request_too_large")
+        return ApiError(
+            413,
+            f"the request body exceeds {self.body_bytes_max} bytes",
+            "invalid_request_error",
+            None,
+            "request_too_large",
+        )
 
     def _no_route(self, path: str, method: str) -> ApiError:
         if path in self._paths:
@@ -295,8 +328,13 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
 
 
 async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*headers, (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 

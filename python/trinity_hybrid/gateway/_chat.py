@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import TYPE_CHECKING, Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import httpx
@@ -54,7 +55,8 @@ class ChatService:
             "stream": params.stream,
             "timeout": None,
         }
-        return self.node._start_call(params.messages, options)
+        call: _Call = self.node._start_call(params.messages, options)
+        return call
 
     async def complete(self, call: _Call) -> Response:
         """``infer_async``'s loop, with each request sent by ``_post``."""

@@ -100,24 +100,52 @@ def api_error_for(error: TrinityError) -> ApiError:
         return ApiError(503, str(error), "server_error", None, "no_provider_available", "unavailable")
     if isinstance(error, ProviderError):
         return _provider_error(error)
-    return ApiError(500, "the gateway failed to handle the request", "server_error", None, "internal_error", "internal_error")
+    return ApiError(
+        500, "the gateway failed to handle the request", "server_error", None, "internal_error", "internal_error"
+    )
 
 
 def _provider_error(error: ProviderError) -> ApiError:
     """A provider's own failure, raised as is when the request forced that provider (or when
     its answer says the request itself is wrong, which no other provider would fix)."""
-    summary = ({"provider": error.provider, "outcome": "failure", "error_type": type(error).__name__,
-                "status": error.status_code},)
+    summary = (
+        {
+            "provider": error.provider,
+            "outcome": "failure",
+            "error_type": type(error).__name__,
+            "status": error.status_code,
+        },
+    )
     if isinstance(error, ContextLengthExceededError):
-        return ApiError(400, str(error), "invalid_request_error", "messages", "context_length_exceeded", "client_error", summary)
+        return ApiError(
+            400, str(error), "invalid_request_error", "messages", "context_length_exceeded", "client_error", summary
+        )
     if isinstance(error, ClientRequestError):
-        return ApiError(400, str(error), "invalid_request_error", None, "upstream_rejected_request", "client_error", summary)
+        return ApiError(
+            400, str(error), "invalid_request_error", None, "upstream_rejected_request", "client_error", summary
+        )
     if isinstance(error, QuotaExhaustedError):
-        return ApiError(429, str(error), "insufficient_quota", None, "insufficient_quota", "unavailable", summary,
-                        error.retry_after_s)
+        return ApiError(
+            429,
+            str(error),
+            "insufficient_quota",
+            None,
+            "insufficient_quota",
+            "unavailable",
+            summary,
+            error.retry_after_s,
+        )
     if isinstance(error, RateLimitedError):
-        return ApiError(429, str(error), "rate_limit_error", None, "rate_limit_exceeded", "unavailable", summary,
-                        error.retry_after_s)
+        return ApiError(
+            429,
+            str(error),
+            "rate_limit_error",
+            None,
+            "rate_limit_exceeded",
+            "unavailable",
+            summary,
+            error.retry_after_s,
+        )
     if isinstance(error, (CircuitOpenError, ProviderUnavailableError)):
         return ApiError(503, str(error), "server_error", None, "provider_unavailable", "unavailable", summary)
     if isinstance(error, CredentialError):

@@ -10,7 +10,8 @@ labels are provider names, outcomes, error class names and directions.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["METRIC_NAMES", "GatewayMetrics"]
 
 # The `_created` timestamp series double the exposition and no dashboard reads them.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 # Seconds. The gateway's own share of a request is sub-millisecond; a provider's answer takes
 # from tens of milliseconds to minutes.
@@ -119,10 +120,14 @@ class GatewayMetrics:
             registry=registry,
         )
         self.tokens = Counter(
-            "trinity_tokens", "Tokens by provider and direction (input, output).", ["provider", "direction"],
+            "trinity_tokens",
+            "Tokens by provider and direction (input, output).",
+            ["provider", "direction"],
             registry=registry,
         )
-        self.cost = Counter("trinity_cost_usd", "Cost in USD at the catalogue's prices.", ["provider"], registry=registry)
+        self.cost = Counter(
+            "trinity_cost_usd", "Cost in USD at the catalogue's prices.", ["provider"], registry=registry
+        )
         registry.register(_BreakerCollector(node))
         ProcessCollector(registry=registry)
 

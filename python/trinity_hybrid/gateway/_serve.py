@@ -32,17 +32,36 @@ def choose_host(host: str | None, keys_configured: bool) -> tuple[str, str | Non
 
 
 @click.command()
-@click.option("--host", default=None, help=f"Address to bind [default: {EVERYWHERE} with {KEYS_VARIABLE} set, else {LOOPBACK}].")
+@click.option(
+    "--host", default=None, help=f"Address to bind [default: {EVERYWHERE} with {KEYS_VARIABLE} set, else {LOOPBACK}]."
+)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Worker processes; each keeps its own provider state and metrics.")
-@click.option("--log-level", default="warning", show_default=True,
-              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes; each keeps its own provider state and metrics.",
+)
+@click.option(
+    "--log-level",
+    default="warning",
+    show_default=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+)
 @click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request (costs time).")
 def serve(host: str | None, port: int, workers: int, log_level: str, access_log: bool) -> None:
     """Run the OpenAI-compatible gateway: POST /v1/chat/completions, GET /v1/models, /health,
     /status, /metrics, /autonomous/plan and /autonomous/status."""
-    import uvicorn
+    try:
+        import prometheus_client  # noqa: F401
+        import uvicorn
+    except ImportError as error:
+        click.echo(
+            f"error: the gateway needs the `gateway` extra: pip install 'trinity-hybrid[gateway]' ({error.name} is missing)",
+            err=True,
+        )
+        raise SystemExit(1) from None
 
     from .. import TrinityError, TrinityHybridNode
 
@@ -60,8 +79,9 @@ def serve(host: str | None, port: int, workers: int, log_level: str, access_log:
         host=bound,
         port=port,
         workers=workers,
-        http="httptools",
-        loop="uvloop",
+        # httptools and uvloop when installed (the `gateway` extra installs both where they exist).
+        http="auto",
+        loop="auto",
         log_level=log_level,
         access_log=access_log,
         server_header=False,

@@ -110,7 +110,7 @@ def parse_goal(body: bytes) -> tuple[str, bool, str | None]:
 def _max_tokens(document: dict[str, Any]) -> int | None:
     # The newer name wins, as in OpenAI's API; both mean the same to every provider we call.
     for name in ("max_completion_tokens", "max_tokens"):
-        value = _optional(document, name, int)
+        value: int | None = _optional(document, name, int)
         if value is not None:
             if value < 1:
                 raise bad_request(f"{name} must be at least 1", param=name)
@@ -132,7 +132,9 @@ def _optional(document: dict[str, Any], name: str, kind: type | tuple[type, ...]
     if isinstance(value, bool) and kind is not bool:
         raise bad_request(f"{name} must be {_kind_name(kind)}, not a boolean", param=name, code="invalid_type")
     if not isinstance(value, kind):
-        raise bad_request(f"{name} must be {_kind_name(kind)}, not {_json_type(value)}", param=name, code="invalid_type")
+        raise bad_request(
+            f"{name} must be {_kind_name(kind)}, not {_json_type(value)}", param=name, code="invalid_type"
+        )
     return value
 
 
@@ -146,5 +148,11 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
 def _json_type(value: object) -> str:
     if value is None:
         return "null"
-    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "an array",
-            dict: "an object"}.get(type(value), type(value).__name__)
+    return {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "an array",
+        dict: "an object",
+    }.get(type(value), type(value).__name__)
