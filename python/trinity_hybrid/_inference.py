@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Iterator
 
 import httpx
 from httpx_sse import EventSource, SSEError
@@ -328,17 +328,29 @@ def infer_sync(client: httpx.Client, call: _Call) -> Response:
 
 
 async def infer_async(client: httpx.AsyncClient, call: _Call) -> Response:
+    async def post(provider: str, request: HttpRequest, timeouts: Timeouts) -> tuple[int, Any, bytes]:
+        try:
+            response = await client.post(request.url, headers=request.headers, json=request.json, timeout=timeouts.httpx())
+        except httpx.HTTPError as error:
+            raise transport_error(provider, error) from None
+        return response.status_code, response.headers, response.content
+
+    return await infer_over(post, call)
+
+
+AsyncPost = Callable[[str, HttpRequest, Timeouts], Awaitable[tuple[int, Any, bytes]]]
+
+
+async def infer_over(post: AsyncPost, call: _Call) -> Response:
+    """``infer_async``'s walk of the chain over any async I/O: ``post`` sends one request and
+    returns (status, headers, body), raising a ``ProviderError`` for a transport failure."""
     for provider, wire_format, endpoint, request in call.candidates():
         started_s = time.monotonic()
         try:
-            try:
-                response = await client.post(
-                    request.url, headers=request.headers, json=request.json, timeout=call.timeouts.httpx()
-                )
-            except httpx.HTTPError as error:
-                raise transport_error(provider, error) from None
-            _check_status(wire_format, endpoint, response, response.content)
-            completion = wire_format.parse_response(endpoint, response.content)
+            status, headers, body = await post(provider, request, call.timeouts)
+            if status >= 300:
+                raise wire_format.classify_error(endpoint, status, headers, body)
+            completion = wire_format.parse_response(endpoint, body)
         except ProviderError as error:
             call.failed(provider, started_s, error)
             continue

@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import httpx
 
-from .._exceptions import ProviderError, TransientError
+from .._exceptions import TransientError
 from .._http import LOCAL_MOUNT, POOL_LIMITS
-from .._inference import Response, StreamChunk, Timeouts, stream_async, transport_error
+from .._inference import Response, StreamChunk, Timeouts, infer_over, stream_async, transport_error
 
 if TYPE_CHECKING:
     from .._inference import _Call
@@ -59,20 +58,7 @@ class ChatService:
         return call
 
     async def complete(self, call: _Call) -> Response:
-        """``infer_async``'s loop, with each request sent by ``_post``."""
-        for provider, wire_format, endpoint, request in call.candidates():
-            started_s = time.monotonic()
-            try:
-                status, headers, body = await self._post(provider, request, call.timeouts)
-                if status >= 300:
-                    raise wire_format.classify_error(endpoint, status, headers, body)
-                completion = wire_format.parse_response(endpoint, body)
-            except ProviderError as error:
-                call.failed(provider, started_s, error)
-                continue
-            cost_usd, usage = call.succeeded(provider, started_s, completion.usage)
-            return call.response(provider, completion, cost_usd, usage)
-        raise call.exhausted()
+        return await infer_over(self._post, call)
 
     def stream(self, call: _Call) -> AsyncIterator[StreamChunk]:
         return stream_async(self.node._async_client(), call)
