@@ -80,6 +80,8 @@ class GatewayMetrics:
 
     def __init__(self, node: TrinityHybridNode) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        # Label sets are few (providers x outcomes x error classes), so the cache stays small.
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         registry = self.registry
         self.requests = Counter(
             "trinity_gateway_requests",
@@ -132,23 +134,32 @@ class GatewayMetrics:
         ProcessCollector(registry=registry)
 
     def record_request(self, endpoint: str, provider: str | None, outcome: str, duration_s: float) -> None:
-        self.requests.labels(endpoint, provider or "none", outcome).inc()
-        self.request_duration.labels(endpoint).observe(duration_s)
+        self._child(self.requests, endpoint, provider or "none", outcome).inc()
+        self._child(self.request_duration, endpoint).observe(duration_s)
 
     def record_attempts(self, attempts: Iterable[Any]) -> None:
         """Every attempt of one request; each one not last fell through to the next."""
         attempts = tuple(attempts)
         for position, attempt in enumerate(attempts):
-            self.attempts.labels(attempt.provider, attempt.outcome, attempt.error_type or "").inc()
+            self._child(self.attempts, attempt.provider, attempt.outcome, attempt.error_type or "").inc()
             if attempt.outcome != "skipped":
-                self.provider_latency.labels(attempt.provider).observe(attempt.latency_s)
+                self._child(self.provider_latency, attempt.provider).observe(attempt.latency_s)
             if attempt.outcome != "success" and position + 1 < len(attempts):
-                self.fallbacks.labels(attempt.provider).inc()
+                self._child(self.fallbacks, attempt.provider).inc()
 
     def record_usage(self, provider: str, tokens_input: int, tokens_output: int, cost_usd: float) -> None:
-        self.tokens.labels(provider, "input").inc(tokens_input)
-        self.tokens.labels(provider, "output").inc(tokens_output)
-        self.cost.labels(provider).inc(cost_usd)
+        self._child(self.tokens, provider, "input").inc(tokens_input)
+        self._child(self.tokens, provider, "output").inc(tokens_output)
+        self._child(self.cost, provider).inc(cost_usd)
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, looked up once per label set: ``labels`` itself checks and
+        locks on every call, which showed in the gateway's profile."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
