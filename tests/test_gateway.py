@@ -9,6 +9,7 @@ import json
 import logging
 from collections.abc import Iterator
 
+import httpx
 import openai
 import pytest
 from gateway_harness import GATEWAY_KEY, RunningGateway, provider_environment, running_gateway
@@ -280,3 +281,18 @@ def test_no_key_in_any_answer_or_log(
         for text in texts:
             assert secret not in text
             assert secret[8:] not in text  # nothing past the mask's eight characters either
+
+
+def test_client_leaving_mid_stream_leaves_the_gateway_serving(gateway: RunningGateway, groq: OpenAIServer) -> None:
+    groq.faults.push(Fault.slow_chunks(0.2))
+    chat = {"model": "auto", "messages": MESSAGES, "stream": True}
+    with (
+        httpx.Client(timeout=10.0, trust_env=False) as http,
+        http.stream(
+            "POST", gateway.url + "/v1/chat/completions", json=chat, headers={"Authorization": f"Bearer {GATEWAY_KEY}"}
+        ) as response,
+    ):
+        assert response.status_code == 200
+        next(response.iter_bytes())  # the role chunk, then the client goes away
+    answer = client(gateway).chat.completions.create(model="auto", messages=MESSAGES)
+    assert answer.choices[0].message.content == f"echo: {PROMPT}"
