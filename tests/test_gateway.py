@@ -195,6 +195,10 @@ def test_every_provider_failing_is_a_502_with_the_attempts(
         ]
         == 1
     )
+    for provider in ("groq", "openai"):
+        failure = (("error_type", "TransientError"), ("outcome", "failure"), ("provider", provider))
+        assert samples[("trinity_provider_attempts_total", failure)] == 1
+    assert samples[("trinity_fallbacks_total", (("from_provider", "groq"),))] == 1
 
 
 def test_open_breakers_give_503(gateway: RunningGateway, groq: OpenAIServer, backup: OpenAIServer) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from .._exceptions import TrinityError
+from .._inference import Response
 from .._node import TrinityHybridNode
 from . import _shapes
 from ._auth import Authenticator
@@ -113,7 +114,7 @@ class Gateway:
         if params.stream:
             await self._stream(call, params, send, started_s)
             return
-        response = await self.chat.complete(call)
+        response = await self._complete(call)
         body = _shapes.completion(
             _shapes.completion_id(),
             self._model_id(response.provider),
@@ -179,6 +180,14 @@ class Gateway:
                 chunk.provider, chunk.usage.prompt_tokens, chunk.usage.completion_tokens, chunk.cost_usd
             )
 
+    async def _complete(self, call: Any) -> Response:
+        """The whole answer; when none comes, the attempts made are still counted."""
+        try:
+            return await self.chat.complete(call)
+        except TrinityError:
+            self._record_attempts_failed(call)
+            raise
+
     def _record_chat(self, provider: str, attempts: tuple[Any, ...], duration_s: float, overhead_s: float) -> None:
         self.metrics.record_request("chat", provider, "success", duration_s)
         self.metrics.overhead.observe(overhead_s)
@@ -216,11 +225,7 @@ class Gateway:
         call = self.chat.start(
             ChatParams("auto", plan_messages(goal), None, False, False, None, None, quality, strategy)
         )
-        try:
-            response = await self.chat.complete(call)
-        except TrinityError:
-            self._record_attempts_failed(call)
-            raise
+        response = await self._complete(call)
         body = json.dumps(plan_document(goal, response, call.route.reason), ensure_ascii=False).encode()
         duration_s = time.perf_counter() - started_s
         overhead_s = max(0.0, duration_s - sum(attempt.latency_s for attempt in response.attempts))
