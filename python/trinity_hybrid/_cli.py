@@ -18,10 +18,12 @@ from typing import Any
 import click
 
 from . import TrinityError, TrinityHybridNode, __version__, detect_language
+from ._node import format_status
 
 # name -> "module:attribute" of a click.Command, imported on first use.
 _LAZY_COMMANDS: dict[str, str] = {
     "demo": "trinity_hybrid.demo._command:demo",
+    "serve": "trinity_hybrid.gateway._serve:serve",
 }
 
 _STRATEGIES = ("rule", "round_robin", "best_performance", "random", "priority", "lowest_latency", "lowest_cost")
@@ -118,13 +120,46 @@ def route(prompt: str, quality: bool, force_provider: str | None, strategy: str 
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-def status(as_json: bool) -> None:
-    """Show the providers this environment configures, with keys masked."""
+@click.option("--url", metavar="URL", help="Read the status of the gateway running at URL instead of this environment's.")
+@click.option("--api-key", envvar="TRINITY_API_KEY", metavar="KEY", help="Bearer key for --url [env: TRINITY_API_KEY].")
+def status(as_json: bool, url: str | None, api_key: str | None) -> None:
+    """Show the providers this environment configures (or a running gateway serves), keys masked."""
     try:
-        node = TrinityHybridNode.from_env()
+        document = _gateway_status(url, api_key) if url else None
+        node = None if url else TrinityHybridNode.from_env()
     except TrinityError as error:
         _fail(error)
+    if document is None:
+        assert node is not None
+        document = node.status()
     if as_json:
-        _emit_json(node.status())
+        _emit_json(document)
     else:
-        node.print_status()
+        click.echo(format_status(document))
+
+
+def _gateway_status(url: str, api_key: str | None) -> dict[str, Any]:
+    """GET {url}/status of a running gateway; failures become a ``TrinityError`` naming the URL."""
+    import httpx
+
+    from ._exceptions import ConfigurationError
+
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    target = f"{url.rstrip('/')}/status"
+    try:
+        response = httpx.get(target, headers=headers, timeout=10.0, trust_env=False)
+    except httpx.HTTPError as error:
+        raise ConfigurationError(f"cannot reach {target}: {type(error).__name__}") from None
+    if response.status_code != 200:
+        raise ConfigurationError(f"{target} answered {response.status_code}: {_error_message(response)}")
+    document = response.json()
+    if not isinstance(document, dict) or not isinstance(document.get("providers"), dict):
+        raise ConfigurationError(f"{target} did not answer with a status document")
+    return document
+
+
+def _error_message(response: Any) -> str:
+    try:
+        return str(response.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return response.reason_phrase or "no message"

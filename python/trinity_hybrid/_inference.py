@@ -13,7 +13,7 @@ import dataclasses
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Iterator
 
 import httpx
 from httpx_sse import EventSource, SSEError
@@ -91,6 +91,7 @@ class Attempt:
     error: str | None = None
     error_type: str | None = None
     latency_s: float = 0.0
+    status_code: int | None = None  # the provider's HTTP status, when it answered with one
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,7 +286,7 @@ class _Call:
             latency_ms=round(latency_s * 1000),
             retry_after_ms=retry_after_ms,
         )
-        self.attempts.append(Attempt(provider, "failure", str(error), type(error).__name__, latency_s))
+        self.attempts.append(Attempt(provider, "failure", str(error), type(error).__name__, latency_s, error.status_code))
         logger.warning(
             "%s failed: %s",
             provider,
@@ -389,17 +390,25 @@ def _check_status(wire_format: WireFormat, endpoint: Endpoint, response: httpx.R
         raise wire_format.classify_error(endpoint, response.status_code, response.headers, body)
 
 
+# What one provider sent back: (HTTP status, headers, body).
+Sent = tuple[int, Any, bytes]
+# Sends one request, async, over whatever I/O the caller chose (the node's httpx client, or the
+# gateway's plain aiohttp session); a transport failure is raised as a ``ProviderError``.
+AsyncPost = Callable[[str, HttpRequest, Timeouts], Awaitable[Sent]]
+
+
 def _answer(
-    call: _Call, provider: str, started_s: float, wire_format: WireFormat, endpoint: Endpoint,
-    sent: httpx.Response | httpx.HTTPError,
+    call: _Call, provider: str, started_s: float, wire_format: WireFormat, endpoint: Endpoint, sent: Sent | ProviderError
 ) -> Response | None:
     """What one provider's reply means: the answer, or None after a failure the next provider
     may make up for (``call.failed`` raises when none may). Shared by the sync and async paths."""
     try:
-        if isinstance(sent, httpx.HTTPError):
-            raise transport_error(provider, sent) from None
-        _check_status(wire_format, endpoint, sent, sent.content)
-        completion = wire_format.parse_response(endpoint, sent.content)
+        if isinstance(sent, ProviderError):
+            raise sent
+        status, headers, body = sent
+        if status >= 300:
+            raise wire_format.classify_error(endpoint, status, headers, body)
+        completion = wire_format.parse_response(endpoint, body)
     except ProviderError as error:
         call.failed(provider, started_s, error)
         return None
@@ -411,23 +420,36 @@ def _attempt_sync(
     client: httpx.Client, call: _Call, provider: str, wire_format: WireFormat, endpoint: Endpoint, request: HttpRequest
 ) -> Response | None:
     started_s = time.monotonic()
-    sent: httpx.Response | httpx.HTTPError
+    sent: Sent | ProviderError
     try:
-        sent = client.post(request.url, headers=request.headers, json=request.json, timeout=call.timeouts.httpx())
+        response = client.post(request.url, headers=request.headers, json=request.json, timeout=call.timeouts.httpx())
+        sent = (response.status_code, response.headers, response.content)
     except httpx.HTTPError as error:
-        sent = error
+        sent = transport_error(provider, error)
     return _answer(call, provider, started_s, wire_format, endpoint, sent)
 
 
+def httpx_post(client: httpx.AsyncClient) -> AsyncPost:
+    """An ``AsyncPost`` over an httpx client (the node's own I/O)."""
+
+    async def post(provider: str, request: HttpRequest, timeouts: Timeouts) -> Sent:
+        try:
+            response = await client.post(request.url, headers=request.headers, json=request.json, timeout=timeouts.httpx())
+        except httpx.HTTPError as error:
+            raise transport_error(provider, error) from None
+        return response.status_code, response.headers, response.content
+
+    return post
+
+
 async def _attempt_async(
-    client: httpx.AsyncClient, call: _Call, provider: str, wire_format: WireFormat, endpoint: Endpoint,
-    request: HttpRequest,
+    post: AsyncPost, call: _Call, provider: str, wire_format: WireFormat, endpoint: Endpoint, request: HttpRequest
 ) -> Response | None:
     started_s = time.monotonic()
-    sent: httpx.Response | httpx.HTTPError
+    sent: Sent | ProviderError
     try:
-        sent = await client.post(request.url, headers=request.headers, json=request.json, timeout=call.timeouts.httpx())
-    except httpx.HTTPError as error:
+        sent = await post(provider, request, call.timeouts)
+    except ProviderError as error:
         sent = error
     return _answer(call, provider, started_s, wire_format, endpoint, sent)
 
@@ -444,21 +466,22 @@ def infer_sync(client: httpx.Client, call: _Call) -> Response:
     raise call.exhausted()
 
 
-async def infer_async(client: httpx.AsyncClient, call: _Call) -> Response:
+async def infer_async(post: AsyncPost, call: _Call) -> Response:
+    """Walks the chain (through the cache and hedging when the call asks for them) over ``post``."""
     if call.cache_key is not None:
         hit = call.cached(await call.node.cache.aget(call.cache_key))
         if hit is not None:
             return hit
     if call.hedge:
-        return call.remember(await _hedged(client, call))
+        return call.remember(await _hedged(post, call))
     for candidate in call.candidates():
-        response = await _attempt_async(client, call, *candidate)
+        response = await _attempt_async(post, call, *candidate)
         if response is not None:
             return call.remember(response)
     raise call.exhausted()
 
 
-async def _hedged(client: httpx.AsyncClient, call: _Call) -> Response:
+async def _hedged(post: AsyncPost, call: _Call) -> Response:
     """Walks the chain like ``infer_async``, but when the provider started last has not answered
     within its own p95 latency the next one starts beside it; the first answer wins and the
     others are cancelled."""
@@ -470,7 +493,7 @@ async def _hedged(client: httpx.AsyncClient, call: _Call) -> Response:
         candidate = next(candidates, None)
         if candidate is None:
             return False
-        task = asyncio.ensure_future(_attempt_async(client, call, *candidate))
+        task = asyncio.ensure_future(_attempt_async(post, call, *candidate))
         running[task] = (candidate[0], time.monotonic(), call.admission)
         newest.append(candidate[0])
         return True

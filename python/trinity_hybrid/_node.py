@@ -661,14 +661,14 @@ class TrinityHybridNode:
         """``infer`` for asyncio: returns a ``Response``, or an async iterator of chunks. With
         ``hedge=True`` (non-stream), a provider slower than its own p95 latency gets the next
         one started beside it; the first answer wins, the other is cancelled."""
-        from ._inference import infer_async, stream_async
+        from ._inference import httpx_post, infer_async, stream_async
 
         call = self._start_call(prompt, dict(quality=quality, force_provider=force_provider, strategy=strategy,
                                           max_tokens=max_tokens, temperature=temperature, stream=stream, timeout=timeout,
                                           cache=cache, hedge=hedge))
         if stream:
             return stream_async(self._async_client(), call)
-        return await infer_async(self._async_client(), call)
+        return await infer_async(httpx_post(self._async_client()), call)
 
     def _local_model(self) -> Any:
         if self._local is None:

@@ -1,0 +1,369 @@
+"""The gateway as a plain ASGI application: routing, bodies, headers, and the answer's shape.
+
+No web framework: a request passes through one dictionary lookup on its path and one handler,
+which keeps the gateway's own time per request small (the choice was measured; see the README's
+Gateway section). Any ASGI server runs it; ``trinity-hybrid serve`` uses uvicorn.
+
+Every handler answers or raises ``ApiError``; a ``TrinityError`` becomes one through
+``api_error_for``; anything else is logged here (type only in the answer) and becomes a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from .._exceptions import TrinityError
+from .._inference import Response
+from .._node import TrinityHybridNode
+from . import _shapes
+from ._auth import Authenticator
+from ._autonomous import plan_document, plan_messages
+from ._chat import ChatService
+from ._errors import ApiError, api_error_for
+from ._metrics import GatewayMetrics
+from ._validation import ChatParams, parse_chat, parse_goal
+
+__all__ = ["BODY_BYTES_MAX_DEFAULT", "Gateway", "app_from_env", "create_app"]
+
+logger = logging.getLogger("trinity_hybrid.gateway")
+
+BODY_BYTES_MAX_VARIABLE = "TRINITY_MAX_BODY_BYTES"
+# Room for a long-context prompt (a million tokens is about 4 MB of text) and little more.
+BODY_BYTES_MAX_DEFAULT = 8 * 1024 * 1024
+
+Scope = Mapping[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+JSON_HEADERS = [(b"content-type", b"application/json")]
+SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
+
+
+class Gateway:
+    """The ASGI callable. Build it with ``create_app``."""
+
+    def __init__(
+        self,
+        node: TrinityHybridNode,
+        authenticator: Authenticator,
+        body_bytes_max: int,
+        chat: ChatService | None = None,
+    ) -> None:
+        self.node = node
+        self.authenticator = authenticator
+        self.body_bytes_max = body_bytes_max
+        self.chat = chat or ChatService(node)
+        self.metrics = GatewayMetrics(node)
+        self.models = served_models(node)
+        self._model_ids = {provider: name for name, provider in self.models.items() if provider and "/" in name}
+        self.routes: dict[tuple[str, str], Callable[[Scope, Receive, Send], Awaitable[None]]] = {
+            ("POST", "/v1/chat/completions"): self.chat_completions,
+            ("GET", "/v1/models"): self.list_models,
+            ("GET", "/health"): self.health,
+            ("GET", "/status"): self.status,
+            ("GET", "/metrics"): self.prometheus,
+            ("POST", "/autonomous/plan"): self.plan,
+            ("GET", "/autonomous/status"): self.autonomous_status,
+        }
+        self._paths = {path for _, path in self.routes}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return  # websockets: not served
+        started_s = time.perf_counter()
+        path, method = scope["path"], scope["method"]
+        try:
+            handler = self.routes.get((method, path))
+            if handler is None:
+                raise self._no_route(path, method)
+            if path != "/health" and not self.authenticator.allows(_header(scope, b"authorization")):
+                raise ApiError(
+                    401,
+                    "a valid API key is required: Authorization: Bearer <key>",
+                    "invalid_request_error",
+                    None,
+                    "invalid_api_key",
+                    "unauthorized",
+                )
+            await handler(scope, receive, send)
+        except ApiError as error:
+            await self._send_error(send, error, scope, started_s)
+        except TrinityError as error:
+            await self._send_error(send, api_error_for(error), scope, started_s)
+        except OSError:
+            logger.debug("client went away during %s %s", method, path)
+        except Exception as error:  # a bug: logged here, answered without details
+            logger.exception("unhandled %s on %s %s", type(error).__name__, method, path)
+            await self._send_error(send, api_error_for(TrinityError()), scope, started_s)
+
+    # ------------------------------------------------------------------------------------------
+    # Chat completions.
+
+    async def chat_completions(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started_s = time.perf_counter()
+        params = parse_chat(await self._body(scope, receive), self.models, self.node.strategy_names)
+        call = self.chat.start(params)
+        if params.stream:
+            await self._stream(call, params, send, started_s)
+            return
+        response = await self._complete(call)
+        body = _shapes.completion(
+            _shapes.completion_id(),
+            self._model_id(response.provider),
+            response.text,
+            response.finish_reason,
+            response.usage,
+        )
+        duration_s = time.perf_counter() - started_s
+        overhead_s = max(0.0, duration_s - sum(attempt.latency_s for attempt in response.attempts))
+        await _send(
+            send, 200, body, JSON_HEADERS + _trinity_headers(response.provider, len(response.attempts), overhead_s)
+        )
+        self._record_chat(response.provider, response.attempts, duration_s, overhead_s)
+        self.metrics.record_usage(
+            response.provider, response.usage.prompt_tokens, response.usage.completion_tokens, response.cost_usd
+        )
+
+    async def _stream(self, call: Any, params: ChatParams, send: Send, started_s: float) -> None:
+        chunks = self.chat.stream(call)
+        # The first chunk is awaited before any byte is sent, so that a request no provider can
+        # answer still gets its error status rather than a broken stream.
+        waited_from_s = time.perf_counter()
+        try:
+            first = await chunks.__anext__()
+        except BaseException:
+            self._record_attempts_failed(call)
+            raise
+        first_byte_s = time.perf_counter()
+        overhead_s = waited_from_s - started_s  # a stream's overhead: everything before the first upstream wait
+        attempts_count = len(first.attempts) if first.done else len(call.attempts) + 1
+        identifier, created, model = _shapes.completion_id(), int(time.time()), self._model_id(first.provider)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": SSE_HEADERS + _trinity_headers(first.provider, attempts_count, overhead_s),
+            }
+        )
+        await _send_body(send, _shapes.stream_chunk(identifier, created, model, {"role": "assistant", "content": ""}))
+        chunk = first
+        try:
+            while True:
+                if chunk.done:
+                    break
+                if chunk.text:
+                    await _send_body(send, _shapes.stream_chunk(identifier, created, model, {"content": chunk.text}))
+                chunk = await chunks.__anext__()
+        except TrinityError as error:
+            # Mid-stream the status is already sent: the error goes out as the last event.
+            await _send_body(send, _shapes.error_event(api_error_for(error).body()), more=False)
+            self.metrics.record_request("chat", first.provider, "upstream_error", first_byte_s - started_s)
+            self._record_attempts_failed(call)
+            return
+        finally:
+            await chunks.aclose()  # type: ignore[attr-defined]
+        closing = _shapes.stream_chunk(identifier, created, model, {}, chunk.finish_reason or "stop")
+        if params.include_usage and chunk.usage is not None:
+            closing += _shapes.stream_chunk(identifier, created, model, None, usage=chunk.usage)
+        await _send_body(send, closing + _shapes.DONE_EVENT, more=False)
+        self._record_chat(chunk.provider, chunk.attempts, first_byte_s - started_s, overhead_s)
+        if chunk.usage is not None:
+            self.metrics.record_usage(
+                chunk.provider, chunk.usage.prompt_tokens, chunk.usage.completion_tokens, chunk.cost_usd
+            )
+
+    async def _complete(self, call: Any) -> Response:
+        """The whole answer; when none comes, the attempts made are still counted."""
+        try:
+            return await self.chat.complete(call)
+        except TrinityError:
+            self._record_attempts_failed(call)
+            raise
+
+    def _record_chat(self, provider: str, attempts: tuple[Any, ...], duration_s: float, overhead_s: float) -> None:
+        self.metrics.record_request("chat", provider, "success", duration_s)
+        self.metrics.overhead.observe(overhead_s)
+        self.metrics.record_attempts(attempts)
+
+    def _record_attempts_failed(self, call: Any) -> None:
+        self.metrics.record_attempts(call.attempts)
+
+    def _model_id(self, provider: str) -> str:
+        known = self._model_ids.get(provider)
+        return known if known is not None else f"{provider}/{self.node.provider_info(provider)['model']}"
+
+    # ------------------------------------------------------------------------------------------
+    # Everything else.
+
+    async def list_models(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await _send(send, 200, _shapes.model_list(self.models), JSON_HEADERS)
+
+    async def health(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await _send(send, 200, b'{"status":"ok"}', JSON_HEADERS)
+
+    async def status(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await _send(send, 200, json.dumps(self.node.status()).encode(), JSON_HEADERS)
+
+    async def prometheus(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        await _send(send, 200, self.metrics.exposition(), [(b"content-type", CONTENT_TYPE_LATEST.encode())])
+
+    async def plan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started_s = time.perf_counter()
+        goal, quality, strategy = parse_goal(await self._body(scope, receive))
+        if strategy is not None and strategy not in self.node.strategy_names:
+            raise ApiError(400, f"strategy must be one of {', '.join(self.node.strategy_names)}", param="strategy")
+        call = self.chat.start(
+            ChatParams("auto", plan_messages(goal), None, False, False, None, None, quality, strategy)
+        )
+        response = await self._complete(call)
+        body = json.dumps(plan_document(goal, response, call.route.reason), ensure_ascii=False).encode()
+        duration_s = time.perf_counter() - started_s
+        overhead_s = max(0.0, duration_s - sum(attempt.latency_s for attempt in response.attempts))
+        await _send(
+            send, 200, body, JSON_HEADERS + _trinity_headers(response.provider, len(response.attempts), overhead_s)
+        )
+        self.metrics.record_request("plan", response.provider, "success", duration_s)
+        self.metrics.record_attempts(response.attempts)
+        self.metrics.record_usage(
+            response.provider, response.usage.prompt_tokens, response.usage.completion_tokens, response.cost_usd
+        )
+
+    async def autonomous_status(self, scope: Scope, receive: Receive, send: Send) -> None:
+        status = self.node.status()
+        document = {
+            "status": "ok",
+            "llm_providers": status["providers"],
+            "available_providers": status["available_providers"],
+            "strategy": status["strategy"],
+            "total_calls": status["total_calls"],
+        }
+        await _send(send, 200, json.dumps(document).encode(), JSON_HEADERS)
+
+    # ------------------------------------------------------------------------------------------
+    # Plumbing.
+
+    async def _body(self, scope: Scope, receive: Receive) -> bytes:
+        """The whole body, refused with 413 as soon as it is known to exceed the limit."""
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.body_bytes_max:
+            raise self._too_large()
+        parts: list[bytes] = []
+        received = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ApiError(400, "the client disconnected before the body was complete", outcome="client_error")
+            part = message.get("body", b"")
+            received += len(part)
+            if received > self.body_bytes_max:
+                raise self._too_large()
+            parts.append(part)
+            if not message.get("more_body", False):
+                return b"".join(parts)
+
+    def _too_large(self) -> ApiError:
+        return ApiError(
+            413,
+            f"the request body exceeds {self.body_bytes_max} bytes",
+            "invalid_request_error",
+            None,
+            "request_too_large",
+        )
+
+    def _no_route(self, path: str, method: str) -> ApiError:
+        if path in self._paths:
+            return ApiError(405, f"{method} is not allowed on {path}", code="method_not_allowed")
+        return ApiError(404, f"no such endpoint: {method} {path}", code="not_found")
+
+    async def _send_error(self, send: Send, error: ApiError, scope: Scope, started_s: float) -> None:
+        endpoint = {"/v1/chat/completions": "chat", "/autonomous/plan": "plan"}.get(scope["path"], "other")
+        self.metrics.record_request(endpoint, None, error.outcome, time.perf_counter() - started_s)
+        try:
+            await _send(send, error.status, error.body(), JSON_HEADERS + error.headers())
+        except RuntimeError:
+            pass  # the response had already started (a stream): nothing more can be said
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                # The HTTP stacks load now, not during the first request.
+                self.chat.session()
+                self.node._async_client()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.chat.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def served_models(node: TrinityHybridNode) -> dict[str, str | None]:
+    """Model names a request may give, each with the provider it forces: ``auto`` (none), then
+    ``<provider>/<model>`` and ``<provider>`` for every available provider."""
+    models: dict[str, str | None] = {"auto": None}
+    for provider in node.available_providers:
+        models[f"{provider}/{node.provider_info(provider)['model']}"] = provider
+        models[provider] = provider
+    return models
+
+
+def _trinity_headers(provider: str, attempts: int, overhead_s: float) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"x-trinity-provider", provider.encode()),
+        (b"x-trinity-attempts", str(attempts).encode()),
+        (b"x-trinity-overhead-ms", f"{overhead_s * 1000:.3f}".encode()),
+    ]
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value  # type: ignore[no-any-return]
+    return None
+
+
+async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*headers, (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _send_body(send: Send, body: bytes, *, more: bool = True) -> None:
+    await send({"type": "http.response.body", "body": body, "more_body": more})
+
+
+def create_app(
+    node: TrinityHybridNode | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    body_bytes_max: int | None = None,
+    chat: ChatService | None = None,
+) -> Gateway:
+    """A gateway over ``node`` (by default one configured from the environment); API keys from
+    ``TRINITY_API_KEYS`` and the body limit from ``TRINITY_MAX_BODY_BYTES`` in ``environ``."""
+    source = os.environ if environ is None else environ
+    if body_bytes_max is None:
+        raw = source.get(BODY_BYTES_MAX_VARIABLE, "").strip()
+        body_bytes_max = int(raw) if raw.isdigit() and int(raw) > 0 else BODY_BYTES_MAX_DEFAULT
+    node = node or TrinityHybridNode.from_env(source)
+    return Gateway(node, Authenticator.from_env(source), body_bytes_max, chat)
+
+
+def app_from_env() -> Gateway:
+    """The factory each server worker calls (``uvicorn --factory``)."""
+    return create_app()

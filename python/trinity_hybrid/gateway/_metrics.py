@@ -1,0 +1,165 @@
+"""The gateway's Prometheus metrics, through ``prometheus_client``.
+
+Counters and histograms are updated once per request, after the answer is known; the breaker
+state is read from the node only when Prometheus scrapes, so it costs the hot path nothing.
+Every process (``--workers N``) exports its own series. No label ever holds a key or a prompt:
+labels are provider names, outcomes, error class names and directions.
+
+``METRIC_NAMES`` lists every series name exported, for the Grafana dashboard's test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    ProcessCollector,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from .._node import TrinityHybridNode
+
+__all__ = ["METRIC_NAMES", "GatewayMetrics"]
+
+# The `_created` timestamp series double the exposition and no dashboard reads them.
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
+# Seconds. The gateway's own share of a request is sub-millisecond; a provider's answer takes
+# from tens of milliseconds to minutes.
+OVERHEAD_BUCKETS_S = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
+LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
+
+METRIC_NAMES = (
+    "trinity_gateway_requests_total",
+    "trinity_gateway_request_duration_seconds",
+    "trinity_gateway_overhead_seconds",
+    "trinity_provider_attempts_total",
+    "trinity_provider_latency_seconds",
+    "trinity_fallbacks_total",
+    "trinity_tokens_total",
+    "trinity_cost_usd_total",
+    "trinity_breaker_state",
+    "trinity_provider_available",
+    "process_resident_memory_bytes",
+)
+
+
+class _BreakerCollector(Collector):
+    """Each provider's breaker state (0 closed, 1 half-open, 2 open), read at scrape time."""
+
+    def __init__(self, node: TrinityHybridNode) -> None:
+        self._node = node
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        state = GaugeMetricFamily(
+            "trinity_breaker_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open.", labels=["provider"]
+        )
+        available = GaugeMetricFamily(
+            "trinity_provider_available", "1 when the provider is configured and enabled.", labels=["provider"]
+        )
+        for provider in self._node.provider_names:
+            stats = self._node.stats(provider)
+            available.add_metric([provider], 1.0 if stats.available else 0.0)
+            if stats.available:
+                state.add_metric([provider], float(BREAKER_STATES[stats.state]))
+        yield state
+        yield available
+
+
+class GatewayMetrics:
+    """One registry per gateway, so that several gateways in one process (tests) stay apart."""
+
+    def __init__(self, node: TrinityHybridNode) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        # Label sets are few (providers x outcomes x error classes), so the cache stays small.
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        registry = self.registry
+        self.requests = Counter(
+            "trinity_gateway_requests",
+            "Requests answered, by endpoint, the provider that answered (none if none did) and outcome.",
+            ["endpoint", "provider", "outcome"],
+            registry=registry,
+        )
+        self.request_duration = Histogram(
+            "trinity_gateway_request_duration_seconds",
+            "Time from the request's arrival to its answer (to the first byte for a stream).",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=registry,
+        )
+        self.overhead = Histogram(
+            "trinity_gateway_overhead_seconds",
+            "The gateway's own time per request: total minus the time spent in provider calls.",
+            buckets=OVERHEAD_BUCKETS_S,
+            registry=registry,
+        )
+        self.attempts = Counter(
+            "trinity_provider_attempts",
+            "Provider calls: success, failure or skipped (breaker open), with the error class.",
+            ["provider", "outcome", "error_type"],
+            registry=registry,
+        )
+        self.provider_latency = Histogram(
+            "trinity_provider_latency_seconds",
+            "Duration of each provider call, successful or not.",
+            ["provider"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=registry,
+        )
+        self.fallbacks = Counter(
+            "trinity_fallbacks",
+            "Times a provider failed or was skipped and the next one of the chain was tried.",
+            ["from_provider"],
+            registry=registry,
+        )
+        self.tokens = Counter(
+            "trinity_tokens",
+            "Tokens by provider and direction (input, output).",
+            ["provider", "direction"],
+            registry=registry,
+        )
+        self.cost = Counter(
+            "trinity_cost_usd", "Cost in USD at the catalogue's prices.", ["provider"], registry=registry
+        )
+        registry.register(_BreakerCollector(node))
+        ProcessCollector(registry=registry)
+
+    def record_request(self, endpoint: str, provider: str | None, outcome: str, duration_s: float) -> None:
+        self._child(self.requests, endpoint, provider or "none", outcome).inc()
+        self._child(self.request_duration, endpoint).observe(duration_s)
+
+    def record_attempts(self, attempts: Iterable[Any]) -> None:
+        """Every attempt of one request; each one not last fell through to the next."""
+        attempts = tuple(attempts)
+        for position, attempt in enumerate(attempts):
+            self._child(self.attempts, attempt.provider, attempt.outcome, attempt.error_type or "").inc()
+            if attempt.outcome != "skipped":
+                self._child(self.provider_latency, attempt.provider).observe(attempt.latency_s)
+            if attempt.outcome != "success" and position + 1 < len(attempts):
+                self._child(self.fallbacks, attempt.provider).inc()
+
+    def record_usage(self, provider: str, tokens_input: int, tokens_output: int, cost_usd: float) -> None:
+        self._child(self.tokens, provider, "input").inc(tokens_input)
+        self._child(self.tokens, provider, "output").inc(tokens_output)
+        self._child(self.cost, provider).inc(cost_usd)
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, looked up once per label set: ``labels`` itself checks and
+        locks on every call, which showed in the gateway's profile."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,90 @@
+"""``trinity-hybrid serve``: the gateway under uvicorn (httptools parser, uvloop event loop).
+
+Binding: with ``TRINITY_API_KEYS`` set the gateway listens on every interface by default; without
+it, only on loopback, and a ``--host`` given explicitly is obeyed with a warning on stderr, since
+anyone who can reach the port can then spend the providers' keys.
+"""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from ._auth import KEYS_VARIABLE
+
+__all__ = ["serve"]
+
+LOOPBACK = "127.0.0.1"
+EVERYWHERE = "0.0.0.0"
+
+
+def choose_host(host: str | None, keys_configured: bool) -> tuple[str, str | None]:
+    """(the address to bind, a warning to print or None)."""
+    if host is None:
+        return (EVERYWHERE if keys_configured else LOOPBACK), None
+    if not keys_configured and host not in {LOOPBACK, "localhost", "::1"}:
+        return host, (
+            f"warning: {KEYS_VARIABLE} is not set, so the gateway on {host} answers anyone who can reach it "
+            f"with your providers' keys; set {KEYS_VARIABLE} to require a bearer key"
+        )
+    return host, None
+
+
+@click.command()
+@click.option(
+    "--host", default=None, help=f"Address to bind [default: {EVERYWHERE} with {KEYS_VARIABLE} set, else {LOOPBACK}]."
+)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes; each keeps its own provider state and metrics.",
+)
+@click.option(
+    "--log-level",
+    default="warning",
+    show_default=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+)
+@click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request (costs time).")
+def serve(host: str | None, port: int, workers: int, log_level: str, access_log: bool) -> None:
+    """Run the OpenAI-compatible gateway: POST /v1/chat/completions, GET /v1/models, /health,
+    /status, /metrics, /autonomous/plan and /autonomous/status."""
+    try:
+        import prometheus_client  # noqa: F401
+        import uvicorn
+    except ImportError as error:
+        click.echo(
+            f"error: the gateway needs the `gateway` extra: pip install 'trinity-hybrid[gateway]' ({error.name} is missing)",
+            err=True,
+        )
+        raise SystemExit(1) from None
+
+    from .. import TrinityError, TrinityHybridNode
+
+    bound, warning = choose_host(host, bool(os.environ.get(KEYS_VARIABLE, "").strip()))
+    if warning:
+        click.echo(warning, err=True)
+    try:
+        TrinityHybridNode.from_env()  # a bad configuration fails here, once, with a clear message
+    except TrinityError as error:
+        click.echo(f"error: {error}", err=True)
+        raise SystemExit(1) from None
+    uvicorn.run(
+        "trinity_hybrid.gateway._app:app_from_env",
+        factory=True,
+        host=bound,
+        port=port,
+        workers=workers,
+        # httptools and uvloop when installed (the `gateway` extra installs both where they exist).
+        http="auto",
+        loop="auto",
+        log_level=log_level,
+        access_log=access_log,
+        server_header=False,
+        date_header=False,
+        lifespan="on",
+    )

@@ -1,0 +1,158 @@
+"""Untrusted request bodies, checked before anything else looks at them.
+
+A body becomes a ``ChatParams`` (or a plan goal) or an ``ApiError`` naming the field at fault:
+whatever JSON or bytes arrive, the answer is a 4xx or a valid request, never an exception
+escaping to the server. The messages themselves are checked by the library's own
+``ChatRequest`` (roles, text parts); this module checks the envelope OpenAI defines around them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ._errors import ApiError, bad_request
+
+__all__ = ["ChatParams", "parse_chat", "parse_goal", "parse_json_object"]
+
+TEMPERATURE_MAX = 2.0  # OpenAI's range is [0, 2]
+GOAL_CHARS_MAX = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class ChatParams:
+    """The parts of a Chat Completions request the gateway acts on. ``model`` is the name as
+    sent; ``force_provider`` is what it forces (None for ``auto``)."""
+
+    model: str
+    messages: list[Any]
+    force_provider: str | None
+    stream: bool
+    include_usage: bool
+    max_tokens: int | None
+    temperature: float | None
+    quality: bool
+    strategy: str | None
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object, or a 400 saying why not."""
+    if not body:
+        raise bad_request("the request body is empty; expected a JSON object")
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        where = f" (line {error.lineno}, column {error.colno})" if isinstance(error, json.JSONDecodeError) else ""
+        raise bad_request(f"the request body is not valid JSON{where}", code="invalid_json") from None
+    if not isinstance(document, dict):
+        raise bad_request(f"the request body must be a JSON object, not {_json_type(document)}")
+    return document
+
+
+def parse_chat(body: bytes, models: dict[str, str | None], strategies: tuple[str, ...]) -> ChatParams:
+    """A Chat Completions body checked against OpenAI's field types. ``models`` maps each model
+    name the gateway serves to the provider it forces (``auto`` to None)."""
+    document = parse_json_object(body)
+    model = _required(document, "model", str)
+    if model not in models:
+        raise ApiError(
+            404,
+            f"the model {model!r} does not exist here; GET /v1/models lists the served models",
+            "invalid_request_error",
+            "model",
+            "model_not_found",
+        )
+    messages = _required(document, "messages", list)
+    if not messages:
+        raise bad_request("messages must contain at least one message", param="messages")
+    stream = _optional(document, "stream", bool) or False
+    stream_options = _optional(document, "stream_options", dict) or {}
+    include_usage = stream_options.get("include_usage", False)
+    if not isinstance(include_usage, bool):
+        raise bad_request("stream_options.include_usage must be a boolean", param="stream_options")
+    max_tokens = _max_tokens(document)
+    temperature = _optional(document, "temperature", (int, float))
+    if temperature is not None and not (math.isfinite(temperature) and 0 <= temperature <= TEMPERATURE_MAX):
+        raise bad_request(f"temperature must be between 0 and {TEMPERATURE_MAX:g}", param="temperature")
+    number = _optional(document, "n", int)
+    if number is not None and number != 1:
+        raise bad_request("only n=1 is supported", param="n")
+    quality = _optional(document, "quality", bool) or False
+    strategy = _optional(document, "strategy", str)
+    if strategy is not None and strategy not in strategies:
+        raise bad_request(f"strategy must be one of {', '.join(strategies)}", param="strategy")
+    return ChatParams(
+        model=model,
+        messages=messages,
+        force_provider=models[model],
+        stream=stream,
+        include_usage=include_usage,
+        max_tokens=max_tokens,
+        temperature=None if temperature is None else float(temperature),
+        quality=quality,
+        strategy=strategy,
+    )
+
+
+def parse_goal(body: bytes) -> tuple[str, bool, str | None]:
+    """``{"goal": str, "quality"?: bool, "strategy"?: str}`` of a plan request."""
+    document = parse_json_object(body)
+    goal = _required(document, "goal", str)
+    if not goal.strip():
+        raise bad_request("goal must not be blank", param="goal")
+    if len(goal) > GOAL_CHARS_MAX:
+        raise bad_request(f"goal must be at most {GOAL_CHARS_MAX} characters", param="goal")
+    return goal, _optional(document, "quality", bool) or False, _optional(document, "strategy", str)
+
+
+def _max_tokens(document: dict[str, Any]) -> int | None:
+    # The newer name wins, as in OpenAI's API; both mean the same to every provider we call.
+    for name in ("max_completion_tokens", "max_tokens"):
+        value: int | None = _optional(document, name, int)
+        if value is not None:
+            if value < 1:
+                raise bad_request(f"{name} must be at least 1", param=name)
+            return value
+    return None
+
+
+def _required(document: dict[str, Any], name: str, kind: type) -> Any:
+    if name not in document or document[name] is None:
+        raise bad_request(f"missing required parameter: {name!r}", param=name, code="missing_required_parameter")
+    return _optional(document, name, kind)
+
+
+def _optional(document: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+    value = document.get(name)
+    if value is None:
+        return None
+    # bool is an int in Python, but not in JSON: true is no token count.
+    if isinstance(value, bool) and kind is not bool:
+        raise bad_request(f"{name} must be {_kind_name(kind)}, not a boolean", param=name, code="invalid_type")
+    if not isinstance(value, kind):
+        raise bad_request(
+            f"{name} must be {_kind_name(kind)}, not {_json_type(value)}", param=name, code="invalid_type"
+        )
+    return value
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    names = {str: "a string", list: "an array", dict: "an object", bool: "a boolean", int: "an integer"}
+    if isinstance(kind, tuple):
+        return "a number"
+    return names.get(kind, kind.__name__)
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    return {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "an array",
+        dict: "an object",
+    }.get(type(value), type(value).__name__)

@@ -1,0 +1,140 @@
+"""`trinity-hybrid serve` as a user runs it (a subprocess, several workers), `status --url`
+against it, the binding warning, and the Grafana dashboard's queries against the metrics the
+gateway really exports."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+from click.testing import CliRunner
+from gateway_harness import GATEWAY_KEY, free_port, provider_environment, running_gateway
+from loopback import OpenAIServer
+from prometheus_client.parser import text_string_to_metric_families
+from trinity_hybrid._cli import main
+from trinity_hybrid.gateway._metrics import METRIC_NAMES
+
+DASHBOARD = Path(__file__).resolve().parent.parent / "deploy" / "grafana" / "trinity-hybrid.json"
+STARTUP_TIMEOUT_S = 60.0
+
+
+@contextmanager
+def serve(arguments: list[str], environment: dict[str, str], port: int) -> Iterator[subprocess.Popen[str]]:
+    """The CLI's gateway in a subprocess, until /health answers; stopped with SIGTERM."""
+    base = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "trinity-hybrid"), "serve", "--port", str(port), *arguments],
+        env={**base, **environment},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while True:
+            assert process.poll() is None, process.communicate()[1]
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1.0).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the gateway did not start"
+            time.sleep(0.1)
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.extend(int(child) for child in (task / "children").read_text().split())
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads worker processes from /proc")
+def test_serve_with_workers_and_status_url(openai_server: OpenAIServer) -> None:
+    port = free_port()
+    environment = {**provider_environment(groq=openai_server), "TRINITY_API_KEYS": GATEWAY_KEY}
+    with serve(["--host", "127.0.0.1", "--workers", "2"], environment, port) as process:
+        url = f"http://127.0.0.1:{port}"
+        sdk = openai.OpenAI(base_url=url + "/v1", api_key=GATEWAY_KEY, max_retries=0)
+        answers = {
+            sdk.chat.completions.create(model="auto", messages=[{"role": "user", "content": f"Hi {n}"}])
+            .choices[0]
+            .message.content
+            for n in range(6)
+        }
+        assert answers == {f"echo: Hi {n}" for n in range(6)}
+        # uvicorn spawns one process per worker, each with its own node.
+        workers = [pid for pid in children(process.pid) if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        assert len(workers) == 2
+
+        runner = CliRunner()
+        shown = runner.invoke(main, ["status", "--json", "--url", url], env={"TRINITY_API_KEY": GATEWAY_KEY})
+        assert shown.exit_code == 0, shown.output
+        document = json.loads(shown.stdout)
+        assert document["providers"]["groq"]["key"] == openai_server.api_key[:8] + "***"
+        table = runner.invoke(main, ["status", "--url", url, "--api-key", GATEWAY_KEY])
+        assert table.exit_code == 0 and "groq" in table.stdout
+        refused = runner.invoke(main, ["status", "--url", url, "--api-key", "wrong"], env={"TRINITY_API_KEY": ""})
+        assert refused.exit_code == 1
+        assert "401" in refused.stderr and refused.stdout == ""
+    unreachable = CliRunner().invoke(main, ["status", "--url", url])
+    assert unreachable.exit_code == 1 and "cannot reach" in unreachable.stderr
+
+
+def test_serve_without_keys_warns_when_told_to_listen_everywhere(openai_server: OpenAIServer) -> None:
+    port = free_port()
+    with serve(["--host", "0.0.0.0"], provider_environment(groq=openai_server), port) as process:
+        assert httpx.get(f"http://127.0.0.1:{port}/status", timeout=5.0).status_code == 200  # open: no keys
+    warning = process.communicate()[1]
+    assert "TRINITY_API_KEYS is not set" in warning
+    assert openai_server.api_key not in warning
+
+
+def test_serve_rejects_a_bad_configuration() -> None:
+    result = CliRunner().invoke(main, ["serve"], env={"GROQ_BASE_URL": "ftp://nowhere"})
+    assert result.exit_code == 1
+    assert "GROQ_BASE_URL" in result.stderr
+
+
+def dashboard_metric_names() -> set[str]:
+    document = json.loads(DASHBOARD.read_text())
+    expressions = [target["expr"] for panel in document["panels"] for target in panel.get("targets", [])]
+    assert expressions, "the dashboard has no queries"
+    names = set()
+    for expression in expressions:
+        for name in re.findall(r"\b((?:trinity|process)_[a-z_]+)\b", expression):
+            names.add(re.sub(r"_(bucket|sum|count)$", "", name))
+    return names
+
+
+def test_dashboard_queries_only_exported_metrics(openai_server: OpenAIServer) -> None:
+    used = dashboard_metric_names()
+    assert used <= set(METRIC_NAMES), used - set(METRIC_NAMES)
+    assert set(METRIC_NAMES) <= used, f"not on the dashboard: {set(METRIC_NAMES) - used}"
+    with running_gateway(provider_environment(groq=openai_server)) as gateway:
+        gateway.request(
+            "POST", "/v1/chat/completions", json={"model": "auto", "messages": [{"role": "user", "content": "hi"}]}
+        )
+        exported = {family.name for family in text_string_to_metric_families(gateway.request("GET", "/metrics").text)}
+    # The parser names counters without their _total suffix.
+    exported |= {f"{name}_total" for name in exported}
+    assert set(METRIC_NAMES) <= exported, set(METRIC_NAMES) - exported
