@@ -207,10 +207,15 @@ def ours_server(directory: Path, upstream: str, port: int) -> Server:
 # --- the run --------------------------------------------------------------------------------
 
 
+def schedule(quick: bool) -> tuple[int, float]:
+    """(rounds, seconds per wrk run). Short turns, many rounds: a change in the machine's load
+    falls on every server alike."""
+    return (1, 3.0) if quick else (6, 4.0)
+
+
 def measure(servers: dict[str, tuple[Server, str]], directory: Path, quick: bool) -> dict[str, dict[str, Any]]:
     """Warm-up, then rounds in which every server takes its turn at 32 connections and at one."""
-    rounds = 1 if quick else 3
-    duration_s = 3.0 if quick else 8.0
+    rounds, duration_s = schedule(quick)
     scripts = {}
     for name in servers:
         scripts[name] = directory / f"{name}.lua"
@@ -244,9 +249,16 @@ def measure(servers: dict[str, tuple[Server, str]], directory: Path, quick: bool
     return results
 
 
+def _per_round(name: str, peer: str, results: dict[str, dict[str, Any]], load: str, figure: str) -> list[float]:
+    """``figure`` of ``peer`` ÷ that of ``name`` in each round: both measured within seconds of each other."""
+    mine, theirs = results[name]["runs"][load], results[peer]["runs"][load]
+    return [other[figure] / own[figure] for own, other in zip(mine, theirs)]
+
+
 def ratios(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
     """For each server against each peer, oriented so that above 1 means the server does better:
-    RPS server ÷ peer, latency and memory peer ÷ server."""
+    req/s server ÷ peer, latency and memory peer ÷ server. The time ratios are medians of the ratios
+    within each round, which the machine's changing load disturbs less than a ratio of medians."""
     measured = {name: figures for name, figures in results.items() if figures.get("available")}
     table: dict[str, dict[str, float]] = {}
     for name, figures in measured.items():
@@ -254,15 +266,15 @@ def ratios(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
             if peer == name:
                 continue
             table[f"{name}_vs_{peer}"] = {
-                "rps_c32": figures["rps_c32"] / other["rps_c32"],
-                "p50_c1": other["p50_ms_c1"] / figures["p50_ms_c1"],
-                "p99_c1": other["p99_ms_c1"] / figures["p99_ms_c1"],
+                "rps_c32": 1 / statistics.median(_per_round(name, peer, measured, "c32", "rps")),
+                "p50_c1": statistics.median(_per_round(name, peer, measured, "c1", "p50_us")),
+                "p99_c1": statistics.median(_per_round(name, peer, measured, "c1", "p99_us")),
                 "rss": other["rss_mb"] / figures["rss_mb"],
             }
     return table
 
 
-def goals(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def goals(results: dict[str, dict[str, Any]], table: dict[str, dict[str, float]]) -> dict[str, Any]:
     ours, floor = results.get("ours", {}), results.get("passthrough", {})
     document: dict[str, Any] = {
         "rps_share_of_passthrough_min": GOAL_RPS_SHARE_OF_PASSTHROUGH,
@@ -270,7 +282,8 @@ def goals(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "rss_mb_max": GOAL_RSS_MB,
     }
     if ours.get("available") and floor.get("available"):
-        share = ours["rps_c32"] / floor["rps_c32"]
+        share = table["ours_vs_passthrough"]["rps_c32"]
+        document["rps_share_of_passthrough"] = share
         document["met"] = {
             "rps_share_of_passthrough": share >= GOAL_RPS_SHARE_OF_PASSTHROUGH,
             "p50_ms_c1": ours["p50_ms_c1"] <= GOAL_P50_MS,
@@ -327,22 +340,26 @@ def run(quick: bool) -> dict[str, Any]:
     for name, reason in unavailable.items():
         results[name] = {"available": False, "reason": reason}
     ordered = {name: results[name] for name in factories if name in results}
+    table = ratios(ordered)
     return {
         "load_average_1m_start": load_start,
         "load_average_1m_end": os.getloadavg()[0],
         "nproc": len(os.sched_getaffinity(0)),
         "mode": "quick" if quick else "full",
         "connections": CONNECTIONS,
+        "rounds": schedule(quick)[0],
+        "turn_s": schedule(quick)[1],
         "tools": {
             "wrk": _tool_version(["wrk", "--version"]),
             "nginx": _tool_version(["nginx", "-v"]),
             "litellm": _litellm_version(),
             **{name: _installed_version(name) for name in ("uvicorn", "uvloop", "httptools", "starlette", "aiohttp")},
         },
+        "ours_installed_from": _ours_source(),
         "request_models": MODELS,
         "servers": ordered,
-        "ratios": ratios(ordered),
-        "goals": goals(ordered),
+        "ratios": table,
+        "goals": goals(ordered, table),
     }
 
 
@@ -351,6 +368,16 @@ def _installed_version(name: str) -> str:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
         return "not installed"
+
+
+def _ours_source() -> str:
+    """Where the measured trinity_hybrid was installed from (pip's direct_url.json), so that figures
+    taken from another checkout say so."""
+    try:
+        direct_url = importlib.metadata.distribution("trinity-hybrid").read_text("direct_url.json")
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+    return json.loads(direct_url)["url"] if direct_url else "a package index"
 
 
 def _litellm_version() -> str:

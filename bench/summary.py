@@ -322,7 +322,7 @@ def gateway_goal_rows(gateway: dict[str, Any]) -> list[list[str]]:
     if not ours.get("available") or not floor.get("available"):
         return []
     met = goals["met"]
-    share = ours["rps_c32"] / floor["rps_c32"]
+    share = goals["rps_share_of_passthrough"]
     litellm_rss = f"LiteLLM {litellm['rss_mb']:.0f} MB" if litellm.get("available") else "–"
     litellm_rss_ratio = _times(ratio(litellm["rss_mb"], ours["rss_mb"])) if litellm.get("available") else "–"
     connections = gateway["connections"]
@@ -331,10 +331,10 @@ def gateway_goal_rows(gateway: dict[str, Any]) -> list[list[str]]:
          f"≥ {_percent(goals['rps_share_of_passthrough_min'])} of the pass-through",
          "met" if met["rps_share_of_passthrough"] else "not met",
          # Time per request, peer ÷ ours, like every other row: our req/s ÷ the peer's.
-         f"pass-through {floor['rps_c32']:,.0f}", _times(ratio(ours["rps_c32"], floor["rps_c32"]))],
+         f"pass-through {floor['rps_c32']:,.0f}", _times(share)],
         ["gateway p50 latency at 1 connection", f"{ours['p50_ms_c1']:.2f} ms", f"≤ {goals['p50_ms_c1_max']} ms",
          "met" if met["p50_ms_c1"] else f"not met ({ours['p50_ms_c1'] / goals['p50_ms_c1_max']:.1f}× the goal)",
-         f"pass-through {floor['p50_ms_c1']:.2f} ms", _times(ratio(floor["p50_ms_c1"], ours["p50_ms_c1"]))],
+         f"pass-through {floor['p50_ms_c1']:.2f} ms", _times(gateway["ratios"]["ours_vs_passthrough"]["p50_c1"])],
         ["gateway RSS after the load", f"{ours['rss_mb']:.0f} MB", f"≤ {goals['rss_mb_max']:.0f} MB",
          "met" if met["rss_mb"] else "not met", litellm_rss, litellm_rss_ratio],
     ]  # fmt: skip
@@ -347,13 +347,15 @@ def gateway_section(gateway: dict[str, Any]) -> list[str]:
         "## 5. The gateway under load",
         "",
         (
-            f"Each server stands in front of the same upstream, nginx ({tools['nginx']}) answering every "
+            f"Each server stands in front of the same upstream, nginx ({tools['nginx'].removeprefix('nginx version: ')}) answering every "
             "`POST /v1/chat/completions` with one canned OpenAI chat completion, and is loaded by wrk "
             f"({tools['wrk'].split(' [')[0]}) on loopback with the same POST body from a Lua script. req/s: "
-            f"`wrk -t2 -c{gateway['connections']}`; latency: `wrk -t1 -c1`; the servers take turns in rounds "
-            "after a warm-up and the median over rounds is shown. RSS: the sum of VmRSS over the server's "
+            f"`wrk -t2 -c{gateway['connections']}`; latency: `wrk -t1 -c1`; the servers take turns in "
+            f"{gateway['rounds']} round(s) of {gateway['turn_s']:g} s after a warm-up; figures are medians over rounds, "
+            "ratios the medians of the ratios within a round. RSS: the sum of VmRSS over the server's "
             "process tree after the load. One worker process each; wrk, nginx and the server share the "
-            f"machine's {gateway['nproc']} cores. LiteLLM {tools['litellm']} runs in its own venv. Load "
+            f"machine's {gateway['nproc']} cores. LiteLLM {tools['litellm']} runs in its own venv; ours was "
+            f"installed from {gateway['ours_installed_from']}. Load "
             f"average (1 min) {gateway['load_average_1m_start']:.2f} at the start, "
             f"{gateway['load_average_1m_end']:.2f} at the end: other work on this shared machine moves "
             "these figures by tens of percent between runs."
