@@ -3,6 +3,9 @@
     python bench/run.py            # the full run, about 3 minutes on 2 cores
     python bench/run.py --quick    # a short run (about 2 minutes), to check that everything works
 
+The `gateway` benchmark also needs wrk and nginx on PATH (`apt-get install -y wrk nginx`) and keeps
+the LiteLLM proxy, its peer, in a venv of its own (`.venv-litellm/`), which it creates on first use.
+
 Any Python 3.10+ can start it. The peers (pycld2, lingua, tiktoken, ...) live only in the bench
 venv, `.venv-bench/` at the repository root, which this script creates on first use from the
 `bench` extra (plus matplotlib for the plot, if it installs), and updates when pyproject.toml
@@ -28,7 +31,7 @@ BENCH_DIRECTORY = Path(__file__).resolve().parent
 ROOT = BENCH_DIRECTORY.parent
 VENV = ROOT / ".venv-bench"
 STAMP = VENV / "bench-extra.sha256"
-BENCHMARKS = ("detect", "route", "tokens", "import", "infer", "hedge")
+BENCHMARKS = ("detect", "route", "tokens", "import", "infer", "hedge", "gateway")
 OPTIONAL_PACKAGES = ("matplotlib",)
 # Read for their data only, so installed without their dependencies: dataset-build's would bring
 # transformers and, through typer, rich and click, which httpx imports whenever they are present,

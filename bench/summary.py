@@ -69,7 +69,9 @@ def machine_section(machine: dict[str, Any]) -> list[str]:
     return ["## Machine", ""] + _table(["", ""], rows, align_right_from=2)
 
 
-def goals_section(detect: dict[str, Any] | None, route: dict[str, Any] | None) -> list[str]:
+def goals_section(
+    detect: dict[str, Any] | None, route: dict[str, Any] | None, gateway: dict[str, Any] | None = None
+) -> list[str]:
     rows: list[list[str]] = []
     if detect:
         ours = detect["speed"]["trinity_hybrid"]["all"]["median_ns"]
@@ -94,6 +96,8 @@ def goals_section(detect: dict[str, Any] | None, route: dict[str, Any] | None) -
             ours = selection["median_ns"]
             rows.append([f"selection alone natively (features known), {label} prompt", f"{ours:,.0f} ns", "≤ 200 ns",
                          _goal(ours, GOAL_ROUTE_NATIVE_NS), f"empty cffi call {empty:,.0f} ns", _times(ratio(empty, ours))])  # fmt: skip
+    if gateway:
+        rows += gateway_goal_rows(gateway)
     if not rows:
         return []
     header = ["figure", "ours", "goal", "", "peer (same run)", "peer ÷ ours"]
@@ -368,6 +372,90 @@ def hedge_section(hedge: dict[str, Any]) -> list[str]:
     ]
 
 
+GATEWAY_TITLES = {
+    "litellm": "LiteLLM proxy",
+    "passthrough": "bare Starlette + aiohttp pass-through (the floor)",
+    "ours": "**trinity-hybrid serve**",
+}
+
+
+def gateway_goal_rows(gateway: dict[str, Any]) -> list[list[str]]:
+    servers, goals = gateway["servers"], gateway["goals"]
+    ours, floor, litellm = servers.get("ours", {}), servers.get("passthrough", {}), servers.get("litellm", {})
+    if not ours.get("available") or not floor.get("available"):
+        return []
+    met = goals["met"]
+    share = goals["rps_share_of_passthrough"]
+    litellm_rss = f"LiteLLM {litellm['rss_mb']:.0f} MB" if litellm.get("available") else "–"
+    litellm_rss_ratio = _times(ratio(litellm["rss_mb"], ours["rss_mb"])) if litellm.get("available") else "–"
+    connections = gateway["connections"]
+    return [
+        [f"gateway req/s at {connections} connections", f"{ours['rps_c32']:,.0f} ({_percent(share)} of the floor)",
+         f"≥ {_percent(goals['rps_share_of_passthrough_min'])} of the pass-through",
+         "met" if met["rps_share_of_passthrough"] else "not met",
+         # Time per request, peer ÷ ours, like every other row: our req/s ÷ the peer's.
+         f"pass-through {floor['rps_c32']:,.0f}", _times(share)],
+        ["gateway p50 latency at 1 connection", f"{ours['p50_ms_c1']:.2f} ms", f"≤ {goals['p50_ms_c1_max']} ms",
+         "met" if met["p50_ms_c1"] else f"not met ({ours['p50_ms_c1'] / goals['p50_ms_c1_max']:.1f}× the goal)",
+         f"pass-through {floor['p50_ms_c1']:.2f} ms", _times(gateway["ratios"]["ours_vs_passthrough"]["p50_c1"])],
+        ["gateway RSS after the load", f"{ours['rss_mb']:.0f} MB", f"≤ {goals['rss_mb_max']:.0f} MB",
+         "met" if met["rss_mb"] else "not met", litellm_rss, litellm_rss_ratio],
+    ]  # fmt: skip
+
+
+def gateway_section(gateway: dict[str, Any]) -> list[str]:
+    servers = gateway["servers"]
+    tools = gateway["tools"]
+    lines = [
+        "## 7. The gateway under load",
+        "",
+        (
+            f"Each server stands in front of the same upstream, nginx ({tools['nginx'].removeprefix('nginx version: ')}) answering every "
+            "`POST /v1/chat/completions` with one canned OpenAI chat completion, and is loaded by wrk "
+            f"({tools['wrk'].split(' [')[0]}) on loopback with the same POST body from a Lua script. req/s: "
+            f"`wrk -t2 -c{gateway['connections']}`; latency: `wrk -t1 -c1`; the servers take turns in "
+            f"{gateway['rounds']} round(s) of {gateway['turn_s']:g} s after a warm-up; figures are medians over rounds, "
+            "ratios the medians of the ratios within a round. RSS: the sum of VmRSS over the server's "
+            "process tree after the load. One worker process each; wrk, nginx and the server share the "
+            f"machine's {gateway['nproc']} cores. LiteLLM {tools['litellm']} runs in its own venv; ours was "
+            f"installed from {gateway['ours_installed_from']}. Load "
+            f"average (1 min) {gateway['load_average_1m_start']:.2f} at the start, "
+            f"{gateway['load_average_1m_end']:.2f} at the end: other work on this shared machine moves "
+            "these figures by tens of percent between runs."
+        ),
+        "",
+    ]
+    rows = []
+    for name, title in GATEWAY_TITLES.items():
+        figures = servers.get(name)
+        if figures is None:
+            continue
+        if not figures.get("available"):
+            rows.append([title, figures["reason"], "", "", "", ""])
+            continue
+        rows.append([title, f"{figures['rps_c32']:,.0f}", f"{figures['p50_ms_c1']:.2f}", f"{figures['p99_ms_c1']:.2f}",
+                     f"{figures['rss_mb']:.0f} ({figures['processes']})", f"{figures['errors']:,} of {figures['requests']:,}"])  # fmt: skip
+    header = [
+        "server", f"req/s at {gateway['connections']} connections", "p50 ms at 1", "p99 ms at 1",
+        "RSS MB (processes)", "failed requests",
+    ]  # fmt: skip
+    lines += _table(header, rows)
+    if gateway["ratios"]:
+        explanation = (
+            "Each against each (above 1: the first does better; req/s first ÷ second, latency and RSS second ÷ first):"
+        )
+        lines += [explanation, ""]
+        rows = []
+        for pair, figures in gateway["ratios"].items():
+            first, second = pair.split("_vs_")
+            if (first, second) in (("litellm", "passthrough"), ("litellm", "ours"), ("passthrough", "ours")):
+                continue  # the reverse pair says the same
+            rows.append([f"{first} vs {second}", _times(figures["rps_c32"]), _times(figures["p50_c1"]),
+                         _times(figures["p99_c1"]), _times(figures["rss"])])  # fmt: skip
+        lines += _table(["", "req/s", "p50", "p99", "RSS"], rows)
+    return lines
+
+
 def write() -> str:
     machine = read_json("machine")
     detect = read_json("detect")
@@ -376,6 +464,7 @@ def write() -> str:
     imports = read_json("import")
     infer = read_json("infer")
     hedge = read_json("hedge")
+    gateway = read_json("gateway")
     lines = [
         "# trinity_hybrid benchmarks",
         "",
@@ -391,7 +480,7 @@ def write() -> str:
     ]
     if machine:
         lines += machine_section(machine)
-    lines += goals_section(detect, route)
+    lines += goals_section(detect, route, gateway)
     if detect:
         lines += detect_section(detect)
     if route:
@@ -404,6 +493,8 @@ def write() -> str:
         lines += infer_section(infer)
     if hedge:
         lines += hedge_section(hedge)
+    if gateway:
+        lines += gateway_section(gateway)
     text = "\n".join(lines).rstrip() + "\n"
     (RESULTS_DIRECTORY / "SUMMARY.md").write_text(text, encoding="utf-8")
     return text
