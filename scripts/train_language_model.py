@@ -49,13 +49,17 @@ SEED = 20251122
 
 # The languages each alphabet's model decides between, in lane order (the order of the costs in
 # a slot). Persian has no training text in dataset-build: Arabic script is left to the filters.
+# "han" scores runs of Han characters for Chinese against Japanese written in kanji.
 ALPHABETS: dict[str, tuple[str, ...]] = {
     "latin": ("en", "de", "fr", "es", "pt", "it", "nl", "pl", "cs", "sv", "da", "fi", "hu", "ro", "tr", "vi"),
     "cyrillic": ("ru", "uk", "bg"),
+    "han": ("zh", "ja"),
 }
-LANES = 16
+# Costs stored per slot (a vector width: the language count rounded up).
+LANES = {"latin": 16, "cyrillic": 4, "han": 4}
+LANES_MAX = 16
 # Table sizes (slots, a power of two) and the features each may hold.
-SLOTS_LOG2 = {"latin": 17, "cyrillic": 15}
+SLOTS_LOG2 = {"latin": 17, "cyrillic": 16, "han": 15}
 LOAD_MAX = 0.75
 
 ORDER_MAX = 4
@@ -66,7 +70,7 @@ COST_PER_NAT = 16
 COST_MAX = 255
 
 MAGIC = b"THLM"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 # --------------------------------------------------------------------------------------------
 # Text to features: exactly what zig/language_model.zig computes.
@@ -125,7 +129,22 @@ def is_cyrillic_letter(c: int) -> bool:
     return 0x400 <= c <= 0x481 or 0x48A <= c <= 0x52F or 0x1C80 <= c <= 0x1C88 or 0xA640 <= c <= 0xA66E or 0xA67F <= c <= 0xA69D
 
 
-LETTER_TEST = {"latin": is_latin_letter, "cyrillic": is_cyrillic_letter}
+def is_han_letter(c: int) -> bool:
+    """zig/script.zig's Han letters."""
+    return (
+        0x3005 <= c <= 0x3007
+        or 0x303B <= c <= 0x303C
+        or 0x3400 <= c <= 0x4DBF
+        or 0x4E00 <= c <= 0x9FFF
+        or 0xF900 <= c <= 0xFAFF
+        or 0x20000 <= c <= 0x2A6DF
+        or 0x2A700 <= c <= 0x2EE5F
+        or 0x2F800 <= c <= 0x2FA1F
+        or 0x30000 <= c <= 0x323AF
+    )
+
+
+LETTER_TEST = {"latin": is_latin_letter, "cyrillic": is_cyrillic_letter, "han": is_han_letter}
 
 
 def words(text: str, alphabet: str) -> Iterator[list[int]]:
@@ -267,7 +286,8 @@ class Table:
         slot_count = 1 << self.slots_log2
         assert len(costs) <= LOAD_MAX * slot_count, (alphabet, len(costs))
         self.fingerprints = [0] * slot_count
-        self.costs = [bytes(LANES)] * slot_count
+        lanes = LANES[alphabet]
+        self.costs = [bytes(lanes)] * slot_count
         self.lookup: dict[int, list[int]] = {}
         for key in sorted(costs):
             slot = key >> (64 - self.slots_log2)
@@ -275,8 +295,7 @@ class Table:
             while self.fingerprints[slot] != 0:
                 slot = (slot + 1) & (slot_count - 1)
             self.fingerprints[slot] = fingerprint
-            lanes = costs[key] + [COST_MAX] * (LANES - len(costs[key]))
-            self.costs[slot] = bytes(lanes)
+            self.costs[slot] = bytes(costs[key] + [COST_MAX] * (lanes - len(costs[key])))
             self.lookup[key] = costs[key]
 
 
@@ -355,15 +374,15 @@ def evaluate(alphabet: str, model: dict[int, list[int]], held_out: dict[str, lis
 
 def model_bytes(tables: list[Table]) -> bytes:
     """Header: magic, format version, order max, word chars max, cost per nat, table count; then
-    per table: alphabet id (0 Latin, 1 Cyrillic), lane count, slots log2, and its languages as
-    two-letter codes padded to LANES; then per table the fingerprints (u16 little-endian) and the
-    costs (LANES bytes per slot)."""
+    per table: alphabet id (0 Latin, 1 Cyrillic, 2 Han), language count, slots log2, lanes (cost
+    bytes per slot), and its languages as two-letter codes padded to LANES_MAX; then per table the
+    fingerprints (u16 little-endian) and the costs (lanes bytes per slot)."""
     out = bytearray()
     out += MAGIC + struct.pack("<HBBBB", FORMAT_VERSION, ORDER_MAX, WORD_CHARS_MAX, COST_PER_NAT, len(tables))
     for index, table in enumerate(tables):
         languages = ALPHABETS[table.alphabet]
-        codes = "".join(languages).encode().ljust(2 * LANES, b"\0")
-        out += struct.pack("<BBBB", index, len(languages), table.slots_log2, 0) + codes
+        codes = "".join(languages).encode().ljust(2 * LANES_MAX, b"\0")
+        out += struct.pack("<BBBB", index, len(languages), table.slots_log2, LANES[table.alphabet]) + codes
     for table in tables:
         out += struct.pack(f"<{len(table.fingerprints)}H", *table.fingerprints)
         out += b"".join(table.costs)

@@ -201,9 +201,9 @@ fn certain(language: Language, letters: u32) Guess {
 // Latin and Cyrillic: the n-gram model.
 
 /// The language of each lane of the model's tables, checked against the enumeration at comptime.
-const model_languages: [language_model.tables.len][language_model.lanes]Language = table: {
+const model_languages: [language_model.tables.len][language_model.lanes_max]Language = table: {
     @setEvalBranchQuota(100_000);
-    var result: [language_model.tables.len][language_model.lanes]Language = undefined;
+    var result: [language_model.tables.len][language_model.lanes_max]Language = undefined;
     for (language_model.tables, &result) |table, *languages| {
         for (table.codes, languages, 0..) |language_code, *language, lane| {
             language.* = if (lane < table.languages_count) fromCode(&language_code).? else .und;
@@ -215,6 +215,8 @@ const model_languages: [language_model.tables.len][language_model.lanes]Language
 comptime {
     assert(model_languages[@backingInt(language_model.Alphabet.latin)][0] == .en);
     assert(model_languages[@backingInt(language_model.Alphabet.cyrillic)][0] == .ru);
+    assert(model_languages[@backingInt(language_model.Alphabet.han)][0] == .zh);
+    assert(model_languages[@backingInt(language_model.Alphabet.han)][1] == .ja);
 }
 
 /// A lead of this many nats over the runner-up is worth a confidence of 1 - 1/e. The model's
@@ -222,10 +224,9 @@ comptime {
 /// this scale keeps confidence close to the share of right answers at each level.
 const confidence_scale_nats = 3.0;
 
-fn decideModel(alphabet: language_model.Alphabet, window: []const u8) Guess {
-    const table = &language_model.tables[@backingInt(alphabet)];
+fn decideModel(comptime alphabet: language_model.Alphabet, window: []const u8) Guess {
     const result = language_model.score(alphabet, window);
-    const ranked = language_model.rank(result.totals, table.languages_count);
+    const ranked = language_model.rank(alphabet, result.totals);
     // No feature, or features that favour no language: nothing to go on.
     if (result.features == 0 or ranked.cost_best == ranked.cost_second) return .{ .language = .und, .confidence = 0 };
     const margin_nats = @as(f32, @floatFromInt(ranked.cost_second - ranked.cost_best)) /
@@ -538,6 +539,14 @@ pub fn scoreHan(window: []const u8) Penalties {
     return result;
 }
 
+/// Half a point of `scoreHan` penalty is worth this many nats beside the Han model's costs: a
+/// hiragana letter (4 half points) then counts 2 nats against Chinese.
+const han_penalty_nats = 0.5;
+/// Evidence Japanese needs before Han text is taken for it.
+const han_chinese_prior_nats = 2.5;
+/// Chinese text next to never writes kana: each kana letter is this much evidence for Japanese.
+const kana_nats = 3.0;
+
 fn decideCjk(window: []const u8, counts: script.Counts) Guess {
     const hangul = counts.letters[@backingInt(Script.hangul)];
     const kana = counts.letters[@backingInt(Script.hiragana)] + counts.letters[@backingInt(Script.katakana)];
@@ -545,17 +554,27 @@ fn decideCjk(window: []const u8, counts: script.Counts) Guess {
     // Neither Chinese nor Japanese writes Hangul; Korean writes Han (hanja) only here and there.
     if (hangul > 0 and hangul >= kana and @as(u64, hangul) * 2 >= han) return certain(.ko, hangul);
 
+    // Two kinds of evidence, in nats for Japanese: the trained Han model (character n-grams of
+    // Han runs), and the kana and character forms of `scoreHan` (which knows traditional
+    // Chinese, absent from the training text).
+    const han_score = language_model.score(.han, window);
+    const zh_lane = 0;
+    const ja_lane = 1;
+    const model_nats = (@as(f32, @floatFromInt(han_score.totals[zh_lane])) - @as(f32, @floatFromInt(han_score.totals[ja_lane]))) /
+        @as(f32, @floatFromInt(language_model.cost_per_nat));
     const penalties = scoreHan(window);
     const japanese = penalties[@backingInt(HanReading.japanese)];
     const chinese = @min(
         penalties[@backingInt(HanReading.simplified)],
         penalties[@backingInt(HanReading.traditional)],
     );
-    // Without evidence either way the text is taken for Chinese at even odds: Han-only text is
-    // more often Chinese, and the odds say how little that means.
-    const language: Language = if (japanese < chinese) .ja else .zh;
-    const difference: f32 = @floatFromInt(@max(japanese, chinese) - @min(japanese, chinese));
-    return .{ .language = language, .confidence = 0.5 + 0.5 * difference / (difference + 6) };
+    const form_nats = han_penalty_nats * (@as(f32, @floatFromInt(chinese)) - @as(f32, @floatFromInt(japanese)));
+    // Han-only text is more often Chinese: without other evidence it is taken for Chinese, and
+    // the odds say how little that means.
+    const kana_evidence_nats = kana_nats * @as(f32, @floatFromInt(@min(kana, 1000)));
+    const japanese_nats = model_nats + form_nats + kana_evidence_nats - han_chinese_prior_nats;
+    const language: Language = if (japanese_nats > 0) .ja else .zh;
+    return .{ .language = language, .confidence = 0.5 + 0.5 * (1 - @exp(-@abs(japanese_nats) / confidence_scale_nats)) };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -15,17 +15,16 @@ const script = @import("script.zig");
 
 const blob = @embedFile("language_model.bin");
 
-pub const lanes = 16;
-pub const Costs = @Vector(lanes, u8);
-/// Sum of costs per language. A window of 64 KiB yields at most 6 features per byte at 255 each.
-pub const Totals = @Vector(lanes, u32);
+/// Languages a table may hold, and the widest slot.
+pub const lanes_max = 16;
 
-pub const Alphabet = enum(u8) { latin, cyrillic };
+/// Latin and Cyrillic words; Han runs (for Chinese against Japanese written in kanji).
+pub const Alphabet = enum(u8) { latin, cyrillic, han };
 
 const magic = "THLM";
-const format_version = 1;
+const format_version = 2;
 const header_bytes = 10;
-const table_header_bytes = 4 + 2 * lanes;
+const table_header_bytes = 4 + 2 * lanes_max;
 
 /// Fields of the file's header; the layout is written by `model_bytes` in the training script.
 pub const order_max: usize = blob[6];
@@ -41,8 +40,10 @@ const space: u21 = ' ';
 
 pub const Table = struct {
     /// The languages of the lanes, as two-letter codes; lanes past `languages_count` are unused.
-    codes: [lanes][2]u8,
+    codes: [lanes_max][2]u8,
     languages_count: u8,
+    /// Cost bytes per slot: a vector width, at least `languages_count`.
+    lanes: u8,
     slots_log2: u6,
     fingerprints_offset: usize,
     costs_offset: usize,
@@ -52,7 +53,7 @@ pub const Table = struct {
     }
 
     /// The costs of the feature with hash `key`, or null when the table does not hold it.
-    pub fn lookup(table: *const Table, key: u64) ?Costs {
+    pub fn lookup(comptime table: *const Table, key: u64) ?@Vector(table.lanes, u8) {
         const mask = table.slotCount() - 1;
         const fingerprint: u16 = @as(u16, @truncate(key)) | @intFromBool(@as(u16, @truncate(key)) == 0);
         var slot: usize = @intCast(key >> @intCast(64 - @as(u7, table.slots_log2)));
@@ -61,7 +62,7 @@ pub const Table = struct {
         for (0..table.slotCount()) |_| {
             const stored = std.mem.readInt(u16, blob[table.fingerprints_offset + 2 * slot ..][0..2], .little);
             if (stored == 0) return null;
-            if (stored == fingerprint) return blob[table.costs_offset + lanes * slot ..][0..lanes].*;
+            if (stored == fingerprint) return blob[table.costs_offset + table.lanes * slot ..][0..table.lanes].*;
             slot = (slot + 1) & mask;
         }
         unreachable;
@@ -80,15 +81,18 @@ pub const tables: [table_count]Table = parse: {
     for (&result, 0..) |*table, index| {
         const header = blob[header_bytes + index * table_header_bytes ..][0..table_header_bytes];
         assert(header[0] == index); // Tables are stored in `Alphabet` order.
-        assert(header[1] >= 2 and header[1] <= lanes);
+        assert(header[1] >= 2 and header[1] <= lanes_max);
         assert(header[2] >= 8 and header[2] <= 24);
+        assert(header[3] >= header[1] and header[3] <= lanes_max);
+        assert(std.math.isPowerOfTwo(header[3])); // A vector of the table's costs per slot.
         table.languages_count = header[1];
+        table.lanes = header[3];
         table.slots_log2 = @intCast(header[2]);
         for (&table.codes, 0..) |*language_code, lane| language_code.* = header[4 + 2 * lane ..][0..2].*;
         table.fingerprints_offset = data_offset;
         data_offset += 2 * table.slotCount();
         table.costs_offset = data_offset;
-        data_offset += lanes * table.slotCount();
+        data_offset += @as(usize, table.lanes) * table.slotCount();
     }
     assert(data_offset == blob.len); // Nothing missing, nothing left over.
     break :parse result;
@@ -104,6 +108,7 @@ fn isLetter(alphabet: Alphabet, codepoint: u21) bool {
     const wanted: script.Script = switch (alphabet) {
         .latin => .latin,
         .cyrillic => .cyrillic,
+        .han => .han,
     };
     return script.classify(codepoint) == wanted;
 }
@@ -146,18 +151,24 @@ fn mix(value: u64) u64 {
 pub const decisive_bytes_min = 160;
 pub const decisive_margin_nats = 30;
 
-pub const Score = struct {
-    totals: Totals,
-    /// Features found in the table.
-    features: u32,
-    /// Bytes of the window read before the lead was decisive (all of it when it never was).
-    bytes_read: usize,
-};
+/// Sum of costs per language. A window of 64 KiB yields at most 6 features per byte at 255 each.
+pub fn Totals(comptime alphabet: Alphabet) type {
+    return @Vector(tables[@backingInt(alphabet)].lanes, u32);
+}
+
+pub fn Score(comptime alphabet: Alphabet) type {
+    return struct {
+        totals: Totals(alphabet),
+        /// Features found in the table.
+        features: u32,
+        /// Bytes of the window read before the lead was decisive (all of it when it never was).
+        bytes_read: usize,
+    };
+}
 
 /// Scores `window` for each language of `alphabet`'s table: the lower the total, the likelier.
-pub fn score(alphabet: Alphabet, window: []const u8) Score {
-    const table = &tables[@backingInt(alphabet)];
-    var state: WordState = .{ .table = table };
+pub fn score(comptime alphabet: Alphabet, window: []const u8) Score(alphabet) {
+    var state: WordState(alphabet) = .{};
     var iterator: script.Utf8Lossy = .{ .bytes = window };
     while (iterator.next()) |codepoint| {
         if (isLetter(alphabet, codepoint)) {
@@ -166,7 +177,7 @@ pub fn score(alphabet: Alphabet, window: []const u8) Score {
         }
         if (state.length == 0) continue;
         state.end();
-        if (iterator.index >= decisive_bytes_min and state.decisive(table.languages_count)) break;
+        if (iterator.index >= decisive_bytes_min and state.decisive()) break;
     }
     if (state.length > 0) state.end();
     return .{ .totals = state.totals, .features = state.features, .bytes_read = iterator.index };
@@ -174,68 +185,72 @@ pub fn score(alphabet: Alphabet, window: []const u8) Score {
 
 /// The word being read: its last `order_max` code points (the leading space included) and the
 /// hash of the whole word so far.
-const WordState = struct {
-    table: *const Table,
-    totals: Totals = @splat(0),
-    features: u32 = 0,
-    history: [4]u21 = @splat(space),
-    /// Code points in the word, the leading space not counted.
-    length: usize = 0,
-    word_hash: u64 = 0,
+fn WordState(comptime alphabet: Alphabet) type {
+    return struct {
+        const State = @This();
+        const table = &tables[@backingInt(alphabet)];
+        totals: Totals(alphabet) = @splat(0),
+        features: u32 = 0,
+        history: [4]u21 = @splat(space),
+        /// Code points in the word, the leading space not counted.
+        length: usize = 0,
+        word_hash: u64 = 0,
 
-    fn add(state: *WordState, key: u64) void {
-        const costs = state.table.lookup(mix(key)) orelse return;
-        state.totals += @as(Totals, costs);
-        state.features += 1;
-    }
-
-    fn push(state: *WordState, codepoint: u21) void {
-        std.mem.copyForwards(u21, state.history[0..3], state.history[1..4]);
-        state.history[3] = codepoint;
-    }
-
-    /// Adds the n-grams that end at the newest code point, of orders `order_first` up to what
-    /// the padded word so far (`padded_length` code points) holds.
-    fn addGrams(state: *WordState, order_first: usize, padded_length: usize) void {
-        var order = order_first;
-        while (order <= @min(order_max, padded_length)) : (order += 1) {
-            state.add(fnvGram(order, state.history[4 - order ..]));
+        fn add(state: *State, key: u64) void {
+            const costs = table.lookup(mix(key)) orelse return;
+            state.totals += @as(Totals(alphabet), costs);
+            state.features += 1;
         }
-    }
 
-    fn letter(state: *WordState, codepoint: u21) void {
-        if (state.length == 0) {
-            state.history = @splat(space);
-            state.word_hash = (fnv_offset ^ word_mark) *% fnv_prime;
+        fn push(state: *State, codepoint: u21) void {
+            std.mem.copyForwards(u21, state.history[0..3], state.history[1..4]);
+            state.history[3] = codepoint;
         }
-        state.push(codepoint);
-        state.length += 1;
-        state.word_hash = (state.word_hash ^ codepoint) *% fnv_prime;
-        state.addGrams(1, state.length + 1);
-    }
 
-    fn end(state: *WordState) void {
-        assert(state.length > 0);
-        state.push(space);
-        state.addGrams(2, state.length + 2); // The closing space alone is not a feature.
-        if (state.length <= word_chars_max) state.add(state.word_hash);
-        state.length = 0;
-    }
+        /// Adds the n-grams that end at the newest code point, of orders `order_first` up to what
+        /// the padded word so far (`padded_length` code points) holds.
+        fn addGrams(state: *State, order_first: usize, padded_length: usize) void {
+            var order = order_first;
+            while (order <= @min(order_max, padded_length)) : (order += 1) {
+                state.add(fnvGram(order, state.history[4 - order ..]));
+            }
+        }
 
-    fn decisive(state: *const WordState, languages_count: u8) bool {
-        const ranked = rank(state.totals, languages_count);
-        return ranked.cost_second - ranked.cost_best >= decisive_margin_nats * cost_per_nat;
-    }
-};
+        fn letter(state: *State, codepoint: u21) void {
+            if (state.length == 0) {
+                state.history = @splat(space);
+                state.word_hash = (fnv_offset ^ word_mark) *% fnv_prime;
+            }
+            state.push(codepoint);
+            state.length += 1;
+            state.word_hash = (state.word_hash ^ codepoint) *% fnv_prime;
+            state.addGrams(1, state.length + 1);
+        }
+
+        fn end(state: *State) void {
+            assert(state.length > 0);
+            state.push(space);
+            state.addGrams(2, state.length + 2); // The closing space alone is not a feature.
+            if (state.length <= word_chars_max) state.add(state.word_hash);
+            state.length = 0;
+        }
+
+        fn decisive(state: *const State) bool {
+            const ranked = rank(alphabet, state.totals);
+            return ranked.cost_second - ranked.cost_best >= decisive_margin_nats * cost_per_nat;
+        }
+    };
+}
 
 pub const Ranked = struct { lane_best: u8, cost_best: u32, cost_second: u32 };
 
 /// The cheapest lane among the first `languages_count` and the cost of the runner-up. Ties go to
 /// the lower lane.
-pub fn rank(totals_vector: Totals, languages_count: u8) Ranked {
-    assert(languages_count >= 2);
-    assert(languages_count <= lanes);
-    const totals: [lanes]u32 = totals_vector;
+pub fn rank(comptime alphabet: Alphabet, totals_vector: Totals(alphabet)) Ranked {
+    const table = &tables[@backingInt(alphabet)];
+    const languages_count = table.languages_count;
+    comptime assert(languages_count >= 2);
+    const totals: [table.lanes]u32 = totals_vector;
     var ranked: Ranked = .{ .lane_best = 0, .cost_best = totals[0], .cost_second = std.math.maxInt(u32) };
     for (1..languages_count) |lane| {
         const cost = totals[lane];
@@ -254,19 +269,20 @@ pub fn rank(totals_vector: Totals, languages_count: u8) Ranked {
 const testing = std.testing;
 
 test "model: header and tables are consistent" {
-    try testing.expectEqual(@as(usize, 2), tables.len);
+    try testing.expectEqual(@as(usize, 3), tables.len);
+    try testing.expectEqualStrings("zh", &tables[@backingInt(Alphabet.han)].codes[0]);
     try testing.expectEqualStrings("en", &tables[@backingInt(Alphabet.latin)].codes[0]);
     try testing.expectEqualStrings("ru", &tables[@backingInt(Alphabet.cyrillic)].codes[0]);
     try testing.expect(blob.len <= 3_000_000);
 }
 
 test "model: frequent features are held, a made-up one is not" {
-    const latin = &tables[@backingInt(Alphabet.latin)];
+    const latin = comptime &tables[@backingInt(Alphabet.latin)];
     // " the" as a 4-gram: frequent English.
     const the = latin.lookup(mix(fnvGram(4, &.{ ' ', 't', 'h', 'e' }))).?;
     try testing.expectEqual(@as(u8, 0), the[0]);
     try testing.expect(the[1] > 0); // German pays for it.
-    try testing.expectEqual(@as(?Costs, null), latin.lookup(mix(fnvGram(4, &.{ 'q', 'x', 'z', 'j' }))));
+    try testing.expectEqual(@as(?@Vector(16, u8), null), latin.lookup(mix(fnvGram(4, &.{ 'q', 'x', 'z', 'j' }))));
 }
 
 test "score: stops early on long text once the lead is decisive" {
@@ -277,7 +293,7 @@ test "score: stops early on long text once the lead is decisive" {
     const result = score(.latin, text);
     try testing.expect(result.bytes_read < text.len);
     try testing.expect(result.bytes_read >= decisive_bytes_min);
-    const ranked = rank(result.totals, tables[0].languages_count);
+    const ranked = rank(.latin, result.totals);
     try testing.expectEqual(@as(u8, 0), ranked.lane_best);
 }
 
