@@ -320,7 +320,13 @@ def train_alphabet(alphabet: str, training: dict[str, list[str]], budget: int) -
         totals.update(counter)
     # The everyday words' features, then the most frequent ones; ties broken by key.
     everyday = {key for language in languages for key in text_features(EVERYDAY_TEXT.get(language, ""), alphabet)}
-    kept = sorted(totals, key=lambda key: (key not in everyday, -totals[key], key))[:budget]
+    ranked = sorted(totals, key=lambda key: (key not in everyday, -totals[key], key))
+    # Cut between two counts, never inside a tie: ties broken by key would keep the small keys,
+    # which share their high bits (the slot) and would pile up in one end of the table.
+    if len(ranked) > budget:
+        count_cut = totals[ranked[budget]]
+        ranked = [key for key in ranked[:budget] if key in everyday or totals[key] > count_cut]
+    kept = ranked
     kept_set = set(kept)
     sizes = [sum(c for key, c in counter.items() if key in kept_set) for counter in counts]
     vocabulary = len(kept)
