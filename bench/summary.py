@@ -140,9 +140,9 @@ def detect_section(detect: dict[str, Any]) -> list[str]:
     rows = []
     for name in names:
         results = detect["accuracy"][name]
-        cells = [_percent(results[variant]["macro"]) for variant in detect["variants"]]
+        cells = [f"{100 * results[variant]['macro']:.2f} %" for variant in detect["variants"]]
         precision = results["sentence"]["english_precision"]
-        rows.append([DETECTOR_TITLES[name], *cells, "–" if precision is None else _percent(precision)])
+        rows.append([DETECTOR_TITLES[name], *cells, "–" if precision is None else f"{100 * precision:.1f} %"])
     lines += _table(["detector", *detect["variants"].values(), "English precision (sentences)"], rows)
 
     lines += [
