@@ -116,8 +116,12 @@ def detectors() -> dict[str, tuple[Callable[[str], object], Callable[[str], str]
     }
 
 
-def predictions(code_of: Callable[[str], str], sentences: dict[str, list[str]], variant_name: str) -> dict[str, list[str]]:
-    return {language: [code_of(variant(s, language, variant_name)) for s in items] for language, items in sentences.items()}
+def predictions(
+    code_of: Callable[[str], str], sentences: dict[str, list[str]], variant_name: str
+) -> dict[str, list[str]]:
+    return {
+        language: [code_of(variant(s, language, variant_name)) for s in items] for language, items in sentences.items()
+    }
 
 
 def scores(found: dict[str, list[str]]) -> dict[str, object]:
@@ -158,7 +162,9 @@ def speed_groups(sentences: dict[str, list[str]]) -> dict[str, list[str]]:
     groups = {language: sentences[language][:SPEED_SENTENCES_PER_LANGUAGE] for language in LANGUAGES_PRIMARY}
     rng = random.Random(SEED)
     groups["all"] = [
-        s for language in sorted(sentences) for s in rng.sample(sentences[language], min(SPEED_SENTENCES_PER_LANGUAGE, len(sentences[language])))
+        s
+        for language in sorted(sentences)
+        for s in rng.sample(sentences[language], min(SPEED_SENTENCES_PER_LANGUAGE, len(sentences[language])))
     ]
     return groups
 

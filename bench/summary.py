@@ -6,7 +6,6 @@ Ratios read "peer / ours" throughout: above 1 means ours is faster or smaller.
 
 from __future__ import annotations
 
-import statistics
 from typing import Any
 
 from measure import RESULTS_DIRECTORY, ratio, read_json

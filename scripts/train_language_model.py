@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from token_corpus import LANGUAGE_FOLDERS, load_prose  # noqa: E402
+from token_corpus import LANGUAGE_FOLDERS, load_prose
 
 MODEL_PATH = ROOT / "zig" / "language_model.bin"
 HELD_OUT_PATH = ROOT / "tests" / "data" / "language_held_out.tsv"
@@ -89,7 +89,13 @@ def lowercase(codepoint: int) -> int:
         return c + 0x20
     if c == 0x130:
         return 0x69
-    if 0x100 <= c <= 0x12F or 0x132 <= c <= 0x137 or 0x14A <= c <= 0x177 or 0x218 <= c <= 0x21B or 0x1E00 <= c <= 0x1EFF:
+    if (
+        0x100 <= c <= 0x12F
+        or 0x132 <= c <= 0x137
+        or 0x14A <= c <= 0x177
+        or 0x218 <= c <= 0x21B
+        or 0x1E00 <= c <= 0x1EFF
+    ):
         return c | 1
     if 0x139 <= c <= 0x148 or 0x179 <= c <= 0x17E:
         return c + 1 if c & 1 else c
@@ -126,7 +132,13 @@ def is_latin_letter(c: int) -> bool:
 
 def is_cyrillic_letter(c: int) -> bool:
     """zig/script.zig's Cyrillic letters."""
-    return 0x400 <= c <= 0x481 or 0x48A <= c <= 0x52F or 0x1C80 <= c <= 0x1C88 or 0xA640 <= c <= 0xA66E or 0xA67F <= c <= 0xA69D
+    return (
+        0x400 <= c <= 0x481
+        or 0x48A <= c <= 0x52F
+        or 0x1C80 <= c <= 0x1C88
+        or 0xA640 <= c <= 0xA66E
+        or 0xA67F <= c <= 0xA69D
+    )
 
 
 def is_han_letter(c: int) -> bool:
@@ -236,9 +248,7 @@ def split_corpus() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
         paragraphs = load_prose(language, paragraphs_per_source_max=1_000_000)
         train = [p for p in paragraphs if not is_held_out(p)]
         seen = {s for p in train for s in split_sentences(p, language)}
-        candidates = sorted(
-            {s for p in paragraphs if is_held_out(p) for s in split_sentences(p, language)} - seen
-        )
+        candidates = sorted({s for p in paragraphs if is_held_out(p) for s in split_sentences(p, language)} - seen)
         rng = random.Random(f"{SEED}-{language}")
         sample = rng.sample(candidates, min(HELD_OUT_SENTENCES_PER_LANGUAGE, len(candidates)))
         training[language] = train
@@ -371,7 +381,9 @@ def evaluate(alphabet: str, model: dict[int, list[int]], held_out: dict[str, lis
             right = sum(classify(prefix(s, language, words_count), alphabet, model) == language for s in items)
             accuracies.append(right / len(items))
         worst = min(zip(accuracies, ALPHABETS[alphabet]))
-        print(f"{alphabet:9} {name:9} macro {100 * sum(accuracies) / len(accuracies):6.2f} % worst {worst[1]} {100 * worst[0]:.1f} %")
+        print(
+            f"{alphabet:9} {name:9} macro {100 * sum(accuracies) / len(accuracies):6.2f} % worst {worst[1]} {100 * worst[0]:.1f} %"
+        )
 
 
 # --------------------------------------------------------------------------------------------
