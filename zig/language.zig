@@ -1,21 +1,26 @@
-//! Language of a prompt, from its letters alone: no allocation, no failure, no model files.
+//! Language of a prompt, from its letters alone: no allocation, no failure, no files at run time.
 //!
 //! The script decides most languages outright (Greek, Hebrew, Thai, Devanagari, Hangul, kana).
 //! Within a script shared by several languages the evidence is scored:
-//! - Latin, Cyrillic, Arabic: letters unique to a language (the filters, `letterLanguages`) and a
-//!   comptime hash table of very frequent function words (`function_words`), in `scoreAlphabet`.
-//!   A later model (character n-grams) is meant to replace `scoreAlphabet` and nothing else.
+//! - Latin and Cyrillic: the embedded character n-gram model (`language_model.zig`, trained by
+//!   scripts/train_language_model.py). Its unigram costs are the letter filters: a letter that a
+//!   language never writes (ő, ř, ș, ğ, ø, ł, ã, ñ, ß, ơ; ї, є, ґ, ы, э) costs that language the
+//!   most a feature can cost, so one such letter outweighs several common words.
+//! - Arabic script: the training text has no Persian, so letters that only Persian (پ چ ژ گ ک ی)
+//!   or only Arabic (ة ى ي ك) writes, and a few function words, decide (`scoreArabic`).
 //! - Han without kana: `scoreHan` weighs characters whose form differs between simplified
 //!   Chinese, traditional Chinese and Japanese, so kanji-only Japanese ("経済産業省発表",
 //!   "日本国憲法第九条") is not taken for Chinese.
 //!
-//! Work is bounded: script counts cover the whole text (16 ASCII bytes at a time; about 25 ms for
-//! 10 MB of mixed text in ReleaseFast), while the per-letter and per-word scoring reads only the
-//! first `window_bytes_max` bytes.
+//! Work is bounded: script counts cover the whole text (16 ASCII bytes at a time), while scoring
+//! reads at most the first `window_bytes_max` bytes, and the n-gram model stops at the end of a
+//! word once its leader is decisively ahead (`language_model.decisive_margin_nats`).
 const std = @import("std");
 const assert = std.debug.assert;
 const script = @import("script.zig");
 const Script = script.Script;
+pub const model = @import("language_model.zig");
+const language_model = model;
 
 /// Append-only: the numeric values are part of the C ABI.
 pub const Language = enum(u8) {
@@ -111,9 +116,9 @@ pub fn detect(text: []const u8) Detection {
     const dominant = dominantGroup(counts);
     const window = text[0..@min(text.len, window_bytes_max)];
     const guess: Guess = switch (dominant.group) {
-        .latin => decideAlphabet(scoreAlphabet(window, .latin), latin_languages, .und),
-        .cyrillic => decideAlphabet(scoreAlphabet(window, .cyrillic), cyrillic_languages, .ru),
-        .arabic => decideAlphabet(scoreAlphabet(window, .arabic), arabic_languages, .ar),
+        .latin => decideModel(.latin, window),
+        .cyrillic => decideModel(.cyrillic, window),
+        .arabic => decideArabic(scoreArabic(window)),
         .greek => certain(.el, dominant.letters),
         .hebrew => certain(.he, dominant.letters),
         .devanagari => certain(.hi, dominant.letters),
@@ -193,7 +198,46 @@ fn certain(language: Language, letters: u32) Guess {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Alphabets: Latin, Cyrillic, Arabic.
+// Latin and Cyrillic: the n-gram model.
+
+/// The language of each lane of the model's tables, checked against the enumeration at comptime.
+const model_languages: [language_model.tables.len][language_model.lanes_max]Language = table: {
+    @setEvalBranchQuota(100_000);
+    var result: [language_model.tables.len][language_model.lanes_max]Language = undefined;
+    for (language_model.tables, &result) |table, *languages| {
+        for (table.codes, languages, 0..) |language_code, *language, lane| {
+            language.* = if (lane < table.languages_count) fromCode(&language_code).? else .und;
+        }
+    }
+    break :table result;
+};
+
+comptime {
+    assert(model_languages[@backingInt(language_model.Alphabet.latin)][0] == .en);
+    assert(model_languages[@backingInt(language_model.Alphabet.cyrillic)][0] == .ru);
+    assert(model_languages[@backingInt(language_model.Alphabet.han)][0] == .zh);
+    assert(model_languages[@backingInt(language_model.Alphabet.han)][1] == .ja);
+}
+
+/// A lead of this many nats over the runner-up is worth a confidence of 1 - 1/e. The model's
+/// naive independence makes its raw odds far too sure of themselves; on the held-out sentences
+/// this scale keeps confidence close to the share of right answers at each level.
+const confidence_scale_nats = 3.0;
+
+fn decideModel(comptime alphabet: language_model.Alphabet, window: []const u8) Guess {
+    const result = language_model.score(alphabet, window);
+    const ranked = language_model.rank(alphabet, result.totals);
+    // No feature, or features that favour no language: nothing to go on.
+    if (result.features == 0 or ranked.cost_best == ranked.cost_second) return .{ .language = .und, .confidence = 0 };
+    const margin_nats = @as(f32, @floatFromInt(ranked.cost_second - ranked.cost_best)) /
+        @as(f32, @floatFromInt(language_model.cost_per_nat));
+    const language = model_languages[@backingInt(alphabet)][ranked.lane_best];
+    assert(language != .und);
+    return .{ .language = language, .confidence = 1 - @exp(-margin_nats / confidence_scale_nats) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Arabic script: Arabic or Persian.
 
 /// A set of languages as a bit mask indexed by `Language`.
 const LanguageSet = u32;
@@ -204,156 +248,58 @@ fn set(languages: []const Language) LanguageSet {
     return mask;
 }
 
-const latin_languages = set(&.{ .en, .de, .fr, .es, .pt, .it, .nl, .pl, .cs, .sv, .da, .fi, .hu, .ro, .tr, .vi });
-const cyrillic_languages = set(&.{ .ru, .uk, .bg });
-const arabic_languages = set(&.{ .ar, .fa });
+/// Points per language: letters and words that only Arabic or only Persian writes.
+const ArabicScores = struct { ar: f32 = 0, fa: f32 = 0 };
 
-/// Evidence per language; higher is more likely.
-pub const Scores = [language_count]f32;
-
-/// The filters: letters that only some languages of the script use. Each occurrence adds one
-/// point, split evenly between the languages of the set, like a function word does.
-fn letterLanguages(codepoint: u21) LanguageSet {
-    if (codepoint < letter_languages_direct.len) return letter_languages_direct[codepoint];
-    return letterLanguagesSwitch(codepoint);
-}
-
-/// The switch below as a table over Latin, Cyrillic and Arabic, where nearly all lookups fall.
-const letter_languages_direct: [0x700]LanguageSet = table: {
-    @setEvalBranchQuota(100_000);
-    var entries: [0x700]LanguageSet = undefined;
-    for (&entries, 0..) |*entry, codepoint| entry.* = letterLanguagesSwitch(codepoint);
-    break :table entries;
-};
-
-fn letterLanguagesSwitch(codepoint: u21) LanguageSet {
+/// The filters: letters that only one of the two writes.
+fn arabicLetterLanguage(codepoint: u21) ?Language {
     return switch (codepoint) {
-        'ß' => set(&.{.de}),
-        'ä' => set(&.{ .de, .sv, .fi }),
-        'ö' => set(&.{ .de, .sv, .fi, .hu, .tr }),
-        'ü' => set(&.{ .de, .hu, .tr }),
-        'å' => set(&.{ .sv, .da }),
-        'æ', 'ø' => set(&.{.da}),
-        'é' => set(&.{ .fr, .es, .pt, .it, .hu, .cs, .vi }),
-        'è', 'ù' => set(&.{ .fr, .it, .vi }),
-        'ê', 'ô' => set(&.{ .fr, .pt, .vi }),
-        'â' => set(&.{ .fr, .pt, .ro, .vi }),
-        'à' => set(&.{ .fr, .it, .pt, .vi }),
-        'ë', 'ï' => set(&.{ .fr, .nl }),
-        'î' => set(&.{ .fr, .ro }),
-        'û', 'œ', 'ÿ' => set(&.{.fr}),
-        'ç' => set(&.{ .fr, .pt, .tr }),
-        'ñ', '¿', '¡' => set(&.{.es}),
-        'á', 'í', 'ú' => set(&.{ .es, .pt, .hu, .cs, .vi }),
-        'ó' => set(&.{ .es, .pt, .pl, .hu, .cs, .vi }),
-        'ã', 'õ' => set(&.{ .pt, .vi }),
-        'ì', 'ò' => set(&.{ .it, .vi }),
-        'ł', 'ą', 'ę', 'ż', 'ź', 'ś', 'ć', 'ń' => set(&.{.pl}),
-        'ř', 'ě', 'ů', 'ď', 'ť', 'ň', 'č', 'š', 'ž' => set(&.{.cs}),
-        'ý' => set(&.{ .cs, .vi }),
-        'ő', 'ű' => set(&.{.hu}),
-        'ă' => set(&.{ .ro, .vi }),
-        'ș', 'ț', 'ţ' => set(&.{.ro}),
-        'ş' => set(&.{ .tr, .ro }), // Romanian written with the cedilla forms.
-        'ğ', 'ı' => set(&.{.tr}),
-        'đ', 'ơ', 'ư', 0x1EA0...0x1EF9 => set(&.{.vi}),
-        'ы', 'э', 'ё' => set(&.{.ru}),
-        'є', 'і', 'ї', 'ґ' => set(&.{.uk}),
-        // 'ъ' is judged with the letter after it: see `hardSignLanguages`.
-        'ь' => set(&.{ .ru, .uk }), // Bulgarian spells it only in "ьо".
-        'پ', 'چ', 'ژ', 'گ', 'ک', 'ی' => set(&.{.fa}),
-        'ة', 'ى', 'ي', 'ك' => set(&.{.ar}),
-        else => 0,
+        'پ', 'چ', 'ژ', 'گ', 'ک', 'ی' => .fa,
+        'ة', 'ى', 'ي', 'ك' => .ar,
+        else => null,
     };
 }
 
-/// What a hard sign 'ъ' says, given the letter after it (0 when none). Russian writes it only as
-/// a separator before е, ё, ю or я ("объяснить", "подъезд"); Bulgarian uses it as a vowel,
-/// mostly before consonants ("път", "България") and in "ъ"-final forms of old spelling.
-fn hardSignLanguages(next: u21) LanguageSet {
-    return switch (next) {
-        'е', 'ё', 'ю', 'я' => set(&.{.ru}),
-        else => set(&.{.bg}),
-    };
-}
-
-/// Scores the languages of one script over `window`: letter filters and function words.
-/// This is the function a trained model replaces.
-pub fn scoreAlphabet(window: []const u8, alphabet: Script) Scores {
-    var scores: Scores = @splat(0);
+/// Scores Arabic against Persian over `window`: one point per filter letter, one per function word.
+pub fn scoreArabic(window: []const u8) ArabicScores {
+    var scores: ArabicScores = .{};
     var word: Word = .{};
     var iterator: script.Utf8Lossy = .{ .bytes = window };
-    var hard_sign_pending = false;
-    while (iterator.next()) |codepoint_raw| {
-        if (codepoint_raw < 0x80) {
-            if (hard_sign_pending) add(&scores, hardSignLanguages(0));
-            hard_sign_pending = false;
-            // ASCII: no filter letters, and only the Latin alphabet has words here.
-            const lower: u8 = @intCast(codepoint_raw | 0x20);
-            if (lower >= 'a' and lower <= 'z') {
-                if (alphabet == .latin) {
-                    word.appendByte(lower);
-                    continue;
-                }
-            }
-            if (word.length > 0 or word.too_long) add(&scores, word.languages());
-            word = .{};
-            continue;
-        }
-        const codepoint = lowercase(codepoint_raw);
-        const letter_script = script.classify(codepoint);
-        if (hard_sign_pending) add(&scores, hardSignLanguages(codepoint));
-        hard_sign_pending = codepoint == 'ъ';
-        add(&scores, letterLanguages(codepoint));
-        if (letter_script == alphabet) {
+    while (iterator.next()) |codepoint| {
+        if (arabicLetterLanguage(codepoint)) |language| addArabic(&scores, set(&.{language}));
+        if (script.classify(codepoint) == .arabic) {
             word.append(codepoint);
-        } else if (letter_script == null or word.length > 0) {
-            add(&scores, word.languages());
+        } else {
+            addArabic(&scores, word.languages());
             word = .{};
         }
     }
-    if (hard_sign_pending) add(&scores, hardSignLanguages(0));
-    add(&scores, word.languages());
+    addArabic(&scores, word.languages());
     return scores;
 }
 
-fn add(scores: *Scores, languages: LanguageSet) void {
+fn addArabic(scores: *ArabicScores, languages: LanguageSet) void {
     if (languages == 0) return;
     const points = 1.0 / @as(f32, @floatFromInt(@popCount(languages)));
-    var remaining = languages;
-    while (remaining != 0) : (remaining &= remaining - 1) {
-        scores[@ctz(remaining)] += points;
-    }
+    if (languages & set(&.{.ar}) != 0) scores.ar += points;
+    if (languages & set(&.{.fa}) != 0) scores.fa += points;
 }
 
-/// Picks the best language of `candidates`. Confidence grows with the evidence of the winner and
-/// with its margin over the runner-up, so text that merely looks Latin is not called English.
-fn decideAlphabet(scores: Scores, candidates: LanguageSet, fallback: Language) Guess {
-    var best: ?Language = null;
-    var score_best: f32 = 0;
-    var score_second: f32 = 0;
-    for (scores, 0..) |score, index| {
-        if (candidates & (@as(LanguageSet, 1) << @intCast(index)) == 0) continue;
-        if (score > score_best) {
-            score_second = score_best;
-            score_best = score;
-            best = @fromBackingInt(@as(u8, @intCast(index)));
-        } else if (score > score_second) {
-            score_second = score;
-        }
-    }
-    // Without evidence, the script's most common language at even odds, or undetermined.
-    const language = best orelse return .{ .language = fallback, .confidence = 0.5 };
-    assert(score_best > 0);
-    assert(score_second <= score_best);
-    const margin = (score_best - score_second) / score_best;
+/// Arabic unless Persian has more evidence. Confidence grows with the evidence of the winner and
+/// with its margin over the other.
+fn decideArabic(scores: ArabicScores) Guess {
+    const language: Language = if (scores.fa > scores.ar) .fa else .ar;
+    const score_best = @max(scores.ar, scores.fa);
+    // Without evidence, Arabic (the script's most common language) at even odds.
+    if (score_best == 0) return .{ .language = .ar, .confidence = 0.5 };
+    const margin = (score_best - @min(scores.ar, scores.fa)) / score_best;
     const evidence = score_best / (score_best + 1);
     return .{ .language = language, .confidence = evidence * (0.4 + 0.6 * margin) };
 }
 
 const word_bytes_max = 24;
 
-/// A lowercase word being read; words longer than any function word are never looked up.
+/// A word being read; words longer than any function word are never looked up.
 const Word = struct {
     bytes: [word_bytes_max]u8 = undefined,
     length: u8 = 0,
@@ -361,7 +307,7 @@ const Word = struct {
 
     fn append(word: *Word, codepoint: u21) void {
         var encoded: [4]u8 = undefined;
-        const length = encodeUtf8(codepoint, &encoded);
+        const length = std.unicode.utf8Encode(codepoint, &encoded) catch unreachable; // A decoded code point.
         if (word.length + length > word_bytes_max) {
             word.too_long = true;
             return;
@@ -370,110 +316,14 @@ const Word = struct {
         word.length += length;
     }
 
-    fn appendByte(word: *Word, byte: u8) void {
-        assert(byte < 0x80);
-        if (word.length == word_bytes_max) {
-            word.too_long = true;
-            return;
-        }
-        word.bytes[word.length] = byte;
-        word.length += 1;
-    }
-
     fn languages(word: *const Word) LanguageSet {
         if (word.too_long or word.length == 0) return 0;
         return lookupWord(word.bytes[0..word.length]);
     }
 };
 
-fn encodeUtf8(codepoint: u21, out: *[4]u8) u8 {
-    assert(codepoint < 0xD800 or codepoint > 0xDFFF);
-    if (codepoint < 0x80) {
-        out[0] = @intCast(codepoint);
-        return 1;
-    } else if (codepoint < 0x800) {
-        out[0] = @intCast(0xC0 | (codepoint >> 6));
-        out[1] = @intCast(0x80 | (codepoint & 0x3F));
-        return 2;
-    } else if (codepoint < 0x10000) {
-        out[0] = @intCast(0xE0 | (codepoint >> 12));
-        out[1] = @intCast(0x80 | ((codepoint >> 6) & 0x3F));
-        out[2] = @intCast(0x80 | (codepoint & 0x3F));
-        return 3;
-    }
-    out[0] = @intCast(0xF0 | (codepoint >> 18));
-    out[1] = @intCast(0x80 | ((codepoint >> 12) & 0x3F));
-    out[2] = @intCast(0x80 | ((codepoint >> 6) & 0x3F));
-    out[3] = @intCast(0x80 | (codepoint & 0x3F));
-    return 4;
-}
-
-/// Lowercase for the letters that function words and filters use: ASCII, Latin-1, Latin
-/// Extended-A and the Romanian comma letters, Vietnamese, Cyrillic. Other code points unchanged.
-fn lowercase(codepoint: u21) u21 {
-    return switch (codepoint) {
-        'A'...'Z', 0xC0...0xD6, 0xD8...0xDE => codepoint + 0x20,
-        0x130 => 'i', // Turkish İ
-        0x100...0x12F, 0x132...0x137, 0x14A...0x177, 0x218...0x21B, 0x1E00...0x1EFF => codepoint | 1,
-        0x139...0x148, 0x179...0x17E => if (codepoint & 1 == 1) codepoint + 1 else codepoint,
-        0x400...0x40F => codepoint + 0x50,
-        0x410...0x42F => codepoint + 0x20,
-        0x490 => 0x491, // Ґ
-        else => codepoint,
-    };
-}
-
-/// Very frequent words, lowercase. A word listed for several languages counts for each, split.
+/// Very frequent words. A word listed for both languages counts for each, split.
 const function_word_lists = [_]struct { language: Language, words: []const u8 }{
-    .{ .language = .en, .words = "the of and to a in is it that for you was with on as are be this have " ++
-        "from or by not but what all were we when your can there an which their if will how would " ++
-        "about has more do they he she his her i my me been who did does so than them these some " ++
-        "could should just like hello hi please thanks thank yes why where write explain" },
-    .{ .language = .de, .words = "der die das und ist nicht ich sie es ein eine zu den mit sich des auf " ++
-        "für im dem von auch wie wir was an aus bei nach noch oder aber wenn nur werden wird hat " ++
-        "sind können kann über zum zur diese dieser wo warum bitte hallo danke" },
-    .{ .language = .fr, .words = "le la les de des et est un une du en que qui pas pour dans ce il elle " ++
-        "je vous nous sur au avec ne se son sa plus par ou mais sont être cette comme aux tout " ++
-        "bonjour merci allez comment pourquoi où c l d j qu" },
-    .{ .language = .es, .words = "el la los las de del y que en un una es por con no se su para al lo " ++
-        "como más pero sus le ya o este esta son muy también hola gracias qué cómo está estás sí " ++
-        "porque cuando hay ser a" },
-    .{ .language = .pt, .words = "o a os as de do da dos das e que em um uma é para com não no na por " ++
-        "se mais mas como ao ou foi são ser está você olá obrigado muito também isso este esta nos " ++
-        "pelo pela" },
-    .{ .language = .it, .words = "il lo la i gli le di del della che e è un una per non in con si sono " ++
-        "da al alla anche come ma più questo questa ciao grazie perché sei cosa l nel nella dei " ++
-        "delle a" },
-    .{ .language = .nl, .words = "de het een en van is dat op te zijn niet met voor die er aan ook als " ++
-        "maar om dan wat bij of uit nog naar hoe wij ik je u hij zij worden wordt hallo dank " ++
-        "alsjeblieft" },
-    .{ .language = .pl, .words = "i w z na nie się to jest że do jak o co ale tak za od po czy jestem " ++
-        "jesteś dla już przez są być był była może tylko który która które jego jej cześć " ++
-        "dziękuję proszę ja" },
-    .{ .language = .cs, .words = "a v je se na to že s z do o jak ale jsem jsou by pro tak za od po co " ++
-        "jeho její které který která být bylo byl ahoj děkuji prosím také ve ze" },
-    .{ .language = .sv, .words = "och i att det som en på är av för med till den har inte om ett men " ++
-        "jag de var så vi kan hej tack vad hur eller från detta också skulle" },
-    .{ .language = .da, .words = "og i at det som en på er af for med til den har ikke om et men jeg de " ++
-        "var så vi kan hej tak hvad hvordan eller fra dette også skal" },
-    .{ .language = .fi, .words = "ja on ei se että oli ovat kuin mutta joka tai myös mitä miten hän " ++
-        "minä sinä me te he tämä ne niin kun vain voi jos olen olet hei kiitos " ++
-        "jotka sekä jo tämän nämä sen sitä siitä hänen ole voidaan kanssa mukaan jälkeen aikana" },
-    .{ .language = .hu, .words = "a az és hogy nem is egy van meg de ez azt ami már csak mint volt vagy " ++
-        "el ki be fel szia köszönöm kérem hogyan miért mi" },
-    .{ .language = .ro, .words = "și şi în de la a cu pe nu este că o un una ce se din mai sunt sau care " ++
-        "pentru acest această fi ar bună mulțumesc mulţumesc cum" },
-    .{ .language = .tr, .words = "ve bir bu da de için ile ne çok gibi daha olarak var değil ama ben " ++
-        "sen o biz siz mi mı mu mü merhaba teşekkür nasıl neden ki en" },
-    .{ .language = .vi, .words = "và của là có không những được các một trong cho người này đã với để " ++
-        "khi thì về như từ tôi bạn xin chào cảm ơn" },
-    .{ .language = .ru, .words = "и в не на я что с он как это по но из у к так его за то от же все она " ++
-        "вы мы да ты был была были быть мне меня для привет спасибо пожалуйста почему где когда " ++
-        "который только" },
-    .{ .language = .uk, .words = "і в не на що з як це та до за від але його у й ми ви я так вона він " ++
-        "був була були бути мені для привіт дякую будь ласка чому де коли який тільки" },
-    .{ .language = .bg, .words = "и в не на да е се за от че с по как са това ще към но ли той тя ние " ++
-        "вие аз беше бяха тук здравей благодаря моля защо къде кога който само" },
     .{ .language = .ar, .words = "في من على إلى أن هذا هذه التي الذي كان ما لا عن مع" },
     .{ .language = .fa, .words = "در از به که این را با است آن برای های می یک شود" },
 };
@@ -485,7 +335,7 @@ const WordSlot = struct {
 };
 
 /// Open addressing with linear probing; at most half full, so lookups end after a few probes.
-const word_slot_count = 2048;
+const word_slot_count = 128;
 
 fn hashWord(bytes: []const u8) u32 {
     var hash: u32 = 0x811C9DC5; // FNV-1a
@@ -689,6 +539,14 @@ pub fn scoreHan(window: []const u8) Penalties {
     return result;
 }
 
+/// Half a point of `scoreHan` penalty is worth this many nats beside the Han model's costs: a
+/// hiragana letter (4 half points) then counts 2 nats against Chinese.
+const han_penalty_nats = 0.5;
+/// Evidence Japanese needs before Han text is taken for it.
+const han_chinese_prior_nats = 2.5;
+/// Chinese text next to never writes kana: each kana letter is this much evidence for Japanese.
+const kana_nats = 3.0;
+
 fn decideCjk(window: []const u8, counts: script.Counts) Guess {
     const hangul = counts.letters[@backingInt(Script.hangul)];
     const kana = counts.letters[@backingInt(Script.hiragana)] + counts.letters[@backingInt(Script.katakana)];
@@ -696,17 +554,27 @@ fn decideCjk(window: []const u8, counts: script.Counts) Guess {
     // Neither Chinese nor Japanese writes Hangul; Korean writes Han (hanja) only here and there.
     if (hangul > 0 and hangul >= kana and @as(u64, hangul) * 2 >= han) return certain(.ko, hangul);
 
+    // Two kinds of evidence, in nats for Japanese: the trained Han model (character n-grams of
+    // Han runs), and the kana and character forms of `scoreHan` (which knows traditional
+    // Chinese, absent from the training text).
+    const han_score = language_model.score(.han, window);
+    const zh_lane = 0;
+    const ja_lane = 1;
+    const model_nats = (@as(f32, @floatFromInt(han_score.totals[zh_lane])) - @as(f32, @floatFromInt(han_score.totals[ja_lane]))) /
+        @as(f32, @floatFromInt(language_model.cost_per_nat));
     const penalties = scoreHan(window);
     const japanese = penalties[@backingInt(HanReading.japanese)];
     const chinese = @min(
         penalties[@backingInt(HanReading.simplified)],
         penalties[@backingInt(HanReading.traditional)],
     );
-    // Without evidence either way the text is taken for Chinese at even odds: Han-only text is
-    // more often Chinese, and the odds say how little that means.
-    const language: Language = if (japanese < chinese) .ja else .zh;
-    const difference: f32 = @floatFromInt(@max(japanese, chinese) - @min(japanese, chinese));
-    return .{ .language = language, .confidence = 0.5 + 0.5 * difference / (difference + 6) };
+    const form_nats = han_penalty_nats * (@as(f32, @floatFromInt(chinese)) - @as(f32, @floatFromInt(japanese)));
+    // Han-only text is more often Chinese: without other evidence it is taken for Chinese, and
+    // the odds say how little that means.
+    const kana_evidence_nats = kana_nats * @as(f32, @floatFromInt(@min(kana, 1000)));
+    const japanese_nats = model_nats + form_nats + kana_evidence_nats - han_chinese_prior_nats;
+    const language: Language = if (japanese_nats > 0) .ja else .zh;
+    return .{ .language = language, .confidence = 0.5 + 0.5 * (1 - @exp(-@abs(japanese_nats) / confidence_scale_nats)) };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ test {
     std.testing.refAllDecls(@This());
     std.testing.refAllDecls(script);
     std.testing.refAllDecls(language);
+    std.testing.refAllDecls(language.model);
     std.testing.refAllDecls(tokens);
     std.testing.refAllDecls(catalogue);
     std.testing.refAllDecls(health);

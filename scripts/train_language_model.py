@@ -1,0 +1,445 @@
+"""Trains the character n-gram model of the language detector (zig/language.zig) and writes the
+held-out sentences that the tests and the benchmark measure it on.
+
+Training text comes from the `dataset-build` package (BSD-2; about 30k words per language, read
+and cleaned by bench/token_corpus.py). Paragraphs are split deterministically: one in
+`HELD_OUT_EVERY` (by a hash of its text) is held out; sentences of held-out paragraphs that also
+occur in training paragraphs are dropped. Everything is deterministic: running the script twice
+gives the same bytes.
+
+    pip install --no-deps dataset-build
+    python scripts/train_language_model.py            # writes the two files below
+    python scripts/train_language_model.py --check    # fails if they are not what it would write
+
+Outputs:
+- zig/language_model.bin: per alphabet (Latin, Cyrillic) an open-addressing hash table of
+  features (character 1- to 4-grams of words padded with spaces, and whole words), each slot a
+  16-bit fingerprint and one u8 cost per language: the quantised log-probability that this
+  language lacks against the likeliest one. Layout in `write_model`; zig/language_model.zig
+  checks it.
+- tests/data/language_held_out.tsv: `code<TAB>sentence` lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import math
+import random
+import re
+import struct
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from token_corpus import LANGUAGE_FOLDERS, load_prose
+
+MODEL_PATH = ROOT / "zig" / "language_model.bin"
+HELD_OUT_PATH = ROOT / "tests" / "data" / "language_held_out.tsv"
+
+HELD_OUT_EVERY = 5
+HELD_OUT_SENTENCES_PER_LANGUAGE = 200
+SENTENCE_CHARS_MIN = 12
+SENTENCE_CHARS_MAX = 300
+SEED = 20251122
+
+# The languages each alphabet's model decides between, in lane order (the order of the costs in
+# a slot). Persian has no training text in dataset-build: Arabic script is left to the filters.
+# "han" scores runs of Han characters for Chinese against Japanese written in kanji.
+ALPHABETS: dict[str, tuple[str, ...]] = {
+    "latin": ("en", "de", "fr", "es", "pt", "it", "nl", "pl", "cs", "sv", "da", "fi", "hu", "ro", "tr", "vi"),
+    "cyrillic": ("ru", "uk", "bg"),
+    "han": ("zh", "ja"),
+}
+# Costs stored per slot (a vector width: the language count rounded up).
+LANES = {"latin": 16, "cyrillic": 4, "han": 4}
+LANES_MAX = 16
+# Table sizes (slots, a power of two) and the features each may hold.
+SLOTS_LOG2 = {"latin": 17, "cyrillic": 16, "han": 15}
+LOAD_MAX = 0.75
+
+ORDER_MAX = 4
+WORD_CHARS_MAX = 12
+# Laplace-style smoothing per feature kind, and the scale of the quantised costs.
+ALPHA = 0.5
+COST_PER_NAT = 16
+COST_MAX = 255
+
+MAGIC = b"THLM"
+FORMAT_VERSION = 2
+
+# --------------------------------------------------------------------------------------------
+# Text to features: exactly what zig/language_model.zig computes.
+
+FNV_OFFSET = 0xCBF29CE484222325
+FNV_PRIME = 0x100000001B3
+MASK64 = (1 << 64) - 1
+WORD_MARK = 0x110000  # not a code point: seeds the whole-word hash apart from the n-grams
+SPACE = 0x20
+
+
+def lowercase(codepoint: int) -> int:
+    """zig/language.zig `lowercase`, code point for code point."""
+    c = codepoint
+    if 0x41 <= c <= 0x5A or 0xC0 <= c <= 0xD6 or 0xD8 <= c <= 0xDE:
+        return c + 0x20
+    if c == 0x130:
+        return 0x69
+    if (
+        0x100 <= c <= 0x12F
+        or 0x132 <= c <= 0x137
+        or 0x14A <= c <= 0x177
+        or 0x218 <= c <= 0x21B
+        or 0x1E00 <= c <= 0x1EFF
+    ):
+        return c | 1
+    if 0x139 <= c <= 0x148 or 0x179 <= c <= 0x17E:
+        return c + 1 if c & 1 else c
+    if 0x400 <= c <= 0x40F:
+        return c + 0x50
+    if 0x410 <= c <= 0x42F:
+        return c + 0x20
+    if c == 0x490:
+        return 0x491
+    return c
+
+
+def is_latin_letter(c: int) -> bool:
+    """zig/script.zig's Latin letters."""
+    return (
+        0x41 <= c <= 0x5A
+        or 0x61 <= c <= 0x7A
+        or c in (0xAA, 0xBA)
+        or 0xC0 <= c <= 0xD6
+        or 0xD8 <= c <= 0xF6
+        or 0xF8 <= c <= 0x2AF
+        or 0x1D00 <= c <= 0x1DBF
+        or 0x1E00 <= c <= 0x1EFF
+        or 0x2090 <= c <= 0x209C
+        or 0x2C60 <= c <= 0x2C7F
+        or 0xA722 <= c <= 0xA7FF
+        or 0xAB30 <= c <= 0xAB5A
+        or 0xAB5C <= c <= 0xAB69
+        or 0xFB00 <= c <= 0xFB06
+        or 0xFF21 <= c <= 0xFF3A
+        or 0xFF41 <= c <= 0xFF5A
+    )
+
+
+def is_cyrillic_letter(c: int) -> bool:
+    """zig/script.zig's Cyrillic letters."""
+    return (
+        0x400 <= c <= 0x481
+        or 0x48A <= c <= 0x52F
+        or 0x1C80 <= c <= 0x1C88
+        or 0xA640 <= c <= 0xA66E
+        or 0xA67F <= c <= 0xA69D
+    )
+
+
+def is_han_letter(c: int) -> bool:
+    """zig/script.zig's Han letters."""
+    return (
+        0x3005 <= c <= 0x3007
+        or 0x303B <= c <= 0x303C
+        or 0x3400 <= c <= 0x4DBF
+        or 0x4E00 <= c <= 0x9FFF
+        or 0xF900 <= c <= 0xFAFF
+        or 0x20000 <= c <= 0x2A6DF
+        or 0x2A700 <= c <= 0x2EE5F
+        or 0x2F800 <= c <= 0x2FA1F
+        or 0x30000 <= c <= 0x323AF
+    )
+
+
+LETTER_TEST = {"latin": is_latin_letter, "cyrillic": is_cyrillic_letter, "han": is_han_letter}
+
+
+def words(text: str, alphabet: str) -> Iterator[list[int]]:
+    """Lowercase words: maximal runs of the alphabet's letters."""
+    test = LETTER_TEST[alphabet]
+    word: list[int] = []
+    for character in text:
+        c = ord(character)
+        if test(c):
+            word.append(lowercase(c))
+        elif word:
+            yield word
+            word = []
+    if word:
+        yield word
+
+
+def fnv(seed: int, codepoints: list[int]) -> int:
+    h = seed
+    for c in codepoints:
+        h = ((h ^ c) * FNV_PRIME) & MASK64
+    return h
+
+
+def mix(h: int) -> int:
+    """A finaliser (murmur3's fmix64) so that slot and fingerprint bits are independent."""
+    h ^= h >> 33
+    h = (h * 0xFF51AFD7ED558CCD) & MASK64
+    h ^= h >> 33
+    h = (h * 0xC4CEB9FE1A85EC53) & MASK64
+    h ^= h >> 33
+    return h
+
+
+def word_features(word: list[int]) -> Iterator[int]:
+    """Hashes of the n-grams (1..ORDER_MAX) of " word " and of the whole word. Each n-gram hash
+    starts from FNV_OFFSET + n, so that orders never share a key."""
+    padded = [SPACE, *word, SPACE]
+    for end in range(1, len(padded) + 1):
+        for order in range(1, ORDER_MAX + 1):
+            start = end - order
+            if start < 0:
+                break
+            gram = padded[start:end]
+            if gram == [SPACE]:
+                continue
+            yield mix(fnv(FNV_OFFSET + order, gram))
+    if len(word) <= WORD_CHARS_MAX:
+        yield mix(fnv(FNV_OFFSET, [WORD_MARK, *word]))
+
+
+def text_features(text: str, alphabet: str) -> Iterator[int]:
+    for word in words(text, alphabet):
+        yield from word_features(word)
+
+
+# --------------------------------------------------------------------------------------------
+# Corpus split.
+
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|(?<=[。！？；।؟])")
+# Fewer words than this is a heading or a label ("Habeas Corpus:"), not a sentence.
+SENTENCE_WORDS_MIN = 4
+LANGUAGES_BY_CHARACTER = frozenset(("zh", "ja", "ko", "th"))
+
+
+def split_sentences(paragraph: str, language: str) -> list[str]:
+    pieces = _SENTENCE_END.split(paragraph)
+    if language == "th":
+        pieces = [piece for chunk in pieces for piece in chunk.split(" ")]  # Thai ends sentences with a space
+    sentences = [" ".join(piece.split()) for piece in pieces]
+    return [
+        s
+        for s in sentences
+        if SENTENCE_CHARS_MIN <= len(s) <= SENTENCE_CHARS_MAX
+        and (language in LANGUAGES_BY_CHARACTER or len(s.split()) >= SENTENCE_WORDS_MIN)
+    ]
+
+
+def is_held_out(paragraph: str) -> bool:
+    digest = hashlib.sha256(paragraph.encode()).digest()
+    return digest[0] % HELD_OUT_EVERY == 0
+
+
+def split_corpus() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Language -> training paragraphs, and language -> held-out sentences (sampled, sorted)."""
+    training: dict[str, list[str]] = {}
+    held_out: dict[str, list[str]] = {}
+    for language in LANGUAGE_FOLDERS:
+        paragraphs = load_prose(language, paragraphs_per_source_max=1_000_000)
+        train = [p for p in paragraphs if not is_held_out(p)]
+        seen = {s for p in train for s in split_sentences(p, language)}
+        candidates = sorted({s for p in paragraphs if is_held_out(p) for s in split_sentences(p, language)} - seen)
+        rng = random.Random(f"{SEED}-{language}")
+        sample = rng.sample(candidates, min(HELD_OUT_SENTENCES_PER_LANGUAGE, len(candidates)))
+        training[language] = train
+        held_out[language] = sorted(sample)
+    return training, held_out
+
+
+# --------------------------------------------------------------------------------------------
+# Training.
+
+# The corpus is essays: it lacks the words that open a chat prompt ("Hello" is rarer in its
+# English than "bello" in its Italian). These lines, written for this model, add them; each
+# counts `EVERYDAY_WEIGHT` times.
+EVERYDAY_WEIGHT = 20
+EVERYDAY_TEXT: dict[str, str] = {
+    "en": "hello hi hey thanks thank you please help me write explain summarize translate what why how "
+    "who where when can you could you tell me show me give me okay yes no good morning",
+    "de": "hallo guten tag danke bitte hilf mir schreib erkläre übersetze was warum wie wer wo wann "
+    "kannst du sag mir zeig mir ja nein guten morgen",
+    "fr": "bonjour salut merci s'il vous plaît aide-moi écris explique traduis quoi pourquoi comment qui "
+    "où quand peux-tu dis-moi montre-moi oui non",
+    "es": "hola buenos días gracias por favor ayúdame escribe explica traduce qué por qué cómo quién "
+    "dónde cuándo puedes dime muéstrame sí no",
+    "pt": "olá bom dia obrigado obrigada por favor ajude-me escreva explique traduza o que por que como "
+    "quem onde quando você pode me diga mostre-me sim não",
+    "it": "ciao buongiorno grazie per favore aiutami scrivi spiega traduci cosa perché come chi dove "
+    "quando puoi dimmi mostrami sì no",
+    "nl": "hallo goedemorgen dank je bedankt alsjeblieft help me schrijf leg uit vertaal wat waarom hoe "
+    "wie waar wanneer kun je vertel me laat zien ja nee",
+    "ru": "привет здравствуйте спасибо пожалуйста помоги напиши объясни переведи что почему как кто где "
+    "когда можешь скажи покажи да нет москва россия",
+    "uk": "привіт добрий день дякую будь ласка допоможи напиши поясни переклади що чому як хто де коли "
+    "можеш скажи покажи так ні київ україна",
+    "bg": "здравей добър ден благодаря моля помогни напиши обясни преведи какво защо как кой къде кога "
+    "можеш ли кажи ми покажи ми да не софия българия",
+}
+
+
+class Table:
+    """One alphabet's features: slot -> (fingerprint, costs per lane)."""
+
+    def __init__(self, alphabet: str, costs: dict[int, list[int]]) -> None:
+        self.alphabet = alphabet
+        self.slots_log2 = SLOTS_LOG2[alphabet]
+        slot_count = 1 << self.slots_log2
+        assert len(costs) <= LOAD_MAX * slot_count, (alphabet, len(costs))
+        self.fingerprints = [0] * slot_count
+        lanes = LANES[alphabet]
+        self.costs = [bytes(lanes)] * slot_count
+        self.lookup: dict[int, list[int]] = {}
+        for key in sorted(costs):
+            slot = key >> (64 - self.slots_log2)
+            fingerprint = fingerprint_of(key)
+            while self.fingerprints[slot] != 0:
+                slot = (slot + 1) & (slot_count - 1)
+            self.fingerprints[slot] = fingerprint
+            self.costs[slot] = bytes(costs[key] + [COST_MAX] * (lanes - len(costs[key])))
+            self.lookup[key] = costs[key]
+
+
+def fingerprint_of(key: int) -> int:
+    """16 low bits of the key, never 0 (0 marks an empty slot)."""
+    return (key & 0xFFFF) or 1
+
+
+def train_alphabet(alphabet: str, training: dict[str, list[str]], budget: int) -> dict[int, list[int]]:
+    """Key -> cost per language of the alphabet, for the `budget` most frequent features."""
+    languages = ALPHABETS[alphabet]
+    counts: list[Counter[int]] = []
+    for language in languages:
+        counter: Counter[int] = Counter()
+        for paragraph in training[language]:
+            counter.update(text_features(paragraph, alphabet))
+        for _ in range(EVERYDAY_WEIGHT):
+            counter.update(text_features(EVERYDAY_TEXT.get(language, ""), alphabet))
+        counts.append(counter)
+    totals = Counter()
+    for counter in counts:
+        totals.update(counter)
+    # The everyday words' features, then the most frequent ones; ties broken by key.
+    everyday = {key for language in languages for key in text_features(EVERYDAY_TEXT.get(language, ""), alphabet)}
+    ranked = sorted(totals, key=lambda key: (key not in everyday, -totals[key], key))
+    # Cut between two counts, never inside a tie: ties broken by key would keep the small keys,
+    # which share their high bits (the slot) and would pile up in one end of the table.
+    if len(ranked) > budget:
+        count_cut = totals[ranked[budget]]
+        ranked = [key for key in ranked[:budget] if key in everyday or totals[key] > count_cut]
+    kept = ranked
+    kept_set = set(kept)
+    sizes = [sum(c for key, c in counter.items() if key in kept_set) for counter in counts]
+    vocabulary = len(kept)
+    costs: dict[int, list[int]] = {}
+    for key in kept:
+        log_probabilities = [
+            math.log((counter[key] + ALPHA) / (size + ALPHA * vocabulary)) for counter, size in zip(counts, sizes)
+        ]
+        best = max(log_probabilities)
+        costs[key] = [min(COST_MAX, round((best - value) * COST_PER_NAT)) for value in log_probabilities]
+    return costs
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluation of the model as the native code applies it (for tuning; the tests check the native
+# detector itself).
+
+
+def classify(text: str, alphabet: str, model: dict[int, list[int]]) -> str:
+    languages = ALPHABETS[alphabet]
+    totals = [0] * len(languages)
+    for key in text_features(text, alphabet):
+        costs = model.get(key)
+        if costs is None:
+            continue
+        for index, cost in enumerate(costs):
+            totals[index] += cost
+    return languages[min(range(len(languages)), key=lambda index: totals[index])]
+
+
+def prefix(sentence: str, language: str, words_count: int) -> str:
+    if language in LANGUAGES_BY_CHARACTER:
+        return sentence[: 2 * words_count]
+    return " ".join(sentence.split()[:words_count])
+
+
+def evaluate(alphabet: str, model: dict[int, list[int]], held_out: dict[str, list[str]]) -> None:
+    for name, words_count in (("sentence", 10_000), ("4 words", 4), ("2 words", 2)):
+        accuracies = []
+        for language in ALPHABETS[alphabet]:
+            items = held_out[language]
+            right = sum(classify(prefix(s, language, words_count), alphabet, model) == language for s in items)
+            accuracies.append(right / len(items))
+        worst = min(zip(accuracies, ALPHABETS[alphabet]))
+        print(
+            f"{alphabet:9} {name:9} macro {100 * sum(accuracies) / len(accuracies):6.2f} % worst {worst[1]} {100 * worst[0]:.1f} %"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Output.
+
+
+def model_bytes(tables: list[Table]) -> bytes:
+    """Header: magic, format version, order max, word chars max, cost per nat, table count; then
+    per table: alphabet id (0 Latin, 1 Cyrillic, 2 Han), language count, slots log2, lanes (cost
+    bytes per slot), and its languages as two-letter codes padded to LANES_MAX; then per table the
+    fingerprints (u16 little-endian) and the costs (lanes bytes per slot)."""
+    out = bytearray()
+    out += MAGIC + struct.pack("<HBBBB", FORMAT_VERSION, ORDER_MAX, WORD_CHARS_MAX, COST_PER_NAT, len(tables))
+    for index, table in enumerate(tables):
+        languages = ALPHABETS[table.alphabet]
+        codes = "".join(languages).encode().ljust(2 * LANES_MAX, b"\0")
+        out += struct.pack("<BBBB", index, len(languages), table.slots_log2, LANES[table.alphabet]) + codes
+    for table in tables:
+        out += struct.pack(f"<{len(table.fingerprints)}H", *table.fingerprints)
+        out += b"".join(table.costs)
+    return bytes(out)
+
+
+def held_out_text(held_out: dict[str, list[str]]) -> str:
+    lines = [f"{language}\t{sentence}\n" for language in LANGUAGE_FOLDERS for sentence in held_out[language]]
+    assert all(line.count("\t") == 1 for line in lines)
+    return "".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only check that the outputs are up to date")
+    parser.add_argument("--evaluate", action="store_true", help="print accuracy on the held-out sentences")
+    options = parser.parse_args()
+
+    training, held_out = split_corpus()
+    tables = []
+    for alphabet in ALPHABETS:
+        budget = int(LOAD_MAX * (1 << SLOTS_LOG2[alphabet]))
+        costs = train_alphabet(alphabet, training, budget)
+        table = Table(alphabet, costs)
+        if options.evaluate:
+            evaluate(alphabet, table.lookup, held_out)
+        tables.append(table)
+    model = model_bytes(tables)
+    text = held_out_text(held_out)
+    if options.check:
+        stale = [p for p, data in ((MODEL_PATH, model), (HELD_OUT_PATH, text.encode())) if p.read_bytes() != data]
+        if stale:
+            raise SystemExit(f"out of date: {', '.join(str(p) for p in stale)}")
+        return
+    MODEL_PATH.write_bytes(model)
+    HELD_OUT_PATH.parent.mkdir(parents=True, exist_ok=True)
+    HELD_OUT_PATH.write_text(text, encoding="utf-8")
+    print(f"wrote {MODEL_PATH} ({len(model)} bytes) and {HELD_OUT_PATH} ({len(text.encode())} bytes)")
+
+
+if __name__ == "__main__":
+    main()
