@@ -57,7 +57,7 @@ def main() -> None:
     for label, chain in chains.items():
         assert result["prompts"][label]["chain"] == chain, f"native and Python chains differ for {label}"
     native_rows = {
-        label: {operation: summarize(operations[operation]) for operation in ("route", "detect", "estimate", "select")}
+        label: {operation: summarize(operations[operation]) for operation in ("route", "route_chain", "detect", "estimate", "select")}
         for label, operations in result["prompts"].items()
     }
     write_json(

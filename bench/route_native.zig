@@ -60,7 +60,7 @@ pub fn main(init: std.process.Init) !void {
         }
         try out.writeAll("], ");
         // The parts of a route, timed alone: what remains is the lock and the selector.
-        inline for (.{ Operation.route, Operation.detect, Operation.estimate, Operation.select }, 0..) |operation, position| {
+        inline for (.{ Operation.route, Operation.route_chain, Operation.detect, Operation.estimate, Operation.select }, 0..) |operation, position| {
             if (position > 0) try out.writeAll(", ");
             try out.print("\"{s}\": [", .{@tagName(operation)});
             _ = timePrompt(io, node, operation, prompt.text, route_iterations); // warm-up
@@ -89,15 +89,16 @@ pub fn main(init: std.process.Init) !void {
     try out.flush();
 }
 
-/// `select` is the selector alone, on features computed once: the decision without reading the
+/// `route_chain` is the route without naming the language (what the C ABI's packed route and so
+/// Python run); `select` is the selector alone, on features computed once: the decision without reading the
 /// prompt (what a caller that already knows language and size pays).
-const Operation = enum { route, detect, estimate, select };
+const Operation = enum { route, route_chain, detect, estimate, select };
 
 /// Nanoseconds per call of `operation` on `prompt`, over `iterations` calls.
 fn timePrompt(io: std.Io, node: *TrinityHybridNode, comptime operation: Operation, prompt: []const u8, iterations: u32) f64 {
     assert(iterations > 0);
     const features: trinity_hybrid.selector.Features = .{
-        .language = trinity_hybrid.detectLanguage(prompt).language,
+        .cjk = trinity_hybrid.language.isCjkText(prompt),
         .tokens_estimated = trinity_hybrid.estimateTokens(prompt),
     };
     const context: trinity_hybrid.selector.Context = .{
@@ -113,6 +114,11 @@ fn timePrompt(io: std.Io, node: *TrinityHybridNode, comptime operation: Operatio
                 const decision = node.route(prompt, .{}, now_ms);
                 assert(decision.route.len > 0);
                 std.mem.doNotOptimizeAway(decision.route.providers[0]);
+            },
+            .route_chain => {
+                const chain = node.routeChain(prompt, .{}, now_ms);
+                assert(chain.route.len > 0);
+                std.mem.doNotOptimizeAway(chain.route.providers[0]);
             },
             .detect => std.mem.doNotOptimizeAway(trinity_hybrid.detectLanguage(prompt).language),
             .estimate => std.mem.doNotOptimizeAway(trinity_hybrid.estimateTokens(prompt)),

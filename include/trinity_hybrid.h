@@ -19,7 +19,7 @@ extern "C" {
 #endif
 
 /* cdef-begin: everything from here to cdef-end is read by the Python binding (cffi ABI mode) */
-#define TH_ABI_VERSION 4
+#define TH_ABI_VERSION 5
 #define TH_PROVIDERS_MAX 16
 #define TH_SCRIPT_COUNT 12
 #define TH_MODEL_BYTES_MAX 96
@@ -171,8 +171,11 @@ th_status th_node_route(th_node *node, const uint8_t *text, size_t text_len, uin
 /* th_node_route in one word. options: bits 0-31 output tokens to reserve, 32-39 forced provider + 1
    (0: none), 40-47 strategy + 1 (0: the node's default), 48 quality; now_ms UINT64_MAX reads
    th_monotonic_ms. Result: bits 0-3 chain length (15: error, status in bits 32-63), 4-7 reason,
-   8-15 language, then 4 bits per provider from bit 16. */
+   8-15 zero, then 4 bits per provider from bit 16. The chain is th_node_route's; the language is
+   not named (only whether the text is CJK, from its scripts), so this skips the n-gram scoring. */
 uint64_t th_node_route_packed(th_node *node, const uint8_t *text, size_t text_len, uint64_t options, uint64_t now_ms);
+/* th_node_route_packed with options 0 and now_ms UINT64_MAX (fewer arguments: cheaper through an FFI). */
+uint64_t th_node_route_default(th_node *node, const uint8_t *text, size_t text_len);
 th_status th_node_admit(th_node *node, uint32_t provider, uint64_t now_ms, uint32_t *admission_out);
 th_status th_node_record_success(th_node *node, uint32_t provider, uint64_t now_ms, uint32_t latency_ms,
                                  uint64_t tokens_input, uint64_t tokens_output, double *cost_usd_out);

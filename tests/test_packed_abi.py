@@ -117,3 +117,15 @@ def test_python_and_the_core_read_the_same_clock() -> None:
     # Same clock source: the readings differ by the time between them, not by an epoch.
     assert abs(native_ms - python_ms) < 1_000
     assert now_ms() >= native_ms
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=texts, keys=st.sets(st.sampled_from(PROVIDERS), max_size=6))
+def test_the_three_argument_route_matches_the_full_route(text, keys) -> None:
+    # node.route(text) with no options takes th_node_route_default; no outcome is recorded, so
+    # the clock it reads cannot change the chain.
+    environ = {f"{name.upper()}_API_KEY": "k-0123456789" for name in keys if name != "local"}
+    node = TrinityHybridNode.from_env(environ)
+    route = node.route(text)
+    chain, reason, language, _ = _full_route(node, text.encode("utf-8", "surrogatepass"), 0, None, None, False, 0)
+    assert (route.providers, route.reason, route.language) == (chain, reason, language)

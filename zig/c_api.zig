@@ -15,7 +15,7 @@ const selector = core.selector;
 const ProviderId = core.ProviderId;
 const TrinityHybridNode = core.TrinityHybridNode;
 
-pub const abi_version: u32 = 4;
+pub const abi_version: u32 = 5;
 const version_text = "0.1.0";
 
 pub const Status = enum(c_int) {
@@ -476,12 +476,12 @@ const RouteOptionsPacked = packed struct(u64) {
 };
 
 /// The route in one word: bits 0-3 the chain's length (15: an error, whose status is in bits
-/// 32-63), 4-7 the reason, 8-15 the language, then four bits per provider from bit 16. The
-/// token estimate and the detection's details are left to the full calls.
+/// 32-63), 4-7 the reason, 8-15 zero, then four bits per provider from bit 16. The language and
+/// the token estimate are left to their own calls: the chain needs neither (`routeChain`).
 const RoutePacked = packed struct(u64) {
     providers_len: u4,
     reason: u4,
-    language: u8,
+    reserved: u8 = 0,
     providers: u48,
 
     const error_len: u4 = 15;
@@ -520,7 +520,7 @@ export fn th_node_route_packed(node: ?*TrinityHybridNode, text: ?[*]const u8, te
             return RoutePacked.failure(.invalid_argument);
     }
     const moment = if (now_ms == now_ms_clock) monotonicMs() else now_ms;
-    const decision = target.route(prompt, options, moment);
+    const decision = target.routeChain(prompt, options, moment);
     const chain = decision.route.slice();
     assert(chain.len <= RoutePacked.providers_capacity);
     var providers: u48 = 0;
@@ -530,11 +530,17 @@ export fn th_node_route_packed(node: ?*TrinityHybridNode, text: ?[*]const u8, te
     const result: RoutePacked = .{
         .providers_len = @intCast(chain.len),
         .reason = @intCast(@backingInt(decision.route.reason)),
-        .language = @backingInt(decision.detection.language),
         .providers = providers,
     };
     assert(result.providers_len != RoutePacked.error_len);
     return @bitCast(result);
+}
+
+/// `th_node_route_packed` with no options, on the node's clock: the common call, in three
+/// arguments instead of five. Through cffi's ABI mode each argument costs about as much as the
+/// routing of a short prompt itself (measured: bench/results/route.json).
+export fn th_node_route_default(node: ?*TrinityHybridNode, text: ?[*]const u8, text_len: usize) u64 {
+    return th_node_route_packed(node, text, text_len, 0, now_ms_clock);
 }
 
 export fn th_node_admit(node: ?*TrinityHybridNode, provider: u32, now_ms: u64, admission_out: ?*u32) Status {
@@ -679,7 +685,7 @@ test "bad arguments get a status, not a crash" {
     try std.testing.expect(needed > small.len);
 }
 
-test "the packed route carries the same chain, reason and language as the full route" {
+test "the packed route carries the same chain and reason as the full route" {
     var node: ?*TrinityHybridNode = null;
     try std.testing.expectEqual(Status.ok, th_node_create(&node));
     defer th_node_destroy(node);
@@ -688,7 +694,7 @@ test "the packed route carries the same chain, reason and language as the full r
     for (ids, keys) |id, key| {
         try std.testing.expectEqual(Status.ok, th_node_set_available(node, @backingInt(id), 1, key.ptr, key.len));
     }
-    const prompts = [_][]const u8{ "Explain photosynthesis.", "请用中文解释量子计算。", "", "Привет" };
+    const prompts = [_][]const u8{ "Explain photosynthesis.", "请用中文解释量子计算。", "", "Привет", "東京", "Translate 你好 into English" };
     for (prompts) |prompt| {
         for ([_]u8{ 0, 1 }) |quality| {
             var full: Route = undefined;
@@ -697,7 +703,6 @@ test "the packed route carries the same chain, reason and language as the full r
             const word: RoutePacked = @bitCast(th_node_route_packed(node, prompt.ptr, prompt.len, options, 5));
             try std.testing.expectEqual(full.providers_len, word.providers_len);
             try std.testing.expectEqual(full.reason, word.reason);
-            try std.testing.expectEqual(full.detection.language, word.language);
             for (full.providers[0..full.providers_len], 0..) |id, position| {
                 const shift: u6 = @intCast(position * RoutePacked.provider_bits);
                 try std.testing.expectEqual(@as(u48, id), (word.providers >> shift) & 0xF);
@@ -724,6 +729,8 @@ test "the packed route reports bad arguments as an error word" {
         try std.testing.expectEqual(@as(u64, @intCast(@backingInt(case.status))), word >> 32);
     }
     try std.testing.expectEqual(RoutePacked.failure(.invalid_argument), th_node_route_packed(null, "hi", 2, 0, 0));
+    try std.testing.expectEqual(RoutePacked.failure(.invalid_argument), th_node_route_default(null, "hi", 2));
+    try std.testing.expectEqual(th_node_route_packed(node, "hi", 2, 0, now_ms_clock), th_node_route_default(node, "hi", 2));
     try std.testing.expectEqual(RoutePacked.failure(.invalid_argument), th_node_route_packed(node, null, 2, 0, 0));
 }
 

@@ -134,6 +134,54 @@ pub fn detect(text: []const u8) Detection {
     return detection;
 }
 
+/// Whether `detect(text)` names Chinese, Japanese or Korean, decided by the script pass alone:
+/// that holds exactly when the text has letters and Han, kana and Hangul dominate them, since
+/// `decideCjk` never answers `und`. Routing needs no more than this, and it costs a fraction of
+/// the n-gram scoring that tells the alphabetic languages apart.
+pub fn isCjkText(text: []const u8) bool {
+    const counts = script.count(text);
+    if (counts.letters_total == 0) return false;
+    return dominantGroup(counts).group == .cjk;
+}
+
+test "isCjkText agrees with detect on every kind of text" {
+    const samples = [_][]const u8{
+        "",             "12345 !!", "Hello there",
+        "请用中文解释量子计算",
+        "東京都庁",
+        "こんにちは",
+        "안녕하세요",
+        "Translate 你好 into English",
+        "用中文解释 Kubernetes",
+        "Привет мир",
+        "中",
+        "a中",
+        "ab中",
+        "\xff\xfe\xfd",
+        "مرحبا بالعالم",
+        "Γειά σου",
+        "日本語 and English and more English words",
+    };
+    for (samples) |text| {
+        try std.testing.expectEqual(isCjk(detect(text).language), isCjkText(text));
+    }
+    var prng = std.Random.DefaultPrng.init(0x5eed);
+    const random = prng.random();
+    const pieces = [_][]const u8{ "a", "word ", "中", "日本", "の", "한", "я", "é", "\xe4", " ", "1", "ß", "ア" };
+    for (0..2_000) |_| {
+        var buffer: [64]u8 = undefined;
+        var length: usize = 0;
+        while (true) {
+            const piece = pieces[random.uintLessThan(usize, pieces.len)];
+            if (length + piece.len > buffer.len) break;
+            @memcpy(buffer[length..][0..piece.len], piece);
+            length += piece.len;
+        }
+        const text = buffer[0..random.uintLessThan(usize, length + 1)];
+        try std.testing.expectEqual(isCjk(detect(text).language), isCjkText(text));
+    }
+}
+
 /// Scripts that decide between the same languages are grouped: Han, kana and Hangul are one.
 const Group = enum { latin, cyrillic, greek, arabic, hebrew, devanagari, thai, cjk, other };
 

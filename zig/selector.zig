@@ -64,7 +64,8 @@ pub const Reason = enum(u8) {
 };
 
 pub const Features = struct {
-    language: Language,
+    /// The prompt is Chinese, Japanese or Korean (`language.isCjkText`).
+    cjk: bool,
     tokens_estimated: u64,
     quality: bool = false,
     force_provider: ?ProviderId = null,
@@ -148,7 +149,7 @@ const Rule = struct {
 };
 
 fn ruleFor(context: Context, features: Features) Rule {
-    if (language.isCjk(features.language)) return .{ .reason = .cjk, .head = .zhipu };
+    if (features.cjk) return .{ .reason = .cjk, .head = .zhipu };
     if (features.tokens_estimated > context.long_context_threshold_tokens) {
         return .{ .reason = .long_context, .head = null };
     }
@@ -314,7 +315,7 @@ fn expectRoute(expected: []const ProviderId, reason: Reason, route: Route) !void
     try testing.expectEqualSlices(ProviderId, expected, route.slice());
 }
 
-const english: Features = .{ .language = .en, .tokens_estimated = 1_000 };
+const english: Features = .{ .cjk = false, .tokens_estimated = 1_000 };
 
 test "strategy names" {
     try testing.expectEqual(Strategy.round_robin, Strategy.fromName("round_robin").?);
@@ -332,7 +333,7 @@ test "cjk: zhipu heads, the rest by speed" {
     const table: Catalogue = .{};
     var board = Board.init(.{});
     var features = english;
-    features.language = .ja;
+    features.cjk = true;
     try expectRoute(&.{ .zhipu, .groq, .google, .openai, .kimi, .anthropic, .deepseek, .mistral, .nvidia, .cohere, .local }, .cjk, select(contextForTest(&table, &board), features));
 
     // The reason stays when zhipu cannot be used; the chain is the rest.
@@ -497,9 +498,9 @@ test "local is last in every chain" {
     for (tables) |table_used| {
         context.catalogue = table_used;
         for (std.enums.values(Strategy)) |strategy| {
-            for ([_]Language{ .en, .zh }) |language_used| {
+            for ([_]bool{ false, true }) |cjk| {
                 for ([_]bool{ false, true }) |quality| {
-                    const features: Features = .{ .language = language_used, .tokens_estimated = 100, .quality = quality, .strategy = strategy, .preferred_provider = .local };
+                    const features: Features = .{ .cjk = cjk, .tokens_estimated = 100, .quality = quality, .strategy = strategy, .preferred_provider = .local };
                     const route = select(context, features);
                     try testing.expectEqual(@as(u8, providers_available_in_tests), route.len);
                     try testing.expectEqual(ProviderId.local, route.slice()[route.len - 1]);

@@ -22,6 +22,14 @@ pub const Strategy = selector.Strategy;
 pub const Reason = selector.Reason;
 
 /// Everything about a prompt that routing needs, plus the chain chosen for it.
+/// The ordered providers and the size they were chosen for, without the language's name.
+pub const Chain = struct {
+    route: selector.Route,
+    /// As in `Decision`.
+    tokens_estimated: u64,
+    tokens_estimate_exact: bool,
+};
+
 pub const Decision = struct {
     route: selector.Route,
     detection: language.Detection,
@@ -203,6 +211,23 @@ pub const TrinityHybridNode = struct {
     /// estimation run outside the lock: they read only the prompt.
     pub fn route(node: *TrinityHybridNode, prompt: []const u8, options: RouteOptions, now_ms: u64) Decision {
         const detection = language.detect(prompt);
+        const chain = node.routeFor(prompt, language.isCjk(detection.language), options, now_ms);
+        return .{
+            .route = chain.route,
+            .detection = detection,
+            .tokens_estimated = chain.tokens_estimated,
+            .tokens_estimate_exact = chain.tokens_estimate_exact,
+        };
+    }
+
+    /// `route` without naming the language: the rules only ask whether the prompt is CJK, which
+    /// the script pass decides (`language.isCjkText`) at a fraction of a full detection's cost.
+    /// The chain is the same as `route`'s.
+    pub fn routeChain(node: *TrinityHybridNode, prompt: []const u8, options: RouteOptions, now_ms: u64) Chain {
+        return node.routeFor(prompt, language.isCjkText(prompt), options, now_ms);
+    }
+
+    fn routeFor(node: *TrinityHybridNode, prompt: []const u8, cjk: bool, options: RouteOptions, now_ms: u64) Chain {
         // No text has more tokens than bytes (tokens.zig guarantees it), so when the byte count
         // already fits every limit the estimate is compared with, the chain cannot depend on the
         // estimate and it is skipped: the costliest step of routing a short prompt.
@@ -210,14 +235,14 @@ pub const TrinityHybridNode = struct {
         node.lock();
         if (node.boundDecides(tokens_bound)) {
             defer node.unlock();
-            return node.selectLocked(detection, tokens_bound, false, options, now_ms);
+            return node.selectLocked(cjk, tokens_bound, false, options, now_ms);
         }
         node.unlock();
         const tokens_estimated = tokens.estimate(prompt) +| options.tokens_reserved_output;
         assert(tokens_estimated <= tokens_bound);
         node.lock();
         defer node.unlock();
-        return node.selectLocked(detection, tokens_estimated, true, options, now_ms);
+        return node.selectLocked(cjk, tokens_estimated, true, options, now_ms);
     }
 
     /// Whether a request of at most `tokens_bound` tokens is below the long-context threshold
@@ -233,12 +258,12 @@ pub const TrinityHybridNode = struct {
 
     fn selectLocked(
         node: *TrinityHybridNode,
-        detection: language.Detection,
+        cjk: bool,
         tokens_estimated: u64,
         tokens_estimate_exact: bool,
         options: RouteOptions,
         now_ms: u64,
-    ) Decision {
+    ) Chain {
         const strategy = options.strategy orelse node.strategy_default;
         const context: selector.Context = .{
             .catalogue = &node.catalogue,
@@ -251,7 +276,7 @@ pub const TrinityHybridNode = struct {
         };
         if (strategy == .round_robin) node.rotation +%= 1;
         const chosen = selector.select(context, .{
-            .language = detection.language,
+            .cjk = cjk,
             .tokens_estimated = tokens_estimated,
             .quality = options.quality,
             .force_provider = options.force_provider,
@@ -259,12 +284,7 @@ pub const TrinityHybridNode = struct {
             .preferred_provider = node.preferred_provider,
         });
         assert(chosen.len <= catalogue_module.providers_max);
-        return .{
-            .route = chosen,
-            .detection = detection,
-            .tokens_estimated = tokens_estimated,
-            .tokens_estimate_exact = tokens_estimate_exact,
-        };
+        return .{ .route = chosen, .tokens_estimated = tokens_estimated, .tokens_estimate_exact = tokens_estimate_exact };
     }
 
     /// Asks the breaker whether a call to `id` may start now; reserves the half-open probe.
@@ -518,10 +538,15 @@ test "skipping the estimate never changes the chain" {
         if (!decision.tokens_estimate_exact) try std.testing.expect(decision.tokens_estimated >= exact);
         // The same selection with the exact estimate gives the same chain.
         node.lock();
-        const reference = node.selectLocked(decision.detection, exact, true, .{ .tokens_reserved_output = reserved }, 0);
+        const reference = node.selectLocked(language.isCjk(decision.detection.language), exact, true, .{ .tokens_reserved_output = reserved }, 0);
         node.unlock();
         try std.testing.expectEqualSlices(ProviderId, reference.route.slice(), decision.route.slice());
         try std.testing.expectEqual(reference.route.reason, decision.route.reason);
+        // And the chain without the language's name is the same chain.
+        const chain = node.routeChain(prompt, .{ .tokens_reserved_output = reserved }, 0);
+        try std.testing.expectEqualSlices(ProviderId, decision.route.slice(), chain.route.slice());
+        try std.testing.expectEqual(decision.route.reason, chain.route.reason);
+        try std.testing.expectEqual(decision.tokens_estimated, chain.tokens_estimated);
     }
 }
 

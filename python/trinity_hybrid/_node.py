@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence, TextIO, Union
 
 from . import _native
 from ._exceptions import ConfigurationError, InvalidInputError
-from ._text import Detection, detect_language_bytes, encode_text, estimate_bytes, language_codes
+from ._text import Detection, detect_language_bytes, encode_text, estimate_bytes
 
 __all__ = ["ProviderStats", "Route", "Secret", "TrinityHybridNode", "mask_key"]
 
@@ -66,7 +66,7 @@ ROUTE_TOKENS_RESERVED_MAX = (1 << 32) - 1
 ROUTE_PACKED_ERROR_LEN = 15
 ROUTE_PACKED_PROVIDERS_SHIFT = 16
 NOW_MS_CLOCK = (1 << 64) - 1
-# Distinct route words are few (chains × reasons × languages), so their decoding is cached; the
+# Distinct route words are few (chains × reasons), so their decoding is cached; the
 # bound keeps a long run of the random strategy from growing the cache without limit.
 ROUTE_CACHE_ENTRIES_MAX = 4096
 
@@ -77,8 +77,8 @@ class Route:
 
     __slots__ = ("_decoded", "_detection", "_text", "_tokens", "_tokens_reserved")
 
-    def __init__(self, decoded: tuple[tuple[str, ...], str, str], text: bytes, tokens_reserved: int) -> None:
-        # The decoded route word is shared between routes: (providers, reason, language).
+    def __init__(self, decoded: tuple[tuple[str, ...], str], text: bytes, tokens_reserved: int) -> None:
+        # The decoded route word is shared between routes: (providers, reason).
         self._decoded = decoded
         self._text = text
         self._tokens_reserved = tokens_reserved
@@ -95,8 +95,9 @@ class Route:
 
     @property
     def language(self) -> str:
-        """The prompt's language (ISO 639-1, or ``und``)."""
-        return self._decoded[2]
+        """The prompt's language (ISO 639-1, or ``und``), detected on first use: the chain
+        itself needs only the prompt's scripts."""
+        return self.detection.language
 
     @property
     def tokens_estimated(self) -> int:
@@ -205,8 +206,9 @@ class TrinityHybridNode:
         self._strategy_index = {name: index for index, name in enumerate(self.strategy_names)}
         self._keys: dict[str, Secret] = {}
         # Decoded route words; dict reads and writes are atomic, so threads may share it.
-        self._routes: dict[int, tuple[tuple[str, ...], str, str]] = {}
+        self._routes: dict[int, tuple[tuple[str, ...], str]] = {}
         self._route_packed = lib.th_node_route_packed
+        self._route_default = lib.th_node_route_default
         # Overrides of the providers' default base URLs (`<PROVIDER>_BASE_URL`).
         self.base_urls: dict[str, str] = {}
         self._client_sync: Any = None
@@ -445,19 +447,22 @@ class TrinityHybridNode:
             options |= (self._strategy(strategy) + 1) << ROUTE_OPTION_STRATEGY_SHIFT
         if quality:
             options |= ROUTE_OPTION_QUALITY
-        moment = NOW_MS_CLOCK if now_ms is None else _non_negative(now_ms, "now_ms")
-        word = self._route_packed(self._handle, data, len(data), options, moment)
+        if options == 0 and now_ms is None:
+            word = self._route_default(self._handle, data, len(data))
+        else:
+            moment = NOW_MS_CLOCK if now_ms is None else _non_negative(now_ms, "now_ms")
+            word = self._route_packed(self._handle, data, len(data), options, moment)
         decoded = self._routes.get(word)
         if decoded is None:
             decoded = self._decode_route(word)
         return Route(decoded, data, max_tokens or 0)
 
-    def _decode_route(self, word: int) -> tuple[tuple[str, ...], str, str]:
+    def _decode_route(self, word: int) -> tuple[tuple[str, ...], str]:
         length = word & 0xF
         if length == ROUTE_PACKED_ERROR_LEN:
             _native.check(word >> 32, "route")
         chain = tuple(self.provider_names[word >> (ROUTE_PACKED_PROVIDERS_SHIFT + 4 * position) & 0xF] for position in range(length))
-        decoded = (chain, self.reason_names[word >> 4 & 0xF], language_codes()[word >> 8 & 0xFF])
+        decoded = (chain, self.reason_names[word >> 4 & 0xF])
         if len(self._routes) < ROUTE_CACHE_ENTRIES_MAX:
             self._routes[word] = decoded
         return decoded
