@@ -282,6 +282,16 @@ pub const Utf8Lossy = struct {
                     return (@as(u21, lead & 0x1F) << 6) | (second & 0x3F);
                 }
             }
+            // Three-byte sequences (Han, kana, Hangul, Devanagari, Thai) likewise: only E0 and ED
+            // restrict their second byte, so the other leads need just two continuation checks.
+            if (lead >= 0xE1 and lead <= 0xEF and lead != 0xED and self.index + 2 < self.bytes.len) {
+                const second = self.bytes[self.index + 1];
+                const third = self.bytes[self.index + 2];
+                if (second & 0xC0 == 0x80 and third & 0xC0 == 0x80) {
+                    self.index += 3;
+                    return (@as(u21, lead & 0x0F) << 12) | (@as(u21, second & 0x3F) << 6) | (third & 0x3F);
+                }
+            }
             const step = decode(self.bytes[self.index..]);
             assert(step.length >= 1);
             assert(step.length <= 4);
@@ -473,6 +483,31 @@ test "Utf8Lossy: valid text of every length" {
     try expectDecoded("a\x00b", &.{ 'a', 0, 'b' }, 0);
     try expectDecoded("é中😀", &.{ 0xE9, 0x4E2D, 0x1F600 }, 0);
     try expectDecoded("\u{10FFFF}\u{D7FF}\u{E000}", &.{ 0x10FFFF, 0xD7FF, 0xE000 }, 0);
+}
+
+test "Utf8Lossy: the two- and three-byte fast paths agree with the general decoder" {
+    // Every lead from C0 to EF with every pair of following bytes, then a letter.
+    var lead: u16 = 0xC0;
+    while (lead <= 0xEF) : (lead += 1) {
+        for (0..256) |second| {
+            var third: u16 = 0x7F;
+            while (third <= 0xC0) : (third += 1) {
+                const bytes = [_]u8{ @intCast(lead), @intCast(second), @intCast(third), 'x' };
+                var fast: Utf8Lossy = .{ .bytes = &bytes };
+                var index: usize = 0;
+                var invalid: u32 = 0;
+                while (index < bytes.len) {
+                    const step = decode(bytes[index..]);
+                    index += step.length;
+                    if (step.codepoint) |expected| {
+                        try std.testing.expectEqual(@as(?u21, expected), fast.next());
+                    } else invalid += 1;
+                }
+                try std.testing.expectEqual(@as(?u21, null), fast.next());
+                try std.testing.expectEqual(invalid, fast.bytes_invalid);
+            }
+        }
+    }
 }
 
 // The expected counts match Python's bytes.decode("utf-8", errors="replace").
