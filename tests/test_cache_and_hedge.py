@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from loopback import Fault, OpenAIServer
 from redis_server import RedisServer, require_binary
@@ -226,6 +226,7 @@ def test_hedge_falls_back_after_a_failure_and_rejects_streams() -> None:
     bytes_max=st.integers(64, 2048),
     operations=st.lists(st.tuples(st.integers(0, 12), st.text(max_size=300)), max_size=60),
 )
+@example(entries_max=1, bytes_max=64, operations=[(0, ""), (0, "\x1f" * 7 + "\U00010000" * 20)])  # found by CI
 def test_lru_never_exceeds_its_bounds_and_returns_what_it_stored(entries_max: int, bytes_max: int,
                                                                  operations: list[tuple[int, str]]) -> None:
     cache = ResponseCache(ttl_s=60, entries_max=entries_max, bytes_max=bytes_max)

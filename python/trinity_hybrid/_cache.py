@@ -169,11 +169,13 @@ class ResponseCache:
             return entry.payload
 
     def _put_local(self, key: str, payload: bytes) -> None:
-        if len(payload) > self.bytes_max:
-            return
         with self._lock:
+            # The older answer goes even when the new one is too large to keep: a later lookup
+            # must never find an answer older than the last one stored.
             if key in self._entries:
                 self._drop(key)
+            if len(payload) > self.bytes_max:
+                return
             self._entries[key] = _Entry(payload, time.monotonic() + self.ttl_s)
             self._bytes += len(payload)
             while len(self._entries) > self.entries_max or self._bytes > self.bytes_max:
