@@ -175,6 +175,8 @@ class _Call:
             raise InvalidInputError("hedge applies to non-stream requests only")
 
     def _cache_key(self, node: TrinityHybridNode, options: dict[str, Any]) -> str | None:
+        if options.get("cache") is None and node.cache is None:
+            return None  # the common case, decided without importing the cache
         from ._cache import cache_mode
 
         mode = cache_mode(options.get("cache"))
@@ -268,12 +270,14 @@ class _Call:
             tokens_output=usage.completion_tokens,
         )
         self.attempts.append(Attempt(provider, "success", latency_s=latency_s))
-        logger.info(
-            "%s answered in %.0f ms",
-            provider,
-            latency_s * 1000,
-            extra={"provider": provider, "outcome": "success", "latency_ms": round(latency_s * 1000)},
-        )
+        # Checked first: the record's fields would otherwise be built for every answer, logged or not.
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                "%s answered in %.0f ms",
+                provider,
+                latency_s * 1000,
+                extra={"provider": provider, "outcome": "success", "latency_ms": round(latency_s * 1000)},
+            )
         return cost_usd, usage
 
     def failed(self, provider: str, started_s: float, error: ProviderError) -> None:

@@ -209,6 +209,8 @@ class TrinityHybridNode:
         self._route_packed = lib.th_node_route_packed
         # Overrides of the providers' default base URLs (`<PROVIDER>_BASE_URL`).
         self.base_urls: dict[str, str] = {}
+        # provider -> (the base URL override it was built with, Endpoint); see ``endpoint``.
+        self._endpoints: dict[str, tuple[str | None, Any]] = {}
         self._client_sync: Any = None
         self._client_async: Any = None
         self._local: Any = None
@@ -409,6 +411,7 @@ class TrinityHybridNode:
         _native.check(self._lib.th_node_get_provider(self._handle, index, info), "get_provider")
         info.model = encoded
         _native.check(self._lib.th_node_set_provider(self._handle, index, info), "set_model")
+        self._endpoints.pop(provider, None)
 
     @property
     def available_providers(self) -> tuple[str, ...]:
@@ -586,6 +589,18 @@ class TrinityHybridNode:
 
     def endpoint(self, provider: str) -> Any:
         """Where and as whom to call ``provider`` (a ``providers.Endpoint``)."""
+        # Built once per configuration: the cached one stands while the base URL override and the
+        # key are the very objects it was built from (``set_model`` drops it), since reading the
+        # model back from the core costs more than the rest of a gateway's request.
+        base_url_override = self.base_urls.get(provider)
+        cached = self._endpoints.get(provider)
+        if cached is not None and cached[0] is base_url_override and cached[1].key is self._keys.get(provider):
+            return cached[1]
+        endpoint = self._new_endpoint(provider)
+        self._endpoints[provider] = (base_url_override, endpoint)
+        return endpoint
+
+    def _new_endpoint(self, provider: str) -> Any:
         from ._exceptions import ProviderUnavailableError
         from .providers import DEFAULT_BASE_URLS, Endpoint
 

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ChatService"]
 
+# One encoder for every request body: ``json.dumps`` with options builds a new one per call.
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
 
 class ChatService:
     """Starts calls for validated requests and runs them."""
@@ -76,7 +79,7 @@ class ChatService:
         try:
             async with session.post(
                 request.url,
-                data=json.dumps(request.json, ensure_ascii=False).encode(),
+                data=_JSON.encode(request.json).encode(),
                 headers=request.headers,
                 timeout=self._timeout(timeouts),
                 allow_redirects=False,
