@@ -81,6 +81,10 @@ class Timeouts:
         return httpx.Timeout(self.read_s, connect=self.connect_s)
 
 
+# One shared instance (it is frozen): transports may cache what they derive from it by identity.
+TIMEOUTS_DEFAULT = Timeouts()
+
+
 @dataclass(frozen=True, slots=True)
 class Attempt:
     """One provider of the chain: ``success``, ``failure``, ``skipped`` (breaker open) or
@@ -145,7 +149,8 @@ class _Call:
             prompt, max_tokens=options["max_tokens"], temperature=options["temperature"], stream=options["stream"]
         )
         self.forced = options["force_provider"] is not None
-        self.timeouts = Timeouts.of(options["timeout"]) if options["timeout"] is not None else node.timeouts or Timeouts()
+        timeout = options["timeout"]
+        self.timeouts = Timeouts.of(timeout) if timeout is not None else node.timeouts or TIMEOUTS_DEFAULT
         # Routed on the normalized messages: the text judged is exactly the text sent.
         self.route = node.route(
             "\n".join(message["content"] for message in self.request.messages),

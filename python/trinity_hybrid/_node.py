@@ -211,6 +211,7 @@ class TrinityHybridNode:
         self.base_urls: dict[str, str] = {}
         # provider -> (the base URL override it was built with, Endpoint); see ``endpoint``.
         self._endpoints: dict[str, tuple[str | None, Any]] = {}
+        self._wire_formats: dict[str, Any] = {}
         self._client_sync: Any = None
         self._client_async: Any = None
         self._local: Any = None
@@ -621,11 +622,16 @@ class TrinityHybridNode:
 
     def wire_format(self, provider: str) -> Any:
         """The wire format ``provider`` speaks (a local server speaks OpenAI's)."""
-        from .providers import WIRE_FORMATS, openai_compatible
+        wire_format = self._wire_formats.get(provider)
+        if wire_format is None:
+            from .providers import WIRE_FORMATS, openai_compatible
 
-        if provider in {"local", "custom"}:
-            return openai_compatible.WIRE_FORMAT
-        return WIRE_FORMATS[provider]
+            if provider in {"local", "custom"}:
+                wire_format = openai_compatible.WIRE_FORMAT
+            else:
+                wire_format = WIRE_FORMATS[provider]
+            self._wire_formats[provider] = wire_format  # fixed per provider: looked up once
+        return wire_format
 
     def _start_call(self, prompt: Any, options: dict[str, Any]) -> Any:
         from ._inference import _Call

@@ -44,6 +44,7 @@ class ChatService:
         self.node = node
         self._session: aiohttp.ClientSession | None = None
         self._timeouts: dict[Timeouts, aiohttp.ClientTimeout] = {}
+        self._timeout_last: tuple[Timeouts | None, aiohttp.ClientTimeout | None] = (None, None)
 
     def start(self, params: ChatParams) -> _Call:
         """Routes the request; raises ``InvalidInputError`` or ``NoProviderAvailable`` before
@@ -91,11 +92,16 @@ class ChatService:
             raise TransientError(f"connection failed ({type(error).__name__})", provider=provider) from None
 
     def _timeout(self, timeouts: Timeouts) -> aiohttp.ClientTimeout:
+        # Nearly every call carries the same Timeouts object: an identity test spares hashing it.
+        last_timeouts, last_timeout = self._timeout_last
+        if timeouts is last_timeouts and last_timeout is not None:
+            return last_timeout
         timeout = self._timeouts.get(timeouts)
         if timeout is None:
             timeout = self._timeouts[timeouts] = aiohttp.ClientTimeout(
                 total=None, connect=timeouts.connect_s, sock_read=timeouts.read_s
             )
+        self._timeout_last = (timeouts, timeout)
         return timeout
 
     def session(self) -> aiohttp.ClientSession:

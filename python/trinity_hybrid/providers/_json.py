@@ -93,6 +93,8 @@ def string(value: object) -> str | None:
 
 def token_count(value: object) -> int | None:
     """A token count: a non-negative whole number (Cohere sends floats such as ``12.0``)."""
+    if type(value) is int:
+        return value if value >= 0 else None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
