@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 
 import pytest
@@ -119,3 +120,9 @@ def test_the_aiohttp_timeout_cached_by_identity_follows_another_timeouts(node: T
     assert (short.connect, short.sock_read) == (1.0, 2.0)
     assert service._timeout(TIMEOUTS_DEFAULT) is default
     asyncio.run(service.aclose())
+
+
+def test_completion_ids_keep_openai_shape_and_do_not_repeat() -> None:
+    identifiers = [_shapes.completion_id() for _ in range(2000)]
+    assert all(re.fullmatch(r"chatcmpl-[0-9a-f]{24}", identifier) for identifier in identifiers)
+    assert len(set(identifiers)) == len(identifiers)

@@ -8,7 +8,7 @@ the same ids ``GET /v1/models`` lists.
 from __future__ import annotations
 
 import json
-import secrets
+import random
 import time
 from json.encoder import encode_basestring as _string  # a JSON string literal, non-ASCII kept as is
 from typing import Any
@@ -21,7 +21,9 @@ DONE_EVENT = b"data: [DONE]\n\n"
 
 
 def completion_id() -> str:
-    return f"chatcmpl-{secrets.token_hex(12)}"
+    # An identifier, not a secret: the random module's generator (seeded from the OS in every
+    # worker process) spares the system call secrets.token_hex makes for each answer.
+    return f"chatcmpl-{random.getrandbits(96):024x}"
 
 
 def usage_json(usage: Usage) -> dict[str, int]:
