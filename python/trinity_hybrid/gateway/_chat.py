@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ChatService"]
 
+# One encoder for every request body: ``json.dumps`` with options builds a new one per call.
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
 
 class ChatService:
     """Starts calls for validated requests and runs them."""
@@ -41,6 +44,7 @@ class ChatService:
         self.node = node
         self._session: aiohttp.ClientSession | None = None
         self._timeouts: dict[Timeouts, aiohttp.ClientTimeout] = {}
+        self._timeout_last: tuple[Timeouts | None, aiohttp.ClientTimeout | None] = (None, None)
 
     def start(self, params: ChatParams) -> _Call:
         """Routes the request; raises ``InvalidInputError`` or ``NoProviderAvailable`` before
@@ -76,7 +80,7 @@ class ChatService:
         try:
             async with session.post(
                 request.url,
-                data=json.dumps(request.json, ensure_ascii=False).encode(),
+                data=_JSON.encode(request.json).encode(),
                 headers=request.headers,
                 timeout=self._timeout(timeouts),
                 allow_redirects=False,
@@ -88,11 +92,16 @@ class ChatService:
             raise TransientError(f"connection failed ({type(error).__name__})", provider=provider) from None
 
     def _timeout(self, timeouts: Timeouts) -> aiohttp.ClientTimeout:
+        # Nearly every call carries the same Timeouts object: an identity test spares hashing it.
+        last_timeouts, last_timeout = self._timeout_last
+        if timeouts is last_timeouts and last_timeout is not None:
+            return last_timeout
         timeout = self._timeouts.get(timeouts)
         if timeout is None:
             timeout = self._timeouts[timeouts] = aiohttp.ClientTimeout(
                 total=None, connect=timeouts.connect_s, sock_read=timeouts.read_s
             )
+        self._timeout_last = (timeouts, timeout)
         return timeout
 
     def session(self) -> aiohttp.ClientSession:

@@ -34,7 +34,7 @@ def load(raw: bytes | str, *, provider: str, what: str) -> Any:
 def load_object(raw: bytes | str, *, provider: str, what: str) -> Mapping[str, Any]:
     """The JSON object in ``raw``: anything else is as garbled as invalid JSON."""
     document = load(raw, provider=provider, what=what)
-    if not isinstance(document, Mapping):
+    if type(document) is not dict and not isinstance(document, Mapping):
         raise TransientError(f"{what} is not a JSON object", provider=provider)
     return document
 
@@ -65,7 +65,8 @@ def _reason(error: ValueError) -> str:
 
 def mapping(value: object) -> Mapping[str, Any]:
     """``value`` if it is a JSON object, else an empty one."""
-    return value if isinstance(value, Mapping) else _EMPTY
+    # json.loads makes dicts: testing for one first spares the slower abstract-class check.
+    return value if type(value) is dict or isinstance(value, Mapping) else _EMPTY
 
 
 def sequence(value: object) -> Sequence[Any]:
@@ -92,6 +93,8 @@ def string(value: object) -> str | None:
 
 def token_count(value: object) -> int | None:
     """A token count: a non-negative whole number (Cohere sends floats such as ``12.0``)."""
+    if type(value) is int:
+        return value if value >= 0 else None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):

@@ -98,7 +98,8 @@ class ChatRequest:
         cls, prompt: Prompt, *, max_tokens: int | None = None, temperature: float | None = None, stream: bool = False
     ) -> ChatRequest:
         """A request for a prompt string or an OpenAI-style message list."""
-        return cls(normalize_messages(prompt), max_tokens=max_tokens, temperature=temperature, stream=stream)
+        # Construction normalizes the prompt: normalizing it here as well would do it twice.
+        return cls(prompt, max_tokens=max_tokens, temperature=temperature, stream=stream)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +188,9 @@ class WireFormat(Protocol):
         ...
 
 
+_SEQUENCES = (list, tuple)
+
+
 def normalize_messages(prompt: object) -> tuple[Message, ...]:
     """A prompt as a tuple of ``{"role", "content"}`` messages: a string becomes one user
     message; a sequence of OpenAI-style messages is checked and copied. Content may be a string
@@ -194,7 +198,10 @@ def normalize_messages(prompt: object) -> tuple[Message, ...]:
     user or assistant message is required, since no provider answers a system prompt alone."""
     if isinstance(prompt, str):
         return (Message(role="user", content=prompt),)
-    if isinstance(prompt, (bytes, bytearray, memoryview, Mapping)) or not isinstance(prompt, Sequence):
+    # Lists and tuples skip the abstract-class checks, which cost more than the rest on the gateway's path.
+    if type(prompt) not in _SEQUENCES and (
+        isinstance(prompt, (bytes, bytearray, memoryview, Mapping)) or not isinstance(prompt, Sequence)
+    ):
         raise InvalidInputError(f"prompt must be a str or a sequence of messages, not {type(prompt).__name__}")
     messages = tuple(_message(position, message) for position, message in enumerate(prompt))
     if not any(message["role"] != "system" for message in messages):
@@ -203,7 +210,7 @@ def normalize_messages(prompt: object) -> tuple[Message, ...]:
 
 
 def _message(position: int, message: object) -> Message:
-    if not isinstance(message, Mapping):
+    if type(message) is not dict and not isinstance(message, Mapping):
         raise InvalidInputError(
             f"messages[{position}] must be a mapping with role and content, not {type(message).__name__}"
         )

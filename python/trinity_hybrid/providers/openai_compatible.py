@@ -70,7 +70,7 @@ class OpenAICompatibleWireFormat:
     def parse_response(self, endpoint: Endpoint, body: bytes) -> Completion:
         document = _json.load_object(body, provider=endpoint.provider, what="response")
         choice = _json.field(document, "choices", 0)
-        if not isinstance(choice, Mapping):
+        if type(choice) is not dict and not isinstance(choice, Mapping):
             raise malformed(endpoint, "response: no choices[0] object")
         message = _json.mapping(choice.get("message"))
         content = message.get("content")
@@ -81,8 +81,8 @@ class OpenAICompatibleWireFormat:
         finish_reason = _finish_reason(endpoint, choice.get("finish_reason"), text_seen=bool(text))
         return Completion(
             text=text,
-            model=_json.string(_json.field(document, "model")) or endpoint.model,
-            usage=_usage(_json.field(document, "usage")),
+            model=_json.string(document.get("model")) or endpoint.model,
+            usage=_usage(document.get("usage")),
             finish_reason=finish_reason,
         )
 
@@ -144,8 +144,9 @@ def _finish_reason(endpoint: Endpoint, raw: object, *, text_seen: bool) -> str |
 
 
 def _usage(value: object) -> Usage | None:
-    prompt_tokens = _json.token_count(_json.field(value, "prompt_tokens"))
-    completion_tokens = _json.token_count(_json.field(value, "completion_tokens"))
+    counts = _json.mapping(value)
+    prompt_tokens = _json.token_count(counts.get("prompt_tokens"))
+    completion_tokens = _json.token_count(counts.get("completion_tokens"))
     if prompt_tokens is None or completion_tokens is None:
         return None
     return Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)

@@ -1,0 +1,128 @@
+"""The shortcuts the gateway's request path takes for speed say exactly what the long way said:
+the completion template against ``json.dumps`` of the same document, cached endpoints against a
+changed configuration, one normalization against the checks it replaced, and the aiohttp timeout
+cached by identity against a different ``Timeouts``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from trinity_hybrid import InvalidInputError, TrinityHybridNode
+from trinity_hybrid._inference import TIMEOUTS_DEFAULT, Timeouts
+from trinity_hybrid.gateway import _shapes
+from trinity_hybrid.gateway._chat import ChatService
+from trinity_hybrid.providers import ChatRequest, Usage
+
+# Any text JSON can carry; lone surrogates cannot be written as UTF-8 either way.
+texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=200)
+counts = st.integers(0, 2**40)
+
+
+def long_way(identifier: str, model: str, text: str, finish_reason: str | None, usage: Usage) -> dict[str, object]:
+    return {
+        "id": identifier,
+        "object": "chat.completion",
+        "model": model,
+        "system_fingerprint": None,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text, "refusal": None},
+                "logprobs": None,
+                "finish_reason": finish_reason or "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+        },
+    }
+
+
+@settings(max_examples=200, deadline=None)
+@given(identifier=texts, model=texts, text=texts, finish_reason=st.none() | texts, prompt=counts, completion=counts)
+def test_the_completion_template_is_the_document_json_dumps_would_write(
+    identifier: str, model: str, text: str, finish_reason: str | None, prompt: int, completion: int
+) -> None:
+    before_s = int(time.time())
+    body = _shapes.completion(identifier, model, text, finish_reason, Usage(prompt, completion))
+    document = json.loads(body)
+    created = document.pop("created")
+    assert isinstance(created, int) and before_s <= created <= int(time.time())
+    assert document == long_way(identifier, model, text, finish_reason, Usage(prompt, completion))
+    # Non-ASCII text travels as UTF-8, not as \u escapes, as json.dumps(ensure_ascii=False) wrote it.
+    assert all(char.encode() in body for char in text if ord(char) > 0x7F)
+
+
+@pytest.fixture
+def node() -> TrinityHybridNode:
+    return TrinityHybridNode.from_env(
+        {"GROQ_API_KEY": "gsk-first-key-0123456789", "GROQ_BASE_URL": "http://127.0.0.1:9/openai/v1"}
+    )
+
+
+def test_a_cached_endpoint_follows_model_base_url_and_key_changes(node: TrinityHybridNode) -> None:
+    first = node.endpoint("groq")
+    assert node.endpoint("groq") is first  # built once while nothing changed
+    assert (first.base_url, first.key.reveal()) == ("http://127.0.0.1:9/openai/v1", "gsk-first-key-0123456789")
+
+    node.set_model("groq", "another-model")
+    assert node.endpoint("groq").model == "another-model"
+    node.set_provider_info("groq", model="a-third-model")
+    assert node.endpoint("groq").model == "a-third-model"
+
+    node.base_urls["groq"] = "http://127.0.0.1:10/v1"
+    assert node.endpoint("groq").base_url == "http://127.0.0.1:10/v1"
+    del node.base_urls["groq"]
+    assert node.endpoint("groq").base_url == "https://api.groq.com/openai/v1"
+
+    node.set_available("groq", "gsk-second-key-0123456789")
+    assert node.endpoint("groq").key.reveal() == "gsk-second-key-0123456789"
+    assert node.endpoint("openai").provider == "openai"  # one cache entry per provider
+
+
+@pytest.mark.parametrize(
+    ("prompt", "wording"),
+    [
+        ([{"role": "robot", "content": "Hi"}], "role"),
+        ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}], "text part"),
+        ([{"role": "system", "content": "Only a system prompt."}], "user or assistant"),
+        ({"role": "user", "content": "a mapping, not a list"}, "sequence of messages"),
+        (b"bytes", "sequence of messages"),
+    ],
+)
+def test_a_request_normalized_once_still_refuses_what_it_refused(prompt: object, wording: str) -> None:
+    with pytest.raises(InvalidInputError, match=wording):
+        ChatRequest.from_prompt(prompt)  # type: ignore[arg-type]
+
+
+def test_a_request_from_a_prompt_is_normalized() -> None:
+    request = ChatRequest.from_prompt(
+        [{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}], "name": "x"}]
+    )
+    assert request.messages == ({"role": "user", "content": "a\nb"},)
+    assert ChatRequest.from_prompt("Hi").messages == ({"role": "user", "content": "Hi"},)
+
+
+def test_the_aiohttp_timeout_cached_by_identity_follows_another_timeouts(node: TrinityHybridNode) -> None:
+    service = ChatService(node)
+    default = service._timeout(TIMEOUTS_DEFAULT)
+    assert service._timeout(TIMEOUTS_DEFAULT) is default
+    assert (default.connect, default.sock_read) == (TIMEOUTS_DEFAULT.connect_s, TIMEOUTS_DEFAULT.read_s)
+    short = service._timeout(Timeouts(connect_s=1.0, read_s=2.0))
+    assert (short.connect, short.sock_read) == (1.0, 2.0)
+    assert service._timeout(TIMEOUTS_DEFAULT) is default
+    asyncio.run(service.aclose())
+
+
+def test_completion_ids_keep_openai_shape_and_do_not_repeat() -> None:
+    identifiers = [_shapes.completion_id() for _ in range(2000)]
+    assert all(re.fullmatch(r"chatcmpl-[0-9a-f]{24}", identifier) for identifier in identifiers)
+    assert len(set(identifiers)) == len(identifiers)
