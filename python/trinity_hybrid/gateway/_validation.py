@@ -35,6 +35,9 @@ class ChatParams:
     temperature: float | None
     quality: bool
     strategy: str | None
+    # The response cache, per request (the library's ``cache`` argument): True, "always" (also
+    # with temperature > 0), False, or None for what the gateway's configuration says.
+    cache: bool | str | None = None
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
@@ -83,6 +86,9 @@ def parse_chat(body: bytes, models: dict[str, str | None], strategies: tuple[str
     strategy = _optional(document, "strategy", str)
     if strategy is not None and strategy not in strategies:
         raise bad_request(f"strategy must be one of {', '.join(strategies)}", param="strategy")
+    cache = document.get("cache")
+    if not (cache is None or isinstance(cache, bool) or cache == "always"):
+        raise bad_request('cache must be true, false or "always"', param="cache", code="invalid_type")
     return ChatParams(
         model=model,
         messages=messages,
@@ -93,6 +99,7 @@ def parse_chat(body: bytes, models: dict[str, str | None], strategies: tuple[str
         temperature=None if temperature is None else float(temperature),
         quality=quality,
         strategy=strategy,
+        cache=cache,
     )
 
 
