@@ -221,6 +221,10 @@ class GatewayMetrics:
             if attempt.outcome != "success" and position + 1 < len(attempts):
                 self._child(self.fallbacks, attempt.provider).inc()
 
+    def record_interrupted_attempt(self, provider: str, error_type: str) -> None:
+        """A stream's attempt that failed after its first token (the request ends there)."""
+        self._child(self.attempts, provider, "failure", error_type).inc()
+
     def record_usage(self, provider: str, tokens_input: int, tokens_output: int, cost_usd: float) -> None:
         self._child(self.tokens, provider, "input").inc(tokens_input)
         self._child(self.tokens, provider, "output").inc(tokens_output)

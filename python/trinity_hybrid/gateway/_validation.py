@@ -46,7 +46,10 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
         raise bad_request("the request body is empty; expected a JSON object")
     try:
         document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+    except RecursionError:
+        # json's C scanner counts nesting against the recursion limit: deep JSON ends here.
+        raise bad_request("the request body is nested too deeply", code="invalid_json") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
         where = f" (line {error.lineno}, column {error.colno})" if isinstance(error, json.JSONDecodeError) else ""
         raise bad_request(f"the request body is not valid JSON{where}", code="invalid_json") from None
     if not isinstance(document, dict):
