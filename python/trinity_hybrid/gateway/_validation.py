@@ -45,7 +45,9 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     if not body:
         raise bad_request("the request body is empty; expected a JSON object")
     try:
-        document = json.loads(body)
+        # Strict UTF-8 (RFC 8259): json.loads on bytes would also take UTF-16/32 and decode
+        # surrogates encoded in UTF-8 (b"\xed\xa0\x80"), which no valid UTF-8 text contains.
+        document = json.loads(body.decode("utf-8"))
     except RecursionError:
         # json's C scanner counts nesting against the recursion limit: deep JSON ends here.
         raise bad_request("the request body is nested too deeply", code="invalid_json") from None
