@@ -169,11 +169,11 @@ class ResponseCache:
             return entry.payload
 
     def _put_local(self, key: str, payload: bytes) -> None:
-        if len(payload) > self.bytes_max:
-            return
         with self._lock:
             if key in self._entries:
                 self._drop(key)
+            if len(payload) > self.bytes_max:
+                return  # too large to keep; the older answer under this key is gone too
             self._entries[key] = _Entry(payload, time.monotonic() + self.ttl_s)
             self._bytes += len(payload)
             while len(self._entries) > self.entries_max or self._bytes > self.bytes_max:
