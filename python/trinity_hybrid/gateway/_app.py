@@ -125,9 +125,10 @@ class Gateway:
         )
         duration_s = time.perf_counter() - started_s
         overhead_s = max(0.0, duration_s - sum(attempt.latency_s for attempt in response.attempts))
-        await _send(
-            send, 200, body, JSON_HEADERS + _trinity_headers(response.provider, len(response.attempts), overhead_s)
-        )
+        headers = JSON_HEADERS + _trinity_headers(response.provider, len(response.attempts), overhead_s)
+        if call.cache_key is not None:  # the request went through the response cache
+            headers.append((b"x-trinity-cache", b"hit" if response.cached else b"miss"))
+        await _send(send, 200, body, headers)
         self._record_chat(response.provider, response.attempts, duration_s, overhead_s)
         self.metrics.record_usage(
             response.provider, response.usage.prompt_tokens, response.usage.completion_tokens, response.cost_usd
@@ -168,6 +169,10 @@ class Gateway:
             await _send_body(send, _shapes.error_event(api_error_for(error).body()), more=False)
             self.metrics.record_request("chat", first.provider, "upstream_error", first_byte_s - started_s)
             self._record_attempts_failed(call)
+            # The attempt that failed after its first token is recorded by the node but is not
+            # among the call's attempts (it ended the request instead of falling back).
+            cause = getattr(error, "cause", None)
+            self.metrics.record_interrupted_attempt(chunk.provider, type(cause or error).__name__)
             return
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]

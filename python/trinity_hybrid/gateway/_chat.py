@@ -57,6 +57,7 @@ class ChatService:
             "temperature": params.temperature,
             "stream": params.stream,
             "timeout": None,
+            "cache": params.cache,
         }
         call: _Call = self.node._start_call(params.messages, options)
         return call

@@ -1,7 +1,8 @@
 """The gateway's Prometheus metrics, through ``prometheus_client``.
 
 Counters and histograms are updated once per request, after the answer is known; the breaker
-state is read from the node only when Prometheus scrapes, so it costs the hot path nothing.
+state, the shared state's mode and counts, and the response cache's counts are read from the node
+only when Prometheus scrapes, so they cost the hot path nothing.
 Every process (``--workers N``) exports its own series. No label ever holds a key or a prompt:
 labels are provider names, outcomes, error class names and directions.
 
@@ -21,7 +22,7 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 OVERHEAD_BUCKETS_S = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
+# The shared state's modes (``_shared.SharedState.status``), and "local" when no Redis is configured.
+SHARED_STATE_MODES = ("local", "connecting", "shared", "degraded")
 
 METRIC_NAMES = (
     "trinity_gateway_requests_total",
@@ -49,6 +52,16 @@ METRIC_NAMES = (
     "trinity_cost_usd_total",
     "trinity_breaker_state",
     "trinity_provider_available",
+    "trinity_shared_state_mode",
+    "trinity_shared_state_connected",
+    "trinity_shared_state_outages_total",
+    "trinity_shared_state_resyncs_total",
+    "trinity_shared_state_redis_errors_total",
+    "trinity_shared_state_events_total",
+    "trinity_cache_lookups_total",
+    "trinity_cache_stores_total",
+    "trinity_cache_evictions_total",
+    "trinity_cache_entries",
     "process_resident_memory_bytes",
 )
 
@@ -73,6 +86,66 @@ class _BreakerCollector(Collector):
                 state.add_metric([provider], float(BREAKER_STATES[stats.state]))
         yield state
         yield available
+
+
+class _ScalingCollector(Collector):
+    """Shared state (Redis) and the response cache, read at scrape time from the node's own
+    status sections. Without Redis the mode is ``local``; the other families are then empty."""
+
+    def __init__(self, node: TrinityHybridNode) -> None:
+        self._node = node
+
+    def collect(self) -> Iterable[GaugeMetricFamily | CounterMetricFamily]:
+        shared = self._node.shared_state()
+        mode = GaugeMetricFamily(
+            "trinity_shared_state_mode",
+            "1 for the current mode: local (no Redis), connecting, shared, degraded (Redis unreachable).",
+            labels=["mode"],
+        )
+        current = "local" if shared is None else shared["mode"]
+        for name in SHARED_STATE_MODES:
+            mode.add_metric([name], 1.0 if name == current else 0.0)
+        connected = GaugeMetricFamily(
+            "trinity_shared_state_connected", "1 while this replica is connected to Redis, 0 while it is not."
+        )
+        outages = CounterMetricFamily("trinity_shared_state_outages", "Times the connection to Redis was lost.")
+        resyncs = CounterMetricFamily(
+            "trinity_shared_state_resyncs", "Resynchronisations with Redis after (re)connecting."
+        )
+        errors = CounterMetricFamily("trinity_shared_state_redis_errors", "Redis operations that failed.")
+        events = CounterMetricFamily(
+            "trinity_shared_state_events",
+            "Breaker events published to, received from and applied from the other replicas.",
+            labels=["direction"],
+        )
+        if shared is not None:
+            connected.add_metric([], 1.0 if shared["connected"] else 0.0)
+            outages.add_metric([], shared["outages"])
+            resyncs.add_metric([], shared["resyncs"])
+            errors.add_metric([], shared["redis_errors"])
+            for direction in ("published", "received", "applied"):
+                events.add_metric([direction], shared[f"events_{direction}"])
+        yield from (mode, connected, outages, resyncs, errors, events)
+        yield from self._cache_families()
+
+    def _cache_families(self) -> Iterable[GaugeMetricFamily | CounterMetricFamily]:
+        lookups = CounterMetricFamily(
+            "trinity_cache_lookups", "Response cache lookups: hit or miss.", labels=["result"]
+        )
+        stores = CounterMetricFamily("trinity_cache_stores", "Answers stored in the response cache.")
+        evictions = CounterMetricFamily(
+            "trinity_cache_evictions", "Entries evicted from the in-process cache to stay in its bounds."
+        )
+        entries = GaugeMetricFamily("trinity_cache_entries", "Entries in this process's cache.")
+        cache = self._node.cache
+        if cache is not None:
+            counts = cache.status()
+            lookups.add_metric(["hit"], counts["hits"])
+            lookups.add_metric(["miss"], counts["misses"])
+            stores.add_metric([], counts["stores"])
+            evictions.add_metric([], counts["evictions"])
+            entries.add_metric([], counts["entries"])
+        yield from (lookups, stores, evictions, entries)
 
 
 class GatewayMetrics:
@@ -131,6 +204,7 @@ class GatewayMetrics:
             "trinity_cost_usd", "Cost in USD at the catalogue's prices.", ["provider"], registry=registry
         )
         registry.register(_BreakerCollector(node))
+        registry.register(_ScalingCollector(node))
         ProcessCollector(registry=registry)
 
     def record_request(self, endpoint: str, provider: str | None, outcome: str, duration_s: float) -> None:
@@ -146,6 +220,10 @@ class GatewayMetrics:
                 self._child(self.provider_latency, attempt.provider).observe(attempt.latency_s)
             if attempt.outcome != "success" and position + 1 < len(attempts):
                 self._child(self.fallbacks, attempt.provider).inc()
+
+    def record_interrupted_attempt(self, provider: str, error_type: str) -> None:
+        """A stream's attempt that failed after its first token (the request ends there)."""
+        self._child(self.attempts, provider, "failure", error_type).inc()
 
     def record_usage(self, provider: str, tokens_input: int, tokens_output: int, cost_usd: float) -> None:
         self._child(self.tokens, provider, "input").inc(tokens_input)

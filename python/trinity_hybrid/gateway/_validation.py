@@ -35,6 +35,9 @@ class ChatParams:
     temperature: float | None
     quality: bool
     strategy: str | None
+    # The response cache, per request (the library's ``cache`` argument): True, "always" (also
+    # with temperature > 0), False, or None for what the gateway's configuration says.
+    cache: bool | str | None = None
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
@@ -42,8 +45,13 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     if not body:
         raise bad_request("the request body is empty; expected a JSON object")
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        # Strict UTF-8 (RFC 8259): json.loads on bytes would also take UTF-16/32 and decode
+        # surrogates encoded in UTF-8 (b"\xed\xa0\x80"), which no valid UTF-8 text contains.
+        document = json.loads(body.decode("utf-8"))
+    except RecursionError:
+        # json's C scanner counts nesting against the recursion limit: deep JSON ends here.
+        raise bad_request("the request body is nested too deeply", code="invalid_json") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
         where = f" (line {error.lineno}, column {error.colno})" if isinstance(error, json.JSONDecodeError) else ""
         raise bad_request(f"the request body is not valid JSON{where}", code="invalid_json") from None
     if not isinstance(document, dict):
@@ -83,6 +91,9 @@ def parse_chat(body: bytes, models: dict[str, str | None], strategies: tuple[str
     strategy = _optional(document, "strategy", str)
     if strategy is not None and strategy not in strategies:
         raise bad_request(f"strategy must be one of {', '.join(strategies)}", param="strategy")
+    cache = document.get("cache")
+    if not (cache is None or isinstance(cache, bool) or cache == "always"):
+        raise bad_request('cache must be true, false or "always"', param="cache", code="invalid_type")
     return ChatParams(
         model=model,
         messages=messages,
@@ -93,6 +104,7 @@ def parse_chat(body: bytes, models: dict[str, str | None], strategies: tuple[str
         temperature=None if temperature is None else float(temperature),
         quality=quality,
         strategy=strategy,
+        cache=cache,
     )
 
 
