@@ -26,7 +26,7 @@ from httpx_aiohttp import AiohttpTransport
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from trinity_hybrid import TrinityHybridNode  # noqa: E402
+from trinity_hybrid import TrinityHybridNode
 
 PROMPT = "Explain how a hash map works."
 CALLS_PER_ROUND = 200

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from hatch_build import PLATFORM_TAGS  # noqa: E402
+from hatch_build import PLATFORM_TAGS
 
 # What the library's header must say, per target: (format, machine).
 EXPECTED = {

@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 import pytest
-
 import trinity_hybrid
 from trinity_hybrid import InvalidInputError, TrinityHybridNode
 
@@ -17,7 +16,7 @@ from trinity_hybrid import InvalidInputError, TrinityHybridNode
 def test_library_ships_inside_the_package() -> None:
     from trinity_hybrid import _native
 
-    ffi, lib = _native.load()
+    _, lib = _native.load()
     assert int(lib.th_abi_version()) == _native.ABI_VERSION
     assert _native.names("th_provider_name") == (
         "openai", "anthropic", "google", "groq", "zhipu", "deepseek", "kimi", "nvidia", "cohere", "mistral", "local",
@@ -28,7 +27,7 @@ def test_library_ships_inside_the_package() -> None:
 def test_missing_library_gives_a_clear_error(tmp_path) -> None:
     code = "import trinity_hybrid; trinity_hybrid.detect_language('hi')"
     environment = {**os.environ, "TRINITY_HYBRID_LIBRARY": str(tmp_path / "nope.so")}
-    result = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=False)
     assert result.returncode != 0
     assert "NativeLibraryError" in result.stderr
     assert "was not found" in result.stderr
@@ -39,7 +38,7 @@ def test_wrong_library_gives_a_clear_error(tmp_path) -> None:
     impostor.write_bytes(b"not a shared library")
     code = "import trinity_hybrid; trinity_hybrid.detect_language('hi')"
     environment = {**os.environ, "TRINITY_HYBRID_LIBRARY": str(impostor)}
-    result = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=False)
     assert "NativeLibraryError" in result.stderr
     assert "cannot load" in result.stderr
 

@@ -8,11 +8,10 @@ never diverge.
 
 from __future__ import annotations
 
+from breaker_model import FAILURE_KINDS, BreakerModel
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-
-from breaker_model import FAILURE_KINDS, BreakerModel
 from trinity_hybrid import TrinityHybridNode
 
 PROVIDER = "groq"

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from trinity_hybrid import ConfigurationError, TrinityHybridNode
 
 GOOD = """
@@ -104,7 +104,7 @@ def test_any_value_is_accepted_or_named(tmp_path_factory: pytest.TempPathFactory
     *tables, leaf = key.split(".")
     rendered = repr(value).lower() if isinstance(value, bool) else (
         '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"' if isinstance(value, str) else
-        ("nan" if value != value else repr(value).replace("inf", "inf")))
+        ("nan" if math.isnan(value) else repr(value).replace("inf", "inf")))
     text = (f"[{'.'.join(tables)}]\n" if tables else "") + f"{leaf} = {rendered}\n"
     path = tmp_path_factory.mktemp("config") / "trinity.toml"
     path.write_text(text, encoding="utf-8")

@@ -8,9 +8,8 @@ import logging
 import time
 
 import pytest
-from loopback import AnthropicServer, CohereServer, Fault, GeminiServer, OpenAIServer
-
 import trinity_hybrid
+from loopback import AnthropicServer, CohereServer, Fault, GeminiServer, OpenAIServer
 from trinity_hybrid import (
     AllProvidersFailed,
     ClientRequestError,
@@ -61,19 +60,18 @@ def test_each_wire_format_answers(provider: str) -> None:
 
 
 def test_fallback_order_and_breaker(openai_server: OpenAIServer) -> None:
-    with OpenAIServer() as second:
-        with node_for(groq=openai_server, openai=second) as node:
-            for _ in range(3):
-                openai_server.faults.push(Fault.status(503))
-                response = node.infer("Hello there, how are you?")
-                assert response.provider == "openai"
-                assert [attempt.provider for attempt in response.attempts] == ["groq", "openai"]
-                assert response.attempts[0].error_type == "TransientError"
-            assert node.stats("groq").state == "open"
-            # With the breaker open, groq is not called at all.
-            calls_before = len(openai_server.requests)
-            assert node.infer("Hello there, how are you?").provider == "openai"
-            assert len(openai_server.requests) == calls_before
+    with OpenAIServer() as second, node_for(groq=openai_server, openai=second) as node:
+        for _ in range(3):
+            openai_server.faults.push(Fault.status(503))
+            response = node.infer("Hello there, how are you?")
+            assert response.provider == "openai"
+            assert [attempt.provider for attempt in response.attempts] == ["groq", "openai"]
+            assert response.attempts[0].error_type == "TransientError"
+        assert node.stats("groq").state == "open"
+        # With the breaker open, groq is not called at all.
+        calls_before = len(openai_server.requests)
+        assert node.infer("Hello there, how are you?").provider == "openai"
+        assert len(openai_server.requests) == calls_before
 
 def test_half_open_probe_closes_the_breaker(openai_server: OpenAIServer) -> None:
     with OpenAIServer() as second, node_for(groq=openai_server, openai=second) as node:

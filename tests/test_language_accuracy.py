@@ -11,7 +11,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-
 import trinity_hybrid
 
 HELD_OUT_PATH = Path(__file__).resolve().parent / "data" / "language_held_out.tsv"

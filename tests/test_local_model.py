@@ -8,7 +8,6 @@ import importlib.util
 import os
 
 import pytest
-
 import trinity_hybrid
 from trinity_hybrid import ProviderUnavailableError, TrinityHybridNode
 

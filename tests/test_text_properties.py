@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import trinity_hybrid
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import trinity_hybrid
 from trinity_hybrid._text import language_codes
 
 # Any code point at all, lone surrogates included: a prompt can come from anywhere.

@@ -24,7 +24,8 @@ attribute ever carries an API key: keys appear only masked, as ``key[:8]***``.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 __all__ = [
     "AllProvidersFailed",
@@ -37,8 +38,8 @@ __all__ = [
     "NativeLibraryError",
     "NoProviderAvailable",
     "ProviderError",
-    "QuotaExhaustedError",
     "ProviderUnavailableError",
+    "QuotaExhaustedError",
     "RateLimitedError",
     "StreamInterruptedError",
     "TransientError",

@@ -10,8 +10,9 @@ import json
 import math
 import os
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence, TextIO, Union
+from typing import Any, TextIO
 
 from . import _native
 from ._exceptions import ConfigurationError, InvalidInputError
@@ -20,7 +21,7 @@ from ._text import Detection, detect_language_bytes, encode_text, estimate_bytes
 __all__ = ["ProviderStats", "Route", "Secret", "TrinityHybridNode", "mask_key"]
 
 Message = Mapping[str, Any]
-Prompt = Union[str, Sequence[Message]]
+Prompt = str | Sequence[Message]
 
 U64_MAX = 2**64 - 1
 ADMISSIONS = ("allowed", "allowed_probe", "denied_open", "denied_probe_in_flight")
@@ -663,9 +664,8 @@ class TrinityHybridNode:
         ``temperature > 0``; ``None``: as configured)."""
         from ._inference import infer_sync, stream_sync
 
-        call = self._start_call(prompt, dict(quality=quality, force_provider=force_provider, strategy=strategy,
-                                          max_tokens=max_tokens, temperature=temperature, stream=stream, timeout=timeout,
-                                          cache=cache))
+        call = self._start_call(prompt, {"quality": quality, "force_provider": force_provider, "strategy": strategy, "max_tokens": max_tokens,
+                                          "temperature": temperature, "stream": stream, "timeout": timeout, "cache": cache})
         if stream:
             return stream_sync(self._sync_client(), call)
         return infer_sync(self._sync_client(), call)
@@ -689,9 +689,9 @@ class TrinityHybridNode:
         one started beside it; the first answer wins, the other is cancelled."""
         from ._inference import httpx_post, infer_async, stream_async
 
-        call = self._start_call(prompt, dict(quality=quality, force_provider=force_provider, strategy=strategy,
-                                          max_tokens=max_tokens, temperature=temperature, stream=stream, timeout=timeout,
-                                          cache=cache, hedge=hedge))
+        call = self._start_call(prompt, {"quality": quality, "force_provider": force_provider, "strategy": strategy, "max_tokens": max_tokens,
+                                          "temperature": temperature, "stream": stream, "timeout": timeout, "cache": cache,
+                                          "hedge": hedge})
         if stream:
             return stream_async(self._async_client(), call)
         return await infer_async(httpx_post(self._async_client()), call)
