@@ -87,16 +87,16 @@ def main() -> None:
                         rows.setdefault((bytes_min, margin, slice_name), []).append(right)
                         rows.setdefault((bytes_min, margin, slice_name + " lookups"), []).append(lookups)
     print("bytes margin  sentence%  4words%  lookups/sentence")
+
+    def mean(bytes_min: int, margin: int, name: str) -> float:
+        values = rows[(bytes_min, margin, name)]
+        return sum(values) / len(values)
+
     for bytes_min in BYTES_MIN:
         for margin in MARGINS_NATS:
-
-            def mean(name: str) -> float:
-                values = rows[(bytes_min, margin, name)]
-                return sum(values) / len(values)
-
             print(
-                f"{bytes_min:5} {margin:6} {100 * mean('sentence'):9.2f} {100 * mean('4 words'):8.2f} "
-                f"{mean('sentence lookups'):8.1f}"
+                f"{bytes_min:5} {margin:6} {100 * mean(bytes_min, margin, 'sentence'):9.2f} "
+                f"{100 * mean(bytes_min, margin, '4 words'):8.2f} {mean(bytes_min, margin, 'sentence lookups'):8.1f}"
             )
 
 
