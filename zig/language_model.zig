@@ -355,3 +355,30 @@ test "score: no letters of the alphabet, no features" {
     try testing.expectEqual(@as(u32, 0), result.features);
     try testing.expectEqual(@as(u32, 0), @reduce(.Max, result.totals));
 }
+
+test "score: a word longer than the feature queue scores as its features looked up one by one" {
+    // 40 letters queue some 160 features, more than `pending_max`: the queue is flushed mid-word.
+    const word = "pneumonoultramicroscopicsilicovolcanoses";
+    const table = comptime &tables[@backingInt(Alphabet.latin)];
+    var padded: [word.len + 2]u21 = undefined;
+    padded[0] = space;
+    padded[padded.len - 1] = space;
+    for (word, padded[1 .. padded.len - 1]) |letter, *codepoint| codepoint.* = letter;
+    var expected: Totals(.latin) = @splat(0);
+    var features: u32 = 0;
+    for (1..padded.len + 1) |end| {
+        for (1..order_max + 1) |order| {
+            if (order > end) break;
+            const gram = padded[end - order .. end];
+            if (order == 1 and gram[0] == space) continue;
+            const costs = table.lookup(mix(fnvGram(order, gram))) orelse continue;
+            expected += @as(Totals(.latin), costs);
+            features += 1;
+        }
+    }
+    comptime assert(word.len > word_chars_max); // No whole-word feature.
+    const result = score(.latin, word);
+    try testing.expectEqual(features, result.features);
+    try testing.expect(features > 64);
+    try testing.expect(@reduce(.And, expected == result.totals));
+}
