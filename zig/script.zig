@@ -264,7 +264,7 @@ pub const Utf8Lossy = struct {
     index: usize = 0,
     bytes_invalid: u32 = 0,
 
-    pub fn next(self: *Utf8Lossy) ?u21 {
+    pub inline fn next(self: *Utf8Lossy) ?u21 {
         assert(self.index <= self.bytes.len);
         // Each iteration consumes at least one byte, so the loop is bounded by the input length.
         while (self.index < self.bytes.len) {
