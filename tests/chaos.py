@@ -71,6 +71,16 @@ def expected_text(prompt: str) -> str:
     return f"echo: {prompt}"
 
 
+def mixed_mode(index: int) -> str:
+    """The request mix both chaos runs use: 10 % blocking, about 25 % streamed, the rest async."""
+    return "sync" if index % 10 == 0 else ("stream" if index % 4 == 1 else "async")
+
+
+def redis_outage(requests: int, kill: Any, restart: Any) -> dict[int, Any]:
+    """Redis goes away at 30 % of the run and comes back at 60 %."""
+    return {requests * 3 // 10: kill, requests * 6 // 10: restart}
+
+
 async def run_chaos(
     target: Target,
     *,

@@ -16,7 +16,7 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from chaos import NodeTarget, run_chaos
+from chaos import NodeTarget, mixed_mode, redis_outage, run_chaos
 from loopback import AnthropicServer, Fault, GeminiServer, LoopbackServer, OpenAIServer
 from redis_server import RedisServer, require_binary
 from trinity_hybrid import Timeouts, TrinityHybridNode
@@ -106,8 +106,8 @@ def test_chaos_two_replicas_one_redis_killed_and_restarted(tmp_path: Path) -> No
                     requests=REQUESTS,
                     concurrency=CONCURRENCY,
                     deadline_s=DEADLINE_S,
-                    mode_of=lambda index: "sync" if index % 10 == 0 else ("stream" if index % 4 == 1 else "async"),
-                    schedule={REQUESTS * 3 // 10: kill_redis, REQUESTS * 6 // 10: restart_redis},
+                    mode_of=mixed_mode,
+                    schedule=redis_outage(REQUESTS, kill_redis, restart_redis),
                 )
             finally:
                 for node in nodes:

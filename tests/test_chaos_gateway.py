@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 import redis
-from chaos import Outcome, run_chaos
+from chaos import Outcome, mixed_mode, redis_outage, run_chaos
 from gateway_harness import GATEWAY_KEY
 from gateway_process import GatewayProcess
 from httpx_sse import aconnect_sse
@@ -315,8 +315,8 @@ async def drive(
             requests=REQUESTS,
             concurrency=CONCURRENCY,
             deadline_s=DEADLINE_S,
-            mode_of=lambda index: "sync" if index % 10 == 0 else ("stream" if index % 4 == 1 else "async"),
-            schedule={REQUESTS * 3 // 10: kill_redis, REQUESTS * 6 // 10: restart_redis},
+            mode_of=mixed_mode,
+            schedule=redis_outage(REQUESTS, kill_redis, restart_redis),
         )
     finally:
         watcher.cancel()
