@@ -115,8 +115,8 @@ comptime {
 const allocator = std.heap.smp_allocator;
 
 fn io() std.Io {
-    // Only the mutex's futex is used through this `Io` (and the clock by Zig-side `infer`,
-    // which the C ABI does not expose), so the process-wide instance is enough.
+    // Only the mutex's futex and the monotonic clock are used through this `Io`, so the
+    // process-wide instance is enough.
     return std.Io.Threaded.global_single_threaded.io();
 }
 
@@ -453,12 +453,7 @@ export fn th_node_route(
 /// The clock the breaker runs on, in milliseconds. Bindings read time here rather than from
 /// their own runtime so that both sides of the ABI agree on every platform.
 export fn th_monotonic_ms() u64 {
-    return monotonicMs();
-}
-
-fn monotonicMs() u64 {
-    const milliseconds = std.Io.Clock.awake.now(io()).toMilliseconds();
-    return @intCast(@max(milliseconds, 0));
+    return core.node.monotonicMs(io());
 }
 
 /// `now_ms` value that asks `th_node_route_packed` to read `th_monotonic_ms` itself.
@@ -519,7 +514,7 @@ export fn th_node_route_packed(node: ?*TrinityHybridNode, text: ?[*]const u8, te
         options.strategy = strategyFromIndex(packed_options.strategy_plus_one - 1) orelse
             return RoutePacked.failure(.invalid_argument);
     }
-    const moment = if (now_ms == now_ms_clock) monotonicMs() else now_ms;
+    const moment = if (now_ms == now_ms_clock) core.node.monotonicMs(io()) else now_ms;
     const decision = target.routeChain(prompt, options, moment);
     const chain = decision.route.slice();
     assert(chain.len <= RoutePacked.providers_capacity);

@@ -30,6 +30,12 @@ pub const Chain = struct {
     tokens_estimate_exact: bool,
 };
 
+/// The clock the breaker runs on: monotonic, in whole milliseconds.
+pub fn monotonicMs(io: std.Io) u64 {
+    const milliseconds = std.Io.Clock.awake.now(io).toMilliseconds();
+    return @intCast(@max(milliseconds, 0));
+}
+
 pub const Decision = struct {
     route: selector.Route,
     detection: language.Detection,
@@ -409,8 +415,7 @@ pub const TrinityHybridNode = struct {
     }
 
     pub fn nowMs(node: *TrinityHybridNode) u64 {
-        const milliseconds = std.Io.Clock.awake.now(node.io).toMilliseconds();
-        return @intCast(@max(milliseconds, 0));
+        return monotonicMs(node.io);
     }
 
     pub const infer = @import("infer.zig").infer;

@@ -395,11 +395,6 @@ class _StreamState:
         ) from None
 
 
-def _check_status(wire_format: WireFormat, endpoint: Endpoint, response: httpx.Response, body: bytes) -> None:
-    if response.status_code >= 300:
-        raise wire_format.classify_error(endpoint, response.status_code, response.headers, body)
-
-
 # What one provider sent back: (HTTP status, headers, body).
 Sent = tuple[int, Any, bytes]
 # Sends one request, async, over whatever I/O the caller chose (the node's httpx client, or the
@@ -548,7 +543,7 @@ def stream_sync(client: httpx.Client, call: _Call) -> Iterator[StreamChunk]:
                     "POST", request.url, headers=request.headers, json=request.json, timeout=call.timeouts.httpx()
                 ) as response:
                     if response.status_code >= 300:
-                        _check_status(wire_format, endpoint, response, response.read())
+                        raise wire_format.classify_error(endpoint, response.status_code, response.headers, response.read())
                     for event in EventSource(response).iter_sse():
                         yield from state.on_event(event.event, event.data)
                         if state.done:
@@ -573,7 +568,8 @@ async def stream_async(client: httpx.AsyncClient, call: _Call) -> AsyncIterator[
                     "POST", request.url, headers=request.headers, json=request.json, timeout=call.timeouts.httpx()
                 ) as response:
                     if response.status_code >= 300:
-                        _check_status(wire_format, endpoint, response, await response.aread())
+                        body = await response.aread()
+                        raise wire_format.classify_error(endpoint, response.status_code, response.headers, body)
                     async for event in EventSource(response).aiter_sse():
                         for chunk in state.on_event(event.event, event.data):
                             yield chunk

@@ -436,7 +436,8 @@ class TrinityHybridNode:
     ) -> Route:
         """The ordered chain of eligible providers for ``prompt`` and the rule that chose it."""
         if type(prompt) is str:
-            # encode_text inlined for the common case (a Python call costs as much as the rest).
+            # encode_text inlined for the common case: the call alone was 5 % of a route's
+            # instructions (about 500 of 10,700, callgrind).
             try:
                 data = prompt.encode()
             except UnicodeEncodeError:
@@ -664,8 +665,9 @@ class TrinityHybridNode:
         ``temperature > 0``; ``None``: as configured)."""
         from ._inference import infer_sync, stream_sync
 
-        call = self._start_call(prompt, {"quality": quality, "force_provider": force_provider, "strategy": strategy, "max_tokens": max_tokens,
-                                          "temperature": temperature, "stream": stream, "timeout": timeout, "cache": cache})
+        options = {"quality": quality, "force_provider": force_provider, "strategy": strategy, "max_tokens": max_tokens,
+                   "temperature": temperature, "stream": stream, "timeout": timeout, "cache": cache}
+        call = self._start_call(prompt, options)
         if stream:
             return stream_sync(self._sync_client(), call)
         return infer_sync(self._sync_client(), call)
@@ -689,9 +691,9 @@ class TrinityHybridNode:
         one started beside it; the first answer wins, the other is cancelled."""
         from ._inference import httpx_post, infer_async, stream_async
 
-        call = self._start_call(prompt, {"quality": quality, "force_provider": force_provider, "strategy": strategy, "max_tokens": max_tokens,
-                                          "temperature": temperature, "stream": stream, "timeout": timeout, "cache": cache,
-                                          "hedge": hedge})
+        options = {"quality": quality, "force_provider": force_provider, "strategy": strategy, "max_tokens": max_tokens,
+                   "temperature": temperature, "stream": stream, "timeout": timeout, "cache": cache, "hedge": hedge}
+        call = self._start_call(prompt, options)
         if stream:
             return stream_async(self._async_client(), call)
         return await infer_async(httpx_post(self._async_client()), call)

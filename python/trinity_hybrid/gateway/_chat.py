@@ -19,11 +19,10 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-import httpx
 
 from .._exceptions import TransientError
 from .._http import LOCAL_MOUNT, POOL_LIMITS
-from .._inference import Response, StreamChunk, Timeouts, infer_async, stream_async, transport_error
+from .._inference import Response, StreamChunk, Timeouts, httpx_post, infer_async, stream_async
 
 if TYPE_CHECKING:
     from .._inference import _Call
@@ -70,13 +69,8 @@ class ChatService:
 
     async def _post(self, provider: str, request: HttpRequest, timeouts: Timeouts) -> tuple[int, Any, bytes]:
         if request.url.startswith(LOCAL_MOUNT):
-            try:
-                answer = await self.node._async_client().post(
-                    request.url, headers=request.headers, json=request.json, timeout=timeouts.httpx()
-                )
-            except httpx.HTTPError as error:
-                raise transport_error(provider, error) from None
-            return answer.status_code, answer.headers, answer.content
+            # The in-process model is mounted on the node's httpx client only.
+            return await httpx_post(self.node._async_client())(provider, request, timeouts)
         session = self.session()
         try:
             async with session.post(
