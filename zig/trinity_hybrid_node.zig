@@ -67,7 +67,10 @@ pub const TrinityHybridNode = struct {
     allocator: Allocator,
     io: std.Io,
     mutex: std.Io.Mutex = .init,
+    /// Change it through `setProvider`, which keeps `ranks` in step.
     catalogue: Catalogue = .{},
+    /// The catalogue's static orders, so that routing filters instead of sorting.
+    ranks: selector.Ranks,
     board: health.Board,
     available: [ProviderId.count]bool = @splat(false),
     key_masks: [ProviderId.count][catalogue_module.key_mask_bytes_max]u8 = undefined,
@@ -87,10 +90,12 @@ pub const TrinityHybridNode = struct {
             .allocator = allocator,
             .io = io,
             .board = health.Board.init(options.breaker),
+            .ranks = undefined,
             .strategy_default = options.strategy_default,
             .long_context_threshold_tokens = options.long_context_threshold_tokens,
             .prng = std.Random.DefaultPrng.init(options.random_seed),
         };
+        node.ranks = .compute(&node.catalogue);
         return node;
     }
 
@@ -211,6 +216,7 @@ pub const TrinityHybridNode = struct {
         node.lock();
         defer node.unlock();
         node.catalogue.getMutable(entry.id).* = entry;
+        node.ranks = .compute(&node.catalogue);
     }
 
     /// Detects the prompt's language and size, then orders the providers for it. Detection and
@@ -279,6 +285,7 @@ pub const TrinityHybridNode = struct {
             .long_context_threshold_tokens = node.long_context_threshold_tokens,
             .rotation = node.rotation,
             .random = node.prng.random(),
+            .ranks = &node.ranks,
         };
         if (strategy == .round_robin) node.rotation +%= 1;
         const chosen = selector.select(context, .{
