@@ -19,7 +19,7 @@ extern "C" {
 #endif
 
 /* cdef-begin: everything from here to cdef-end is read by the Python binding (cffi ABI mode) */
-#define TH_ABI_VERSION 5
+#define TH_ABI_VERSION 6
 #define TH_PROVIDERS_MAX 16
 #define TH_SCRIPT_COUNT 12
 #define TH_MODEL_BYTES_MAX 96
@@ -176,6 +176,8 @@ th_status th_node_route(th_node *node, const uint8_t *text, size_t text_len, uin
 uint64_t th_node_route_packed(th_node *node, const uint8_t *text, size_t text_len, uint64_t options, uint64_t now_ms);
 /* th_node_route_packed with options 0 and now_ms UINT64_MAX (fewer arguments: cheaper through an FFI). */
 uint64_t th_node_route_default(th_node *node, const uint8_t *text, size_t text_len);
+/* th_node_route_default of a NUL-terminated text (no NUL inside it): two arguments. */
+uint64_t th_node_route_text(th_node *node, const char *text);
 th_status th_node_admit(th_node *node, uint32_t provider, uint64_t now_ms, uint32_t *admission_out);
 th_status th_node_record_success(th_node *node, uint32_t provider, uint64_t now_ms, uint32_t latency_ms,
                                  uint64_t tokens_input, uint64_t tokens_output, double *cost_usd_out);

@@ -15,7 +15,7 @@ const selector = core.selector;
 const ProviderId = core.ProviderId;
 const TrinityHybridNode = core.TrinityHybridNode;
 
-pub const abi_version: u32 = 5;
+pub const abi_version: u32 = 6;
 const version_text = "0.1.0";
 
 pub const Status = enum(c_int) {
@@ -538,6 +538,60 @@ export fn th_node_route_default(node: ?*TrinityHybridNode, text: ?[*]const u8, t
     return th_node_route_packed(node, text, text_len, 0, now_ms_clock);
 }
 
+/// `th_node_route_default` of a NUL-terminated text, which therefore holds no NUL of its own:
+/// two arguments. Python's bytes objects end in a NUL that cffi passes along, so the binding
+/// calls this for every prompt without a NUL (about 650 instructions less than passing the
+/// length, callgrind).
+export fn th_node_route_text(node: ?*TrinityHybridNode, text: ?[*:0]const u8) u64 {
+    const bytes = text orelse return RoutePacked.failure(.invalid_argument);
+    return th_node_route_packed(node, bytes, textLength(bytes), 0, now_ms_clock);
+}
+
+const length_block_bytes = 16;
+
+/// `std.mem.len` of a NUL-terminated text, a 16-byte block at a time: in Zig 0.17 `std.mem.len`
+/// is a byte loop, about 3 instructions a byte (a third of routing a short prompt). Blocks are
+/// read at 16-byte-aligned addresses, which never straddle a page, so the bytes read before
+/// the text and after its NUL are mapped memory: the technique of every libc's strlen.
+fn textLength(text: [*:0]const u8) usize {
+    const Block = @Vector(length_block_bytes, u8);
+    const Mask = @Int(.unsigned, length_block_bytes);
+    const start = @intFromPtr(text);
+    var address = start & ~@as(usize, length_block_bytes - 1);
+    // The first block: bytes before the text are not NULs of the text.
+    var block: Block = @as(*const Block, @ptrFromInt(address)).*;
+    var zeros: Mask = @bitCast(block == @as(Block, @splat(0)));
+    zeros &= ~@as(Mask, 0) << @intCast(start - address);
+    while (zeros == 0) {
+        address += length_block_bytes;
+        block = @as(*const Block, @ptrFromInt(address)).*;
+        zeros = @bitCast(block == @as(Block, @splat(0)));
+    }
+    const length = address + @ctz(zeros) - start;
+    assert(text[length] == 0);
+    return length;
+}
+
+test "textLength agrees with std.mem.len at every alignment, across a page boundary" {
+    const page_bytes = std.heap.page_size_min;
+    const memory = try std.testing.allocator.alignedAlloc(u8, .fromByteUnits(page_bytes), 2 * page_bytes);
+    defer std.testing.allocator.free(memory);
+    for (0..3 * length_block_bytes) |length| {
+        for ([_]usize{ 0, page_bytes - 3 * length_block_bytes }) |region| {
+            for (0..length_block_bytes) |offset| {
+                const begin = region + offset;
+                @memset(memory, 'a');
+                // NUL bytes just before the text must not count.
+                if (begin > 0) memory[begin - 1] = 0;
+                memory[begin + length] = 0;
+                const text: [*:0]const u8 = @ptrCast(&memory[begin]);
+                try std.testing.expectEqual(std.mem.len(text), textLength(text));
+                try std.testing.expectEqual(length, textLength(text));
+            }
+        }
+    }
+}
+
 export fn th_node_admit(node: ?*TrinityHybridNode, provider: u32, now_ms: u64, admission_out: ?*u32) Status {
     const target = node orelse return .invalid_argument;
     const id = providerFromIndex(provider) orelse return .unknown_provider;
@@ -726,6 +780,17 @@ test "the packed route reports bad arguments as an error word" {
     try std.testing.expectEqual(RoutePacked.failure(.invalid_argument), th_node_route_packed(null, "hi", 2, 0, 0));
     try std.testing.expectEqual(RoutePacked.failure(.invalid_argument), th_node_route_default(null, "hi", 2));
     try std.testing.expectEqual(th_node_route_packed(node, "hi", 2, 0, now_ms_clock), th_node_route_default(node, "hi", 2));
+    try std.testing.expectEqual(RoutePacked.failure(.invalid_argument), th_node_route_text(null, "hi"));
+    try std.testing.expectEqual(RoutePacked.failure(.invalid_argument), th_node_route_text(node, null));
+    // The text ends at its NUL: a CJK prompt, then the same bytes cut before the CJK.
+    try std.testing.expectEqual(th_node_route_default(node, "\xe4\xbd\xa0\xe5\xa5\xbd", 6), th_node_route_text(node, "\xe4\xbd\xa0\xe5\xa5\xbd"));
+    try std.testing.expectEqual(th_node_route_default(node, "hi", 2), th_node_route_text(node, "hi\x00\xe4\xbd\xa0\xe5\xa5\xbd"));
+    // With one provider available, the two texts route by different rules.
+    try std.testing.expectEqual(Status.ok, th_node_set_available(node, @backingInt(ProviderId.groq), 1, "k-0123456789", 12));
+    const latin: RoutePacked = @bitCast(th_node_route_text(node, "hi"));
+    const cjk: RoutePacked = @bitCast(th_node_route_text(node, "\xe4\xbd\xa0\xe5\xa5\xbd"));
+    try std.testing.expectEqual(@as(u4, @backingInt(core.selector.Reason.default_fastest)), latin.reason);
+    try std.testing.expectEqual(@as(u4, @backingInt(core.selector.Reason.cjk)), cjk.reason);
     try std.testing.expectEqual(RoutePacked.failure(.invalid_argument), th_node_route_packed(node, null, 2, 0, 0));
 }
 
