@@ -461,7 +461,10 @@ class TrinityHybridNode:
                 # more than the NUL search (callgrind).
                 word = self._route_text(self._handle, data)
                 route = Route()
-                route._decoded = self._routes.get(word) or self._decode_route(word)
+                try:
+                    route._decoded = self._routes[word]
+                except KeyError:
+                    route._decoded = self._decode_route(word)
                 route._text = data
                 route._tokens_reserved = 0
                 return route
