@@ -120,10 +120,14 @@ def test_python_and_the_core_read_the_same_clock() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(text=texts, keys=st.sets(st.sampled_from(PROVIDERS), max_size=6))
-def test_the_three_argument_route_matches_the_full_route(text, keys) -> None:
-    # node.route(text) with no options takes th_node_route_default; no outcome is recorded, so
-    # the clock it reads cannot change the chain.
+@given(
+    text=st.one_of(texts, st.builds("{}\0{}".format, texts, texts)),
+    keys=st.sets(st.sampled_from(PROVIDERS), max_size=6),
+)
+def test_the_short_routes_match_the_full_route(text, keys) -> None:
+    # node.route(text) with no options takes th_node_route_text (NUL-terminated), or
+    # th_node_route_default when the text holds a NUL; no outcome is recorded, so the clock they
+    # read cannot change the chain.
     environ = {f"{name.upper()}_API_KEY": "k-0123456789" for name in keys if name != "local"}
     node = TrinityHybridNode.from_env(environ)
     route = node.route(text)
