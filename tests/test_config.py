@@ -112,3 +112,59 @@ def test_any_value_is_accepted_or_named(tmp_path_factory: pytest.TempPathFactory
         TrinityHybridNode.from_env({"TRINITY_CONFIG": str(path)})
     except ConfigurationError as error:
         assert leaf in str(error) or "TOML" in str(error) or "unknown" in str(error) or str(value) in str(error)
+
+
+def test_the_cache_table_turns_the_cache_on(tmp_path: Path) -> None:
+    node = TrinityHybridNode.from_env(write(tmp_path, '[cache]\nbackend = "memory"\nttl_s = 42\nentries_max = 7\ndefault = true\n'))
+    assert node.cache is not None
+    assert (node.cache.ttl_s, node.cache.entries_max, node.cache.default) == (42.0, 7, True)
+    # Without `default`, only requests that ask use it; the variables override the file.
+    environment = write(tmp_path, '[cache]\nbackend = "memory"\nttl_s = 42\n') | {"TRINITY_CACHE_TTL_S": "9"}
+    node = TrinityHybridNode.from_env(environment)
+    assert (node.cache.ttl_s, node.cache.default) == (9.0, False)
+    off = write(tmp_path, '[cache]\nbackend = "memory"\n') | {"TRINITY_CACHE": "off"}
+    assert TrinityHybridNode.from_env(off).cache is None
+    assert TrinityHybridNode.from_env(write(tmp_path, '[cache]\nbackend = "off"\n')).cache is None
+
+
+def test_a_redis_cache_without_shared_state_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="needs TRINITY_REDIS_URL"):
+        TrinityHybridNode.from_env(write(tmp_path, '[cache]\nbackend = "redis"\n'))
+
+
+def test_the_shared_state_table_connects_to_redis(tmp_path: Path) -> None:
+    from redis_server import RedisServer, require_binary
+
+    require_binary()
+    with RedisServer() as server, RedisServer() as other:
+        text = f'[shared_state]\nurl = "{server.url}"\nnamespace = "from-file"\n\n[cache]\nbackend = "redis"\n'
+        node = TrinityHybridNode.from_env(write(tmp_path, text))
+        try:
+            status = node.shared_state()
+            assert status is not None and status["url"].endswith(f":{server.port}/0")
+            assert node._shared is not None and node._shared.namespace == "from-file"
+            assert node.cache is not None
+        finally:
+            node.close_shared_state()
+        # TRINITY_REDIS_URL wins over the file's URL; the file's other settings still apply.
+        node = TrinityHybridNode.from_env(write(tmp_path, text) | {"TRINITY_REDIS_URL": other.url})
+        try:
+            status = node.shared_state()
+            assert status is not None and status["url"].endswith(f":{other.port}/0")
+        finally:
+            node.close_shared_state()
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ('[cache]\nbackend = "disk"\n', "cache.backend"),
+        ("[cache]\nttl_s = -1\n", "cache.ttl_s"),
+        ("[cache]\nsize = 3\n", "cache.size"),
+        ('[shared_state]\nurl = "http://127.0.0.1:6379"\n', "shared_state.url"),
+        ("[shared_state]\nop_timeout_s = 0\n", "shared_state.op_timeout_s"),
+    ],
+)
+def test_bad_scaling_settings_are_named(tmp_path: Path, text: str, named: str) -> None:
+    with pytest.raises(ConfigurationError, match=named.replace(".", r"\.")):
+        TrinityHybridNode.from_env(write(tmp_path, text))

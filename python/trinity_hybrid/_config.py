@@ -17,6 +17,18 @@
     read_s = 120
     first_token_s = 60
 
+    [shared_state]                         # replicas share breakers and counters (TRINITY_REDIS_URL)
+    url = "redis://127.0.0.1:6379/0"
+    namespace = "trinity"
+    op_timeout_s = 0.05
+
+    [cache]                                # the response cache (TRINITY_CACHE, ...)
+    backend = "memory"                     # off, memory or redis (needs [shared_state])
+    ttl_s = 300
+    entries_max = 1024
+    bytes_max = 67108864
+    default = true                         # every request, not only those asking for it
+
     [providers.groq]
     enabled = true                         # false takes a provider out even with a key
     model = "llama-3.3-70b-versatile"
@@ -97,6 +109,19 @@ TIMEOUTS: dict[str, Check] = {
     "read_s": (_positive_number, "a positive number of seconds"),
     "first_token_s": (_positive_number, "a positive number of seconds"),
 }
+SHARED_STATE: dict[str, Check] = {
+    "url": (lambda value: isinstance(value, str) and value.startswith(("redis://", "rediss://", "unix://")),
+            "a redis://, rediss:// or unix:// URL"),
+    "namespace": (_text, "a non-empty string"),
+    "op_timeout_s": (_positive_number, "a positive number of seconds"),
+}
+CACHE: dict[str, Check] = {
+    "backend": (lambda value: value in ("off", "memory", "redis"), "off, memory or redis"),
+    "ttl_s": (_positive_number, "a positive number of seconds"),
+    "entries_max": (_positive_int, "a positive integer"),
+    "bytes_max": (_positive_int, "a positive integer"),
+    "default": (_flag, "true or false"),
+}
 PROVIDER: dict[str, Check] = {
     "enabled": (_flag, "true or false"),
     "model": (_text, "a model name"),
@@ -136,7 +161,7 @@ def _check_table(table: object, checks: dict[str, Check], where: str) -> None:
 
 
 def _validate(document: dict[str, Any]) -> None:
-    sections = {"breaker": BREAKER, "timeouts": TIMEOUTS}
+    sections = {"breaker": BREAKER, "timeouts": TIMEOUTS, "shared_state": SHARED_STATE, "cache": CACHE}
     top = {key: value for key, value in document.items() if key not in {*sections, "providers"}}
     _check_table(top, TOP_LEVEL, "")
     for section, checks in sections.items():
@@ -150,7 +175,9 @@ def _validate(document: dict[str, Any]) -> None:
 
 
 def apply_config(node: TrinityHybridNode, document: dict[str, Any]) -> None:
-    """Applies a validated document to ``node``; names are checked against the node's own."""
+    """Applies a validated document to ``node``; names are checked against the node's own.
+    ``shared_state`` and ``cache`` are left to ``TrinityHybridNode.from_env``, which merges them
+    with their environment variables before connecting anything."""
     try:
         _apply(node, document)
     except ConfigurationError as error:

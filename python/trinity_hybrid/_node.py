@@ -239,11 +239,13 @@ class TrinityHybridNode:
         node = cls()
         ffi, lib = node._ffi, node._lib
         config_path = source.get("TRINITY_CONFIG", "").strip()
+        document: dict[str, Any] = {}
         if config_path:
             # The file first: environment variables are more specific and override it.
             from ._config import apply_config, load_config
 
-            apply_config(node, load_config(config_path))
+            document = load_config(config_path)
+            apply_config(node, document)
         for index, name in enumerate(node.provider_names):
             for position in range(4):
                 variable_pointer = lib.th_provider_key_variable(index, position)
@@ -269,7 +271,7 @@ class TrinityHybridNode:
         node.set_available("local", "")
         for name in node.disabled:
             node.set_unavailable(name)
-        node._configure_scaling(source)
+        node._configure_scaling(source, document.get("shared_state", {}), document.get("cache", {}))
         preferred = source.get("DEFAULT_LLM_PROVIDER", "").strip().lower()
         if preferred:
             if preferred not in node._provider_index:
@@ -769,26 +771,33 @@ class TrinityHybridNode:
     # ------------------------------------------------------------------------------------------
     # Scaling past one process: shared state with other replicas, the response cache.
 
-    def _configure_scaling(self, source: Mapping[str, str]) -> None:
+    def _configure_scaling(self, source: Mapping[str, str], shared_file: Mapping[str, Any],
+                           cache_file: Mapping[str, Any]) -> None:
         """``TRINITY_REDIS_URL`` (shared state), ``TRINITY_CACHE`` (off, memory or redis; on
-        by default for every request when set), ``TRINITY_CACHE_TTL_S``, ``TRINITY_CACHE_ENTRIES_MAX``."""
-        redis_url = source.get("TRINITY_REDIS_URL", "").strip()
+        by default for every request when set), ``TRINITY_CACHE_TTL_S``, ``TRINITY_CACHE_ENTRIES_MAX``,
+        each over the ``[shared_state]`` and ``[cache]`` tables of the configuration file."""
+        redis_url = source.get("TRINITY_REDIS_URL", "").strip() or shared_file.get("url", "")
         if redis_url:
-            self.enable_shared_state(redis_url)
-        backend = source.get("TRINITY_CACHE", "").strip().lower()
-        if backend and backend != "off":
-            if backend not in {"memory", "redis"}:
-                raise ConfigurationError(f"TRINITY_CACHE={backend!r}: expected off, memory or redis")
-            options: dict[str, Any] = {}
-            for variable, option, kind in (("TRINITY_CACHE_TTL_S", "ttl_s", float),
-                                           ("TRINITY_CACHE_ENTRIES_MAX", "entries_max", int)):
-                text = source.get(variable, "").strip()
-                if text:
-                    try:
-                        options[option] = kind(text)
-                    except ValueError:
-                        raise ConfigurationError(f"{variable}={text!r} is not a number") from None
-            self.enable_cache(backend=backend, default=True, **options)
+            shared_options = {key: value for key, value in shared_file.items() if key != "url"}
+            self.enable_shared_state(redis_url, **shared_options)
+        backend_variable = source.get("TRINITY_CACHE", "").strip().lower()
+        backend = backend_variable or cache_file.get("backend", "off")
+        if backend == "off":
+            return
+        if backend not in {"memory", "redis"}:
+            raise ConfigurationError(f"TRINITY_CACHE={backend!r}: expected off, memory or redis")
+        # Set by the variable, the cache serves every request; the file says so with `default`.
+        options: dict[str, Any] = {"default": True if backend_variable else cache_file.get("default", False)}
+        options |= {key: cache_file[key] for key in ("ttl_s", "entries_max", "bytes_max") if key in cache_file}
+        for variable, option, kind in (("TRINITY_CACHE_TTL_S", "ttl_s", float),
+                                       ("TRINITY_CACHE_ENTRIES_MAX", "entries_max", int)):
+            text = source.get(variable, "").strip()
+            if text:
+                try:
+                    options[option] = kind(text)
+                except ValueError:
+                    raise ConfigurationError(f"{variable}={text!r} is not a number") from None
+        self.enable_cache(backend=backend, **options)
 
     def enable_shared_state(self, url: str, *, namespace: str = "trinity", op_timeout_s: float = 0.05,
                             replica_id: str | None = None) -> None:
