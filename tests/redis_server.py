@@ -16,6 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self from Python 3.11
 
 STARTUP_TIMEOUT_S = 10.0
 
@@ -85,7 +89,7 @@ class RedisServer:
             self.process.wait(5)
             self.process = None
 
-    def __enter__(self) -> RedisServer:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

@@ -12,11 +12,14 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import _native
 from ._exceptions import ConfigurationError, InvalidInputError
 from ._text import Detection, detect_language_bytes, encode_text, estimate_bytes
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self from Python 3.11
 
 __all__ = ["ProviderStats", "Route", "Secret", "TrinityHybridNode", "mask_key"]
 
@@ -759,7 +762,7 @@ class TrinityHybridNode:
             await self._client_async.aclose()
             self._client_async = None
 
-    def __enter__(self) -> TrinityHybridNode:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *_: object) -> None:
