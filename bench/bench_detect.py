@@ -7,6 +7,10 @@ language_held_out.tsv): paragraphs of the dataset-build corpus that the model ne
 training. Accuracy is also measured on short prefixes of the same sentences: the first 2 and 4
 words, or the first 4 and 8 characters for languages written without spaces between words.
 
+The script pass alone (`script.count`: the letters of each script, which detection and the
+router's `isCjkText` run over every byte) is timed natively on about 1 MB of English, Chinese and
+Russian (the held-out sentences repeated), beside CPython's UTF-8 decoder on the same bytes.
+
     python bench/bench_detect.py [--quick]   ->  bench/results/detect.json
 """
 
@@ -28,6 +32,8 @@ SENTENCES_PER_LANGUAGE_QUICK = 40
 SPEED_SENTENCES_PER_LANGUAGE = 20
 SEED = 20251122
 NATIVE_REPETITIONS = 21
+SCRIPT_PASS_LANGUAGES = ("en", "zh", "ru")
+SCRIPT_PASS_TEXT_BYTES = 1_000_000
 
 VARIANTS = ("sentence", "prefix_long", "prefix_short")
 VARIANT_TITLES = {
@@ -157,6 +163,45 @@ def native_speed(groups: dict[str, list[str]], quick: bool) -> dict[str, dict[st
     return {label: summarize(entry["ns_per_call"]) for label, entry in result["detect"].items()}
 
 
+def script_pass_text(sentences: list[str], text_bytes: int) -> bytes:
+    """bench/script_native.zig's long text: the sentences joined by spaces, repeated while the
+    next one still fits in ``text_bytes``."""
+    encoded = [s.encode() for s in sentences]
+    pieces: list[bytes] = []
+    length = 0
+    while True:
+        for sentence in encoded:
+            if length + len(sentence) + 1 > text_bytes:
+                return b"".join(pieces)
+            pieces += [sentence, b" "]
+            length += len(sentence) + 1
+
+
+def script_pass(sentences: dict[str, list[str]], quick: bool) -> dict[str, dict[str, object]]:
+    """Per language: the native script pass over about 1 MB (ns per text, and MB/s), over each
+    sentence alone (ns per sentence), and CPython's `bytes.decode` over the same megabyte."""
+    repetitions = 5 if quick else NATIVE_REPETITIONS
+    lines = [(language, s) for language in SCRIPT_PASS_LANGUAGES for s in sentences[language]]
+    result = native.run_script_pass(lines, text_bytes=SCRIPT_PASS_TEXT_BYTES, repetitions=repetitions)
+    rows: dict[str, dict[str, object]] = {}
+    for language in SCRIPT_PASS_LANGUAGES:
+        entry = result["labels"][language]
+        text = script_pass_text(sentences[language], SCRIPT_PASS_TEXT_BYTES)
+        assert len(text) == entry["text_bytes"], "the native and the Python text differ"
+        decode = [over(bytes.decode, [text]).run() for _ in range(repetitions + 1)][1:]  # after a warm-up
+        text_ns = summarize(entry["ns_per_text"])
+        decode_ns = summarize(decode)
+        rows[language] = {
+            "text_bytes": entry["text_bytes"],
+            "native_ns_per_text": text_ns,
+            "native_mb_per_s": entry["text_bytes"] / text_ns["median_ns"] * 1e3,
+            "native_ns_per_sentence": summarize(entry["ns_per_sentence"]),
+            "python_decode_ns_per_text": decode_ns,
+            "python_decode_mb_per_s": entry["text_bytes"] / decode_ns["median_ns"] * 1e3,
+        }
+    return rows
+
+
 def speed_groups(sentences: dict[str, list[str]]) -> dict[str, list[str]]:
     """The five primary languages' sentences each, and "all": a fixed sample of every language."""
     groups = {language: sentences[language][:SPEED_SENTENCES_PER_LANGUAGE] for language in LANGUAGES_PRIMARY}
@@ -180,6 +225,7 @@ def main() -> None:
     speed_rows = speed({name: call for name, (call, _) in found.items()}, groups, options.quick)
     loop_floor = speed_rows.pop("loop_floor")["all"]
     speed_rows["trinity_hybrid_native"] = native_speed(groups, options.quick)
+    script_pass_rows = script_pass(sentences, options.quick)
     accuracy_rows = {
         name: {variant_name: scores(predictions(code_of, sentences, variant_name)) for variant_name in VARIANTS}
         for name, (_, code_of) in found.items()
@@ -193,6 +239,7 @@ def main() -> None:
             "speed_languages": list(LANGUAGES_PRIMARY),
             "speed": speed_rows,
             "loop_floor": loop_floor,
+            "script_pass": script_pass_rows,
             "variants": VARIANT_TITLES,
             "accuracy": accuracy_rows,
             "examples": {language: sentences[language][0] for language in LANGUAGES_PRIMARY},

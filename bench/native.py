@@ -1,5 +1,6 @@
-"""Builds bench/route_native.zig against the module in zig/ and runs it: the native figures that
-the Python ones stand beside. The binary goes to a temporary directory, never into the tree."""
+"""Builds the native benchmarks (bench/route_native.zig, bench/script_native.zig) against the
+module in zig/ and runs them: the native figures that the Python ones stand beside. The binaries
+go to a temporary directory, never into the tree."""
 
 from __future__ import annotations
 
@@ -15,32 +16,33 @@ from typing import Any
 from measure import ROOT
 
 BUILD_DIRECTORY = Path(tempfile.gettempdir()) / "trinity-hybrid-bench"
-SOURCE = Path(__file__).resolve().parent / "route_native.zig"
+BENCH_DIRECTORY = Path(__file__).resolve().parent
 
 
-def _sources_digest() -> str:
+def _sources_digest(source: Path) -> str:
     digest = hashlib.sha256()
-    for path in [SOURCE, *sorted((ROOT / "zig").rglob("*.zig"))]:
+    for path in [source, *sorted((ROOT / "zig").rglob("*.zig"))]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
-def build() -> Path:
-    """Compiles route_native in ReleaseFast, as the wheel's library is. That takes most of a
+def build(name: str = "route_native") -> Path:
+    """Compiles bench/<name>.zig in ReleaseFast, as the wheel's library is. That takes most of a
     minute on 2 cores, and `zig build-exe` recompiled unchanged sources every time here, so the
     binary is reused while the digest of its sources is unchanged."""
+    source = BENCH_DIRECTORY / f"{name}.zig"
     BUILD_DIRECTORY.mkdir(parents=True, exist_ok=True)
-    binary = BUILD_DIRECTORY / ("route_native.exe" if sys.platform == "win32" else "route_native")
+    binary = BUILD_DIRECTORY / (f"{name}.exe" if sys.platform == "win32" else name)
     stamp = binary.with_name(binary.name + ".sha256")
-    digest = _sources_digest()
+    digest = _sources_digest(source)
     if binary.is_file() and stamp.is_file() and stamp.read_text().strip() == digest:
         return binary
     command = [
         sys.executable, "-m", "ziglang", "build-exe", "-OReleaseFast",
         "--dep", "trinity_hybrid",
-        f"-Mroot={SOURCE}",
+        f"-Mroot={source}",
         f"-Mtrinity_hybrid={ROOT / 'zig' / 'root.zig'}",
-        "--name", "route_native",
+        "--name", name,
         f"-femit-bin={binary}",
         "--cache-dir", str(BUILD_DIRECTORY / "zig-cache"),
     ]  # fmt: skip
@@ -72,5 +74,18 @@ def run(
         _write_lines(prompts_path, prompts)
         _write_lines(sentences_path, sentences)
         command = [str(binary), str(prompts_path), str(sentences_path), str(route_iterations), str(repetitions)]
+        completed = subprocess.run(command, check=True, capture_output=True, text=True)
+    return json.loads(completed.stdout)
+
+
+def run_script_pass(sentences: Sequence[tuple[str, str]], *, text_bytes: int, repetitions: int) -> dict[str, Any]:
+    """Runs bench/script_native.zig on ``(label, text)`` sentences; returns its JSON: ``{"labels":
+    {label: {"text_bytes": n, "ns_per_text": [ns...], "ns_per_sentence": [ns...]}}}``, where
+    each label's text is its sentences repeated up to ``text_bytes``."""
+    binary = build("script_native")
+    with tempfile.TemporaryDirectory() as directory:
+        sentences_path = Path(directory) / "sentences.txt"
+        _write_lines(sentences_path, sentences)
+        command = [str(binary), str(sentences_path), str(text_bytes), str(repetitions)]
         completed = subprocess.run(command, check=True, capture_output=True, text=True)
     return json.loads(completed.stdout)

@@ -6,10 +6,13 @@
 //! count of replacement characters as Python's `errors="replace"`): a truncated or broken sequence
 //! counts once, and decoding resumes at the first byte that did not fit.
 //!
-//! Script classification is a binary search over a range table built and checked at comptime.
-//! Only letters are classified (including the vowel signs of abugidas such as Thai and
-//! Devanagari, which carry the Unicode Alphabetic property); digits, whitespace, punctuation,
-//! symbols, emoji and script-neutral combining marks are not letters.
+//! Scripts are defined by a range table checked at comptime; from it, comptime builds a two-level
+//! table of the whole Basic Multilingual Plane (two loads per code point), and the search over the
+//! ranges is left to the supplementary planes and to the tests, which check the table and the fast
+//! paths of `count` against it and the general decoder exhaustively. Only letters are classified
+//! (including the vowel signs of abugidas such as Thai and Devanagari, which carry the Unicode
+//! Alphabetic property); digits, whitespace, punctuation, symbols, emoji and script-neutral
+//! combining marks are not letters.
 const std = @import("std");
 const assert = std.debug.assert;
 
@@ -209,40 +212,107 @@ comptime {
     assert(ranges[ranges.len - 1].last <= 0x10FFFF);
 }
 
-/// Direct lookup below U+1000 (Latin to Thai: the alphabets of most prompts), so that those
-/// letters skip the branchy binary search. `no_letter` marks code points that are not letters.
-const direct_limit = 0x1000;
-const no_letter = 0xFF;
-const direct: [direct_limit]u8 = table: {
-    @setEvalBranchQuota(100_000);
-    var entries: [direct_limit]u8 = @splat(no_letter);
+/// The class of a code point: its script's index, or `not_letter`. `count` keeps one counter
+/// more than there are scripts, where code points that are not letters land without a branch.
+const not_letter: u8 = script_count;
+
+comptime {
+    assert(script_count < std.math.maxInt(u8));
+}
+
+/// Classes of the whole Basic Multilingual Plane in two loads and no branch: the plane is cut
+/// into blocks of 64 code points; a block whose code points share one class points at that
+/// class's uniform row, every other block at a row of its own. 13 uniform and about 90 mixed
+/// rows of 64 bytes plus the 1 KiB index: some 7 KiB, of which a text touches a few lines.
+const block_bits = 6;
+const block_size = 1 << block_bits;
+const bmp_size = 0x10000;
+const block_count = bmp_size >> block_bits;
+
+/// Every BMP code point's class, from `ranges`; read at comptime only.
+const bmp_classes: [bmp_size]u8 = table: {
+    @setEvalBranchQuota(1_000_000);
+    var classes: [bmp_size]u8 = @splat(not_letter);
     for (ranges) |entry| {
-        if (entry.first >= direct_limit) break;
-        for (entry.first..@min(entry.last + 1, direct_limit)) |codepoint| {
-            entries[codepoint] = @backingInt(entry.script);
+        if (entry.first >= bmp_size) break;
+        for (entry.first..@min(entry.last + 1, bmp_size)) |codepoint| {
+            classes[codepoint] = @backingInt(entry.script);
         }
     }
-    break :table entries;
+    break :table classes;
+};
+
+fn blockIsUniform(block: usize) bool {
+    const row = bmp_classes[block * block_size ..][0..block_size];
+    for (row) |class| {
+        if (class != row[0]) return false;
+    }
+    return true;
+}
+
+const mixed_block_count = count: {
+    @setEvalBranchQuota(1_000_000);
+    var total: usize = 0;
+    for (0..block_count) |block| total += @intFromBool(!blockIsUniform(block));
+    break :count total;
+};
+
+const uniform_row_count = script_count + 1;
+
+const bmp_rows: [uniform_row_count + mixed_block_count][block_size]u8 = rows: {
+    @setEvalBranchQuota(1_000_000);
+    var rows: [uniform_row_count + mixed_block_count][block_size]u8 = undefined;
+    for (rows[0..uniform_row_count], 0..) |*row, class| row.* = @splat(class);
+    var mixed: usize = uniform_row_count;
+    for (0..block_count) |block| {
+        if (blockIsUniform(block)) continue;
+        rows[mixed] = bmp_classes[block * block_size ..][0..block_size].*;
+        mixed += 1;
+    }
+    assert(mixed == rows.len);
+    break :rows rows;
+};
+
+const bmp_block_rows: [block_count]u8 = index: {
+    @setEvalBranchQuota(1_000_000);
+    var block_rows: [block_count]u8 = undefined;
+    var mixed: usize = uniform_row_count;
+    for (&block_rows, 0..) |*row, block| {
+        if (blockIsUniform(block)) {
+            row.* = bmp_classes[block * block_size]; // The uniform row of that class.
+        } else {
+            row.* = mixed;
+            mixed += 1;
+        }
+    }
+    break :index block_rows;
 };
 
 comptime {
-    assert(script_count < no_letter);
+    assert(bmp_rows.len <= std.math.maxInt(u8) + 1); // Row numbers fit the index's bytes.
+}
+
+/// The class of a BMP code point.
+inline fn bmpClass(codepoint: u21) u8 {
+    assert(codepoint < bmp_size);
+    return bmp_rows[bmp_block_rows[codepoint >> block_bits]][codepoint & (block_size - 1)];
+}
+
+/// The class of any code point: the table for the BMP, a search over `ranges` beyond it.
+inline fn classOf(codepoint: u21) u8 {
+    if (codepoint < bmp_size) return bmpClass(codepoint);
+    return if (classifySearched(codepoint)) |found| @backingInt(found) else not_letter;
 }
 
 /// The script of a letter, or null when the code point is not a letter.
 pub fn classify(codepoint: u21) ?Script {
-    if (codepoint < 0x80) {
-        const lower = codepoint | 0x20;
-        return if (lower >= 'a' and lower <= 'z') .latin else null;
-    }
-    if (codepoint < direct_limit) {
-        const value = direct[codepoint];
-        return if (value == no_letter) null else @fromBackingInt(@intCast(value));
-    }
-    // The blocks of most CJK text, before the general search.
-    if (codepoint >= 0x4E00 and codepoint <= 0x9FFF) return .han;
-    if (codepoint >= 0xAC00 and codepoint <= 0xD7A3) return .hangul;
-    // Binary search for the last range starting at or before the code point.
+    const class = classOf(codepoint);
+    return if (class == not_letter) null else @fromBackingInt(class);
+}
+
+/// `classify` by binary search for the last range starting at or before the code point: the
+/// definition that the tables are checked against, and the lookup beyond the BMP.
+fn classifySearched(codepoint: u21) ?Script {
     var low: usize = 0;
     var high: usize = ranges.len;
     while (low < high) {
@@ -361,50 +431,148 @@ pub const Counts = struct {
     bytes_invalid: u32,
 };
 
-const vector_length = 16;
-const Chunk = @Vector(vector_length, u8);
+const chunk_bytes = 32;
+const Chunk = @Vector(chunk_bytes, u8);
+const ChunkBits = @Int(.unsigned, chunk_bytes);
 
-/// Counts the letters of each script in `text`. Runs of ASCII are handled 16 bytes at a time.
+/// Counts the letters of each script in `text`. Runs of ASCII go 32 bytes at a time; other text
+/// goes a code point at a time, with fast paths for the sequences of most letters (two-byte:
+/// Cyrillic, Greek, Arabic, Hebrew, accented Latin; three-byte: Han, kana, Hangul) and the
+/// general decoder only for what they do not take (four-byte sequences and invalid bytes).
 pub fn count(text: []const u8) Counts {
-    var letters: [script_count]usize = @splat(0);
-    var iterator: Utf8Lossy = .{ .bytes = text };
-    while (iterator.index < text.len) {
-        const chunk_end = iterator.index + vector_length;
-        if (chunk_end <= text.len) {
-            const chunk: Chunk = text[iterator.index..][0..vector_length].*;
-            if (@reduce(.Max, chunk) < 0x80) {
-                letters[@backingInt(Script.latin)] += asciiLetters(chunk);
-                iterator.index = chunk_end;
-                continue;
+    var tally: Tally = .{};
+    // Letters of the fast paths, apart so that they stay in registers: incrementing one counter
+    // in memory per letter would chain every letter to the previous one's store.
+    var latin: usize = 0;
+    var cyrillic: usize = 0;
+    var han: usize = 0;
+    var index: usize = 0;
+    while (index < text.len) {
+        index = countAsciiChunks(text, index, &latin);
+        // Code points up to a chunk further at least: text without ASCII runs does not pay a
+        // vector check per code point. A sequence may end past the chunk; the next starts there.
+        const decode_end = @min(index + chunk_bytes, text.len);
+        // The fast paths load four bytes at once: up to the last four bytes of the text.
+        const fast_end = @min(decode_end, text.len -| 3);
+        while (index < fast_end) {
+            // The lead byte in the low byte, then up to three continuation bytes, each checked
+            // by its top bits.
+            const word = std.mem.littleToNative(u32, @bitCast(text[index..][0..4].*));
+            if (word & 0x80 == 0) {
+                latin += @intFromBool(((word | 0x20) & 0xFF) -% 'a' < 26);
+                index += 1;
+            } else if (word & 0xC0_FE == 0x80_D0) { // D0 or D1 and a continuation: U+0400..U+047F.
+                cyrillic += 1;
+                index += 2;
+            } else if ((word & 0xC0_C0_FF) -% 0x80_80_E5 < 5) { // E5..E9, two continuations: U+5000..U+9FFF.
+                han += 1;
+                index += 3;
+            } else {
+                index = tally.sequence(text, index, word);
             }
         }
-        // A chunk with non-ASCII bytes (or the tail): decode code points past its end, so that
-        // text without ASCII runs does not pay a vector check per code point.
-        const decode_end = @min(chunk_end, text.len);
-        while (iterator.index < decode_end) {
-            const codepoint = iterator.next() orelse break;
-            if (classify(codepoint)) |script| letters[@backingInt(script)] += 1;
+        while (index < decode_end) {
+            const lead = text[index];
+            if (lead < 0x80) {
+                latin += @intFromBool((lead | 0x20) -% 'a' < 26);
+                index += 1;
+            } else {
+                index = tally.decoded(text, index);
+            }
         }
     }
-    assert(iterator.index == text.len);
-
-    var counts: Counts = .{ .letters = undefined, .letters_total = 0, .bytes_invalid = iterator.bytes_invalid };
-    var letters_total: usize = 0;
-    for (letters, &counts.letters) |letters_script, *counted| {
-        counted.* = saturate(letters_script);
-        letters_total += letters_script;
-    }
-    assert(letters_total <= text.len);
-    counts.letters_total = saturate(letters_total);
-    return counts;
+    assert(index == text.len);
+    tally.letters[@backingInt(Script.latin)] += latin;
+    tally.letters[@backingInt(Script.cyrillic)] += cyrillic;
+    tally.letters[@backingInt(Script.han)] += han;
+    return tally.counts(text.len);
 }
 
-fn asciiLetters(chunk: Chunk) usize {
+/// The counters of `count` beside its fast paths'.
+const Tally = struct {
+    /// One counter per class: the last one collects what is not a letter.
+    letters: [script_count + 1]usize = @splat(0),
+    bytes_invalid: u32 = 0,
+
+    /// Counts the non-ASCII sequence at `index`, whose first four bytes are `word` (the lead in
+    /// the low byte); returns the next index.
+    inline fn sequence(tally: *Tally, text: []const u8, index: usize, word: u32) usize {
+        assert(text.len - index >= 4);
+        if ((word & 0xC0_FF) -% 0x80_C2 < 0xE0 - 0xC2) { // C2..DF, a continuation.
+            tally.letters[bmpClass(@intCast(((word & 0x1F) << 6) | ((word >> 8) & 0x3F)))] += 1;
+            return index + 2;
+        }
+        // E1..EF, two continuations. E0 and ED restrict their second byte further (overlong
+        // forms, surrogates): they are left to the decoder.
+        if ((word & 0xC0_C0_FF) -% 0x80_80_E1 < 0xF0 - 0xE1 and word & 0xFF != 0xED) {
+            tally.letters[bmpClass(@intCast(((word & 0x0F) << 12) | ((word >> 2) & 0x0FC0) | ((word >> 16) & 0x3F)))] += 1;
+            return index + 3;
+        }
+        return tally.decoded(text, index);
+    }
+
+    /// Counts the non-ASCII code point, or the maximal invalid subpart, at `index`; returns the
+    /// next index.
+    fn decoded(tally: *Tally, text: []const u8, index: usize) usize {
+        const step = decode(text[index..]);
+        assert(step.length >= 1);
+        assert(step.length <= 4);
+        if (step.codepoint) |codepoint| tally.letters[classOf(codepoint)] += 1 else tally.bytes_invalid +|= 1;
+        return index + step.length;
+    }
+
+    fn counts(tally: *const Tally, text_bytes: usize) Counts {
+        var result: Counts = .{ .letters = undefined, .letters_total = 0, .bytes_invalid = tally.bytes_invalid };
+        var letters_total: usize = 0;
+        for (tally.letters[0..script_count], &result.letters) |letters_script, *counted| {
+            counted.* = saturate(letters_script);
+            letters_total += letters_script;
+        }
+        assert(letters_total <= text_bytes);
+        result.letters_total = saturate(letters_total);
+        return result;
+    }
+};
+
+comptime {
+    @setEvalBranchQuota(100_000);
+    // The fast paths that count without the table: every code point they take is such a letter.
+    for (0x0400..0x0480) |codepoint| assert(bmp_classes[codepoint] == @backingInt(Script.cyrillic));
+    for (0x5000..0xA000) |codepoint| assert(bmp_classes[codepoint] == @backingInt(Script.han));
+}
+
+inline fn isContinuation(byte: u8) bool {
+    return byte & 0xC0 == 0x80;
+}
+
+/// Adds the ASCII letters of the chunks from `start` on to `latin`, up to the first chunk that
+/// holds another byte; returns where that chunk starts, or the end of the text. A tail shorter
+/// than a chunk is read through a copy padded with NUL, which is ASCII and no letter.
+fn countAsciiChunks(text: []const u8, start: usize, latin: *usize) usize {
+    var index = start;
+    while (text.len - index >= chunk_bytes) {
+        const chunk: Chunk = text[index..][0..chunk_bytes].*;
+        if (!isAscii(chunk)) return index;
+        latin.* += asciiLetters(chunk);
+        index += chunk_bytes;
+    }
+    const tail = text.len - index;
+    if (tail == 0) return index;
+    var padded: [chunk_bytes]u8 = @splat(0);
+    @memcpy(padded[0..tail], text[index..]);
+    if (!isAscii(padded)) return index;
+    latin.* += asciiLetters(padded);
+    return text.len;
+}
+
+inline fn isAscii(chunk: Chunk) bool {
+    return @as(ChunkBits, @bitCast(chunk >= @as(Chunk, @splat(0x80)))) == 0;
+}
+
+inline fn asciiLetters(chunk: Chunk) usize {
     const lower = chunk | @as(Chunk, @splat(0x20));
     const is_letter = (lower -% @as(Chunk, @splat('a'))) < @as(Chunk, @splat(26));
-    const ones: Chunk = @splat(1);
-    const zeros: Chunk = @splat(0);
-    return @reduce(.Add, @select(u8, is_letter, ones, zeros)); // At most 16: fits in u8.
+    return @popCount(@as(ChunkBits, @bitCast(is_letter)));
 }
 
 fn saturate(value: usize) u32 {
@@ -539,27 +707,115 @@ test "count: ASCII fast path and mixed scripts" {
     try testing.expectEqual(@as(u32, 0), counts.bytes_invalid);
 }
 
-test "count: vector path agrees with the scalar classification" {
+test "classify: the BMP table agrees with the search over every code point" {
+    var codepoint: u21 = 0;
+    while (codepoint <= 0x10FFFF) : (codepoint += 1) {
+        try testing.expectEqual(classifySearched(codepoint), classify(codepoint));
+    }
+}
+
+/// `count` by definition: the general decoder and the search, a code point at a time.
+fn countSearched(text: []const u8) Counts {
+    var counts: Counts = .{ .letters = @splat(0), .letters_total = 0, .bytes_invalid = 0 };
+    var index: usize = 0;
+    while (index < text.len) {
+        const step = decode(text[index..]);
+        index += step.length;
+        const codepoint = step.codepoint orelse {
+            counts.bytes_invalid += 1;
+            continue;
+        };
+        const found = classifySearched(codepoint) orelse continue;
+        counts.letters[@backingInt(found)] += 1;
+        counts.letters_total += 1;
+    }
+    return counts;
+}
+
+fn expectCountsSearched(text: []const u8) !void {
+    const expected = countSearched(text);
+    const counts = count(text);
+    try testing.expectEqualSlices(u32, &expected.letters, &counts.letters);
+    try testing.expectEqual(expected.letters_total, counts.letters_total);
+    try testing.expectEqual(expected.bytes_invalid, counts.bytes_invalid);
+}
+
+test "count: every lead byte with every second byte agrees with the general decoder" {
+    // At the start, across a chunk boundary, and cut short by the end of the text.
+    const thirds = [_]u8{ 0x00, 0x41, 0x7F, 0x80, 0x9F, 0xA0, 0xBF, 0xC0, 0xE5, 0xFF };
+    const prefix: [chunk_bytes - 2]u8 = @splat('a');
+    var buffer: [prefix.len + 4]u8 = undefined;
+    buffer[0..prefix.len].* = prefix;
+    var lead: u16 = 0x80;
+    while (lead <= 0xFF) : (lead += 1) {
+        for (0..256) |second| {
+            for (thirds) |third| {
+                const sequence = [_]u8{ @intCast(lead), @intCast(second), third, 'x' };
+                try expectCountsSearched(&sequence);
+                try expectCountsSearched(sequence[0..2]);
+                buffer[prefix.len..].* = sequence;
+                try expectCountsSearched(&buffer);
+            }
+        }
+    }
+}
+
+test "count: random text of every script agrees with the general decoder" {
     var prng = std.Random.DefaultPrng.init(0x5C_1217);
     const random = prng.random();
-    var buffer: [257]u8 = undefined;
-    for (0..200) |_| {
+    const pieces = [_][]const u8{
+        "a",            "Z",        " ",    "7",    ".",
+        "é",
+        "ß",
+        "Ж",
+        "ї",
+        "λ",
+        "ب",
+        "ש",
+        "न",
+        "ก",
+        "中",
+        "国",
+        "\u{4DC0}",     "\u{3400}",
+        "々",
+        "、",
+        "。",
+        "ひ",
+        "カ",
+        "ー",
+        "・",
+        "한",
+        "ㄱ",
+        "Ａ",
+        "，",
+        "😀",
+        "\u{20000}",    "\xFF",     "\x80", "\xE4", "\xE5\xA5",
+        "\xED\xA0\x80", "\xF0\x9F", "\xC3",
+    };
+    var buffer: [300]u8 = undefined;
+    for (0..3_000) |_| {
         const length = random.uintAtMost(usize, buffer.len);
-        for (buffer[0..length]) |*byte| {
-            // Mostly ASCII, with some high bytes to break chunks at random places.
-            byte.* = if (random.uintLessThan(u8, 10) == 0) random.int(u8) else random.uintLessThan(u8, 0x80);
+        var used: usize = 0;
+        // Runs of one piece, so that some chunks are pure ASCII and some pure Han or Cyrillic.
+        while (used + 4 <= length) {
+            const piece = pieces[random.uintLessThan(usize, pieces.len)];
+            const repeat = 1 + random.uintLessThan(usize, 40);
+            for (0..repeat) |_| {
+                if (used + piece.len > length) break;
+                @memcpy(buffer[used..][0..piece.len], piece);
+                used += piece.len;
+            }
+            if (random.uintLessThan(u8, 8) == 0 and used < length) {
+                buffer[used] = random.int(u8);
+                used += 1;
+            }
         }
-        const text = buffer[0..length];
-        var expected: [script_count]u32 = @splat(0);
-        var iterator: Utf8Lossy = .{ .bytes = text };
-        while (iterator.next()) |codepoint| {
-            if (classify(codepoint)) |script| expected[@backingInt(script)] += 1;
-        }
-        const counts = count(text);
-        try testing.expectEqualSlices(u32, &expected, &counts.letters);
-        try testing.expectEqual(iterator.bytes_invalid, counts.bytes_invalid);
-        try testing.expect(counts.letters_total <= length);
-        try testing.expect(counts.bytes_invalid <= length);
+        try expectCountsSearched(buffer[0..used]);
+    }
+    for (0..500) |_| {
+        const length = random.uintAtMost(usize, buffer.len);
+        random.bytes(buffer[0..length]);
+        try expectCountsSearched(buffer[0..length]);
     }
 }
 
