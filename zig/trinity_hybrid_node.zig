@@ -72,7 +72,8 @@ pub const TrinityHybridNode = struct {
     mutex: std.Io.Mutex = .init,
     /// Change it through `setProvider`, which keeps `ranks` in step.
     catalogue: Catalogue = .{},
-    /// The catalogue's static orders, so that routing filters instead of sorting.
+    /// The available providers in the catalogue's static orders, so that routing filters
+    /// instead of sorting; recomputed on every change of the catalogue or of availability.
     ranks: selector.Ranks,
     board: health.Board,
     available: [ProviderId.count]bool = @splat(false),
@@ -98,7 +99,7 @@ pub const TrinityHybridNode = struct {
             .long_context_threshold_tokens = options.long_context_threshold_tokens,
             .prng = std.Random.DefaultPrng.init(options.random_seed),
         };
-        node.ranks = .compute(&node.catalogue);
+        node.ranks = .compute(&node.catalogue, node.available);
         return node;
     }
 
@@ -147,6 +148,7 @@ pub const TrinityHybridNode = struct {
         node.lock();
         defer node.unlock();
         node.available[id.index()] = true;
+        node.ranks = .compute(&node.catalogue, node.available);
         if (key.len == 0) {
             node.key_mask_lengths[id.index()] = 0;
             return;
@@ -159,6 +161,7 @@ pub const TrinityHybridNode = struct {
         node.lock();
         defer node.unlock();
         node.available[id.index()] = false;
+        node.ranks = .compute(&node.catalogue, node.available);
         node.key_mask_lengths[id.index()] = 0;
     }
 
@@ -219,7 +222,7 @@ pub const TrinityHybridNode = struct {
         node.lock();
         defer node.unlock();
         node.catalogue.getMutable(entry.id).* = entry;
-        node.ranks = .compute(&node.catalogue);
+        node.ranks = .compute(&node.catalogue, node.available);
     }
 
     /// Detects the prompt's language and size, then orders the providers for it. Detection and
