@@ -540,6 +540,21 @@ test "route: CJK to zhipu, default to groq, local last" {
     try std.testing.expectEqual(ProviderId.anthropic, quality.route.slice()[0]);
 }
 
+test "the chain follows availability and catalogue changes" {
+    const node = try testNode();
+    defer node.destroy();
+    for ([_]ProviderId{ .groq, .google, .local }) |id| node.setAvailable(id, "key-for-tests-only");
+    const prompt = "Explain how a transformer attends to its context.";
+    try std.testing.expectEqualSlices(ProviderId, &.{ .groq, .google, .local }, node.routeChain(prompt, .{}, 0).route.slice());
+    node.setUnavailable(.groq);
+    try std.testing.expectEqualSlices(ProviderId, &.{ .google, .local }, node.routeChain(prompt, .{}, 0).route.slice());
+    node.setAvailable(.groq, "key-for-tests-only");
+    var google = node.provider(.google);
+    google.speed_tokens_per_s = 1_000;
+    try node.setProvider(google);
+    try std.testing.expectEqualSlices(ProviderId, &.{ .google, .groq, .local }, node.routeChain(prompt, .{}, 0).route.slice());
+}
+
 test "skipping the estimate never changes the chain" {
     const node = try testNode();
     defer node.destroy();
