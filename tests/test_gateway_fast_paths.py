@@ -1,11 +1,9 @@
 """The shortcuts the gateway's request path takes for speed say exactly what the long way said:
 the completion template against ``json.dumps`` of the same document, cached endpoints against a
-changed configuration, one normalization against the checks it replaced, and the aiohttp timeout
-cached by identity against a different ``Timeouts``."""
+changed configuration and one normalization against the checks it replaced."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import time
@@ -14,9 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from trinity_hybrid import InvalidInputError, TrinityHybridNode
-from trinity_hybrid._inference import TIMEOUTS_DEFAULT, Timeouts
 from trinity_hybrid.gateway import _shapes
-from trinity_hybrid.gateway._chat import ChatService
 from trinity_hybrid.providers import ChatRequest, Usage
 
 # Any text JSON can carry; lone surrogates cannot be written as UTF-8 either way.
@@ -109,17 +105,6 @@ def test_a_request_from_a_prompt_is_normalized() -> None:
     )
     assert request.messages == ({"role": "user", "content": "a\nb"},)
     assert ChatRequest.from_prompt("Hi").messages == ({"role": "user", "content": "Hi"},)
-
-
-def test_the_aiohttp_timeout_cached_by_identity_follows_another_timeouts(node: TrinityHybridNode) -> None:
-    service = ChatService(node)
-    default = service._timeout(TIMEOUTS_DEFAULT)
-    assert service._timeout(TIMEOUTS_DEFAULT) is default
-    assert (default.connect, default.sock_read) == (TIMEOUTS_DEFAULT.connect_s, TIMEOUTS_DEFAULT.read_s)
-    short = service._timeout(Timeouts(connect_s=1.0, read_s=2.0))
-    assert (short.connect, short.sock_read) == (1.0, 2.0)
-    assert service._timeout(TIMEOUTS_DEFAULT) is default
-    asyncio.run(service.aclose())
 
 
 def test_completion_ids_keep_openai_shape_and_do_not_repeat() -> None:
