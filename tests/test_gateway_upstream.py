@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import shutil
+import ssl
+import subprocess
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -79,13 +83,18 @@ class ScriptedServer:
             writer.close()
 
 
-def serve(scripts: list[list[Step]], test: Callable[[ScriptedServer, str], Awaitable[None]]) -> ScriptedServer:
+def serve(
+    scripts: list[list[Step]],
+    test: Callable[[ScriptedServer, str], Awaitable[None]],
+    tls: ssl.SSLContext | None = None,
+) -> ScriptedServer:
     async def main() -> None:
         server = ScriptedServer(scripts)
-        listener = await asyncio.start_server(server.handle, "127.0.0.1", 0)
+        listener = await asyncio.start_server(server.handle, "127.0.0.1", 0, ssl=tls)
         server.port = listener.sockets[0].getsockname()[1]
+        scheme = "https" if tls else "http"
         async with listener:
-            await test(server, f"http://127.0.0.1:{server.port}/v1/chat/completions?x=1")
+            await test(server, f"{scheme}://127.0.0.1:{server.port}/v1/chat/completions?x=1")
         result.append(server)
 
     result: list[ScriptedServer] = []
@@ -288,3 +297,27 @@ def test_an_unsupported_scheme_is_an_error() -> None:
             await post(pool(), "ftp://127.0.0.1/v1")
 
     asyncio.run(main())
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="the openssl command makes the test certificate")
+def test_https_with_a_trusted_certificate_and_refused_with_an_unknown_one(tmp_path: Path) -> None:
+    certificate, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(certificate)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(certificate, key)
+    trusting = ssl.create_default_context(cafile=str(certificate))
+
+    async def test(server: ScriptedServer, url: str) -> None:
+        assert url.startswith("https://")
+        upstream = UpstreamPool(connections_max=4, idle_max=4, idle_s=30.0, ssl_context=trusting)
+        for _ in range(2):
+            assert (await post(upstream, url))[2] == b"{}"
+        with pytest.raises(UpstreamError, match="cannot connect"):
+            await post(pool(), url)  # the system's certificates do not include the test's
+
+    server = serve([[answer_with_length(b"{}")]], test, tls=server_context)
+    assert len(server.requests) == 2

@@ -257,9 +257,11 @@ class _Connection(asyncio.Protocol):
 class UpstreamPool:
     """Keep-alive connections per origin. ``connections_max`` bounds the connections in use at
     once (a request beyond it waits for one to come free); ``idle_max`` bounds those kept idle,
-    each for at most ``idle_s``."""
+    each for at most ``idle_s``. ``ssl_context`` defaults to ``ssl.create_default_context()``."""
 
-    def __init__(self, connections_max: int, idle_max: int, idle_s: float) -> None:
+    def __init__(
+        self, connections_max: int, idle_max: int, idle_s: float, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         assert connections_max > 0 and idle_max >= 0 and idle_s > 0
         self._connections_max = connections_max
         self._idle_max = idle_max
@@ -269,7 +271,9 @@ class UpstreamPool:
         self._busy = 0
         self._waiting: list[asyncio.Future[None]] = []
         self._targets: dict[str, _Target] = {}
-        self._ssl: ssl.SSLContext | None = None
+        # The system's trusted certificates, as aiohttp (which this replaced) used; loaded on the
+        # first https origin, since loading them reads files.
+        self._ssl = ssl_context
 
     async def post(
         self, url: str, headers: Mapping[str, str], body: bytes, *, connect_s: float, read_s: float
