@@ -3,7 +3,10 @@
 Counters and histograms are updated once per request, after the answer is known; the breaker
 state, the shared state's mode and counts, and the response cache's counts are read from the node
 only when Prometheus scrapes, so they cost the hot path nothing.
-Every process (``--workers N``) exports its own series. No label ever holds a key or a prompt:
+With several workers (``--workers N``), prometheus_client's multiprocess mode adds up the
+counters and histograms of every worker at each scrape (``serve`` sets it up); the gauges read
+at scrape time (breakers, shared state, cache, memory) are then those of the worker scraped.
+No label ever holds a key or a prompt:
 labels are provider names, outcomes, error class names and directions.
 
 ``METRIC_NAMES`` lists every series name exported, for the Grafana dashboard's test.
@@ -21,6 +24,7 @@ from prometheus_client import (
     ProcessCollector,
     disable_created_metrics,
     generate_latest,
+    values,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -203,9 +207,16 @@ class GatewayMetrics:
         self.cost = Counter(
             "trinity_cost_usd", "Cost in USD at the catalogue's prices.", ["provider"], registry=registry
         )
-        registry.register(_BreakerCollector(node))
-        registry.register(_ScalingCollector(node))
-        ProcessCollector(registry=registry)
+        # What a scrape shows: this registry, or with several workers every worker's files.
+        self._exposed = registry
+        if multiprocess_mode():
+            from prometheus_client.multiprocess import MultiProcessCollector
+
+            self._exposed = CollectorRegistry(auto_describe=True)
+            MultiProcessCollector(self._exposed)  # type: ignore[no-untyped-call]
+        self._exposed.register(_BreakerCollector(node))
+        self._exposed.register(_ScalingCollector(node))
+        ProcessCollector(registry=self._exposed)
 
     def record_request(self, endpoint: str, provider: str | None, outcome: str, duration_s: float) -> None:
         self._child(self.requests, endpoint, provider or "none", outcome).inc()
@@ -240,4 +251,10 @@ class GatewayMetrics:
         return child
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        return generate_latest(self._exposed)
+
+
+def multiprocess_mode() -> bool:
+    """Whether prometheus_client keeps its values in the multiprocess files: decided when it was
+    first imported, by ``PROMETHEUS_MULTIPROC_DIR`` in the environment then."""
+    return values.ValueClass is not values.MutexValue
