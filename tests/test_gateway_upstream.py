@@ -48,7 +48,6 @@ class ScriptedServer:
     connections: int = 0
     open_now: int = 0
     open_most: int = 0
-    eofs: int = 0
     port: int = 0
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -60,7 +59,6 @@ class ScriptedServer:
                 try:
                     head = await reader.readuntil(b"\r\n\r\n")
                 except (asyncio.IncompleteReadError, ConnectionError):
-                    self.eofs += 1
                     return
                 length = next(
                     int(line.split(b":", 1)[1])

@@ -188,6 +188,12 @@ class _Connection(asyncio.Protocol):
     def keeps_alive(self) -> bool:
         return not self.closed and self._keep_alive
 
+    def retire(self) -> None:
+        """Closes a connection with no request in flight: a FIN, not a reset."""
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
     def abandon(self) -> None:
         """The caller stopped waiting (cancelled): the answer still in flight would confuse the
         next request, so the connection goes."""
@@ -334,7 +340,7 @@ class UpstreamPool:
             self._idle_count -= 1
             if connection.reusable() and now_s - connection.idle_since_s < self._idle_s:
                 return connection
-            connection.abandon()
+            connection.retire()
         return None
 
     async def _connect(self, target: _Target, connect_s: float) -> _Connection:
@@ -363,7 +369,7 @@ class UpstreamPool:
 
     def _release(self, origin: tuple[str, str, int], connection: _Connection) -> None:
         if not connection.keeps_alive() or self._idle_count >= self._idle_max:
-            connection.abandon()
+            connection.retire()
             return
         connection.idle_since_s = asyncio.get_running_loop().time()
         self._idle.setdefault(origin, []).append(connection)
@@ -372,7 +378,7 @@ class UpstreamPool:
     def close(self) -> None:
         for idle in self._idle.values():
             for connection in idle:
-                connection.abandon()
+                connection.retire()
         self._idle.clear()
         self._idle_count = 0
 
