@@ -319,3 +319,30 @@ def test_https_with_a_trusted_certificate_and_refused_with_an_unknown_one(tmp_pa
 
     server = serve([[answer_with_length(b"{}")]], test, tls=server_context)
     assert len(server.requests) == 2
+
+
+def test_an_answer_nobody_asked_for_closes_the_connection_and_leaves_the_first_intact() -> None:
+    first = answer_with_length(b'{"n":1}', "X-Answer: first")
+    second = answer_with_length(b'{"n":2}', "X-Answer: second")
+
+    async def test(server: ScriptedServer, url: str) -> None:
+        upstream = pool()
+        status, headers, body = await post(upstream, url)
+        assert (status, headers["x-answer"], body) == (200, "first", b'{"n":1}')
+        assert upstream.idle_connections == 0
+        assert (await post(upstream, url))[2] == b'{"n":1}'
+
+    server = serve([[first + second]], test)
+    assert server.connections == 2
+
+
+def test_an_answer_over_the_size_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from trinity_hybrid.gateway import _upstream
+
+    monkeypatch.setattr(_upstream, "BODY_BYTES_MAX", 1000)
+
+    async def test(server: ScriptedServer, url: str) -> None:
+        with pytest.raises(UpstreamError, match="exceeds 1000 bytes"):
+            await post(pool(), url)
+
+    serve([[answer_with_length(b"x" * 5000)]], test)

@@ -139,6 +139,8 @@ class _Connection(asyncio.Protocol):
     # httptools callbacks ---------------------------------------------------------------------
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self._waiter is None:
+            return  # a second answer in the same bytes: the headers returned stay as they were
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
         known = self._headers.get(key)
@@ -156,6 +158,8 @@ class _Connection(asyncio.Protocol):
         )
 
     def on_body(self, body: bytes) -> None:
+        if self._waiter is None:
+            return  # after an abort, or a second answer: nothing more is kept
         self._body_bytes += len(body)
         if self._body_bytes > BODY_BYTES_MAX:
             self._abort(UpstreamError(f"the answer exceeds {BODY_BYTES_MAX} bytes"))
