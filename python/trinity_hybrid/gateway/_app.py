@@ -196,7 +196,7 @@ class Gateway:
 
     def _record_chat(self, provider: str, attempts: tuple[Any, ...], duration_s: float, overhead_s: float) -> None:
         self.metrics.record_request("chat", provider, "success", duration_s)
-        self.metrics.overhead.observe(overhead_s)
+        self.metrics.record_overhead(overhead_s)
         self.metrics.record_attempts(attempts)
 
     def _record_attempts_failed(self, call: Any) -> None:
