@@ -121,7 +121,7 @@ class _Connection(asyncio.Protocol):
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as error:
-            self._abort(UpstreamError(f"invalid HTTP answer ({type(error).__name__})"))
+            self._abort(UpstreamError(f"invalid HTTP answer: {type(error).__name__}"))
 
     def eof_received(self) -> bool:
         return False  # close our side too; connection_lost follows
@@ -368,7 +368,7 @@ class UpstreamPool:
         except asyncio.TimeoutError:
             raise UpstreamTimeout(f"no connection within {connect_s:g} s") from None
         except (OSError, ssl.SSLError) as error:
-            raise UpstreamError(f"cannot connect ({type(error).__name__})") from None
+            raise UpstreamError(f"cannot connect: {type(error).__name__}") from None
         return connection
 
     def _release(self, origin: tuple[str, str, int], connection: _Connection) -> None:
