@@ -156,6 +156,14 @@ def test_metrics_of_several_workers_add_up_and_their_directory_goes_away(
     assert not list(temporary.iterdir())
 
 
+def test_serve_refuses_a_metrics_directory_that_does_not_exist(tmp_path: Path) -> None:
+    missing = tmp_path / "missing"
+    result = CliRunner().invoke(main, ["serve", "--workers", "2"], env={"PROMETHEUS_MULTIPROC_DIR": str(missing)})
+    assert result.exit_code == 1
+    assert "PROMETHEUS_MULTIPROC_DIR" in result.stderr and "not a directory" in result.stderr
+    assert not missing.exists()
+
+
 def test_serve_without_keys_warns_when_told_to_listen_everywhere(openai_server: OpenAIServer) -> None:
     port = free_port()
     with serve(["--host", "0.0.0.0"], provider_environment(groq=openai_server), port) as process:

@@ -94,6 +94,10 @@ def serve(host: str | None, port: int, workers: int, log_level: str, access_log:
 
     from .. import TrinityError, TrinityHybridNode
 
+    given = os.environ.get(MULTIPROCESS_VARIABLE)
+    if given and not os.path.isdir(given):
+        click.echo(f"error: {MULTIPROCESS_VARIABLE} is set to {given!r}, which is not a directory", err=True)
+        raise SystemExit(1)
     bound, warning = choose_host(host, bool(os.environ.get(KEYS_VARIABLE, "").strip()))
     if warning:
         click.echo(warning, err=True)
