@@ -292,6 +292,32 @@ def goals(results: dict[str, dict[str, Any]], table: dict[str, dict[str, float]]
     return document
 
 
+def references(directory: Path, upstream: str, quick: bool) -> dict[str, dict[str, float]]:
+    """Figures that are no contender's, measured once after the rounds: wrk straight at nginx
+    (what the loopback, nginx and wrk cost) and uvicorn answering the canned completion itself
+    with a raw ASGI app (the server's own hop, under the same settings). Every contender's
+    latency at one connection lies above both: they show where a contender's own time starts."""
+    _, duration_s = schedule(quick)
+    port = free_port()
+    command = [sys.executable, str(Path(__file__).with_name("passthrough_app.py")), "--port", str(port),
+               "--upstream", upstream, "--static"]  # fmt: skip
+    script = directory / "reference.lua"
+    script.write_text(WRK_SCRIPT.format(body=lua_string(json.dumps(request_body("passthrough"))), key=GATEWAY_API_KEY))
+    figures: dict[str, dict[str, float]] = {}
+    with running(Server("uvicorn_static", command, _base_environment(), directory / "static.log")) as server:
+        static_url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        server.ready(static_url, request_body("passthrough"), START_TIMEOUT_S["passthrough"])
+        for name, url in {"nginx_direct": f"{upstream}/chat/completions", "uvicorn_static": static_url}.items():
+            wrk(url, script, 2, CONNECTIONS, 1.0)  # warm-up
+            many, one = wrk(url, script, 2, CONNECTIONS, duration_s), wrk(url, script, 1, 1, duration_s)
+            figures[name] = {
+                "rps_c32": many["rps"],
+                "p50_ms_c1": one["p50_us"] / 1000,
+                "p99_ms_c1": one["p99_us"] / 1000,
+            }
+    return figures
+
+
 def print_figures(results: dict[str, dict[str, Any]]) -> None:
     print(f"{'server':<12} {'req/s @32':>10} {'p50 ms @1':>10} {'p99 ms @1':>10} {'RSS MB':>8}  errors")
     for name, figures in results.items():
@@ -337,6 +363,7 @@ def run(quick: bool) -> dict[str, Any]:
                 continue
             servers[name] = (server, url)
         results = measure(servers, directory, quick)
+        reference = references(directory, upstream, quick)
     for name, reason in unavailable.items():
         results[name] = {"available": False, "reason": reason}
     ordered = {name: results[name] for name in factories if name in results}
@@ -360,6 +387,7 @@ def run(quick: bool) -> dict[str, Any]:
         "servers": ordered,
         "ratios": table,
         "goals": goals(ordered, table),
+        "reference": reference,
     }
 
 
@@ -399,6 +427,9 @@ def main() -> int:
     document = run(options.quick)
     path = write_json("gateway", document)
     print_figures(document["servers"])
+    for name, figures in document["reference"].items():
+        print(f"{'(' + name + ')':<22} {figures['rps_c32']:>10,.0f} {figures['p50_ms_c1']:>10.3f} "
+              f"{figures['p99_ms_c1']:>10.3f}   reference, not a contender")  # fmt: skip
     print(f"bench_gateway: wrote {path}")
     return 0 if document["servers"].get("passthrough", {}).get("available") else 1
 

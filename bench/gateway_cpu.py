@@ -1,11 +1,12 @@
 """The gateway's own CPU time per request, in one process: a diagnostic, not a figure of SUMMARY.md.
 
-The gateway's ASGI app and a raw ASGI pass-through (one aiohttp session, the body forwarded and
-the upstream's bytes returned) are called directly, without a server, by 32 concurrent callers
-against nginx answering a canned completion; batches of each alternate, and the best batch of
-each is kept, which this shared machine's load disturbs less than a mean. Their difference is
-what routing, validation, accounting and metrics cost per request. Run it on two checkouts
-(`PYTHONPATH=...`) to see what a change bought.
+The gateway's ASGI app and two raw ASGI pass-throughs (the body forwarded and the upstream's
+bytes returned: one over an aiohttp session, one over the gateway's own upstream client when the
+installed gateway has it) are called directly, without a server, by 32 concurrent callers against
+nginx answering a canned completion; batches of each alternate, and the best batch of each is
+kept, which this shared machine's load disturbs less than a mean. The gateway minus the raw
+pass-through over its own client is what routing, validation, accounting and metrics cost per
+request. Run it on two checkouts (`PYTHONPATH=...`) to see what a change bought.
 
     .venv-bench/bin/python bench/gateway_cpu.py [--batches 15]
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import tempfile
@@ -40,6 +42,28 @@ def scope() -> dict[str, Any]:
             (b"content-length", str(len(BODY)).encode()),
         ],
     }
+
+
+def raw_upstream_app(upstream: str) -> Any:
+    """The raw pass-through over the gateway's upstream client (``gateway._upstream``)."""
+    from trinity_hybrid.gateway._upstream import UpstreamPool
+
+    pool = UpstreamPool(connections_max=200, idle_max=50, idle_s=30.0)
+    url = f"{upstream}/chat/completions"
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        body = (await receive())["body"]
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {UPSTREAM_API_KEY}"}
+        status, _, content = await pool.post(url, headers, body, connect_s=10.0, read_s=120.0)
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-length", b"%d" % len(content))]})  # fmt: skip
+        await send({"type": "http.response.body", "body": content})
+
+    async def aclose() -> None:
+        pool.close()
+
+    app.aclose = aclose  # type: ignore[attr-defined]
+    return app
 
 
 def raw_app(upstream: str) -> Any:
@@ -96,6 +120,8 @@ async def measure(upstream: str, batches: int) -> dict[str, float]:
     node = TrinityHybridNode.from_env(environment)
     node.set_unavailable("local")
     apps = {"raw": raw_app(upstream), "gateway": create_app(node, environ=environment)}
+    if importlib.util.find_spec("trinity_hybrid.gateway._upstream") is not None:
+        apps["raw_upstream"] = raw_upstream_app(upstream)
     statuses: list[int] = []
     for app in apps.values():
         await batch(app, statuses)  # warm-up: connections, caches
@@ -103,8 +129,9 @@ async def measure(upstream: str, batches: int) -> dict[str, float]:
     for _ in range(batches):
         for name, app in apps.items():
             best[name] = min(best[name], await batch(app, statuses))
-    await apps["gateway"].chat.aclose()
-    await apps["raw"].aclose()
+    await apps.pop("gateway").chat.aclose()
+    for app in apps.values():
+        await app.aclose()
     if set(statuses) != {200}:
         raise SystemExit(f"gateway_cpu: answers other than 200: {sorted(set(statuses))}")
     return {f"{name}_us": seconds * 1e6 for name, seconds in best.items()}
@@ -130,9 +157,11 @@ def main() -> None:
     import trinity_hybrid
 
     print(f"trinity_hybrid from {Path(trinity_hybrid.__file__).parent}")
+    floor_us = figures.get("raw_upstream_us", figures["raw_us"])
     print(f"CPU per request, best of {options.batches} batches of {BATCH_REQUESTS} at {CONCURRENCY} concurrent: "
-          f"raw pass-through {figures['raw_us']:.0f} µs, gateway {figures['gateway_us']:.0f} µs, "
-          f"gateway's own {figures['gateway_us'] - figures['raw_us']:.0f} µs")  # fmt: skip
+          f"raw pass-through over aiohttp {figures['raw_us']:.0f} µs, over the gateway's upstream client "
+          f"{figures.get('raw_upstream_us', float('nan')):.0f} µs, gateway {figures['gateway_us']:.0f} µs, "
+          f"gateway's own {figures['gateway_us'] - floor_us:.0f} µs")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -6,13 +6,18 @@ metrics. Served by uvicorn with the settings `trinity-hybrid serve` uses (one wo
 parser, uvloop event loop, no access log, no Server or Date header).
 
     python bench/passthrough_app.py --port 8101 --upstream http://127.0.0.1:8100/v1
+
+With ``--static`` it calls no upstream and answers the canned completion itself from a raw ASGI
+app: the server's own hop, a reference figure of the benchmark (what uvicorn costs alone).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import uvicorn
@@ -51,14 +56,37 @@ def build_app(upstream_base_url: str) -> Starlette:
     return Starlette(routes=routes, lifespan=lifespan)
 
 
+def static_app() -> object:
+    """A raw ASGI app answering every request with the canned completion, no upstream."""
+    from servers import CANNED_COMPLETION
+
+    body = json.dumps(CANNED_COMPLETION, separators=(",", ":")).encode()
+    start = {
+        "type": "http.response.start",
+        "status": 200,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+    }
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return  # lifespan: nothing to set up
+        while (await receive()).get("more_body"):
+            pass
+        await send(start)
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--upstream", required=True, help="the upstream's base URL, ending in /v1")
+    parser.add_argument("--static", action="store_true", help="answer without the upstream (the server's own hop)")
     options = parser.parse_args()
     uvicorn.run(
-        build_app(options.upstream),
+        static_app() if options.static else build_app(options.upstream),
         host=options.host,
         port=options.port,
         http="httptools",
@@ -67,7 +95,7 @@ def main() -> None:
         access_log=False,
         server_header=False,
         date_header=False,
-        lifespan="on",
+        lifespan="off" if options.static else "on",
     )
 
 

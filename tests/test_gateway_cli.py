@@ -1,6 +1,6 @@
 """`trinity-hybrid serve` as a user runs it (a subprocess, several workers), `status --url`
-against it, the binding warning, and the Grafana dashboard's queries against the metrics the
-gateway really exports."""
+against it, the metrics of several workers added up, the binding warning, and the Grafana
+dashboard's queries against the metrics the gateway really exports."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -98,6 +99,69 @@ def test_serve_with_workers_and_status_url(openai_server: OpenAIServer) -> None:
         assert "401" in refused.stderr and refused.stdout == ""
     unreachable = CliRunner().invoke(main, ["status", "--url", url])
     assert unreachable.exit_code == 1 and "cannot reach" in unreachable.stderr
+
+
+def chat_samples(url: str) -> tuple[float, float]:
+    """(successful chat requests counted, request durations observed) in one scrape."""
+    text = httpx.get(url + "/metrics", headers={"Authorization": f"Bearer {GATEWAY_KEY}"}, timeout=10.0).text
+    counted = observed = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.labels.get("endpoint") != "chat":
+                continue
+            if sample.name == "trinity_gateway_requests_total" and sample.labels["outcome"] == "success":
+                counted += sample.value
+            elif sample.name == "trinity_gateway_request_duration_seconds_count":
+                observed += sample.value
+    return counted, observed
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads worker processes from /proc")
+def test_metrics_of_several_workers_add_up_and_their_directory_goes_away(
+    openai_server: OpenAIServer, tmp_path: Path
+) -> None:
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    port = free_port()
+    environment = {
+        **provider_environment(groq=openai_server),
+        "TRINITY_API_KEYS": GATEWAY_KEY,
+        "TMPDIR": str(temporary),
+    }
+    url = f"http://127.0.0.1:{port}"
+
+    def ask(number: int) -> None:
+        # A connection per request, so that the kernel hands them to either worker.
+        answer = httpx.post(
+            url + "/v1/chat/completions",
+            json={"model": "auto", "messages": [{"role": "user", "content": f"Hi {number}"}]},
+            headers={"Authorization": f"Bearer {GATEWAY_KEY}"},
+            timeout=30.0,
+        )
+        assert answer.status_code == 200, answer.text
+
+    with serve(["--host", "127.0.0.1", "--workers", "2"], environment, port):
+        (directory,) = temporary.glob("trinity-metrics-*")
+        sent = 0
+        serving: set[str] = set()
+        with ThreadPoolExecutor(8) as pool:
+            # Counter files appear once a worker has counted a request: until both have.
+            while len(serving) < 2 and sent < 400:
+                list(pool.map(ask, range(sent, sent + 16)))
+                sent += 16
+                serving = {path.stem.split("_")[1] for path in directory.glob("counter_*.db")}
+        assert len(serving) == 2
+        for _ in range(4):  # whichever worker answers the scrape
+            assert chat_samples(url) == (sent, sent)
+    assert not list(temporary.iterdir())
+
+
+def test_serve_refuses_a_metrics_directory_that_does_not_exist(tmp_path: Path) -> None:
+    missing = tmp_path / "missing"
+    result = CliRunner().invoke(main, ["serve", "--workers", "2"], env={"PROMETHEUS_MULTIPROC_DIR": str(missing)})
+    assert result.exit_code == 1
+    assert "PROMETHEUS_MULTIPROC_DIR" in result.stderr and "not a directory" in result.stderr
+    assert not missing.exists()
 
 
 def test_serve_without_keys_warns_when_told_to_listen_everywhere(openai_server: OpenAIServer) -> None:

@@ -1,22 +1,22 @@
 """The shortcuts the gateway's request path takes for speed say exactly what the long way said:
 the completion template against ``json.dumps`` of the same document, cached endpoints against a
-changed configuration, one normalization against the checks it replaced, and the aiohttp timeout
-cached by identity against a different ``Timeouts``."""
+changed configuration, one normalization against the checks it replaced, and the metrics' plain
+tally against prometheus_client's own metric objects."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import time
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from prometheus_client.parser import text_string_to_metric_families
 from trinity_hybrid import InvalidInputError, TrinityHybridNode
-from trinity_hybrid._inference import TIMEOUTS_DEFAULT, Timeouts
+from trinity_hybrid._inference import Attempt
 from trinity_hybrid.gateway import _shapes
-from trinity_hybrid.gateway._chat import ChatService
+from trinity_hybrid.gateway._metrics import SPECS, GatewayMetrics
 from trinity_hybrid.providers import ChatRequest, Usage
 
 # Any text JSON can carry; lone surrogates cannot be written as UTF-8 either way.
@@ -111,18 +111,70 @@ def test_a_request_from_a_prompt_is_normalized() -> None:
     assert ChatRequest.from_prompt("Hi").messages == ({"role": "user", "content": "Hi"},)
 
 
-def test_the_aiohttp_timeout_cached_by_identity_follows_another_timeouts(node: TrinityHybridNode) -> None:
-    service = ChatService(node)
-    default = service._timeout(TIMEOUTS_DEFAULT)
-    assert service._timeout(TIMEOUTS_DEFAULT) is default
-    assert (default.connect, default.sock_read) == (TIMEOUTS_DEFAULT.connect_s, TIMEOUTS_DEFAULT.read_s)
-    short = service._timeout(Timeouts(connect_s=1.0, read_s=2.0))
-    assert (short.connect, short.sock_read) == (1.0, 2.0)
-    assert service._timeout(TIMEOUTS_DEFAULT) is default
-    asyncio.run(service.aclose())
-
-
 def test_completion_ids_keep_openai_shape_and_do_not_repeat() -> None:
     identifiers = [_shapes.completion_id() for _ in range(2000)]
     assert all(re.fullmatch(r"chatcmpl-[0-9a-f]{24}", identifier) for identifier in identifiers)
     assert len(set(identifiers)) == len(identifiers)
+
+
+providers = st.sampled_from(["groq", "anthropic", "zhipu"])
+seconds = st.one_of(
+    st.sampled_from([0.0, 0.0001, 0.005, 0.01, 1.0, 120.0, 121.0]),  # on and beside the bucket bounds
+    st.floats(0, 500, allow_nan=False),
+)
+attempts = st.builds(
+    Attempt,
+    provider=providers,
+    outcome=st.sampled_from(["success", "failure", "skipped", "cancelled"]),
+    error_type=st.sampled_from([None, "TransientError", "CircuitOpenError"]),
+    latency_s=seconds,
+)
+records = st.lists(
+    st.one_of(
+        st.tuples(st.just("request"), st.sampled_from(["chat", "plan", "other"]), st.one_of(st.none(), providers),
+                  st.sampled_from(["success", "client_error", "upstream_error"]), seconds),
+        st.tuples(st.just("overhead"), seconds),
+        st.tuples(st.just("attempts"), st.lists(attempts, max_size=4)),
+        st.tuples(st.just("interrupted"), providers, st.sampled_from(["TransientError", "StreamInterruptedError"])),
+        st.tuples(st.just("usage"), providers, st.integers(0, 10**6), st.integers(0, 10**6),
+                  st.floats(0, 10, allow_nan=False)),
+    ),
+    max_size=30,
+)  # fmt: skip
+
+
+def samples(metrics: GatewayMetrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    ours = {spec.name for spec in SPECS}
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(metrics.exposition().decode())
+        if family.name in ours
+        for sample in family.samples
+    }
+
+
+# The node is only read at scrape time (breakers, cache), by families the comparison leaves out.
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(records=records)
+def test_the_metrics_tally_exports_what_prometheus_client_objects_would(
+    node: TrinityHybridNode, records: list[tuple[object, ...]]
+) -> None:
+    tally, objects = GatewayMetrics(node, files=False), GatewayMetrics(node, files=True)
+    for metrics in (tally, objects):
+        for kind, *arguments in records:
+            if kind == "request":
+                metrics.record_request(*arguments)  # type: ignore[arg-type]
+            elif kind == "overhead":
+                metrics.record_overhead(*arguments)  # type: ignore[arg-type]
+            elif kind == "attempts":
+                metrics.record_attempts(*arguments)  # type: ignore[arg-type]
+            elif kind == "interrupted":
+                metrics.record_interrupted_attempt(*arguments)  # type: ignore[arg-type]
+            else:
+                metrics.record_usage(*arguments)  # type: ignore[arg-type]
+    expected = samples(objects)
+    assert expected  # the overhead histogram at least, from the start
+    got = samples(tally)
+    assert got.keys() == expected.keys()
+    for key, value in expected.items():
+        assert got[key] == pytest.approx(value, rel=1e-9, abs=1e-9), key

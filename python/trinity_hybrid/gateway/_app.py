@@ -196,7 +196,7 @@ class Gateway:
 
     def _record_chat(self, provider: str, attempts: tuple[Any, ...], duration_s: float, overhead_s: float) -> None:
         self.metrics.record_request("chat", provider, "success", duration_s)
-        self.metrics.overhead.observe(overhead_s)
+        self.metrics.record_overhead(overhead_s)
         self.metrics.record_attempts(attempts)
 
     def _record_attempts_failed(self, call: Any) -> None:
@@ -304,7 +304,7 @@ class Gateway:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 # The HTTP stacks load now, not during the first request.
-                self.chat.session()
+                self.chat.pool()
                 self.node._async_client()
                 # What is loaded by now lives as long as the process: frozen out of the collector's
                 # view, a full collection (27 ms here over ~46,000 objects, about one per 3,000

@@ -2,10 +2,11 @@
 
 The node's own sans-I/O ``_Call`` makes every decision (route, admission, fallback, accounting),
 so a request through the gateway behaves exactly like ``node.ainfer``; only the I/O differs.
-Whole answers go to the providers over a plain aiohttp session: measured on this machine, the
-httpx layer the library puts over aiohttp halved the gateway's requests per second at 32
-connections (see the README's Gateway section). Streams, whose cost is the model's own pace,
-and the in-process local model keep to the node's httpx client and its SSE reader.
+Whole answers go to the providers through the gateway's own lean HTTP/1.1 client
+(``_upstream``): measured on this machine, aiohttp's client was the largest item of the gateway's
+CPU per request, and httpx over aiohttp cost twice as much again (see the README's Gateway
+section). Streams, whose cost is the model's own pace, and the in-process local model keep to
+the node's httpx client and its SSE reader.
 
 This is the seam for what wraps a call later (a response cache, shared state): wrap or subclass
 ``ChatService`` and hand it to ``create_app``.
@@ -13,16 +14,14 @@ This is the seam for what wraps a call later (a response cache, shared state): w
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
-
 from .._exceptions import TransientError
 from .._http import LOCAL_MOUNT, POOL_LIMITS
 from .._inference import Response, StreamChunk, Timeouts, httpx_post, infer_async, stream_async
+from ._upstream import UpstreamError, UpstreamPool, UpstreamTimeout
 
 if TYPE_CHECKING:
     from .._inference import _Call
@@ -41,9 +40,7 @@ class ChatService:
 
     def __init__(self, node: TrinityHybridNode) -> None:
         self.node = node
-        self._session: aiohttp.ClientSession | None = None
-        self._timeouts: dict[Timeouts, aiohttp.ClientTimeout] = {}
-        self._timeout_last: tuple[Timeouts | None, aiohttp.ClientTimeout | None] = (None, None)
+        self._pool: UpstreamPool | None = None
 
     def start(self, params: ChatParams) -> _Call:
         """Routes the request; raises ``InvalidInputError`` or ``NoProviderAvailable`` before
@@ -71,45 +68,28 @@ class ChatService:
         if request.url.startswith(LOCAL_MOUNT):
             # The in-process model is mounted on the node's httpx client only.
             return await httpx_post(self.node._async_client())(provider, request, timeouts)
-        session = self.session()
+        body = _JSON.encode(request.json).encode()
         try:
-            async with session.post(
-                request.url,
-                data=_JSON.encode(request.json).encode(),
-                headers=request.headers,
-                timeout=self._timeout(timeouts),
-                allow_redirects=False,
-            ) as answer:
-                return answer.status, answer.headers, await answer.read()
-        except asyncio.TimeoutError:
-            raise TransientError("timed out", provider=provider) from None
-        except aiohttp.ClientError as error:
-            raise TransientError(f"connection failed ({type(error).__name__})", provider=provider) from None
-
-    def _timeout(self, timeouts: Timeouts) -> aiohttp.ClientTimeout:
-        # Nearly every call carries the same Timeouts object: an identity test spares hashing it.
-        last_timeouts, last_timeout = self._timeout_last
-        if timeouts is last_timeouts and last_timeout is not None:
-            return last_timeout
-        timeout = self._timeouts.get(timeouts)
-        if timeout is None:
-            timeout = self._timeouts[timeouts] = aiohttp.ClientTimeout(
-                total=None, connect=timeouts.connect_s, sock_read=timeouts.read_s
+            return await self.pool().post(
+                request.url, request.headers, body, connect_s=timeouts.connect_s, read_s=timeouts.read_s
             )
-        self._timeout_last = (timeouts, timeout)
-        return timeout
+        except UpstreamTimeout as error:
+            raise TransientError(f"timed out ({error})", provider=provider) from None
+        except UpstreamError as error:
+            raise TransientError(f"connection failed ({error})", provider=provider) from None
 
-    def session(self) -> aiohttp.ClientSession:
-        """The pooled session, created in the running event loop on first use."""
-        if self._session is None:
-            connector = aiohttp.TCPConnector(
-                limit=POOL_LIMITS.max_connections or 0, keepalive_timeout=POOL_LIMITS.keepalive_expiry
+    def pool(self) -> UpstreamPool:
+        """The provider connections, pooled with the library's limits."""
+        if self._pool is None:
+            self._pool = UpstreamPool(
+                connections_max=POOL_LIMITS.max_connections or 200,
+                idle_max=POOL_LIMITS.max_keepalive_connections or 50,
+                idle_s=POOL_LIMITS.keepalive_expiry or 30.0,
             )
-            self._session = aiohttp.ClientSession(connector=connector, trust_env=False)
-        return self._session
+        return self._pool
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
         await self.node.aclose()

@@ -1,5 +1,11 @@
 """``trinity-hybrid serve``: the gateway under uvicorn (httptools parser, uvloop event loop).
 
+Metrics with ``--workers N`` (N > 1): each worker is a process of its own, so the command puts
+prometheus_client in its multiprocess mode, every worker writing its series to files in one
+directory (``PROMETHEUS_MULTIPROC_DIR``, a temporary one made here and removed on exit unless the
+variable was set already) and any worker's ``/metrics`` adding them all up. One worker keeps
+the faster in-memory values.
+
 Binding: with ``TRINITY_API_KEYS`` set the gateway listens on every interface by default; without
 it, only on loopback, and a ``--host`` given explicitly is obeyed with a warning on stderr, since
 anyone who can reach the port can then spend the providers' keys.
@@ -8,6 +14,10 @@ anyone who can reach the port can then spend the providers' keys.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 
@@ -15,6 +25,7 @@ from ._auth import KEYS_VARIABLE
 
 __all__ = ["serve"]
 
+MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 LOOPBACK = "127.0.0.1"
 EVERYWHERE = "0.0.0.0"
 
@@ -31,6 +42,24 @@ def choose_host(host: str | None, keys_configured: bool) -> tuple[str, str | Non
     return host, None
 
 
+@contextmanager
+def metrics_directory(workers: int) -> Iterator[str | None]:
+    """The multiprocess metrics directory for ``workers`` processes (None for one worker):
+    made and set in the environment the workers inherit, then removed; one the caller set is
+    used as it is and left in place."""
+    given = os.environ.get(MULTIPROCESS_VARIABLE)
+    if given or workers == 1:
+        yield given
+        return
+    directory = tempfile.mkdtemp(prefix="trinity-metrics-")
+    os.environ[MULTIPROCESS_VARIABLE] = directory
+    try:
+        yield directory
+    finally:
+        del os.environ[MULTIPROCESS_VARIABLE]
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 @click.command()
 @click.option(
     "--host", default=None, help=f"Address to bind [default: {EVERYWHERE} with {KEYS_VARIABLE} set, else {LOOPBACK}]."
@@ -41,7 +70,7 @@ def choose_host(host: str | None, keys_configured: bool) -> tuple[str, str | Non
     default=1,
     show_default=True,
     type=click.IntRange(1, 64),
-    help="Worker processes; each keeps its own provider state and metrics.",
+    help="Worker processes; each keeps its own provider state, and /metrics adds up all of theirs.",
 )
 @click.option(
     "--log-level",
@@ -65,6 +94,10 @@ def serve(host: str | None, port: int, workers: int, log_level: str, access_log:
 
     from .. import TrinityError, TrinityHybridNode
 
+    given = os.environ.get(MULTIPROCESS_VARIABLE)
+    if given and not os.path.isdir(given):
+        click.echo(f"error: {MULTIPROCESS_VARIABLE} is set to {given!r}, which is not a directory", err=True)
+        raise SystemExit(1)
     bound, warning = choose_host(host, bool(os.environ.get(KEYS_VARIABLE, "").strip()))
     if warning:
         click.echo(warning, err=True)
@@ -73,18 +106,19 @@ def serve(host: str | None, port: int, workers: int, log_level: str, access_log:
     except TrinityError as error:
         click.echo(f"error: {error}", err=True)
         raise SystemExit(1) from None
-    uvicorn.run(
-        "trinity_hybrid.gateway._app:app_from_env",
-        factory=True,
-        host=bound,
-        port=port,
-        workers=workers,
-        # httptools and uvloop when installed (the `gateway` extra installs both where they exist).
-        http="auto",
-        loop="auto",
-        log_level=log_level,
-        access_log=access_log,
-        server_header=False,
-        date_header=False,
-        lifespan="on",
-    )
+    with metrics_directory(workers):
+        uvicorn.run(
+            "trinity_hybrid.gateway._app:app_from_env",
+            factory=True,
+            host=bound,
+            port=port,
+            workers=workers,
+            # httptools and uvloop when installed (the `gateway` extra installs both where they exist).
+            http="auto",
+            loop="auto",
+            log_level=log_level,
+            access_log=access_log,
+            server_header=False,
+            date_header=False,
+            lifespan="on",
+        )
