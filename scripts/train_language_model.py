@@ -159,17 +159,36 @@ def is_han_letter(c: int) -> bool:
 LETTER_TEST = {"latin": is_latin_letter, "cyrillic": is_cyrillic_letter, "han": is_han_letter}
 
 
+def is_cjk_punctuation(c: int) -> bool:
+    """zig/language_model.zig `isCjkPunctuation`: the punctuation of Chinese and Japanese text
+    (general punctuation such as dashes and quotation marks, the CJK Symbols and Punctuation
+    block, the katakana middle dot, fullwidth and halfwidth forms), without the letters script.zig finds in those blocks
+    (々 〆 〇 〻 〼, fullwidth Latin, halfwidth katakana)."""
+    return (
+        0x2010 <= c <= 0x2027
+        or c == 0x30FB
+        or (0x3001 <= c <= 0x303F and not 0x3005 <= c <= 0x3007 and not 0x303B <= c <= 0x303C)
+        or (0xFF01 <= c <= 0xFF65 and not 0xFF21 <= c <= 0xFF3A and not 0xFF41 <= c <= 0xFF5A)
+    )
+
+
 def words(text: str, alphabet: str) -> Iterator[list[int]]:
-    """Lowercase words: maximal runs of the alphabet's letters."""
+    """Lowercase words: maximal runs of the alphabet's letters. For Han, each CJK punctuation
+    mark is a word of its own: Chinese and Japanese punctuate differently (Japanese lists and
+    clauses with 、 where Chinese writes ，, quotes with 「」 where Chinese writes “”), evidence
+    that kanji-only Japanese needs."""
     test = LETTER_TEST[alphabet]
     word: list[int] = []
     for character in text:
         c = ord(character)
         if test(c):
             word.append(lowercase(c))
-        elif word:
+            continue
+        if word:
             yield word
             word = []
+        if alphabet == "han" and is_cjk_punctuation(c):
+            yield [c]
     if word:
         yield word
 

@@ -727,6 +727,9 @@ test "detect: kanji-only Japanese is not taken for Chinese" {
     try expectLanguage(.ja, "駅前広場");
     try expectLanguage(.zh, "经济产业省发表"); // the same words in simplified Chinese
     try expectLanguage(.zh, "他们说这个问题很重要");
+    // Lists of nouns: Japanese separates them with 、, Chinese mostly with ，.
+    try expectLanguage(.ja, "寿司、天麩羅、蕎麦、刺身。");
+    try expectLanguage(.zh, "苹果，香蕉，橙子，葡萄。");
 }
 
 test "detect: Russian, Ukrainian and Bulgarian are told apart" {

@@ -1,7 +1,8 @@
 //! The character n-gram model of the languages written in the Latin and Cyrillic alphabets: a
 //! naive Bayes classifier over the 1- to 4-grams of each word (padded with a space on both sides)
 //! and over whole words, trained by scripts/train_language_model.py and embedded as
-//! `language_model.bin`.
+//! `language_model.bin`. The Han table (Chinese against Japanese) reads runs of Han characters as
+//! words, and each CJK punctuation mark as a word of its own.
 //!
 //! Per alphabet the model is an open-addressing hash table (linear probing) of 2^k slots: a
 //! 16-bit fingerprint per slot, and per slot one u8 cost per language, the quantised natural
@@ -126,6 +127,26 @@ fn isLetter(alphabet: Alphabet, codepoint: u21) bool {
     return script.classify(codepoint) == wanted;
 }
 
+/// The punctuation of Chinese and Japanese text: general punctuation (dashes, quotation marks),
+/// the CJK Symbols and Punctuation block, the katakana middle dot and the fullwidth and halfwidth
+/// forms, without the letters among them. The training script's `is_cjk_punctuation` is the same function.
+pub fn isCjkPunctuation(codepoint: u21) bool {
+    return switch (codepoint) {
+        0x2010...0x2027, 0x30FB => true,
+        0x3001...0x303F, 0xFF01...0xFF65 => script.classify(codepoint) == null,
+        else => false,
+    };
+}
+
+test "isCjkPunctuation: marks, not the letters of the same blocks" {
+    for ([_]u21{ '、', '。', '，', '「', '」', '『', '・', '（', '！', '？', '“', '—', '―', '…' }) |mark| {
+        try testing.expect(isCjkPunctuation(mark));
+    }
+    for ([_]u21{ '々', '〆', '〇', 'Ａ', 'ｚ', 'ｶ', 'ー', ',', '.', '中', 'あ' }) |other| {
+        try testing.expect(!isCjkPunctuation(other));
+    }
+}
+
 /// Lowercase for the letters of the languages modelled: ASCII, Latin-1, Latin Extended-A, the
 /// Romanian comma letters, Vietnamese, Cyrillic. Other code points unchanged. The training
 /// script's `lowercase` is the same function.
@@ -204,8 +225,15 @@ pub fn score(comptime alphabet: Alphabet, window: []const u8) Score(alphabet) {
             state.letter(lowercase(codepoint));
             continue;
         }
-        if (state.length == 0) continue;
-        state.end();
+        // Each CJK punctuation mark is a word of its own in the Han table: Chinese and Japanese
+        // punctuate differently (、 against ，, 「」 against “”).
+        const punctuation = alphabet == .han and isCjkPunctuation(codepoint);
+        if (state.length == 0 and !punctuation) continue;
+        if (state.length > 0) state.end();
+        if (punctuation) {
+            state.letter(codepoint);
+            state.end();
+        }
         if (iterator.index >= decisive_bytes_min and state.decisive()) break;
     }
     if (state.length > 0) state.end();
