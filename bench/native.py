@@ -21,7 +21,7 @@ BENCH_DIRECTORY = Path(__file__).resolve().parent
 
 def _sources_digest(source: Path) -> str:
     digest = hashlib.sha256()
-    for path in [source, *sorted((ROOT / "zig").rglob("*.zig"))]:
+    for path in [source, BENCH_DIRECTORY / "lines.zig", *sorted((ROOT / "zig").rglob("*.zig"))]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 

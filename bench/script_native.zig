@@ -11,16 +11,17 @@
 const std = @import("std");
 const assert = std.debug.assert;
 const trinity_hybrid = @import("trinity_hybrid");
+const lines_file = @import("lines.zig");
 
 const script = trinity_hybrid.script;
 
-const file_bytes_max = 64 * 1024 * 1024;
 const text_bytes_max = 256 * 1024 * 1024;
-const lines_max = 200_000;
-const labels_max = 64;
 const repetitions_max = 1000;
 
-const Line = struct { label: []const u8, text: []const u8 };
+const Line = lines_file.Line;
+const readLines = lines_file.readLines;
+const distinctLabels = lines_file.distinctLabels;
+const linesWithLabel = lines_file.linesWithLabel;
 
 pub fn main(init: std.process.Init) !void {
     const io = init.io;
@@ -30,8 +31,7 @@ pub fn main(init: std.process.Init) !void {
         std.debug.print("usage: script_native SENTENCES_FILE TEXT_BYTES REPETITIONS\n", .{});
         return error.Usage;
     }
-    const text_file = try std.Io.Dir.cwd().readFileAlloc(io, args[1], arena, .limited(file_bytes_max));
-    const lines = try parseLines(arena, text_file);
+    const lines = try readLines(io, arena, args[1]);
     const text_bytes = try std.fmt.parseInt(usize, args[2], 10);
     const repetitions = try std.fmt.parseInt(u32, args[3], 10);
     if (text_bytes == 0 or text_bytes > text_bytes_max or repetitions > repetitions_max) return error.Usage;
@@ -100,38 +100,4 @@ fn timeSentences(io: std.Io, group: []const Line) f64 {
     const duration = start.durationTo(end);
     assert(duration.nanoseconds >= 0);
     return @as(f64, @floatFromInt(duration.nanoseconds)) / @as(f64, @floatFromInt(group.len));
-}
-
-fn parseLines(arena: std.mem.Allocator, text: []const u8) ![]const Line {
-    var lines: std.ArrayList(Line) = .empty;
-    var iterator = std.mem.tokenizeScalar(u8, text, '\n');
-    while (iterator.next()) |raw| {
-        if (lines.items.len == lines_max) return error.TooManyLines;
-        const tab = std.mem.indexOfScalar(u8, raw, '\t') orelse return error.MissingLabel;
-        const line: Line = .{ .label = raw[0..tab], .text = raw[tab + 1 ..] };
-        if (line.label.len == 0 or line.text.len == 0) return error.EmptyField;
-        try lines.append(arena, line);
-    }
-    return lines.items;
-}
-
-fn distinctLabels(arena: std.mem.Allocator, lines: []const Line) ![]const []const u8 {
-    var labels: std.ArrayList([]const u8) = .empty;
-    outer: for (lines) |line| {
-        for (labels.items) |label| {
-            if (std.mem.eql(u8, label, line.label)) continue :outer;
-        }
-        if (labels.items.len == labels_max) return error.TooManyLabels;
-        try labels.append(arena, line.label);
-    }
-    return labels.items;
-}
-
-fn linesWithLabel(arena: std.mem.Allocator, lines: []const Line, label: []const u8) ![]const Line {
-    var group: std.ArrayList(Line) = .empty;
-    for (lines) |line| {
-        if (std.mem.eql(u8, line.label, label)) try group.append(arena, line);
-    }
-    assert(group.items.len > 0);
-    return group.items;
 }
