@@ -19,7 +19,7 @@ extern "C" {
 #endif
 
 /* cdef-begin: everything from here to cdef-end is read by the Python binding (cffi ABI mode) */
-#define TH_ABI_VERSION 6
+#define TH_ABI_VERSION 7
 #define TH_PROVIDERS_MAX 16
 #define TH_SCRIPT_COUNT 12
 #define TH_MODEL_BYTES_MAX 96
@@ -141,9 +141,9 @@ const char *th_failure_kind_name(uint32_t kind);
 /* Text features: pure functions, no allocation. */
 th_status th_detect_language(const uint8_t *text, size_t text_len, th_detection *out);
 uint64_t th_estimate_tokens(const uint8_t *text, size_t text_len);
-/* th_detect_language in one word, for bindings where marshalling dominates: bits 0-7 language
-   (0xFF: bad argument), 8-31 confidence * (2^24 - 1), 32-63 letters (saturated). */
-uint64_t th_detect_language_packed(const uint8_t *text, size_t text_len);
+/* th_detect_language in one integer below 2^30, for bindings where marshalling dominates:
+   bits 0-4 language (31: bad argument), 5-28 confidence * (2^24 - 1). */
+uint32_t th_detect_language_packed(const uint8_t *text, size_t text_len);
 /* The monotonic clock the breaker runs on; bindings use it so both sides agree. */
 uint64_t th_monotonic_ms(void);
 /* Writes key[:8]*** (at most TH_KEY_MASK_BYTES_MAX bytes, not NUL-terminated). */

@@ -15,7 +15,7 @@ const selector = core.selector;
 const ProviderId = core.ProviderId;
 const TrinityHybridNode = core.TrinityHybridNode;
 
-pub const abi_version: u32 = 6;
+pub const abi_version: u32 = 7;
 const version_text = "0.1.0";
 
 pub const Status = enum(c_int) {
@@ -235,26 +235,29 @@ export fn th_detect_language(text: ?[*]const u8, text_len: usize, out: ?*Detecti
     return .ok;
 }
 
-/// `th_detect_language` in one machine word, for bindings whose per-call cost is dominated by
-/// marshalling (cffi in ABI mode pays for every argument and every struct read): bits 0-7 the
-/// language index, 8-31 the confidence in 24-bit fixed point, 32-63 the letter count (saturated).
-/// Script shares need the full call. The language index 0xFF means a bad argument.
-pub const detection_packed_invalid: u64 = 0xFF;
+/// `th_detect_language` in one small integer, for bindings whose per-call cost is dominated by
+/// marshalling (cffi in ABI mode pays for every argument and every struct read): bits 0-4 the
+/// language index, bits 5-28 the confidence in 24-bit fixed point. It stays below 2^30 so that
+/// CPython holds it in a single digit, where its shifts and masks take the fast paths. Letter
+/// counts and script shares need the full call. The language index 31 means a bad argument.
+pub const detection_packed_language_bits = 5;
+pub const detection_packed_invalid: u32 = (1 << detection_packed_language_bits) - 1;
 pub const confidence_packed_one: u32 = (1 << 24) - 1;
 
 comptime {
-    assert(@typeInfo(language.Language).@"enum".field_names.len < 0xFF);
+    assert(@typeInfo(language.Language).@"enum".field_names.len < detection_packed_invalid);
+    assert(confidence_packed_one << detection_packed_language_bits | detection_packed_invalid < 1 << 30);
 }
 
-fn detectionPacked(detection: language.Detection) u64 {
+fn detectionPacked(detection: language.Detection) u32 {
     assert(detection.confidence >= 0.0);
     assert(detection.confidence <= 1.0);
-    const confidence: u64 = @intFromFloat(@round(detection.confidence * @as(f32, confidence_packed_one)));
+    const confidence: u32 = @intFromFloat(@round(detection.confidence * @as(f32, confidence_packed_one)));
     assert(confidence <= confidence_packed_one);
-    return @as(u64, @backingInt(detection.language)) | confidence << 8 | @as(u64, detection.letters) << 32;
+    return @as(u32, @backingInt(detection.language)) | confidence << detection_packed_language_bits;
 }
 
-export fn th_detect_language_packed(text: ?[*]const u8, text_len: usize) u64 {
+export fn th_detect_language_packed(text: ?[*]const u8, text_len: usize) u32 {
     const bytes = textSlice(text, text_len) orelse return detection_packed_invalid;
     return detectionPacked(language.detect(bytes));
 }
@@ -800,9 +803,9 @@ test "the packed detection agrees with the full one" {
         var full: Detection = undefined;
         try std.testing.expectEqual(Status.ok, th_detect_language(text.ptr, text.len, &full));
         const word = th_detect_language_packed(text.ptr, text.len);
-        try std.testing.expectEqual(@as(u64, full.language), word & 0xFF);
-        try std.testing.expectEqual(@as(u64, full.letters), word >> 32);
-        const confidence: f32 = @as(f32, @floatFromInt((word >> 8) & confidence_packed_one)) / @as(f32, confidence_packed_one);
+        try std.testing.expect(word < 1 << 30);
+        try std.testing.expectEqual(full.language, word & detection_packed_invalid);
+        const confidence: f32 = @as(f32, @floatFromInt(word >> detection_packed_language_bits)) / @as(f32, confidence_packed_one);
         try std.testing.expectApproxEqAbs(full.confidence, confidence, 1e-6);
     }
     try std.testing.expectEqual(detection_packed_invalid, th_detect_language_packed(null, 3));

@@ -316,10 +316,24 @@ fn WordState(comptime alphabet: Alphabet) type {
             state.length = 0;
         }
 
+        /// Whether the leader is `decisive_margin_nats` ahead of every other language: `rank`'s
+        /// margin, without its scalar loop over the lanes (this runs at the end of every word).
         fn decisive(state: *const State) bool {
-            const ranked = rank(alphabet, state.totals);
-            return ranked.cost_second - ranked.cost_best >= decisive_margin_nats * cost_per_nat;
+            const Lanes = Totals(alphabet);
+            const unused: Lanes = @splat(std.math.maxInt(u32));
+            const totals = @select(u32, used_lanes, state.totals, unused);
+            const best = @reduce(.Min, totals);
+            const margin: u32 = decisive_margin_nats * cost_per_nat;
+            // Totals stay far below maxInt(u32) - margin: at most 6 features per byte of 64 KiB, 255 each.
+            const close: @Int(.unsigned, table.lanes) = @bitCast(totals < @as(Lanes, @splat(best + margin)));
+            return @popCount(close) == 1;
         }
+
+        const used_lanes: @Vector(table.lanes, bool) = mask: {
+            var used: [table.lanes]bool = undefined;
+            for (&used, 0..) |*lane, index| lane.* = index < table.languages_count;
+            break :mask used;
+        };
     };
 }
 
@@ -376,6 +390,24 @@ test "score: stops early on long text once the lead is decisive" {
     try testing.expect(result.bytes_read >= decisive_bytes_min);
     const ranked = rank(.latin, result.totals);
     try testing.expectEqual(@as(u8, 0), ranked.lane_best);
+}
+
+test "decisive: the leader's margin over the runner-up, as rank computes it" {
+    var prng = std.Random.DefaultPrng.init(0xdec1);
+    const random = prng.random();
+    const margin = decisive_margin_nats * cost_per_nat;
+    inline for (.{ Alphabet.latin, Alphabet.cyrillic, Alphabet.han }) |alphabet| {
+        for (0..20_000) |_| {
+            var state: WordState(alphabet) = .{};
+            var totals: [tables[@backingInt(alphabet)].lanes]u32 = undefined;
+            // Totals close together, so that margins near the threshold and ties are frequent.
+            const base = random.uintLessThan(u32, 1_000_000);
+            for (&totals) |*total| total.* = base + random.uintLessThan(u32, 2 * margin + 2);
+            state.totals = totals;
+            const ranked = rank(alphabet, state.totals);
+            try testing.expectEqual(ranked.cost_second - ranked.cost_best >= margin, state.decisive());
+        }
+    }
 }
 
 test "score: no letters of the alphabet, no features" {

@@ -25,45 +25,54 @@ def encode_text(text: object, argument: str = "text") -> bytes:
 # th_detection as laid out in memory (native byte order, no padding): one unpack reads it all,
 # which costs far less from Python than reading each cdata field.
 DETECTION_LAYOUT = struct.Struct("=IfII12f")
-# The confidence's fixed-point scale in a packed detection (th_detect_language_packed).
+# th_detect_language_packed: the language index in the low bits, the confidence above them in
+# fixed point; below 2^30, so one CPython digit.
+LANGUAGE_PACKED_BITS = 5
+LANGUAGE_PACKED_MASK = (1 << LANGUAGE_PACKED_BITS) - 1
+LANGUAGE_PACKED_INVALID = LANGUAGE_PACKED_MASK
 CONFIDENCE_ONE = (1 << 24) - 1
-LANGUAGE_PACKED_INVALID = 0xFF
 
 
 class Detection:
     """The language of a text: an ISO 639-1 code (``"und"`` when undetermined), a confidence in
     [0, 1], and the share of letters per Unicode script (only scripts that occur).
 
-    The language, confidence and letter count come back from the core in one machine word; the
-    script shares and the count of invalid bytes take a second native call, made on first use."""
+    The language and the confidence come back from the core in one small integer; the letter
+    count, the script shares and the count of invalid bytes take a second native call, made on
+    first use. Instances come from `detect_language`, which fills the slots itself: an
+    ``__init__`` call would cost more than the rest of the Python side of a detection."""
 
-    __slots__ = ("_details", "_text", "confidence", "language", "letters")
+    __slots__ = ("_details", "_text", "confidence", "language")
 
-    def __init__(self, language: str, confidence: float, letters: int, text: bytes) -> None:
-        self.language = language
-        self.confidence = confidence
-        self.letters = letters
-        self._text = text
-        self._details: tuple[int, tuple[float, ...]] | None = None
+    language: str
+    confidence: float
 
-    def _full(self) -> tuple[int, tuple[float, ...]]:
-        if self._details is None:
-            ffi, lib = _native.load()
-            out = ffi.new("th_detection *")
-            _native.check(lib.th_detect_language(self._text, len(self._text), out), "detect_language")
-            fields = DETECTION_LAYOUT.unpack(ffi.buffer(out)[:])
-            self._details = (fields[3], fields[4:])
+    def _full(self) -> tuple[int, int, tuple[float, ...]]:
+        try:
+            return self._details
+        except AttributeError:
+            pass
+        ffi, lib = _native.load()
+        out = ffi.new("th_detection *")
+        _native.check(lib.th_detect_language(self._text, len(self._text), out), "detect_language")
+        fields = DETECTION_LAYOUT.unpack(ffi.buffer(out)[:])
+        self._details = (fields[2], fields[3], fields[4:])
         return self._details
+
+    @property
+    def letters(self) -> int:
+        """Letters in the text, of any script (saturated at 2^32 - 1)."""
+        return self._full()[0]
 
     @property
     def bytes_invalid(self) -> int:
         """Bytes that were not UTF-8 (lone surrogates become such bytes)."""
-        return self._full()[0]
+        return self._full()[1]
 
     @property
     def scripts(self) -> dict[str, float]:
         names = _script_names()
-        return {names[index]: share for index, share in enumerate(self._full()[1]) if share > 0.0}
+        return {names[index]: share for index, share in enumerate(self._full()[2]) if share > 0.0}
 
     def __repr__(self) -> str:
         return f"Detection(language={self.language!r}, confidence={self.confidence:.3f}, scripts={self.scripts!r})"
@@ -74,6 +83,9 @@ class Detection:
         return (self.language, self.confidence, self._full()) == (other.language, other.confidence, other._full())
 
     __hash__ = None  # type: ignore[assignment]
+
+
+_new_detection = object.__new__
 
 
 _names_cache: dict[str, tuple[str, ...]] = {}
@@ -126,17 +138,28 @@ def detect_language(text: str) -> Detection:
             data = text.encode("utf-8", "surrogatepass")
     else:
         data = encode_text(text)
-    return detect_language_bytes(data)
+    bound = _bound or _get_bound()
+    word = bound.detect(data, len(data))
+    if word & LANGUAGE_PACKED_MASK == LANGUAGE_PACKED_INVALID:
+        _native.check(1, "detect_language")
+    detection = _new_detection(Detection)
+    detection.language = bound.codes[word & LANGUAGE_PACKED_MASK]
+    detection.confidence = (word >> LANGUAGE_PACKED_BITS) / CONFIDENCE_ONE
+    detection._text = data
+    return detection
 
 
 def detect_language_bytes(data: bytes) -> Detection:
     """`detect_language` of text already encoded as UTF-8."""
     bound = _bound or _get_bound()
     word = bound.detect(data, len(data))
-    language = word & 0xFF
-    if language == LANGUAGE_PACKED_INVALID:
+    if word & LANGUAGE_PACKED_MASK == LANGUAGE_PACKED_INVALID:
         _native.check(1, "detect_language")
-    return Detection(bound.codes[language], (word >> 8 & CONFIDENCE_ONE) / CONFIDENCE_ONE, word >> 32, data)
+    detection = _new_detection(Detection)
+    detection.language = bound.codes[word & LANGUAGE_PACKED_MASK]
+    detection.confidence = (word >> LANGUAGE_PACKED_BITS) / CONFIDENCE_ONE
+    detection._text = data
+    return detection
 
 
 def estimate_tokens(text: str) -> int:
