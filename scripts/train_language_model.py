@@ -12,11 +12,11 @@ gives the same bytes.
     python scripts/train_language_model.py --check    # fails if they are not what it would write
 
 Outputs:
-- zig/language_model.bin: per alphabet (Latin, Cyrillic) an open-addressing hash table of
-  features (character 1- to 4-grams of words padded with spaces, and whole words), each slot a
-  16-bit fingerprint and one u8 cost per language: the quantised log-probability that this
-  language lacks against the likeliest one. Layout in `write_model`; zig/language_model.zig
-  checks it.
+- zig/language_model.bin: per alphabet (Latin, Cyrillic, Han) an open-addressing hash table of
+  features (character 1- to 4-grams of words padded with spaces, and whole words) in buckets of
+  `BUCKET_SLOTS` slots, each slot a 16-bit fingerprint and one u8 cost per language: the
+  quantised log-probability that this language lacks against the likeliest one. Layout in
+  `model_bytes`; zig/language_model.zig checks it.
 - tests/data/language_held_out.tsv: `code<TAB>sentence` lines.
 """
 
@@ -70,7 +70,14 @@ COST_PER_NAT = 16
 COST_MAX = 255
 
 MAGIC = b"THLM"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+# Slots per bucket: the native lookup compares a bucket's fingerprints at once (one 16-byte
+# vector); a key lives in its home bucket, or in the first bucket after it with room.
+BUCKET_SLOTS = 8
+BUCKET_BITS = 3
+assert 1 << BUCKET_BITS == BUCKET_SLOTS
+# The header is padded so that every array starts on a cache line.
+DATA_ALIGNMENT = 64
 
 # --------------------------------------------------------------------------------------------
 # Text to features: exactly what zig/language_model.zig computes.
@@ -80,6 +87,13 @@ FNV_PRIME = 0x100000001B3
 MASK64 = (1 << 64) - 1
 WORD_MARK = 0x110000  # not a code point: seeds the whole-word hash apart from the n-grams
 SPACE = 0x20
+# An n-gram's key packs its code points 16 bits each, the newest lowest: natively that is a
+# shift register updated once per letter, where a hash over each n-gram cost a loop per order.
+# Every letter of the Latin and Cyrillic tables lies in the BMP; a Han character beyond it keeps
+# its low 16 bits, which no BMP Han character shares.
+GRAM_BITS = 16
+# XORed into the packed n-gram per order, so that orders never share a key.
+ORDER_SEEDS = tuple((order * 0x9E3779B97F4A7C15) & MASK64 for order in range(ORDER_MAX + 1))
 
 
 def lowercase(codepoint: int) -> int:
@@ -210,9 +224,17 @@ def mix(h: int) -> int:
     return h
 
 
+def gram_key(gram: list[int]) -> int:
+    """zig/language_model.zig `gramKey`: the n-gram packed, then mixed with its order's seed."""
+    assert 1 <= len(gram) <= ORDER_MAX and ORDER_MAX * GRAM_BITS <= 64
+    packed = 0
+    for c in gram:
+        packed = (packed << GRAM_BITS) | (c & ((1 << GRAM_BITS) - 1))
+    return mix(packed ^ ORDER_SEEDS[len(gram)])
+
+
 def word_features(word: list[int]) -> Iterator[int]:
-    """Hashes of the n-grams (1..ORDER_MAX) of " word " and of the whole word. Each n-gram hash
-    starts from FNV_OFFSET + n, so that orders never share a key."""
+    """Keys of the n-grams (1..ORDER_MAX) of " word " and of the whole word (an FNV hash)."""
     padded = [SPACE, *word, SPACE]
     for end in range(1, len(padded) + 1):
         for order in range(1, ORDER_MAX + 1):
@@ -222,7 +244,7 @@ def word_features(word: list[int]) -> Iterator[int]:
             gram = padded[start:end]
             if gram == [SPACE]:
                 continue
-            yield mix(fnv(FNV_OFFSET + order, gram))
+            yield gram_key(gram)
     if len(word) <= WORD_CHARS_MAX:
         yield mix(fnv(FNV_OFFSET, [WORD_MARK, *word]))
 
@@ -318,14 +340,19 @@ class Table:
         lanes = LANES[alphabet]
         self.costs = [bytes(lanes)] * slot_count
         self.lookup: dict[int, list[int]] = {}
+        bucket_count = slot_count // BUCKET_SLOTS
         for key in sorted(costs):
-            slot = key >> (64 - self.slots_log2)
-            fingerprint = fingerprint_of(key)
-            while self.fingerprints[slot] != 0:
-                slot = (slot + 1) & (slot_count - 1)
-            self.fingerprints[slot] = fingerprint
+            bucket = key >> (64 - (self.slots_log2 - BUCKET_BITS))
+            while (slot := self._free_slot(bucket)) is None:
+                bucket = (bucket + 1) & (bucket_count - 1)
+            self.fingerprints[slot] = fingerprint_of(key)
             self.costs[slot] = bytes(costs[key] + [COST_MAX] * (lanes - len(costs[key])))
             self.lookup[key] = costs[key]
+
+
+    def _free_slot(self, bucket: int) -> int | None:
+        first = bucket * BUCKET_SLOTS
+        return next((slot for slot in range(first, first + BUCKET_SLOTS) if self.fingerprints[slot] == 0), None)
 
 
 def fingerprint_of(key: int) -> int:
@@ -412,14 +439,16 @@ def evaluate(alphabet: str, model: dict[int, list[int]], held_out: dict[str, lis
 def model_bytes(tables: list[Table]) -> bytes:
     """Header: magic, format version, order max, word chars max, cost per nat, table count; then
     per table: alphabet id (0 Latin, 1 Cyrillic, 2 Han), language count, slots log2, lanes (cost
-    bytes per slot), and its languages as two-letter codes padded to LANES_MAX; then per table the
-    fingerprints (u16 little-endian) and the costs (lanes bytes per slot)."""
+    bytes per slot), and its languages as two-letter codes padded to LANES_MAX; zero bytes up to a
+    multiple of DATA_ALIGNMENT; then per table the fingerprints (u16 little-endian, BUCKET_SLOTS
+    per bucket) and the costs (lanes bytes per slot)."""
     out = bytearray()
     out += MAGIC + struct.pack("<HBBBB", FORMAT_VERSION, ORDER_MAX, WORD_CHARS_MAX, COST_PER_NAT, len(tables))
     for index, table in enumerate(tables):
         languages = ALPHABETS[table.alphabet]
         codes = "".join(languages).encode().ljust(2 * LANES_MAX, b"\0")
         out += struct.pack("<BBBB", index, len(languages), table.slots_log2, LANES[table.alphabet]) + codes
+    out += bytes(-len(out) % DATA_ALIGNMENT)
     for table in tables:
         out += struct.pack(f"<{len(table.fingerprints)}H", *table.fingerprints)
         out += b"".join(table.costs)

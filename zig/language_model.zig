@@ -4,17 +4,26 @@
 //! `language_model.bin`. The Han table (Chinese against Japanese) reads runs of Han characters as
 //! words, and each CJK punctuation mark as a word of its own.
 //!
-//! Per alphabet the model is an open-addressing hash table (linear probing) of 2^k slots: a
-//! 16-bit fingerprint per slot, and per slot one u8 cost per language, the quantised natural
+//! Per alphabet the model is an open-addressing hash table of 2^k slots in buckets of 8: a 16-bit
+//! fingerprint per slot, and per slot one u8 cost per language, the quantised natural
 //! log-probability (`cost_per_nat` steps per nat) that the language lacks against the likeliest
-//! one for that feature. A text's cost for a language is the sum over its features; features the
-//! table does not hold are skipped. Lookups read the table in place: no allocation, no start-up
-//! work (the header is checked at comptime).
+//! one for that feature. A key lives in its home bucket or, when that was full, in the first
+//! bucket after it with room: a lookup compares a bucket's eight fingerprints at once and stops at
+//! the first bucket with a match or an empty slot. A text's cost for a language is the sum over
+//! its features; features the table does not hold are skipped. Lookups read the table in place:
+//! no allocation, no start-up work (the header is checked at comptime).
+//!
+//! An n-gram's key is its code points packed 16 bits each into a word (`gramKey`), so that the
+//! keys of all orders come from one shift register per word; a whole word is hashed by FNV-1a.
 const std = @import("std");
 const assert = std.debug.assert;
+const native_endian = @import("builtin").cpu.arch.endian();
 const script = @import("script.zig");
 
-const blob = @embedFile("language_model.bin");
+/// Aligned so that a bucket's fingerprints never straddle a cache line (the arrays start at
+/// multiples of `data_alignment` within the file).
+const blob: [model_file.len]u8 align(data_alignment) = model_file.*;
+const model_file = @embedFile("language_model.bin");
 
 /// Languages a table may hold, and the widest slot.
 pub const lanes_max = 16;
@@ -23,9 +32,14 @@ pub const lanes_max = 16;
 pub const Alphabet = enum(u8) { latin, cyrillic, han };
 
 const magic = "THLM";
-const format_version = 2;
+const format_version = 3;
 const header_bytes = 10;
 const table_header_bytes = 4 + 2 * lanes_max;
+const data_alignment = 64;
+const bucket_slots = 8;
+const bucket_bits = std.math.log2_int(usize, bucket_slots);
+const Fingerprints = @Vector(bucket_slots, u16);
+const BucketBits = @Int(.unsigned, bucket_slots);
 
 /// Fields of the file's header; the layout is written by `model_bytes` in the training script.
 pub const order_max: usize = blob[6];
@@ -38,6 +52,40 @@ const fnv_prime: u64 = 0x100000001B3;
 /// Not a code point: seeds the hash of a whole word apart from those of n-grams.
 const word_mark: u32 = 0x110000;
 const space: u21 = ' ';
+/// Bits per code point in an n-gram's key: its low 16 bits. Latin and Cyrillic letters all lie
+/// in the Basic Multilingual Plane; a Han character beyond it keeps bits that no BMP Han shares.
+const gram_bits = 16;
+/// Per order, XORed into the packed n-gram so that orders never share a key (the training
+/// script's `ORDER_SEEDS`).
+const order_seeds: [5]u64 = seeds: {
+    var seeds: [5]u64 = undefined;
+    for (&seeds, 0..) |*seed, order| seed.* = order *% 0x9E3779B97F4A7C15;
+    break :seeds seeds;
+};
+
+comptime {
+    assert(order_max * gram_bits <= 64);
+    assert(order_max < order_seeds.len);
+}
+
+/// The key of the n-gram formed by the `order` newest code points packed in `history`.
+inline fn gramKey(order: usize, history: u64) u64 {
+    assert(order >= 1 and order <= order_max);
+    const bits: u7 = @intCast(order * gram_bits);
+    const gram = if (bits == 64) history else history & ((@as(u64, 1) << @intCast(bits)) - 1);
+    return gram ^ order_seeds[order];
+}
+
+/// `gramKey` of a gram given as code points, oldest first: what tests compare the register to.
+fn gramKeyOf(gram: []const u21) u64 {
+    var history: u64 = 0;
+    for (gram) |codepoint| history = pushGram(history, codepoint);
+    return gramKey(gram.len, history);
+}
+
+inline fn pushGram(history: u64, codepoint: u21) u64 {
+    return history << gram_bits | @as(u16, @truncate(codepoint));
+}
 
 pub const Table = struct {
     /// The languages of the lanes, as two-letter codes; lanes past `languages_count` are unused.
@@ -53,31 +101,47 @@ pub const Table = struct {
         return @as(usize, 1) << table.slots_log2;
     }
 
-    /// The slot where the probe for `key` starts.
+    fn bucketCount(table: *const Table) usize {
+        return table.slotCount() >> bucket_bits;
+    }
+
+    /// The bucket where the search for `key` starts.
     fn home(comptime table: *const Table, key: u64) usize {
-        return @intCast(key >> @intCast(64 - @as(u7, table.slots_log2)));
+        return @intCast(key >> @intCast(64 - @as(u7, table.slots_log2 - bucket_bits)));
     }
 
     /// Asks for the cache lines that `lookup(key)` reads first: issued for all the features of a
     /// word before any is looked up, the misses overlap instead of following one another.
     pub fn prefetch(comptime table: *const Table, key: u64) void {
-        const slot = table.home(key);
-        @prefetch(blob[table.fingerprints_offset + 2 * slot ..].ptr, .{});
-        @prefetch(blob[table.costs_offset + table.lanes * slot ..].ptr, .{});
+        const bucket = table.home(key);
+        @prefetch(blob[table.fingerprints_offset + 2 * bucket_slots * bucket ..].ptr, .{});
+        const costs = blob[table.costs_offset + table.lanes * bucket_slots * bucket ..];
+        // A bucket's costs span two lines in the widest table.
+        inline for (0..(@as(usize, table.lanes) * bucket_slots + 63) / 64) |line| @prefetch(costs[64 * line ..].ptr, .{});
     }
 
     /// The costs of the feature with hash `key`, or null when the table does not hold it.
     pub fn lookup(comptime table: *const Table, key: u64) ?@Vector(table.lanes, u8) {
-        const mask = table.slotCount() - 1;
+        const mask = table.bucketCount() - 1;
         const fingerprint: u16 = @as(u16, @truncate(key)) | @intFromBool(@as(u16, @truncate(key)) == 0);
-        var slot = table.home(key);
-        // The table is at most 3/4 full, so a probe sequence ends at an empty slot long before
-        // it wraps around; the bound only makes that explicit.
-        for (0..table.slotCount()) |_| {
-            const stored = std.mem.readInt(u16, blob[table.fingerprints_offset + 2 * slot ..][0..2], .little);
-            if (stored == 0) return null;
-            if (stored == fingerprint) return blob[table.costs_offset + table.lanes * slot ..][0..table.lanes].*;
-            slot = (slot + 1) & mask;
+        const wanted: Fingerprints = @splat(fingerprint);
+        var bucket = table.home(key);
+        // The table is at most 3/4 full, so a search ends at a bucket with an empty slot long
+        // before it wraps around; the bound only makes that explicit.
+        for (0..table.bucketCount()) |_| {
+            const first_slot = bucket * bucket_slots;
+            // One aligned vector load: the arrays start on cache lines and a bucket is 16 bytes.
+            const bucket_bytes: *align(2 * bucket_slots) const Fingerprints = @ptrCast(@alignCast(&blob[table.fingerprints_offset + 2 * first_slot]));
+            var stored = bucket_bytes.*;
+            if (native_endian == .big) stored = @byteSwap(stored);
+            const matches: BucketBits = @bitCast(stored == wanted);
+            if (matches != 0) {
+                const slot = first_slot + @ctz(matches);
+                return blob[table.costs_offset + table.lanes * slot ..][0..table.lanes].*;
+            }
+            const empty: BucketBits = @bitCast(stored == @as(Fingerprints, @splat(0)));
+            if (empty != 0) return null;
+            bucket = (bucket + 1) & mask;
         }
         unreachable;
     }
@@ -91,18 +155,19 @@ pub const tables: [table_count]Table = parse: {
     assert(word_chars_max >= 1);
     assert(cost_per_nat >= 1);
     var result: [table_count]Table = undefined;
-    var data_offset = header_bytes + table_count * table_header_bytes;
+    var data_offset = std.mem.alignForward(usize, header_bytes + table_count * table_header_bytes, data_alignment);
     for (&result, 0..) |*table, index| {
         const header = blob[header_bytes + index * table_header_bytes ..][0..table_header_bytes];
         assert(header[0] == index); // Tables are stored in `Alphabet` order.
         assert(header[1] >= 2 and header[1] <= lanes_max);
-        assert(header[2] >= 8 and header[2] <= 24);
+        assert(header[2] >= 8 and header[2] <= 24); // At least 256 slots: arrays of whole lines.
         assert(header[3] >= header[1] and header[3] <= lanes_max);
         assert(std.math.isPowerOfTwo(header[3])); // A vector of the table's costs per slot.
         table.languages_count = header[1];
         table.lanes = header[3];
         table.slots_log2 = @intCast(header[2]);
         for (&table.codes, 0..) |*language_code, lane| language_code.* = header[4 + 2 * lane ..][0..2].*;
+        assert(data_offset % data_alignment == 0);
         table.fingerprints_offset = data_offset;
         data_offset += 2 * table.slotCount();
         table.costs_offset = data_offset;
@@ -161,12 +226,6 @@ pub fn lowercase(codepoint: u21) u21 {
         0x490 => 0x491, // Ґ
         else => codepoint,
     };
-}
-
-fn fnvGram(order: usize, gram: []const u21) u64 {
-    var hash = fnv_offset + order;
-    for (gram) |codepoint| hash = (hash ^ codepoint) *% fnv_prime;
-    return hash;
 }
 
 /// murmur3's fmix64: slot and fingerprint bits independent of each other.
@@ -248,7 +307,8 @@ fn WordState(comptime alphabet: Alphabet) type {
         const table = &tables[@backingInt(alphabet)];
         totals: Totals(alphabet) = @splat(0),
         features: u32 = 0,
-        history: [4]u21 = @splat(space),
+        /// The newest code points of the padded word, 16 bits each, the newest lowest.
+        history: u64 = space,
         /// Code points in the word, the leading space not counted.
         length: usize = 0,
         word_hash: u64 = 0,
@@ -281,8 +341,7 @@ fn WordState(comptime alphabet: Alphabet) type {
         }
 
         fn push(state: *State, codepoint: u21) void {
-            std.mem.copyForwards(u21, state.history[0..3], state.history[1..4]);
-            state.history[3] = codepoint;
+            state.history = pushGram(state.history, codepoint);
         }
 
         /// Adds the n-grams that end at the newest code point, of orders `order_first` up to what
@@ -290,13 +349,13 @@ fn WordState(comptime alphabet: Alphabet) type {
         fn addGrams(state: *State, order_first: usize, padded_length: usize) void {
             var order = order_first;
             while (order <= @min(order_max, padded_length)) : (order += 1) {
-                state.add(fnvGram(order, state.history[4 - order ..]));
+                state.add(gramKey(order, state.history));
             }
         }
 
         fn letter(state: *State, codepoint: u21) void {
             if (state.length == 0) {
-                state.history = @splat(space);
+                state.history = space;
                 state.word_hash = (fnv_offset ^ word_mark) *% fnv_prime;
             }
             if (state.pending_count + order_max > pending_max) state.flush();
@@ -371,13 +430,21 @@ test "model: header and tables are consistent" {
     try testing.expect(blob.len <= 3_000_000);
 }
 
+test "model: the tables start on cache lines, so that no bucket straddles two" {
+    try testing.expectEqual(@as(usize, 0), @intFromPtr(&blob) % data_alignment);
+    for (tables) |table| {
+        try testing.expectEqual(@as(usize, 0), table.fingerprints_offset % data_alignment);
+        try testing.expectEqual(@as(usize, 0), table.costs_offset % data_alignment);
+    }
+}
+
 test "model: frequent features are held, a made-up one is not" {
     const latin = comptime &tables[@backingInt(Alphabet.latin)];
     // " the" as a 4-gram: frequent English.
-    const the = latin.lookup(mix(fnvGram(4, &.{ ' ', 't', 'h', 'e' }))).?;
+    const the = latin.lookup(mix(gramKeyOf(&.{ ' ', 't', 'h', 'e' }))).?;
     try testing.expectEqual(@as(u8, 0), the[0]);
     try testing.expect(the[1] > 0); // German pays for it.
-    try testing.expectEqual(@as(?@Vector(16, u8), null), latin.lookup(mix(fnvGram(4, &.{ 'q', 'x', 'z', 'j' }))));
+    try testing.expectEqual(@as(?@Vector(16, u8), null), latin.lookup(mix(gramKeyOf(&.{ 'q', 'x', 'z', 'j' }))));
 }
 
 test "score: stops early on long text once the lead is decisive" {
@@ -431,7 +498,7 @@ test "score: a word longer than the feature queue scores as its features looked 
             if (order > end) break;
             const gram = padded[end - order .. end];
             if (order == 1 and gram[0] == space) continue;
-            const costs = table.lookup(mix(fnvGram(order, gram))) orelse continue;
+            const costs = table.lookup(mix(gramKeyOf(gram))) orelse continue;
             expected += @as(Totals(.latin), costs);
             features += 1;
         }
