@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Self
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
@@ -48,7 +49,7 @@ with OpenAIServer() as server:
 class ServerProcess:
     """The loopback server in a child process; `base_url` and `api_key` as the server has them."""
 
-    def __enter__(self) -> ServerProcess:
+    def __enter__(self) -> Self:
         self.process = subprocess.Popen(
             [sys.executable, "-c", SERVER_CODE, str(ROOT / "tests")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )

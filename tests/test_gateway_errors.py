@@ -170,6 +170,7 @@ def test_stream_failing_midway_ends_with_an_error_event(gateway: RunningGateway,
     assert "[DONE]" not in events[-1]
     error = json.loads(events[-1][len("data: ") :])["error"]
     assert error["type"] == "server_error"
+    assert error["attempts"][-1] == {"provider": "groq", "outcome": "failure", "error_type": "TransientError", "status": None}
     gateway.node.reset("groq")
 
 

@@ -135,7 +135,6 @@ records = st.lists(
                   st.sampled_from(["success", "client_error", "upstream_error"]), seconds),
         st.tuples(st.just("overhead"), seconds),
         st.tuples(st.just("attempts"), st.lists(attempts, max_size=4)),
-        st.tuples(st.just("interrupted"), providers, st.sampled_from(["TransientError", "StreamInterruptedError"])),
         st.tuples(st.just("usage"), providers, st.integers(0, 10**6), st.integers(0, 10**6),
                   st.floats(0, 10, allow_nan=False)),
     ),
@@ -168,8 +167,6 @@ def test_the_metrics_tally_exports_what_prometheus_client_objects_would(
                 metrics.record_overhead(*arguments)  # type: ignore[arg-type]
             elif kind == "attempts":
                 metrics.record_attempts(*arguments)  # type: ignore[arg-type]
-            elif kind == "interrupted":
-                metrics.record_interrupted_attempt(*arguments)  # type: ignore[arg-type]
             else:
                 metrics.record_usage(*arguments)  # type: ignore[arg-type]
     expected = samples(objects)

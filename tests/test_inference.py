@@ -165,12 +165,15 @@ def test_stream_failure_after_first_token_is_typed(openai_server: OpenAIServer, 
     with AnthropicServer() as anthropic, node_for(groq=openai_server, anthropic=anthropic) as node:
         openai_server.faults.push(fault)
         received: list[str] = []
-        with pytest.raises(StreamInterruptedError):
+        with pytest.raises(StreamInterruptedError) as raised:
             for chunk in node.infer("one two three four five six", stream=True):
                 received.append(chunk.text)
         assert received  # some text was handed out before the failure
         assert anthropic.requests == []  # and no second answer was spliced on
         assert node.stats("groq").calls_failed == 1
+        # The broken attempt is the call's last, with the class of what broke it.
+        assert [(attempt.provider, attempt.outcome) for attempt in raised.value.attempts] == [("groq", "failure")]
+        assert raised.value.attempts[-1].error_type == type(raised.value.cause).__name__
 
 
 def test_anthropic_overloaded_event_inside_a_200_stream() -> None:

@@ -112,9 +112,11 @@ class QuotaExhaustedError(RateLimitedError):
 
 
 class StreamInterruptedError(TransientError):
-    """A stream failed after its first token; no fallback, since the answer is half given."""
+    """A stream failed after its first token; no fallback, since the answer is half given.
+    ``attempts`` holds every attempt of the call, this one last (outcome ``"failure"``)."""
 
     failure_kind = "transient"
+    attempts: tuple[Any, ...] = ()
 
 
 class ProviderUnavailableError(ProviderError):

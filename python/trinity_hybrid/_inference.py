@@ -293,8 +293,8 @@ class _Call:
             )
         return cost_usd, usage
 
-    def failed(self, provider: str, started_s: float, error: ProviderError) -> None:
-        """Records a failure. Returns when the next provider should be tried; raises otherwise."""
+    def record_failure(self, provider: str, started_s: float, error: ProviderError) -> float:
+        """The failure in the provider's stats and among the attempts; returns its latency."""
         latency_s = time.monotonic() - started_s
         retry_after_ms = round(error.retry_after_s * 1000) if error.retry_after_s else 0
         self.node.record_failure(
@@ -304,6 +304,11 @@ class _Call:
             retry_after_ms=retry_after_ms,
         )
         self.attempts.append(Attempt(provider, "failure", str(error), type(error).__name__, latency_s, error.status_code))
+        return latency_s
+
+    def failed(self, provider: str, started_s: float, error: ProviderError) -> None:
+        """Records a failure. Returns when the next provider should be tried; raises otherwise."""
+        latency_s = self.record_failure(provider, started_s, error)
         logger.warning(
             "%s failed: %s",
             provider,
@@ -392,14 +397,12 @@ class _StreamState:
         if not self.text_started:
             self.call.failed(self.provider, self.started_s, error)
             return
-        self.call.node.record_failure(
-            self.provider,
-            NATIVE_FAILURE_KIND.get(error.failure_kind, "transient"),
-            latency_ms=round((time.monotonic() - self.started_s) * 1000),
-        )
-        raise StreamInterruptedError(
+        self.call.record_failure(self.provider, self.started_s, error)
+        interrupted = StreamInterruptedError(
             f"stream failed after its first token: {error}", provider=self.provider, cause=error
-        ) from None
+        )
+        interrupted.attempts = tuple(self.call.attempts)
+        raise interrupted from None
 
 
 # What one provider sent back: (HTTP status, headers, body).

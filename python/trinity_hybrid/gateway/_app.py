@@ -168,11 +168,8 @@ class Gateway:
             # Mid-stream the status is already sent: the error goes out as the last event.
             await _send_body(send, _shapes.error_event(api_error_for(error).body()), more=False)
             self.metrics.record_request("chat", first.provider, "upstream_error", first_byte_s - started_s)
+            # The call's attempts end with the one that failed after its first token.
             self._record_attempts_failed(call)
-            # The attempt that failed after its first token is recorded by the node but is not
-            # among the call's attempts (it ended the request instead of falling back).
-            cause = getattr(error, "cause", None)
-            self.metrics.record_interrupted_attempt(chunk.provider, type(cause or error).__name__)
             return
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]

@@ -24,6 +24,7 @@ from .._exceptions import (
     ProviderUnavailableError,
     QuotaExhaustedError,
     RateLimitedError,
+    StreamInterruptedError,
     TrinityError,
 )
 
@@ -116,6 +117,9 @@ def _provider_error(error: ProviderError) -> ApiError:
             "status": error.status_code,
         },
     )
+    if isinstance(error, StreamInterruptedError) and error.attempts:
+        # Every attempt of the call, the one that broke off last (with its cause's class).
+        summary = attempts_summary(error.attempts)
     if isinstance(error, ContextLengthExceededError):
         return ApiError(
             400, str(error), "invalid_request_error", "messages", "context_length_exceeded", "client_error", summary

@@ -332,10 +332,6 @@ class GatewayMetrics:
             if attempt.outcome != "success" and position + 1 < len(attempts):
                 self._inc(FALLBACKS, (attempt.provider,))
 
-    def record_interrupted_attempt(self, provider: str, error_type: str) -> None:
-        """A stream's attempt that failed after its first token (the request ends there)."""
-        self._inc(ATTEMPTS, (provider, "failure", error_type))
-
     def record_usage(self, provider: str, tokens_input: int, tokens_output: int, cost_usd: float) -> None:
         self._inc(TOKENS, (provider, "input"), tokens_input)
         self._inc(TOKENS, (provider, "output"), tokens_output)
