@@ -246,7 +246,12 @@ def word_features(word: list[int]) -> Iterator[int]:
                 continue
             yield gram_key(gram)
     if len(word) <= WORD_CHARS_MAX:
-        yield mix(fnv(FNV_OFFSET, [WORD_MARK, *word]))
+        yield word_key(word)
+
+
+def word_key(word: list[int]) -> int:
+    """The key of a whole word: FNV-1a over it, apart from the n-grams by its seed."""
+    return mix(fnv(FNV_OFFSET, [WORD_MARK, *word]))
 
 
 def text_features(text: str, alphabet: str) -> Iterator[int]:
@@ -304,6 +309,12 @@ def split_corpus() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
 # English than "bello" in its Italian). These lines, written for this model, add them; each
 # counts `EVERYDAY_WEIGHT` times.
 EVERYDAY_WEIGHT = 20
+# And each word of one language's list alone, as a whole word, this many times more: a prompt
+# that is one such word ("Hello", "Hi") has no other evidence, and its n-grams lean elsewhere
+# ("ello" is Italian's, "hi" a Vietnamese syllable). Chosen on those words, not on the held-out
+# sentences; there, 1000 against 0 moved macro accuracy from 99.87 / 98.44 / 92.67 % to
+# 99.88 / 98.43 / 92.76 % (sentence, 4 words, 2 words).
+EVERYDAY_WORD_WEIGHT = 1000
 EVERYDAY_TEXT: dict[str, str] = {
     "en": "hello hi hey thanks thank you please help me write explain summarize translate what why how "
     "who where when can you could you tell me show me give me okay yes no good morning",
@@ -364,12 +375,19 @@ def train_alphabet(alphabet: str, training: dict[str, list[str]], budget: int) -
     """Key -> cost per language of the alphabet, for the `budget` most frequent features."""
     languages = ALPHABETS[alphabet]
     counts: list[Counter[int]] = []
+    # Words of one language's everyday list alone ("hello", not "no" or "por favor"): shared
+    # ones are no evidence between those languages, and weighting them would only tip it.
+    everyday_lists = [{tuple(word) for word in words(EVERYDAY_TEXT.get(language, ""), alphabet)} for language in languages]
     for language in languages:
         counter: Counter[int] = Counter()
         for paragraph in training[language]:
             counter.update(text_features(paragraph, alphabet))
         for _ in range(EVERYDAY_WEIGHT):
             counter.update(text_features(EVERYDAY_TEXT.get(language, ""), alphabet))
+        own = everyday_lists[languages.index(language)]
+        for word in own - set().union(*(other for other in everyday_lists if other is not own)):
+            if len(word) <= WORD_CHARS_MAX:
+                counter[word_key(list(word))] += EVERYDAY_WORD_WEIGHT
         counts.append(counter)
     totals = Counter()
     for counter in counts:
