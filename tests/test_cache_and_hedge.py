@@ -6,13 +6,21 @@ import asyncio
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from loopback import Fault, OpenAIServer
 from redis_server import RedisServer, require_binary
-from trinity_hybrid import AllProvidersFailed, ConfigurationError, InvalidInputError, ResponseCache, TrinityHybridNode
+from trinity_hybrid import (
+    AllProvidersFailed,
+    ClientRequestError,
+    ConfigurationError,
+    InvalidInputError,
+    ResponseCache,
+    TrinityHybridNode,
+)
 from trinity_hybrid.providers import ChatRequest
 
 
@@ -158,62 +166,68 @@ def warm(node: TrinityHybridNode, provider: str, latency_ms: int, count: int = 1
         node.record_success(provider, latency_ms=latency_ms)
 
 
-def test_hedge_takes_the_fast_provider_and_cancels_the_slow_one() -> None:
+def hedged(node: TrinityHybridNode, prompt: str, *, sync: bool, **options: object) -> Any:
+    """``infer(..., hedge=True)`` on the node's threads, or ``ainfer`` in an event loop of its own."""
+    if sync:
+        return node.infer(prompt, hedge=True, **options)  # type: ignore[arg-type]
+
+    async def run() -> object:
+        try:
+            return await node.ainfer(prompt, hedge=True, **options)  # type: ignore[arg-type]
+        finally:
+            await node.aclose()
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("sync", [False, True], ids=["async", "sync"])
+def test_hedge_takes_the_fast_provider_and_cancels_the_slow_one(sync: bool) -> None:
     with OpenAIServer() as slow, OpenAIServer() as fast, node_for(groq=slow, openai=fast) as node:
         warm(node, "groq", latency_ms=2)
         p95_ms = node.stats("groq").latency_ms_p95
         assert 0 < p95_ms <= 5
         slow.faults.push(Fault.slow_first_byte(5.0))
         failed_before = node.stats("groq").calls_failed
-
-        async def run() -> object:
-            try:
-                return await node.ainfer("Which one answers first?", hedge=True)
-            finally:
-                await node.aclose()
-
-        response = asyncio.run(run())
-    assert response.provider == "openai"  # type: ignore[attr-defined]
-    assert response.text == "echo: Which one answers first?"  # type: ignore[attr-defined]
-    outcomes = {attempt.provider: attempt.outcome for attempt in response.attempts}  # type: ignore[attr-defined]
+        response = hedged(node, "Which one answers first?", sync=sync)
+        # The slow provider was asked, lost the race, and is not counted as failed.
+        assert slow.requests[-1].user_text == "Which one answers first?"
+    assert response.provider == "openai"
+    assert response.text == "echo: Which one answers first?"
+    outcomes = {attempt.provider: attempt.outcome for attempt in response.attempts}
     assert outcomes == {"groq": "cancelled", "openai": "success"}
-    # The slow provider was asked, lost the race, and is not counted as failed.
-    assert slow.requests[-1].user_text == "Which one answers first?"
     assert node.stats("groq").calls_failed == failed_before
     assert node.stats("groq").state == "closed"
 
 
-def test_hedge_waits_when_the_first_answers_in_time() -> None:
+@pytest.mark.parametrize("sync", [False, True], ids=["async", "sync"])
+def test_hedge_waits_when_the_first_answers_in_time(sync: bool) -> None:
     with OpenAIServer() as first, OpenAIServer() as second, node_for(groq=first, openai=second) as node:
         warm(node, "groq", latency_ms=100_000)  # a p95 far beyond any answer here: no hedge
-
-        async def run() -> object:
-            try:
-                return await node.ainfer("Quick one", hedge=True)
-            finally:
-                await node.aclose()
-
-        response = asyncio.run(run())
-    assert response.provider == "groq"  # type: ignore[attr-defined]
-    assert [attempt.outcome for attempt in response.attempts] == ["success"]  # type: ignore[attr-defined]
+        response = hedged(node, "Quick one", sync=sync)
+    assert response.provider == "groq"
+    assert [attempt.outcome for attempt in response.attempts] == ["success"]
     assert second.requests == []
 
 
-def test_hedge_falls_back_after_a_failure_and_rejects_streams() -> None:
+@pytest.mark.parametrize("sync", [False, True], ids=["async", "sync"])
+def test_hedge_falls_back_after_a_failure_and_rejects_streams(sync: bool) -> None:
     with OpenAIServer() as first, OpenAIServer() as second, node_for(groq=first, openai=second) as node:
         first.faults.push(Fault.status(503))
+        with pytest.raises(InvalidInputError):
+            hedged(node, "Hello", sync=sync, stream=True)
+        response = hedged(node, "Hello", sync=sync)
+    assert response.provider == "openai"
+    assert [attempt.outcome for attempt in response.attempts] == ["failure", "success"]
 
-        async def run() -> object:
-            try:
-                with pytest.raises(InvalidInputError):
-                    await node.ainfer("Hello", hedge=True, stream=True)
-                return await node.ainfer("Hello", hedge=True)
-            finally:
-                await node.aclose()
 
-        response = asyncio.run(run())
-    assert response.provider == "openai"  # type: ignore[attr-defined]
-    assert [attempt.outcome for attempt in response.attempts] == ["failure", "success"]  # type: ignore[attr-defined]
+@pytest.mark.parametrize("sync", [False, True], ids=["async", "sync"])
+def test_hedge_ends_at_a_request_the_provider_rejects(sync: bool) -> None:
+    """A 400 is the request's fault: no other provider is asked, hedged or not."""
+    with OpenAIServer() as first, OpenAIServer() as second, node_for(groq=first, openai=second) as node:
+        first.faults.push(Fault.status(400))
+        with pytest.raises(ClientRequestError):
+            hedged(node, "Hello", sync=sync)
+    assert second.requests == []
 
 
 # ----------------------------------------------------------------------------------------------

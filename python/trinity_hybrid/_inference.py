@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -431,16 +432,21 @@ def _answer(
     return call.response(provider, completion, cost_usd, usage)
 
 
+def _post_sync(client: httpx.Client, provider: str, request: HttpRequest, timeouts: Timeouts) -> Sent | ProviderError:
+    """Sends one request; a transport failure comes back as a ``ProviderError``, not raised, so
+    that a hedged attempt's worker thread hands it over like an answer."""
+    try:
+        response = client.post(request.url, headers=request.headers, json=request.json, timeout=timeouts.httpx())
+    except httpx.HTTPError as error:
+        return transport_error(provider, error)
+    return response.status_code, response.headers, response.content
+
+
 def _attempt_sync(
     client: httpx.Client, call: _Call, provider: str, wire_format: WireFormat, endpoint: Endpoint, request: HttpRequest
 ) -> Response | None:
     started_s = time.monotonic()
-    sent: Sent | ProviderError
-    try:
-        response = client.post(request.url, headers=request.headers, json=request.json, timeout=call.timeouts.httpx())
-        sent = (response.status_code, response.headers, response.content)
-    except httpx.HTTPError as error:
-        sent = transport_error(provider, error)
+    sent = _post_sync(client, provider, request, call.timeouts)
     return _answer(call, provider, started_s, wire_format, endpoint, sent)
 
 
@@ -469,11 +475,14 @@ async def _attempt_async(
     return _answer(call, provider, started_s, wire_format, endpoint, sent)
 
 
-def infer_sync(client: httpx.Client, call: _Call) -> Response:
+def infer_sync(client: httpx.Client, call: _Call, executor: Callable[[], Executor]) -> Response:
+    """``infer_async`` for threads: ``executor`` gives the threads that hedged attempts run on."""
     if call.cache_key is not None:
         hit = call.cached(call.node.cache.get(call.cache_key))
         if hit is not None:
             return hit
+    if call.hedge:
+        return call.remember(_hedged_sync(client, call, executor()))
     for candidate in call.candidates():
         response = _attempt_sync(client, call, *candidate)
         if response is not None:
@@ -539,6 +548,53 @@ async def _hedged(post: AsyncPost, call: _Call) -> Response:
         for task, (provider, started_s, admission) in running.items():
             if task.cancelled():
                 call.cancelled(provider, started_s, admission)
+    if winner is None:
+        raise call.exhausted()
+    return dataclasses.replace(winner, attempts=tuple(call.attempts))
+
+
+def _hedged_sync(client: httpx.Client, call: _Call, executor: Executor) -> Response:
+    """``_hedged`` on threads: each attempt's request is sent from a worker, while this thread
+    waits for the first answer and reads every reply itself (so the outcomes are recorded here,
+    in order). A thread blocked in a request cannot be stopped: a loser's reply is dropped when
+    it comes, and its connection goes back to the pool."""
+    candidates = call.candidates()
+    running: dict[Future[Sent | ProviderError], tuple[str, float, str, WireFormat, Endpoint]] = {}
+    newest: list[str] = []
+
+    def launch() -> bool:
+        candidate = next(candidates, None)
+        if candidate is None:
+            return False
+        provider, wire_format, endpoint, request = candidate
+        future = executor.submit(_post_sync, client, provider, request, call.timeouts)
+        running[future] = (provider, time.monotonic(), call.admission, wire_format, endpoint)
+        newest.append(provider)
+        return True
+
+    winner: Response | None = None
+    try:
+        more = launch()
+        while running:
+            delay_s = call.hedge_delay_s(newest[-1]) if more else None
+            done, _ = wait(running, timeout=delay_s, return_when=FIRST_COMPLETED)
+            if not done:
+                more = launch()
+                continue
+            for future in done:
+                provider, started_s, _, wire_format, endpoint = running.pop(future)
+                # A ClientRequestError ends the request; the others are then dropped.
+                response = _answer(call, provider, started_s, wire_format, endpoint, future.result())
+                if response is not None and winner is None:
+                    winner = response
+            if winner is not None:
+                break
+            if not running:
+                more = launch()
+    finally:
+        for future, (provider, started_s, admission, _, _) in running.items():
+            future.cancel()  # never sent if it had not started
+            call.cancelled(provider, started_s, admission)
     if winner is None:
         raise call.exhausted()
     return dataclasses.replace(winner, attempts=tuple(call.attempts))

@@ -70,6 +70,10 @@ ROUTE_TOKENS_RESERVED_MAX = (1 << 32) - 1
 ROUTE_PACKED_ERROR_LEN = 15
 ROUTE_PACKED_PROVIDERS_SHIFT = 16
 NOW_MS_CLOCK = (1 << 64) - 1
+# Threads for hedged sync attempts, shared by the node's calls: a hedged request runs two or
+# three attempts at once, and a loser keeps its thread until its reply comes (it cannot be
+# interrupted), so a few more than one request needs.
+HEDGE_THREADS = 8
 # Distinct route words are few (chains × reasons), so their decoding is cached; the
 # bound keeps a long run of the random strategy from growing the cache without limit.
 ROUTE_CACHE_ENTRIES_MAX = 4096
@@ -223,6 +227,7 @@ class TrinityHybridNode:
         self._wire_formats: dict[str, Any] = {}
         self._client_sync: Any = None
         self._client_async: Any = None
+        self._hedge_threads: Any = None
         self._local: Any = None
         # Providers the config file turned off, whatever keys the environment holds.
         self.disabled: set[str] = set()
@@ -689,20 +694,22 @@ class TrinityHybridNode:
         stream: bool = False,
         timeout: float | None = None,
         cache: bool | str | None = None,
+        hedge: bool = False,
     ) -> Any:
         """Answers ``prompt`` (a string or OpenAI-style messages) through the best available
         provider, falling back through the chain. Returns a ``Response``, or with ``stream=True``
         an iterator of ``StreamChunk`` whose last chunk carries usage and cost. ``cache=True``
         answers a repeated non-stream request from the response cache (``"always"``: even with
-        ``temperature > 0``; ``None``: as configured)."""
+        ``temperature > 0``; ``None``: as configured). ``hedge=True`` (non-stream): as in
+        ``ainfer``, on the node's threads."""
         from ._inference import infer_sync, stream_sync
 
         options = {"quality": quality, "force_provider": force_provider, "strategy": strategy, "max_tokens": max_tokens,
-                   "temperature": temperature, "stream": stream, "timeout": timeout, "cache": cache}
+                   "temperature": temperature, "stream": stream, "timeout": timeout, "cache": cache, "hedge": hedge}
         call = self._start_call(prompt, options)
         if stream:
             return stream_sync(self._sync_client(), call)
-        return infer_sync(self._sync_client(), call)
+        return infer_sync(self._sync_client(), call, self._hedge_executor)
 
     async def ainfer(
         self,
@@ -751,8 +758,19 @@ class TrinityHybridNode:
             self._client_async = async_client(self._local_model())
         return self._client_async
 
+    def _hedge_executor(self) -> Any:
+        """The threads that send hedged sync attempts, started on first use."""
+        if self._hedge_threads is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._hedge_threads = ThreadPoolExecutor(max_workers=HEDGE_THREADS, thread_name_prefix="trinity-hedge")
+        return self._hedge_threads
+
     def close(self) -> None:
-        """Closes the sync HTTP client (``aclose`` closes the async one)."""
+        """Closes the sync HTTP client and the hedging threads (``aclose`` closes the async client)."""
+        if self._hedge_threads is not None:
+            self._hedge_threads.shutdown(wait=False, cancel_futures=True)
+            self._hedge_threads = None
         if self._client_sync is not None:
             self._client_sync.close()
             self._client_sync = None
