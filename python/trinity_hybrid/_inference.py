@@ -13,7 +13,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -463,15 +463,18 @@ def httpx_post(client: httpx.AsyncClient) -> AsyncPost:
     return post
 
 
+async def _post_async(post: AsyncPost, provider: str, request: HttpRequest, timeouts: Timeouts) -> Sent | ProviderError:
+    try:
+        return await post(provider, request, timeouts)
+    except ProviderError as error:
+        return error
+
+
 async def _attempt_async(
     post: AsyncPost, call: _Call, provider: str, wire_format: WireFormat, endpoint: Endpoint, request: HttpRequest
 ) -> Response | None:
     started_s = time.monotonic()
-    sent: Sent | ProviderError
-    try:
-        sent = await post(provider, request, call.timeouts)
-    except ProviderError as error:
-        sent = error
+    sent = await _post_async(post, provider, request, call.timeouts)
     return _answer(call, provider, started_s, wire_format, endpoint, sent)
 
 
@@ -505,99 +508,112 @@ async def infer_async(post: AsyncPost, call: _Call) -> Response:
     raise call.exhausted()
 
 
+class _Race:
+    """The bookkeeping of a hedged call, shared by its async and sync loops, which only start,
+    wait for and stop attempts: which attempts run, how long the newest may take before the next
+    starts beside it (its own p95 latency), and which reply wins. Replies are read here, on the
+    caller's side, so the outcomes are recorded in the order they are read."""
+
+    def __init__(self, call: _Call, start: Callable[[str, HttpRequest], Any]) -> None:
+        self.call = call
+        # Sends one attempt's request; returns a handle (a task, a future) whose result is the
+        # reply, ``Sent`` or a ``ProviderError``.
+        self.start = start
+        self.candidates = call.candidates()
+        self.running: dict[Any, tuple[str, float, str, WireFormat, Endpoint]] = {}
+        self.newest = ""
+        self.more = True
+        self.winner: Response | None = None
+
+    def launch(self) -> None:
+        """Starts the next provider of the chain, if any is left."""
+        candidate = next(self.candidates, None)
+        if candidate is None:
+            self.more = False
+            return
+        provider, wire_format, endpoint, request = candidate
+        self.running[self.start(provider, request)] = (
+            provider, time.monotonic(), self.call.admission, wire_format, endpoint
+        )  # fmt: skip
+        self.newest = provider
+
+    def delay_s(self) -> float | None:
+        """How long to wait for a reply before starting the next provider (None: for good)."""
+        return self.call.hedge_delay_s(self.newest) if self.more else None
+
+    def settle(self, handle: Any, sent: Sent | ProviderError) -> None:
+        """Reads one finished attempt's reply. A ClientRequestError ends the call (it raises)."""
+        provider, started_s, _, wire_format, endpoint = self.running.pop(handle)
+        response = _answer(self.call, provider, started_s, wire_format, endpoint, sent)
+        if response is not None and self.winner is None:
+            self.winner = response
+
+    def go_on(self) -> bool:
+        """After the replies of one wait: whether to wait again (no winner yet, something runs)."""
+        if self.winner is not None:
+            return False
+        if not self.running:
+            self.launch()
+        return bool(self.running)
+
+    def give_up_losers(self) -> None:
+        """Every attempt still running lost: recorded as cancelled, not as a failure."""
+        for provider, started_s, admission, _, _ in self.running.values():
+            self.call.cancelled(provider, started_s, admission)
+        self.running.clear()
+
+    def result(self) -> Response:
+        if self.winner is None:
+            raise self.call.exhausted()
+        return dataclasses.replace(self.winner, attempts=tuple(self.call.attempts))
+
+
 async def _hedged(post: AsyncPost, call: _Call) -> Response:
     """Walks the chain like ``infer_async``, but when the provider started last has not answered
     within its own p95 latency the next one starts beside it; the first answer wins and the
     others are cancelled."""
-    candidates = call.candidates()
-    running: dict[asyncio.Future[Response | None], tuple[str, float, str]] = {}
-    newest: list[str] = []
-
-    def launch() -> bool:
-        candidate = next(candidates, None)
-        if candidate is None:
-            return False
-        task = asyncio.ensure_future(_attempt_async(post, call, *candidate))
-        running[task] = (candidate[0], time.monotonic(), call.admission)
-        newest.append(candidate[0])
-        return True
-
-    winner: Response | None = None
+    race = _Race(call, lambda provider, request: asyncio.ensure_future(_post_async(post, provider, request, call.timeouts)))
     try:
-        more = launch()
-        while running:
-            delay_s = call.hedge_delay_s(newest[-1]) if more else None
-            done, _ = await asyncio.wait(running, timeout=delay_s, return_when=asyncio.FIRST_COMPLETED)
+        race.launch()
+        while race.running:
+            done, _ = await asyncio.wait(race.running, timeout=race.delay_s(), return_when=asyncio.FIRST_COMPLETED)
             if not done:
-                more = launch()
+                race.launch()
                 continue
             for task in done:
-                del running[task]
-                response = task.result()  # a ClientRequestError ends the request; the rest are cancelled
-                if response is not None and winner is None:
-                    winner = response
-            if winner is not None:
+                race.settle(task, task.result())
+            if not race.go_on():
                 break
-            if not running:
-                more = launch()
     finally:
-        for task in running:
+        for task in race.running:
             task.cancel()
-        if running:
-            await asyncio.gather(*running, return_exceptions=True)
-        for task, (provider, started_s, admission) in running.items():
-            if task.cancelled():
-                call.cancelled(provider, started_s, admission)
-    if winner is None:
-        raise call.exhausted()
-    return dataclasses.replace(winner, attempts=tuple(call.attempts))
+        if race.running:
+            await asyncio.gather(*race.running, return_exceptions=True)
+        race.give_up_losers()
+    return race.result()
 
 
 def _hedged_sync(client: httpx.Client, call: _Call, executor: Executor) -> Response:
-    """``_hedged`` on threads: each attempt's request is sent from a worker, while this thread
-    waits for the first answer and reads every reply itself (so the outcomes are recorded here,
-    in order). A thread blocked in a request cannot be stopped: a loser's reply is dropped when
-    it comes, and its connection goes back to the pool."""
-    candidates = call.candidates()
-    running: dict[Future[Sent | ProviderError], tuple[str, float, str, WireFormat, Endpoint]] = {}
-    newest: list[str] = []
-
-    def launch() -> bool:
-        candidate = next(candidates, None)
-        if candidate is None:
-            return False
-        provider, wire_format, endpoint, request = candidate
-        future = executor.submit(_post_sync, client, provider, request, call.timeouts)
-        running[future] = (provider, time.monotonic(), call.admission, wire_format, endpoint)
-        newest.append(provider)
-        return True
-
-    winner: Response | None = None
+    """``_hedged`` on threads: each attempt's request is sent from a worker. A thread blocked in
+    a request cannot be stopped: a loser's reply is dropped when it comes, and its connection
+    goes back to the pool."""
+    race = _Race(call, lambda provider, request: executor.submit(_post_sync, client, provider, request, call.timeouts))
     try:
-        more = launch()
-        while running:
-            delay_s = call.hedge_delay_s(newest[-1]) if more else None
-            done, _ = wait(running, timeout=delay_s, return_when=FIRST_COMPLETED)
+        race.launch()
+        while race.running:
+            done, _ = wait(race.running, timeout=race.delay_s(), return_when=FIRST_COMPLETED)
             if not done:
-                more = launch()
+                race.launch()
                 continue
             for future in done:
-                provider, started_s, _, wire_format, endpoint = running.pop(future)
-                # A ClientRequestError ends the request; the others are then dropped.
-                response = _answer(call, provider, started_s, wire_format, endpoint, future.result())
-                if response is not None and winner is None:
-                    winner = response
-            if winner is not None:
+                race.settle(future, future.result())
+            if not race.go_on():
                 break
-            if not running:
-                more = launch()
     finally:
-        for future, (provider, started_s, admission, _, _) in running.items():
+        for future in race.running:
             future.cancel()  # never sent if it had not started
-            call.cancelled(provider, started_s, admission)
-    if winner is None:
-        raise call.exhausted()
-    return dataclasses.replace(winner, attempts=tuple(call.attempts))
+        race.give_up_losers()
+    return race.result()
 
 
 def stream_sync(client: httpx.Client, call: _Call) -> Iterator[StreamChunk]:

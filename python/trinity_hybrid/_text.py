@@ -138,15 +138,7 @@ def detect_language(text: str) -> Detection:
             data = text.encode("utf-8", "surrogatepass")
     else:
         data = encode_text(text)
-    bound = _bound or _get_bound()
-    word = bound.detect(data, len(data))
-    if word & LANGUAGE_PACKED_MASK == LANGUAGE_PACKED_INVALID:
-        _native.check(1, "detect_language")
-    detection = _new_detection(Detection)
-    detection.language = bound.codes[word & LANGUAGE_PACKED_MASK]
-    detection.confidence = (word >> LANGUAGE_PACKED_BITS) / CONFIDENCE_ONE
-    detection._text = data
-    return detection
+    return detect_language_bytes(data)
 
 
 def detect_language_bytes(data: bytes) -> Detection:
