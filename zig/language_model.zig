@@ -228,6 +228,32 @@ pub fn lowercase(codepoint: u21) u21 {
     };
 }
 
+/// `lowercase` of a letter of `alphabet`: the switch runs through its ranges in order, and
+/// Cyrillic letters fall to its last cases, Han to none (no case).
+inline fn lowercaseLetter(comptime alphabet: Alphabet, codepoint: u21) u21 {
+    return switch (alphabet) {
+        .latin => lowercase(codepoint),
+        .cyrillic => switch (codepoint) {
+            0x400...0x40F => codepoint + 0x50,
+            0x410...0x42F => codepoint + 0x20,
+            0x490 => 0x491, // Ґ
+            else => codepoint,
+        },
+        .han => codepoint,
+    };
+}
+
+test "lowercaseLetter agrees with lowercase on every letter of its alphabet" {
+    inline for (.{ Alphabet.latin, Alphabet.cyrillic, Alphabet.han }) |alphabet| {
+        var codepoint: u21 = 0;
+        while (codepoint <= 0x10FFFF) : (codepoint += 1) {
+            if (codepoint >= 0xD800 and codepoint <= 0xDFFF) continue;
+            if (!isLetter(alphabet, codepoint)) continue;
+            try testing.expectEqual(lowercase(codepoint), lowercaseLetter(alphabet, codepoint));
+        }
+    }
+}
+
 /// murmur3's fmix64: slot and fingerprint bits independent of each other.
 fn mix(value: u64) u64 {
     var hash = value;
@@ -281,7 +307,7 @@ pub fn score(comptime alphabet: Alphabet, window: []const u8) Score(alphabet) {
             break :ascii byte;
         } else iterator.next() orelse break;
         if (!ascii_letter and isLetter(alphabet, codepoint)) {
-            state.letter(lowercase(codepoint));
+            state.letter(lowercaseLetter(alphabet, codepoint));
             continue;
         }
         // Each CJK punctuation mark is a word of its own in the Han table: Chinese and Japanese
