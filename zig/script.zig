@@ -441,40 +441,23 @@ const ChunkBits = @Int(.unsigned, chunk_bytes);
 /// general decoder only for what they do not take (four-byte sequences and invalid bytes).
 pub fn count(text: []const u8) Counts {
     var tally: Tally = .{};
-    // Letters of the fast paths, apart so that they stay in registers: incrementing one counter
-    // in memory per letter would chain every letter to the previous one's store.
-    var latin: usize = 0;
-    var cyrillic: usize = 0;
-    var han: usize = 0;
+    var common: Common = .{};
     var index: usize = 0;
     while (index < text.len) {
-        index = countAsciiChunks(text, index, &latin);
+        index = countAsciiChunks(text, index, &common.latin);
         // Code points up to a chunk further at least: text without ASCII runs does not pay a
         // vector check per code point. A sequence may end past the chunk; the next starts there.
         const decode_end = @min(index + chunk_bytes, text.len);
         // The fast paths load four bytes at once: up to the last four bytes of the text.
         const fast_end = @min(decode_end, text.len -| 3);
         while (index < fast_end) {
-            // The lead byte in the low byte, then up to three continuation bytes, each checked
-            // by its top bits.
-            const word = std.mem.littleToNative(u32, @bitCast(text[index..][0..4].*));
-            if (word & 0x80 == 0) {
-                latin += @intFromBool(((word | 0x20) & 0xFF) -% 'a' < 26);
-                index += 1;
-            } else if (word & 0xC0_FE == 0x80_D0) { // D0 or D1 and a continuation: U+0400..U+047F.
-                cyrillic += 1;
-                index += 2;
-            } else if ((word & 0xC0_C0_FF) -% 0x80_80_E5 < 5) { // E5..E9, two continuations: U+5000..U+9FFF.
-                han += 1;
-                index += 3;
-            } else {
-                index = tally.sequence(text, index, word);
-            }
+            index = common.run(text, index, fast_end);
+            if (index < fast_end) index = tally.sequence(text, index, wordAt(text, index));
         }
         while (index < decode_end) {
             const lead = text[index];
             if (lead < 0x80) {
-                latin += @intFromBool((lead | 0x20) -% 'a' < 26);
+                common.latin += @intFromBool((lead | 0x20) -% 'a' < 26);
                 index += 1;
             } else {
                 index = tally.decoded(text, index);
@@ -482,10 +465,56 @@ pub fn count(text: []const u8) Counts {
         }
     }
     assert(index == text.len);
-    tally.letters[@backingInt(Script.latin)] += latin;
-    tally.letters[@backingInt(Script.cyrillic)] += cyrillic;
-    tally.letters[@backingInt(Script.han)] += han;
+    tally.letters[@backingInt(Script.latin)] += common.latin;
+    tally.letters[@backingInt(Script.cyrillic)] += common.cyrillic;
+    tally.letters[@backingInt(Script.han)] += common.han;
     return tally.counts(text.len);
+}
+
+/// The letters of the most frequent sequences, counted apart from `Tally` so that they stay in
+/// registers: incrementing a counter in memory per letter would chain every letter to the
+/// previous one's store.
+const Common = struct {
+    latin: usize = 0,
+    cyrillic: usize = 0,
+    han: usize = 0,
+
+    /// Counts from `start` while the text holds only ASCII, D0 or D1 Cyrillic (U+0400..U+047F)
+    /// and E4..E9 Han (U+4000..U+9FFF), up to `end`; returns where it stopped. Nothing in the
+    /// loop calls out, so its counters need no memory at all.
+    fn run(common: *Common, text: []const u8, start: usize, end: usize) usize {
+        assert(end <= text.len -| 3);
+        var latin: usize = 0;
+        var cyrillic: usize = 0;
+        var han: usize = 0;
+        var index = start;
+        while (index < end) {
+            // The lead byte in the low byte, then up to three continuation bytes, each checked
+            // by its top bits.
+            const word = wordAt(text, index);
+            if (word & 0x80 == 0) {
+                latin += @intFromBool(((word | 0x20) & 0xFF) -% 'a' < 26);
+                index += 1;
+            } else if (word & 0xC0_FE == 0x80_D0) { // D0 or D1 and a continuation: U+0400..U+047F.
+                cyrillic += 1;
+                index += 2;
+            } else if ((word & 0xC0_C0_FF) -% 0x80_80_E4 < 6 and word & 0xFF_FF != 0xB7_E4) {
+                // E4..E9 and two continuations: U+4000..U+9FFF, all Han (Extension A, then the
+                // Unified Ideographs) but the hexagram symbols U+4DC0..U+4DFF, E4 B7 xx.
+                han += 1;
+                index += 3;
+            } else break;
+        }
+        common.latin += latin;
+        common.cyrillic += cyrillic;
+        common.han += han;
+        return index;
+    }
+};
+
+/// The four bytes at `index`, the first in the low byte.
+inline fn wordAt(text: []const u8, index: usize) u32 {
+    return std.mem.readInt(u32, text[index..][0..4], .little);
 }
 
 /// The counters of `count` beside its fast paths'.
@@ -538,7 +567,10 @@ comptime {
     @setEvalBranchQuota(100_000);
     // The fast paths that count without the table: every code point they take is such a letter.
     for (0x0400..0x0480) |codepoint| assert(bmp_classes[codepoint] == @backingInt(Script.cyrillic));
-    for (0x5000..0xA000) |codepoint| assert(bmp_classes[codepoint] == @backingInt(Script.han));
+    for (0x4000..0xA000) |codepoint| {
+        const hexagram = codepoint >= 0x4DC0 and codepoint < 0x4E00;
+        assert(hexagram == (bmp_classes[codepoint] != @backingInt(Script.han)));
+    }
 }
 
 inline fn isContinuation(byte: u8) bool {
@@ -816,6 +848,19 @@ test "count: random text of every script agrees with the general decoder" {
         const length = random.uintAtMost(usize, buffer.len);
         random.bytes(buffer[0..length]);
         try expectCountsSearched(buffer[0..length]);
+    }
+}
+
+test "count: every three-byte code point of the Han and kana blocks, at every alignment" {
+    // The fast loop takes E4..E9 but E4 B7; the rest of the blocks goes through the table.
+    var codepoint: u21 = 0x3000;
+    while (codepoint < 0xA000) : (codepoint += 1) {
+        var buffer: [16]u8 = @splat('a');
+        for (0..4) |offset| {
+            const length = std.unicode.utf8Encode(codepoint, buffer[offset..]) catch unreachable;
+            buffer[offset + length ..][0..2].* = "\xD0\x96".*; // Ж
+            try expectCountsSearched(buffer[0 .. offset + length + 2 + offset]);
+        }
     }
 }
 
