@@ -457,8 +457,13 @@ pub fn count(text: []const u8) Counts {
     while (index < text.len) {
         const chunks_start = index;
         index = countAsciiChunks(text, index, &common.latin);
-        index = countCyrillicBlocks(text, index, &common);
-        index = countHanBlocks(text, index, &common);
+        // The block paths are tried where the first byte beyond ASCII is one of theirs: text
+        // in a Latin alphabet (é: C3 A9) goes straight on to the loop below.
+        switch (firstNonAscii(text, index)) {
+            0xD0, 0xD1 => index = countCyrillicBlocks(text, index, &common),
+            0xE2...0xE9, 0xEF => index = countHanBlocks(text, index, &common),
+            else => {},
+        }
         // Each path stops where another may go on (a pure ASCII chunk after Chinese).
         if (index != chunks_start) continue;
         // Code points up to a chunk further at least: text without ASCII runs does not pay a
@@ -698,6 +703,14 @@ inline fn bitsOf(mask: Block) BlockBits {
 inline fn isAsciiLetterInBlock(block: Block) @Vector(block_bytes, bool) {
     const lower = block | @as(Block, @splat(0x20));
     return (lower -% @as(Block, @splat('a'))) < @as(Block, @splat(26));
+}
+
+/// The first byte from `index` on that is not ASCII, within a chunk (0 when there is none).
+inline fn firstNonAscii(text: []const u8, index: usize) u8 {
+    if (text.len - index < chunk_bytes) return 0; // The block paths need whole blocks anyway.
+    const chunk: Chunk = text[index..][0..chunk_bytes].*;
+    const non_ascii: ChunkBits = @bitCast(chunk >= @as(Chunk, @splat(0x80)));
+    return if (non_ascii == 0) 0 else text[index + @ctz(non_ascii)];
 }
 
 inline fn isAscii(chunk: Chunk) bool {
