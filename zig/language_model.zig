@@ -221,6 +221,14 @@ pub fn lowercase(codepoint: u21) u21 {
         0x130 => 'i', // Turkish İ
         0x100...0x12F, 0x132...0x137, 0x14A...0x177, 0x218...0x21B, 0x1E00...0x1EFF => codepoint | 1,
         0x139...0x148, 0x179...0x17E => if (codepoint & 1 == 1) codepoint + 1 else codepoint,
+        0x400...0x42F, 0x490 => lowercaseCyrillic(codepoint),
+        else => codepoint,
+    };
+}
+
+/// `lowercase`'s Cyrillic cases, which change nothing else.
+inline fn lowercaseCyrillic(codepoint: u21) u21 {
+    return switch (codepoint) {
         0x400...0x40F => codepoint + 0x50,
         0x410...0x42F => codepoint + 0x20,
         0x490 => 0x491, // Ґ
@@ -233,12 +241,7 @@ pub fn lowercase(codepoint: u21) u21 {
 inline fn lowercaseLetter(comptime alphabet: Alphabet, codepoint: u21) u21 {
     return switch (alphabet) {
         .latin => lowercase(codepoint),
-        .cyrillic => switch (codepoint) {
-            0x400...0x40F => codepoint + 0x50,
-            0x410...0x42F => codepoint + 0x20,
-            0x490 => 0x491, // Ґ
-            else => codepoint,
-        },
+        .cyrillic => lowercaseCyrillic(codepoint),
         .han => codepoint,
     };
 }

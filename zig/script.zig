@@ -636,7 +636,7 @@ fn countCyrillicBlocks(text: []const u8, start: usize, common: *Common) usize {
         if (continuations != leads << 1 or ascii | leads | continuations != std.math.maxInt(BlockBits)) return index;
         const last_is_lead = leads >> (block_bytes - 1);
         common.cyrillic += @popCount(leads) - last_is_lead;
-        common.latin += @popCount(bitsOf(byteMask(isAsciiLetterInBlock(block))) & ascii);
+        common.latin += @popCount(bitsOf(byteMask(isAsciiLetter(block_bytes, block))) & ascii);
         index += block_bytes - last_is_lead;
     }
     return index;
@@ -680,7 +680,7 @@ fn countHanBlocks(text: []const u8, start: usize, common: *Common) usize {
         const tail: BlockBits = leads >> (block_bytes - 2);
         const kept = std.math.maxInt(BlockBits) >> 2;
         common.han += @popCount(han_letters & kept);
-        common.latin += @popCount(bitsOf(byteMask(isAsciiLetterInBlock(block))) & ascii) + @popCount(latin_letters & kept);
+        common.latin += @popCount(bitsOf(byteMask(isAsciiLetter(block_bytes, block))) & ascii) + @popCount(latin_letters & kept);
         index += if (tail & 1 != 0) block_bytes - 2 else if (tail != 0) block_bytes - 1 else block_bytes;
     }
     return index;
@@ -700,9 +700,11 @@ inline fn bitsOf(mask: Block) BlockBits {
     return @bitCast(mask != splat(0));
 }
 
-inline fn isAsciiLetterInBlock(block: Block) @Vector(block_bytes, bool) {
-    const lower = block | @as(Block, @splat(0x20));
-    return (lower -% @as(Block, @splat('a'))) < @as(Block, @splat(26));
+/// Which bytes of `bytes` (a chunk or a block) are ASCII letters.
+inline fn isAsciiLetter(comptime length: comptime_int, bytes: @Vector(length, u8)) @Vector(length, bool) {
+    const Bytes = @Vector(length, u8);
+    const lower = bytes | @as(Bytes, @splat(0x20));
+    return (lower -% @as(Bytes, @splat('a'))) < @as(Bytes, @splat(26));
 }
 
 /// The first byte from `index` on that is not ASCII, within a chunk (0 when there is none).
@@ -718,9 +720,7 @@ inline fn isAscii(chunk: Chunk) bool {
 }
 
 inline fn asciiLetters(chunk: Chunk) usize {
-    const lower = chunk | @as(Chunk, @splat(0x20));
-    const is_letter = (lower -% @as(Chunk, @splat('a'))) < @as(Chunk, @splat(26));
-    return @popCount(@as(ChunkBits, @bitCast(is_letter)));
+    return @popCount(@as(ChunkBits, @bitCast(isAsciiLetter(chunk_bytes, chunk))));
 }
 
 fn saturate(value: usize) u32 {
