@@ -469,26 +469,23 @@ pub fn count(text: []const u8) Counts {
         // Code points up to a chunk further at least: text without ASCII runs does not pay a
         // vector check per code point. A sequence may end past the chunk; the next starts there.
         const decode_end = @min(index + chunk_bytes, text.len);
-        // The fast paths load four bytes at once: up to the last four bytes of the text.
-        const fast_end = @min(decode_end, text.len -| 3);
+        // A sequence is read from its first byte and the two after it: the first loop goes up
+        // to the last two bytes of the text, and the second, for those, reads NUL past the end.
+        const fast_end = @min(decode_end, text.len -| 2);
         while (index < fast_end) {
-            index = common.run(text, index, fast_end);
-            if (index < fast_end) index = tally.sequence(text, index, wordAt(text, index));
+            index = common.run(.unpadded, &tally, text, index, fast_end);
+            if (index < fast_end) index = tally.decoded(text, index);
         }
         while (index < decode_end) {
-            const lead = text[index];
-            if (lead < 0x80) {
-                common.latin += @intFromBool((lead | 0x20) -% 'a' < 26);
-                index += 1;
-            } else {
-                index = tally.decoded(text, index);
-            }
+            index = common.run(.padded, &tally, text, index, decode_end);
+            if (index < decode_end) index = tally.decoded(text, index);
         }
     }
     assert(index == text.len);
     tally.letters[@backingInt(Script.latin)] += common.latin;
     tally.letters[@backingInt(Script.cyrillic)] += common.cyrillic;
     tally.letters[@backingInt(Script.han)] += common.han;
+    tally.letters[common.other_class] += common.other;
     return tally.counts(text.len);
 }
 
@@ -499,43 +496,88 @@ const Common = struct {
     latin: usize = 0,
     cyrillic: usize = 0,
     han: usize = 0,
+    /// The class of the last other two- or three-byte sequence (Greek, Arabic, Devanagari, Thai,
+    /// Hangul, kana, accented Latin, punctuation), and the sequences of that class counted since
+    /// it became the last: text in one of those scripts keeps this counter in a register too,
+    /// and pays a store only where the class changes.
+    other_class: u8 = not_letter,
+    other: usize = 0,
 
-    /// Counts from `start` while the text holds only ASCII, D0 or D1 Cyrillic (U+0400..U+047F)
-    /// and E4..E9 Han (U+4000..U+9FFF), up to `end`; returns where it stopped. Nothing in the
-    /// loop calls out, so its counters need no memory at all.
-    fn run(common: *Common, text: []const u8, start: usize, end: usize) usize {
-        assert(end <= text.len -| 3);
+    /// Counts from `start` while the text holds only ASCII and valid two- and three-byte
+    /// sequences, up to `end`; returns where it stopped (a four-byte sequence or an invalid
+    /// byte, for the decoder). E4..E9 Han (U+4000..U+9FFF) is told by its bytes alone, the rest
+    /// by the BMP table read from the bytes (no code point is assembled). Cyrillic text mostly
+    /// takes `countCyrillicBlocks`; a byte check for it here cost Greek more than it saved
+    /// Russian (callgrind).
+    fn run(common: *Common, comptime load: Load, tally: *Tally, text: []const u8, start: usize, end: usize) usize {
+        assert(end <= if (load == .padded) text.len else text.len -| 2);
         var latin: usize = 0;
-        var cyrillic: usize = 0;
         var han: usize = 0;
+        var other = common.other;
+        var other_class = common.other_class;
         var index = start;
         while (index < end) {
-            // The lead byte in the low byte, then up to three continuation bytes, each checked
-            // by its top bits.
-            const word = wordAt(text, index);
-            if (word & 0x80 == 0) {
-                latin += @intFromBool(((word | 0x20) & 0xFF) -% 'a' < 26);
+            const lead = text[index];
+            if (lead < 0x80) {
+                latin += @intFromBool((lead | 0x20) -% 'a' < 26);
                 index += 1;
-            } else if (word & 0xC0_FE == 0x80_D0) { // D0 or D1 and a continuation: U+0400..U+047F.
-                cyrillic += 1;
-                index += 2;
-            } else if ((word & 0xC0_C0_FF) -% 0x80_80_E4 < 6 and word & 0xFF_FF != 0xB7_E4) {
-                // E4..E9 and two continuations: U+4000..U+9FFF, all Han (Extension A, then the
-                // Unified Ideographs) but the hexagram symbols U+4DC0..U+4DFF, E4 B7 xx.
-                han += 1;
-                index += 3;
+                continue;
+            }
+            // The table's row is the code point's bits above the low six, its column those six:
+            // for two bytes, the lead's five bits and the second's six; for three, the lead's
+            // four and the second's six, then the third's six.
+            const second = byteAt(load, text, index + 1);
+            var block: u16 = undefined;
+            var column: u8 = undefined;
+            var length: usize = undefined;
+            if (lead -% 0xC2 < 0xE0 - 0xC2) { // C2..DF (C0 and C1 are overlong forms).
+                if (second & 0xC0 != 0x80) break;
+                block = lead & 0x1F;
+                column = second & 0x3F;
+                length = 2;
+            } else if (lead & 0xF0 == 0xE0) {
+                const third = byteAt(load, text, index + 2);
+                if ((second ^ 0x80) | (third ^ 0x80) >= 0x40) break; // Two continuations.
+                if (lead -% 0xE4 < 6 and !(lead == 0xE4 and second == 0xB7)) {
+                    // E4..E9: U+4000..U+9FFF, all Han (Extension A, then the Unified
+                    // Ideographs) but the hexagram symbols U+4DC0..U+4DFF, E4 B7 xx.
+                    han += 1;
+                    index += 3;
+                    continue;
+                }
+                block = (@as(u16, lead & 0x0F) << 6) | (second & 0x3F);
+                // Overlong forms (below U+0800) and surrogates (U+D800..U+DFFF) are for the
+                // decoder.
+                if (block < 0x800 >> block_bits or block -% (0xD800 >> block_bits) < 0x800 >> block_bits) break;
+                column = third & 0x3F;
+                length = 3;
             } else break;
+            const class = bmp_rows[bmp_block_rows[block]][column];
+            if (class != other_class) {
+                tally.letters[other_class] += other;
+                other = 0;
+                other_class = class;
+            }
+            other += 1;
+            index += length;
         }
         common.latin += latin;
-        common.cyrillic += cyrillic;
         common.han += han;
+        common.other = other;
+        common.other_class = other_class;
         return index;
     }
 };
 
-/// The four bytes at `index`, the first in the low byte.
-inline fn wordAt(text: []const u8, index: usize) u32 {
-    return std.mem.readInt(u32, text[index..][0..4], .little);
+/// How `Common.run` reads the two bytes after a lead: straight, or as NUL past the end of the
+/// text (the last two bytes).
+const Load = enum { unpadded, padded };
+
+/// The byte at `index`; with a padded load, NUL past the end of the text. NUL is no
+/// continuation, so a sequence cut off by the end fails its checks and goes to the decoder.
+inline fn byteAt(comptime load: Load, text: []const u8, index: usize) u8 {
+    if (load == .unpadded) return text[index];
+    return if (index < text.len) text[index] else 0;
 }
 
 /// The counters of `count` beside its fast paths'.
@@ -543,23 +585,6 @@ const Tally = struct {
     /// One counter per class: the last one collects what is not a letter.
     letters: [script_count + 1]usize = @splat(0),
     bytes_invalid: u32 = 0,
-
-    /// Counts the non-ASCII sequence at `index`, whose first four bytes are `word` (the lead in
-    /// the low byte); returns the next index.
-    inline fn sequence(tally: *Tally, text: []const u8, index: usize, word: u32) usize {
-        assert(text.len - index >= 4);
-        if ((word & 0xC0_FF) -% 0x80_C2 < 0xE0 - 0xC2) { // C2..DF, a continuation.
-            tally.letters[bmpClass(@intCast(((word & 0x1F) << 6) | ((word >> 8) & 0x3F)))] += 1;
-            return index + 2;
-        }
-        // E1..EF, two continuations. E0 and ED restrict their second byte further (overlong
-        // forms, surrogates): they are left to the decoder.
-        if ((word & 0xC0_C0_FF) -% 0x80_80_E1 < 0xF0 - 0xE1 and word & 0xFF != 0xED) {
-            tally.letters[bmpClass(@intCast(((word & 0x0F) << 12) | ((word >> 2) & 0x0FC0) | ((word >> 16) & 0x3F)))] += 1;
-            return index + 3;
-        }
-        return tally.decoded(text, index);
-    }
 
     /// Counts the non-ASCII code point, or the maximal invalid subpart, at `index`; returns the
     /// next index.
@@ -610,7 +635,8 @@ fn countAsciiChunks(text: []const u8, start: usize, latin: *usize) usize {
         index += chunk_bytes;
     }
     const tail = text.len - index;
-    if (tail == 0) return index;
+    // A tail that starts beyond ASCII is not copied: it is not ASCII.
+    if (tail == 0 or text[index] >= 0x80) return index;
     var padded: [chunk_bytes]u8 = @splat(0);
     @memcpy(padded[0..tail], text[index..]);
     if (!isAscii(padded)) return index;
