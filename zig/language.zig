@@ -209,20 +209,23 @@ fn groupOf(letters_script: Script) Group {
 
 fn dominantGroup(counts: script.Counts) Dominant {
     const group_count = @typeInfo(Group).@"enum".field_names.len;
-    var weighted: [group_count]u64 = @splat(0);
+    // Unrolled with the groups known at compile time, so that the sums stay in registers.
     var letters: [group_count]u64 = @splat(0);
+    inline for (0..script.script_count) |index| {
+        const group = comptime groupOf(@fromBackingInt(@as(u8, index)));
+        letters[@backingInt(group)] += counts.letters[index];
+    }
     var weighted_total: u64 = 0;
-    for (counts.letters, 0..) |letters_script, index| {
-        const group = groupOf(@fromBackingInt(@as(u8, @intCast(index))));
-        const weight: u64 = if (group == .cjk) cjk_letter_weight else 1;
-        weighted[@backingInt(group)] += weight * letters_script;
-        letters[@backingInt(group)] += letters_script;
-        weighted_total += weight * letters_script;
+    var weighted: [group_count]u64 = undefined;
+    inline for (&weighted, letters, 0..) |*value, group_letters, index| {
+        const weight: u64 = if (index == @backingInt(Group.cjk)) cjk_letter_weight else 1;
+        value.* = weight * group_letters;
+        weighted_total += value.*;
     }
     assert(weighted_total > 0);
     // Ties go to the earlier group, so the choice does not depend on anything but the counts.
     var best: usize = 0;
-    for (weighted, 0..) |value, index| {
+    inline for (weighted, 0..) |value, index| {
         if (value > weighted[best]) best = index;
     }
     return .{
