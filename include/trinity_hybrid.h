@@ -19,7 +19,7 @@ extern "C" {
 #endif
 
 /* cdef-begin: everything from here to cdef-end is read by the Python binding (cffi ABI mode) */
-#define TH_ABI_VERSION 7
+#define TH_ABI_VERSION 8
 #define TH_PROVIDERS_MAX 16
 #define TH_SCRIPT_COUNT 12
 #define TH_MODEL_BYTES_MAX 96
@@ -144,6 +144,8 @@ uint64_t th_estimate_tokens(const uint8_t *text, size_t text_len);
 /* th_detect_language in one integer below 2^30, for bindings where marshalling dominates:
    bits 0-4 language (31: bad argument), 5-28 confidence * (2^24 - 1). */
 uint32_t th_detect_language_packed(const uint8_t *text, size_t text_len);
+/* th_detect_language_packed of a NUL-terminated text (the text ends at its first NUL). */
+uint32_t th_detect_language_text(const char *text);
 /* The monotonic clock the breaker runs on; bindings use it so both sides agree. */
 uint64_t th_monotonic_ms(void);
 /* Writes key[:8]*** (at most TH_KEY_MASK_BYTES_MAX bytes, not NUL-terminated). */

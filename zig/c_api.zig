@@ -15,7 +15,7 @@ const selector = core.selector;
 const ProviderId = core.ProviderId;
 const TrinityHybridNode = core.TrinityHybridNode;
 
-pub const abi_version: u32 = 7;
+pub const abi_version: u32 = 8;
 const version_text = "0.1.0";
 
 pub const Status = enum(c_int) {
@@ -260,6 +260,13 @@ fn detectionPacked(detection: language.Detection) u32 {
 export fn th_detect_language_packed(text: ?[*]const u8, text_len: usize) u32 {
     const bytes = textSlice(text, text_len) orelse return detection_packed_invalid;
     return detectionPacked(language.detect(bytes));
+}
+
+/// `th_detect_language_packed` of a NUL-terminated text: one argument less through a binding
+/// such as cffi's ABI mode, where each costs more than finding the NUL.
+export fn th_detect_language_text(text: ?[*:0]const u8) u32 {
+    const bytes = text orelse return detection_packed_invalid;
+    return detectionPacked(language.detect(bytes[0..textLength(bytes)]));
 }
 
 export fn th_estimate_tokens(text: ?[*]const u8, text_len: usize) u64 {
@@ -809,6 +816,11 @@ test "the packed detection agrees with the full one" {
         try std.testing.expectApproxEqAbs(full.confidence, confidence, 1e-6);
     }
     try std.testing.expectEqual(detection_packed_invalid, th_detect_language_packed(null, 3));
+    try std.testing.expectEqual(detection_packed_invalid, th_detect_language_text(null));
+    // The text ends at its NUL: Russian, then the same Russian after an English word and a NUL.
+    const russian = "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82 \xd0\xbc\xd0\xb8\xd1\x80";
+    try std.testing.expectEqual(th_detect_language_packed(russian, russian.len), th_detect_language_text(russian));
+    try std.testing.expectEqual(th_detect_language_packed("hello", 5), th_detect_language_text("hello\x00" ++ russian));
 }
 
 test "remote breaker events reject bad arguments" {

@@ -37,15 +37,20 @@ class Detection:
     """The language of a text: an ISO 639-1 code (``"und"`` when undetermined), a confidence in
     [0, 1], and the share of letters per Unicode script (only scripts that occur).
 
-    The language and the confidence come back from the core in one small integer; the letter
-    count, the script shares and the count of invalid bytes take a second native call, made on
-    first use. Instances come from `detect_language`, which fills the slots itself: an
-    ``__init__`` call would cost more than the rest of the Python side of a detection."""
+    The language and the confidence come back from the core in one small integer, the
+    confidence decoded from it on use; the letter count, the script shares and the count of
+    invalid bytes take a second native call, made on first use. Instances come from
+    `detect_language`, which fills the slots itself: an ``__init__`` call would cost more than
+    the rest of the Python side of a detection."""
 
-    __slots__ = ("_details", "_text", "confidence", "language")
+    __slots__ = ("_details", "_text", "_word", "language")
 
     language: str
-    confidence: float
+
+    @property
+    def confidence(self) -> float:
+        # Decoded on use from the packed word: most callers read only the language.
+        return (self._word >> LANGUAGE_PACKED_BITS) / CONFIDENCE_ONE
 
     def _full(self) -> tuple[int, int, tuple[float, ...]]:
         try:
@@ -108,13 +113,21 @@ def language_codes() -> tuple[str, ...]:
 class _Bound:
     """The native functions the hot paths call, fetched once per process."""
 
-    __slots__ = ("codes", "detect", "estimate")
+    __slots__ = ("codes", "detect", "detect_text", "estimate")
 
     def __init__(self) -> None:
         _, lib = _native.load()
         self.detect = lib.th_detect_language_packed
+        self.detect_text = lib.th_detect_language_text
         self.estimate = lib.th_estimate_tokens
-        self.codes = language_codes()
+        # Indexed by the packed word's low bits; the invalid index holds None, so that one
+        # subscript both names the language and catches the error (a separate mask and compare
+        # cost about 150 instructions a call, callgrind).
+        codes: list[str | None] = [None] * (LANGUAGE_PACKED_MASK + 1)
+        for index, code in enumerate(language_codes()):
+            assert index != LANGUAGE_PACKED_INVALID
+            codes[index] = code
+        self.codes = tuple(codes)
 
 
 _bound: _Bound | None = None
@@ -129,8 +142,9 @@ def _get_bound() -> _Bound:
 
 def detect_language(text: str) -> Detection:
     """Detects the language of ``text``; never fails on any ``str``."""
-    # encode_text inlined for the common case, as in TrinityHybridNode.route (a call is about
-    # 500 instructions there).
+    # The body of detect_language_bytes and of encode_text, written out again for the common
+    # case: each Python call they would take is about 500 instructions, some 5 % of a detection
+    # (callgrind), as in TrinityHybridNode.route.
     if type(text) is str:
         try:
             data = text.encode()
@@ -138,18 +152,33 @@ def detect_language(text: str) -> Detection:
             data = text.encode("utf-8", "surrogatepass")
     else:
         data = encode_text(text)
-    return detect_language_bytes(data)
+    bound = _bound or _get_bound()
+    if "\0" in text:
+        word = bound.detect(data, len(data))
+    else:
+        # One argument: cffi passes the NUL that ends every bytes object, and each argument
+        # through cffi's ABI mode costs more than the NUL search (callgrind).
+        word = bound.detect_text(data)
+    language = bound.codes[word & LANGUAGE_PACKED_MASK]
+    if language is None:
+        _native.check(1, "detect_language")
+    detection = _new_detection(Detection)
+    detection.language = language
+    detection._word = word
+    detection._text = data
+    return detection
 
 
 def detect_language_bytes(data: bytes) -> Detection:
     """`detect_language` of text already encoded as UTF-8."""
     bound = _bound or _get_bound()
     word = bound.detect(data, len(data))
-    if word & LANGUAGE_PACKED_MASK == LANGUAGE_PACKED_INVALID:
+    language = bound.codes[word & LANGUAGE_PACKED_MASK]
+    if language is None:
         _native.check(1, "detect_language")
     detection = _new_detection(Detection)
-    detection.language = bound.codes[word & LANGUAGE_PACKED_MASK]
-    detection.confidence = (word >> LANGUAGE_PACKED_BITS) / CONFIDENCE_ONE
+    detection.language = language
+    detection._word = word
     detection._text = data
     return detection
 
