@@ -35,6 +35,17 @@ pub fn build(b: *std.Build) void {
     test_step.dependOn(&b.addRunArtifact(module_tests).step);
     const c_api_tests = b.addTest(.{ .root_module = library.root_module });
     test_step.dependOn(&b.addRunArtifact(c_api_tests).step);
+    // An x86-64 wheel ships a baseline build beside the x86-64-v3 one, and their vector paths
+    // differ (16-byte blocks without AVX2): on an x86-64 machine the core's tests run for the
+    // baseline CPU too.
+    if (target.result.cpu.arch == .x86_64 and target.query.isNative()) {
+        const baseline = b.resolveTargetQuery(.{ .cpu_arch = .x86_64, .os_tag = target.result.os.tag, .cpu_model = .baseline });
+        const baseline_tests = b.addTest(.{
+            .name = "test-baseline",
+            .root_module = b.createModule(.{ .root_source_file = b.path("zig/root.zig"), .target = baseline, .optimize = optimize }),
+        });
+        test_step.dependOn(&b.addRunArtifact(baseline_tests).step);
+    }
 
     // The example is a separate package that depends on this one through `b.dependency`, exactly
     // as a user's project would; building and running it proves the package interface works.

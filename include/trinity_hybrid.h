@@ -123,6 +123,11 @@ typedef struct th_provider_stats {
 /* Versions and names. */
 uint32_t th_abi_version(void);
 const char *th_version(void);
+/* x86-64 levels (0 baseline, 3 x86-64-v3): the machine's, and the one this build targets. A
+   binding that ships both builds loads the baseline one, asks it th_cpu_level(), and loads the
+   x86-64-v3 one where that is 3. */
+uint32_t th_cpu_level(void);
+uint32_t th_cpu_level_built(void);
 uint32_t th_provider_count(void);
 const char *th_provider_name(uint32_t provider);
 const char *th_provider_key_variable(uint32_t provider, uint32_t position); /* NULL past the end */

@@ -81,19 +81,25 @@ def build_wheel(target: str, out: Path) -> Path:
     return made[0]
 
 
+LIBRARY_SUFFIXES = (".so", ".dylib", ".dll")
+
+
 def check_wheel(wheel: Path, target: str) -> str:
+    """Checks the wheel's libraries (two on x86-64: baseline and x86-64-v3) and its header."""
     expected = EXPECTED[target]
+    expected_count = 2 if target.startswith("x86_64") else 1
     with zipfile.ZipFile(wheel) as archive:
-        libraries = [name for name in archive.namelist() if "/_lib/" in name and not name.endswith(".h")]
-        if len(libraries) != 1:
-            raise SystemExit(f"{wheel.name}: expected one library, found {libraries}")
-        found = library_format(archive.read(libraries[0]))
+        libraries = [name for name in archive.namelist() if "/_lib/" in name and name.endswith(LIBRARY_SUFFIXES)]
+        if len(libraries) != expected_count:
+            raise SystemExit(f"{wheel.name}: expected {expected_count} libraries, found {libraries}")
+        formats = {name: library_format(archive.read(name)) for name in libraries}
         headers = [name for name in archive.namelist() if name.endswith("trinity_hybrid.h")]
-    if found != expected:
-        raise SystemExit(f"{wheel.name}: library is {found}, expected {expected}")
+    for name, found in formats.items():
+        if found != expected:
+            raise SystemExit(f"{wheel.name}: {name} is {found}, expected {expected}")
     if not headers:
         raise SystemExit(f"{wheel.name}: the header is missing")
-    return f"{wheel.name}: {libraries[0]} is {found[0]} {found[1]}"
+    return "; ".join(f"{wheel.name}: {name} is {found[0]} {found[1]}" for name, found in formats.items())
 
 
 def main() -> int:

@@ -148,6 +148,17 @@ export fn th_version() [*:0]const u8 {
     return version_text;
 }
 
+/// The x86-64 level this machine runs (0 baseline, 3 x86-64-v3): a binding that ships a build
+/// for each asks the baseline one which to load.
+export fn th_cpu_level() u32 {
+    return @backingInt(core.cpu.machineLevel());
+}
+
+/// The x86-64 level this library was compiled for.
+export fn th_cpu_level_built() u32 {
+    return @backingInt(core.cpu.buildLevel());
+}
+
 export fn th_provider_count() u32 {
     return ProviderId.count;
 }

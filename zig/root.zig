@@ -10,6 +10,7 @@ pub const health = @import("health.zig");
 pub const selector = @import("selector.zig");
 pub const node = @import("trinity_hybrid_node.zig");
 pub const inference = @import("infer.zig");
+pub const cpu = @import("cpu.zig");
 
 pub const ProviderId = catalogue.ProviderId;
 pub const Catalogue = catalogue.Catalogue;
@@ -32,4 +33,5 @@ test {
     std.testing.refAllDecls(selector);
     std.testing.refAllDecls(node);
     std.testing.refAllDecls(inference);
+    std.testing.refAllDecls(cpu);
 }

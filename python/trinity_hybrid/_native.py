@@ -1,7 +1,8 @@
 """Loads the native core (the Zig shared library) with cffi in ABI mode.
 
-The library ships inside the package under ``_lib/``; ``TRINITY_HYBRID_LIBRARY`` may point at
-another build during development. The C declarations exist in one place, the header that ships
+The library ships inside the package under ``_lib/``, on x86-64 as two builds (baseline and
+x86-64-v3, chosen by the CPU); ``TRINITY_HYBRID_LIBRARY`` may point at another build during
+development. The C declarations exist in one place, the header that ships
 beside the library: an installed package also carries them pre-parsed beside it (``_cdef.py``
 explains why); a development build has them parsed from the header's ``cdef-begin`` /
 ``cdef-end`` section. A missing library or an ABI mismatch raises ``NativeLibraryError`` with
@@ -68,8 +69,32 @@ def _read_cdef(library_path: Path) -> str:
     )
 
 
+# An x86-64 package carries a second build for x86-64-v3 (AVX2 and friends) beside the
+# baseline one; the baseline build tells whether this machine may run it (th_cpu_level).
+# TRINITY_HYBRID_CPU=baseline keeps the baseline build (the tests compare the two that way).
+X86_64_V3 = "x86_64_v3"
+CPU_LEVEL_X86_64_V3 = 3
+CPU_VARIABLE = "TRINITY_HYBRID_CPU"
+CPU_CHOICES = ("auto", "baseline")
+
+
+def variant_file_name(name: str, cpu: str = X86_64_V3) -> str:
+    """``libtrinity_hybrid.so`` -> ``libtrinity_hybrid-x86_64_v3.so`` (as scripts/hatch_build.py
+    names it)."""
+    stem, dot, extension = name.partition(".")
+    return f"{stem}-{cpu}{dot}{extension}"
+
+
 _lock = threading.Lock()
 _loaded: tuple[FFI, Any] | None = None
+_loaded_path: Path | None = None
+
+
+def loaded_library_path() -> Path:
+    """The file of the native library in use (loading it if need be)."""
+    load()
+    assert _loaded_path is not None
+    return _loaded_path
 
 
 def load() -> tuple[FFI, Any]:
@@ -84,6 +109,10 @@ def load() -> tuple[FFI, Any]:
 
 
 def _load_uncached() -> tuple[FFI, Any]:
+    global _loaded_path
+    cpu = os.environ.get(CPU_VARIABLE) or "auto"
+    if cpu not in CPU_CHOICES:
+        raise NativeLibraryError(f"{CPU_VARIABLE} must be one of {', '.join(CPU_CHOICES)}, not {cpu!r}")
     candidates = _library_candidates()
     library_path = next((path for path in candidates if path.is_file()), None)
     if library_path is None:
@@ -94,6 +123,17 @@ def _load_uncached() -> tuple[FFI, Any]:
             "`python -m ziglang build -Doptimize=ReleaseFast` and set TRINITY_HYBRID_LIBRARY"
         )
     ffi = _ffi_for(library_path)
+    lib = _open(ffi, library_path)
+    variant = library_path.with_name(variant_file_name(library_path.name))
+    if cpu == "auto" and variant.is_file() and int(lib.th_cpu_level()) >= CPU_LEVEL_X86_64_V3:
+        # The baseline library stays mapped but unused: unloading is not portable.
+        lib = _open(ffi, variant)
+        library_path = variant
+    _loaded_path = library_path
+    return ffi, lib
+
+
+def _open(ffi: FFI, library_path: Path) -> Any:
     try:
         lib = ffi.dlopen(str(library_path))
     except OSError as error:
@@ -107,7 +147,7 @@ def _load_uncached() -> tuple[FFI, Any]:
             f"{library_path} has ABI version {found}, this package needs {ABI_VERSION}; "
             "rebuild the library or reinstall the package"
         )
-    return ffi, lib
+    return lib
 
 
 def _ffi_for(library_path: Path) -> FFI:
