@@ -295,7 +295,13 @@ comptime {
 /// The class of a BMP code point.
 inline fn bmpClass(codepoint: u21) u8 {
     assert(codepoint < bmp_size);
-    return bmp_rows[bmp_block_rows[codepoint >> block_bits]][codepoint & (block_size - 1)];
+    return bmpClassAt(@intCast(codepoint >> block_bits), @intCast(codepoint & (block_size - 1)));
+}
+
+/// The class of the code point in `column` of `block` (its bits above the low six, and those
+/// six): UTF-8's bytes give both without the code point being put together.
+inline fn bmpClassAt(block: u16, column: u8) u8 {
+    return bmp_rows[bmp_block_rows[block]][column];
 }
 
 /// The class of any code point: the table for the BMP, a search over `ranges` beyond it.
@@ -531,13 +537,13 @@ const Common = struct {
             var column: u8 = undefined;
             var length: usize = undefined;
             if (lead -% 0xC2 < 0xE0 - 0xC2) { // C2..DF (C0 and C1 are overlong forms).
-                if (second & 0xC0 != 0x80) break;
+                if (!isContinuation(second)) break;
                 block = lead & 0x1F;
                 column = second & 0x3F;
                 length = 2;
             } else if (lead & 0xF0 == 0xE0) {
                 const third = byteAt(load, text, index + 2);
-                if ((second ^ 0x80) | (third ^ 0x80) >= 0x40) break; // Two continuations.
+                if (!isContinuation(second) or !isContinuation(third)) break;
                 if (lead -% 0xE4 < 6 and !(lead == 0xE4 and second == 0xB7)) {
                     // E4..E9: U+4000..U+9FFF, all Han (Extension A, then the Unified
                     // Ideographs) but the hexagram symbols U+4DC0..U+4DFF, E4 B7 xx.
@@ -552,7 +558,7 @@ const Common = struct {
                 column = third & 0x3F;
                 length = 3;
             } else break;
-            const class = bmp_rows[bmp_block_rows[block]][column];
+            const class = bmpClassAt(block, column);
             if (class != other_class) {
                 tally.letters[other_class] += other;
                 other = 0;
