@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import _library_files
 from ._cdef import FFI_MODULE_NAME, cdef_text
 from ._exceptions import NativeLibraryError
 
@@ -30,11 +31,7 @@ _SOURCE_ROOT = _PACKAGE_DIRECTORY.parent.parent
 
 def library_file_name() -> str:
     """The shared library's file name on this platform, as Zig names it."""
-    if sys.platform == "win32":
-        return "trinity_hybrid.dll"
-    if sys.platform == "darwin":
-        return "libtrinity_hybrid.dylib"
-    return "libtrinity_hybrid.so"
+    return _library_files.library_file_name({"win32": "windows", "darwin": "macos"}.get(sys.platform, "linux"))
 
 
 def _library_candidates() -> list[Path]:
@@ -72,17 +69,10 @@ def _read_cdef(library_path: Path) -> str:
 # An x86-64 package carries a second build for x86-64-v3 (AVX2 and friends) beside the
 # baseline one; the baseline build tells whether this machine may run it (th_cpu_level).
 # TRINITY_HYBRID_CPU=baseline keeps the baseline build (the tests compare the two that way).
-X86_64_V3 = "x86_64_v3"
 CPU_LEVEL_X86_64_V3 = 3
 CPU_VARIABLE = "TRINITY_HYBRID_CPU"
 CPU_CHOICES = ("auto", "baseline")
-
-
-def variant_file_name(name: str, cpu: str = X86_64_V3) -> str:
-    """``libtrinity_hybrid.so`` -> ``libtrinity_hybrid-x86_64_v3.so`` (as scripts/hatch_build.py
-    names it)."""
-    stem, dot, extension = name.partition(".")
-    return f"{stem}-{cpu}{dot}{extension}"
+variant_file_name = _library_files.variant_file_name
 
 
 _lock = threading.Lock()
