@@ -24,7 +24,8 @@ case "$command" in
         exec .venv/bin/python -m trinity_hybrid demo "$@"
         ;;
     test)
-        .venv/bin/python -m pip install --quiet --disable-pip-version-check ".[test,local]"
+        # Eager: an old .venv is brought to what a fresh clone resolves (tests/test_dependencies.py).
+        .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade --upgrade-strategy eager ".[test,local]"
         exec .venv/bin/python -m pytest "$@"
         ;;
     *)
