@@ -25,6 +25,10 @@ pub const estimateTokens = tokens.estimate;
 test {
     std.testing.refAllDecls(@This());
     std.testing.refAllDecls(script);
+    std.testing.refAllDecls(@import("script_table.zig"));
+    std.testing.refAllDecls(@import("script_scalar.zig"));
+    std.testing.refAllDecls(@import("script_vector.zig"));
+    std.testing.refAllDecls(@import("utf8.zig"));
     std.testing.refAllDecls(language);
     std.testing.refAllDecls(language.model);
     std.testing.refAllDecls(tokens);
