@@ -31,6 +31,9 @@ test {
     std.testing.refAllDecls(@import("utf8.zig"));
     std.testing.refAllDecls(language);
     std.testing.refAllDecls(language.model);
+    std.testing.refAllDecls(@import("language_model_table.zig"));
+    std.testing.refAllDecls(@import("language_arabic.zig"));
+    std.testing.refAllDecls(@import("language_han.zig"));
     std.testing.refAllDecls(tokens);
     std.testing.refAllDecls(catalogue);
     std.testing.refAllDecls(health);
