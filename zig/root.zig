@@ -35,6 +35,7 @@ test {
     std.testing.refAllDecls(@import("language_arabic.zig"));
     std.testing.refAllDecls(@import("language_han.zig"));
     std.testing.refAllDecls(tokens);
+    std.testing.refAllDecls(@import("tokens_reader.zig"));
     std.testing.refAllDecls(catalogue);
     std.testing.refAllDecls(health);
     std.testing.refAllDecls(selector);
