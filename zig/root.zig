@@ -39,6 +39,7 @@ test {
     std.testing.refAllDecls(catalogue);
     std.testing.refAllDecls(health);
     std.testing.refAllDecls(selector);
+    std.testing.refAllDecls(@import("selector_order.zig"));
     std.testing.refAllDecls(node);
     std.testing.refAllDecls(inference);
     std.testing.refAllDecls(cpu);
