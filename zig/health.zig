@@ -1,7 +1,8 @@
 //! Per-provider circuit breaker and call statistics: a pure state machine. The caller passes time
 //! in as monotonic milliseconds (`now_ms`), so every transition is deterministic and testable.
 //! Not thread-safe: the node holds a lock around every call. `tests/breaker_model.py` is a Python
-//! reference model of this file; the two must agree exactly, so change both together.
+//! reference model of this file with `health_breaker.zig` (the circuit) and `health_stats.zig`
+//! (the latency histogram); they must agree exactly, so change them together.
 //!
 //! Stored per provider: the circuit (closed or open), `open_until_ms`, `failures_consecutive`, a
 //! probe flag with `probe_started_ms`, and the counters. "Half-open" is never stored:
@@ -34,6 +35,18 @@ const assert = std.debug.assert;
 
 const catalogue = @import("catalogue.zig");
 const ProviderId = catalogue.ProviderId;
+const health_breaker = @import("health_breaker.zig");
+const health_stats = @import("health_stats.zig");
+
+const Circuit = health_breaker.Circuit;
+const stateOf = health_breaker.stateOf;
+const closeCircuit = health_breaker.closeCircuit;
+const open = health_breaker.open;
+const bucketIndex = health_stats.bucketIndex;
+const latencyPercentileMs = health_stats.latencyPercentileMs;
+
+pub const latency_bucket_upper_ms = health_stats.latency_bucket_upper_ms;
+pub const latency_bucket_count = health_stats.latency_bucket_count;
 
 /// Why a call failed. Part of the C ABI: append only, never reorder.
 pub const FailureKind = enum(u8) { transient, rate_limited, credential, client, quota_exhausted };
@@ -66,35 +79,6 @@ pub const Config = struct {
         if (!(config.ewma_alpha > 0.0 and config.ewma_alpha <= 1.0)) return error.EwmaAlphaOutOfRange;
     }
 };
-
-/// Upper bounds (inclusive) of the latency histogram's buckets. Bucket 0 covers [0, 5]; bucket i
-/// covers (upper[i - 1], upper[i]]. The last bucket is unbounded.
-pub const latency_bucket_upper_ms = [_]u32{
-    5,
-    10,
-    25,
-    50,
-    100,
-    250,
-    500,
-    1_000,
-    2_500,
-    5_000,
-    10_000,
-    30_000,
-    60_000,
-    std.math.maxInt(u32),
-};
-pub const latency_bucket_count = latency_bucket_upper_ms.len;
-
-comptime {
-    assert(latency_bucket_upper_ms[0] > 0);
-    for (1..latency_bucket_count) |bucket| {
-        assert(latency_bucket_upper_ms[bucket - 1] < latency_bucket_upper_ms[bucket]);
-    }
-    // Every u32 latency lands in some bucket.
-    assert(latency_bucket_upper_ms[latency_bucket_count - 1] == std.math.maxInt(u32));
-}
 
 pub const Admission = enum(u8) { allowed, allowed_probe, denied_open, denied_probe_in_flight };
 
@@ -132,10 +116,8 @@ pub const Snapshot = struct {
     last_failure_kind: ?FailureKind,
 };
 
-/// What is stored; half-open is derived from time (see the module comment).
-const Circuit = enum(u8) { closed, open };
-
-const Entry = struct {
+/// One provider's record on the board: its breaker (`health_breaker.zig`) and its counters.
+pub const Entry = struct {
     circuit: Circuit = .closed,
     open_until_ms: u64 = 0,
     failures_consecutive: u32 = 0,
@@ -358,74 +340,6 @@ pub const Board = struct {
     }
 };
 
-fn stateOf(entry: *const Entry, now_ms: u64) CircuitState {
-    switch (entry.circuit) {
-        .closed => return .closed,
-        .open => {
-            assert(entry.open_until_ms > 0);
-            return if (now_ms < entry.open_until_ms) .open else .half_open;
-        },
-    }
-}
-
-/// Closed, no probe, the run of failures forgotten: after a success here or another replica's.
-fn closeCircuit(entry: *Entry) void {
-    entry.failures_consecutive = 0;
-    entry.circuit = .closed;
-    entry.open_until_ms = 0;
-    entry.probe_in_flight = false;
-    entry.probe_started_ms = 0;
-}
-
-/// Opens the circuit until `until_ms`, or keeps a later deadline already set.
-fn open(entry: *Entry, until_ms: u64) void {
-    assert(until_ms > 0);
-    switch (entry.circuit) {
-        .closed => {
-            assert(entry.open_until_ms == 0);
-            entry.circuit = .open;
-            entry.open_until_ms = until_ms;
-        },
-        .open => entry.open_until_ms = @max(entry.open_until_ms, until_ms),
-    }
-}
-
-fn bucketIndex(latency_ms: u32) usize {
-    for (latency_bucket_upper_ms, 0..) |upper_ms, bucket| {
-        if (latency_ms <= upper_ms) return bucket;
-    }
-    unreachable; // The last bucket's bound is maxInt(u32), checked at comptime.
-}
-
-/// The latency below which `quantile` of the samples fall, interpolated linearly inside the
-/// bucket that holds it. The unbounded last bucket has no width to interpolate over, so it
-/// answers with its lower bound. 0 when there are no samples.
-fn latencyPercentileMs(histogram: *const [latency_bucket_count]u64, quantile: f64) f64 {
-    assert(quantile > 0.0);
-    assert(quantile <= 1.0);
-    var samples_total: u64 = 0;
-    for (histogram) |samples_bucket| samples_total += samples_bucket;
-    if (samples_total == 0) return 0;
-
-    const rank = quantile * @as(f64, @floatFromInt(samples_total));
-    var samples_below: u64 = 0;
-    for (histogram, 0..) |samples_bucket, bucket| {
-        const samples_through = samples_below + samples_bucket;
-        if (@as(f64, @floatFromInt(samples_through)) >= rank) {
-            // rank > samples_below, so this bucket is not empty.
-            assert(samples_bucket > 0);
-            const lower_ms: f64 = if (bucket == 0) 0 else @floatFromInt(latency_bucket_upper_ms[bucket - 1]);
-            if (bucket == latency_bucket_count - 1) return lower_ms;
-            const upper_ms: f64 = @floatFromInt(latency_bucket_upper_ms[bucket]);
-            const fraction = (rank - @as(f64, @floatFromInt(samples_below))) /
-                @as(f64, @floatFromInt(samples_bucket));
-            return lower_ms + (upper_ms - lower_ms) * fraction;
-        }
-        samples_below = samples_through;
-    }
-    unreachable; // quantile <= 1, so the last bucket reaches the rank.
-}
-
 fn assertInvariants(entry: *const Entry) void {
     assert(entry.calls_total == entry.calls_successful + entry.calls_failed);
     assert(entry.calls_client_error <= entry.calls_failed);
@@ -447,18 +361,8 @@ fn assertInvariants(entry: *const Entry) void {
 }
 
 const testing = std.testing;
-
-fn failTransient(board: *Board, id: ProviderId, now_ms: u64) void {
-    board.recordFailure(id, now_ms, .{ .kind = .transient });
-}
-
-/// Default config; groq opened at 0 by three transient failures, so half-open from 60_000.
-fn boardGroqOpenedAtZero() Board {
-    var board = Board.init(.{});
-    for (0..3) |_| failTransient(&board, .groq, 0);
-    assert(board.state(.groq, 59_999) == .open);
-    return board;
-}
+const failTransient = health_breaker.failTransient;
+const boardGroqOpenedAtZero = health_breaker.boardGroqOpenedAtZero;
 
 test "config: defaults are valid, bad values are named" {
     try (Config{}).validate();
@@ -471,241 +375,6 @@ test "config: defaults are valid, bad values are named" {
     try testing.expectError(error.EwmaAlphaOutOfRange, (Config{ .ewma_alpha = 1.5 }).validate());
     try testing.expectError(error.EwmaAlphaOutOfRange, (Config{ .ewma_alpha = std.math.nan(f64) }).validate());
     try (Config{ .ewma_alpha = 1.0, .failure_threshold = 1 }).validate();
-}
-
-test "breaker: closed to open after three transient failures" {
-    var board = Board.init(.{});
-    failTransient(&board, .groq, 1_000);
-    failTransient(&board, .groq, 2_000);
-    try testing.expectEqual(CircuitState.closed, board.state(.groq, 2_000));
-    try testing.expectEqual(Admission.allowed, board.admit(.groq, 2_000));
-    failTransient(&board, .groq, 3_000);
-    try testing.expectEqual(CircuitState.open, board.state(.groq, 3_000));
-    try testing.expectEqual(@as(u64, 63_000), board.snapshot(.groq, 3_000).open_until_ms);
-    try testing.expect(!board.isEligible(.groq, 3_000));
-    try testing.expectEqual(Admission.denied_open, board.admit(.groq, 62_999));
-    // Other providers are untouched.
-    try testing.expectEqual(CircuitState.closed, board.state(.openai, 3_000));
-}
-
-test "breaker: two failures and a success stay closed and reset the run" {
-    var board = Board.init(.{});
-    failTransient(&board, .groq, 1);
-    failTransient(&board, .groq, 2);
-    board.recordSuccess(.groq, 3, .{ .latency_ms = 100 });
-    try testing.expectEqual(@as(u32, 0), board.snapshot(.groq, 3).failures_consecutive);
-    failTransient(&board, .groq, 4);
-    failTransient(&board, .groq, 5);
-    try testing.expectEqual(CircuitState.closed, board.state(.groq, 5));
-    try testing.expectEqual(@as(u32, 2), board.snapshot(.groq, 5).failures_consecutive);
-}
-
-test "breaker: half-open after the cooldown, computed lazily" {
-    var board = Board.init(.{});
-    for (0..3) |_| failTransient(&board, .groq, 10_000);
-    try testing.expectEqual(CircuitState.open, board.state(.groq, 69_999));
-    try testing.expectEqual(CircuitState.half_open, board.state(.groq, 70_000));
-    try testing.expect(board.isEligible(.groq, 70_000));
-    // Reading did not store anything: an earlier time still reads as open.
-    try testing.expectEqual(CircuitState.open, board.state(.groq, 69_999));
-    try testing.expect(!board.snapshot(.groq, 70_000).healthy);
-}
-
-test "breaker: exactly one probe is admitted while half-open" {
-    var board = boardGroqOpenedAtZero();
-    try testing.expectEqual(Admission.allowed_probe, board.admit(.groq, 60_000));
-    try testing.expect(!board.isEligible(.groq, 60_000));
-    try testing.expectEqual(Admission.denied_probe_in_flight, board.admit(.groq, 60_001));
-    try testing.expectEqual(Admission.denied_probe_in_flight, board.admit(.groq, 179_999));
-    try testing.expectEqual(CircuitState.half_open, board.state(.groq, 100_000));
-}
-
-test "breaker: an expired probe lease admits another probe" {
-    var board = boardGroqOpenedAtZero();
-    try testing.expectEqual(Admission.allowed_probe, board.admit(.groq, 60_000));
-    // The lease is 120 s: at 180 s the first probe is presumed lost.
-    try testing.expect(board.isEligible(.groq, 180_000));
-    try testing.expectEqual(Admission.allowed_probe, board.admit(.groq, 180_000));
-    try testing.expectEqual(Admission.denied_probe_in_flight, board.admit(.groq, 180_001));
-}
-
-test "breaker: a successful probe closes" {
-    var board = boardGroqOpenedAtZero();
-    try testing.expectEqual(Admission.allowed_probe, board.admit(.groq, 60_000));
-    board.recordSuccess(.groq, 60_500, .{ .latency_ms = 500 });
-    const snapshot = board.snapshot(.groq, 60_500);
-    try testing.expectEqual(CircuitState.closed, snapshot.state);
-    try testing.expect(snapshot.healthy);
-    try testing.expectEqual(@as(u64, 0), snapshot.open_until_ms);
-    try testing.expectEqual(@as(u32, 0), snapshot.failures_consecutive);
-    try testing.expectEqual(Admission.allowed, board.admit(.groq, 60_501));
-}
-
-test "breaker: a failed probe reopens for a full cooldown" {
-    var board = boardGroqOpenedAtZero();
-    try testing.expectEqual(Admission.allowed_probe, board.admit(.groq, 60_000));
-    failTransient(&board, .groq, 61_000);
-    try testing.expectEqual(CircuitState.open, board.state(.groq, 61_000));
-    try testing.expectEqual(@as(u64, 121_000), board.snapshot(.groq, 61_000).open_until_ms);
-    try testing.expectEqual(Admission.denied_open, board.admit(.groq, 120_999));
-    try testing.expectEqual(Admission.allowed_probe, board.admit(.groq, 121_000));
-}
-
-test "breaker: a failed probe reopens even below the threshold" {
-    // A credential failure opens with one failure; the probe's transient failure is the second.
-    var board = Board.init(.{});
-    board.recordFailure(.openai, 0, .{ .kind = .credential });
-    try testing.expectEqual(Admission.allowed_probe, board.admit(.openai, 900_000));
-    failTransient(&board, .openai, 900_010);
-    try testing.expectEqual(@as(u32, 2), board.snapshot(.openai, 900_010).failures_consecutive);
-    try testing.expectEqual(@as(u64, 960_010), board.snapshot(.openai, 900_010).open_until_ms);
-}
-
-test "breaker: 429 with Retry-After opens at once; a longer Retry-After wins" {
-    var board = Board.init(.{});
-    board.recordFailure(.groq, 1_000, .{ .kind = .rate_limited, .retry_after_ms = 5_000 });
-    try testing.expectEqual(CircuitState.open, board.state(.groq, 1_000));
-    try testing.expectEqual(@as(u64, 6_000), board.snapshot(.groq, 1_000).open_until_ms);
-    try testing.expectEqual(CircuitState.half_open, board.state(.groq, 6_000));
-
-    // At the threshold the cooldown applies, unless Retry-After is longer.
-    var board_long = Board.init(.{});
-    board_long.recordFailure(.groq, 0, .{ .kind = .rate_limited });
-    board_long.recordFailure(.groq, 0, .{ .kind = .rate_limited });
-    try testing.expectEqual(CircuitState.closed, board_long.state(.groq, 0));
-    board_long.recordFailure(.groq, 0, .{ .kind = .rate_limited, .retry_after_ms = 10_000 });
-    try testing.expectEqual(@as(u64, 60_000), board_long.snapshot(.groq, 0).open_until_ms);
-    board_long.recordFailure(.groq, 1, .{ .kind = .rate_limited, .retry_after_ms = 300_000 });
-    try testing.expectEqual(@as(u64, 300_001), board_long.snapshot(.groq, 1).open_until_ms);
-    try testing.expectEqual(FailureKind.rate_limited, board_long.snapshot(.groq, 1).last_failure_kind.?);
-}
-
-test "breaker: credential and quota failures open at once for their own cooldowns" {
-    var board = Board.init(.{});
-    board.recordFailure(.openai, 1_000, .{ .kind = .credential });
-    try testing.expectEqual(CircuitState.open, board.state(.openai, 1_000));
-    try testing.expectEqual(@as(u64, 901_000), board.snapshot(.openai, 1_000).open_until_ms);
-    try testing.expectEqual(CircuitState.half_open, board.state(.openai, 901_000));
-
-    board.recordFailure(.kimi, 1_000, .{ .kind = .quota_exhausted });
-    try testing.expectEqual(@as(u64, 3_601_000), board.snapshot(.kimi, 1_000).open_until_ms);
-    board.recordFailure(.cohere, 0, .{ .kind = .quota_exhausted, .retry_after_ms = 7_200_000 });
-    try testing.expectEqual(@as(u64, 7_200_000), board.snapshot(.cohere, 0).open_until_ms);
-}
-
-test "breaker: client errors leave the breaker alone" {
-    var board = Board.init(.{});
-    for (0..10) |_| board.recordFailure(.groq, 0, .{ .kind = .client });
-    var snapshot = board.snapshot(.groq, 0);
-    try testing.expectEqual(CircuitState.closed, snapshot.state);
-    try testing.expectEqual(@as(u32, 0), snapshot.failures_consecutive);
-    try testing.expectEqual(@as(u64, 10), snapshot.calls_client_error);
-    try testing.expectEqual(@as(u64, 10), snapshot.calls_failed);
-
-    // In half-open, a client error answers the probe without closing or reopening.
-    for (0..3) |_| failTransient(&board, .groq, 0);
-    try testing.expectEqual(Admission.allowed_probe, board.admit(.groq, 60_000));
-    board.recordFailure(.groq, 60_001, .{ .kind = .client });
-    snapshot = board.snapshot(.groq, 60_001);
-    try testing.expectEqual(CircuitState.half_open, snapshot.state);
-    try testing.expectEqual(@as(u64, 60_000), snapshot.open_until_ms);
-    try testing.expectEqual(Admission.allowed_probe, board.admit(.groq, 60_002));
-}
-
-test "breaker: open_until_ms never moves earlier while open" {
-    var board = Board.init(.{});
-    board.recordFailure(.anthropic, 0, .{ .kind = .credential });
-    try testing.expectEqual(@as(u64, 900_000), board.snapshot(.anthropic, 0).open_until_ms);
-    board.recordFailure(.anthropic, 10, .{ .kind = .rate_limited, .retry_after_ms = 1_000 });
-    failTransient(&board, .anthropic, 20);
-    failTransient(&board, .anthropic, 30);
-    try testing.expectEqual(@as(u64, 900_000), board.snapshot(.anthropic, 30).open_until_ms);
-    // A later deadline does move it.
-    board.recordFailure(.anthropic, 40, .{ .kind = .quota_exhausted });
-    try testing.expectEqual(@as(u64, 3_600_040), board.snapshot(.anthropic, 40).open_until_ms);
-}
-
-test "breaker: a late success closes an open circuit" {
-    var board = boardGroqOpenedAtZero();
-    board.recordSuccess(.groq, 5, .{ .latency_ms = 20 });
-    try testing.expectEqual(CircuitState.closed, board.state(.groq, 5));
-    try testing.expectEqual(Admission.allowed, board.admit(.groq, 5));
-}
-
-test "breaker: times near the end of u64 saturate" {
-    var board = Board.init(.{});
-    const now_ms = std.math.maxInt(u64) - 10;
-    board.recordFailure(.groq, now_ms, .{ .kind = .credential });
-    try testing.expectEqual(@as(u64, std.math.maxInt(u64)), board.snapshot(.groq, now_ms).open_until_ms);
-    try testing.expectEqual(CircuitState.open, board.state(.groq, now_ms));
-}
-
-test "stats: average, EWMA, tokens and cost" {
-    var board = Board.init(.{});
-    board.recordSuccess(.openai, 0, .{ .latency_ms = 100, .tokens_input = 10, .tokens_output = 20, .cost_usd = 0.5 });
-    board.recordSuccess(.openai, 0, .{ .latency_ms = 200, .tokens_input = 1, .tokens_output = 2, .cost_usd = 0.25 });
-    board.recordSuccess(.openai, 0, .{ .latency_ms = 300 });
-    failTransient(&board, .openai, 0); // Failures do not count towards latency.
-    const snapshot = board.snapshot(.openai, 0);
-    try testing.expectEqual(@as(u64, 4), snapshot.calls_total);
-    try testing.expectApproxEqAbs(@as(f64, 200), snapshot.latency_ms_average, 1e-9);
-    // 100, then 0.2 * 200 + 0.8 * 100 = 120, then 0.2 * 300 + 0.8 * 120 = 156.
-    try testing.expectApproxEqAbs(@as(f64, 156), snapshot.latency_ms_ewma, 1e-9);
-    try testing.expectEqual(@as(u64, 11), snapshot.tokens_input);
-    try testing.expectEqual(@as(u64, 22), snapshot.tokens_output);
-    try testing.expectApproxEqAbs(@as(f64, 0.75), snapshot.cost_usd, 1e-12);
-    try testing.expectEqual(@as(?f64, 156), board.latencyMsEwma(.openai));
-    try testing.expectEqual(@as(?f64, null), board.latencyMsEwma(.groq));
-    try testing.expectEqual(@as(f64, 0), board.snapshot(.groq, 0).latency_ms_average);
-}
-
-test "stats: token sums saturate" {
-    var board = Board.init(.{});
-    board.recordSuccess(.openai, 0, .{ .latency_ms = 1, .tokens_input = std.math.maxInt(u64) });
-    board.recordSuccess(.openai, 0, .{ .latency_ms = 1, .tokens_input = 5 });
-    try testing.expectEqual(@as(u64, std.math.maxInt(u64)), board.snapshot(.openai, 0).tokens_input);
-}
-
-test "stats: percentiles interpolate inside a bucket" {
-    var board = Board.init(.{});
-    try testing.expectEqual(@as(f64, 0), board.snapshot(.openai, 0).latency_ms_p50);
-    // 100 samples in (5, 10]: the p-th percentile is 5 + 5 * p.
-    for (0..100) |_| board.recordSuccess(.openai, 0, .{ .latency_ms = 7 });
-    var snapshot = board.snapshot(.openai, 0);
-    try testing.expectApproxEqAbs(@as(f64, 7.5), snapshot.latency_ms_p50, 1e-9);
-    try testing.expectApproxEqAbs(@as(f64, 9.75), snapshot.latency_ms_p95, 1e-9);
-    try testing.expectApproxEqAbs(@as(f64, 9.95), snapshot.latency_ms_p99, 1e-9);
-
-    // 50 samples in [0, 5] and 50 in (100, 250]: p50 is the top of the first bucket, p95 is
-    // 90 % of the way through the second one.
-    board.reset(.openai);
-    for (0..50) |_| board.recordSuccess(.openai, 0, .{ .latency_ms = 0 });
-    for (0..50) |_| board.recordSuccess(.openai, 0, .{ .latency_ms = 200 });
-    snapshot = board.snapshot(.openai, 0);
-    try testing.expectApproxEqAbs(@as(f64, 5), snapshot.latency_ms_p50, 1e-9);
-    try testing.expectApproxEqAbs(@as(f64, 235), snapshot.latency_ms_p95, 1e-9);
-    try testing.expectApproxEqAbs(@as(f64, 247), snapshot.latency_ms_p99, 1e-9);
-
-    // The unbounded bucket answers with its lower bound.
-    board.reset(.openai);
-    board.recordSuccess(.openai, 0, .{ .latency_ms = 90_000 });
-    try testing.expectEqual(@as(f64, 60_000), board.snapshot(.openai, 0).latency_ms_p99);
-}
-
-test "stats: success rate leaves client errors out" {
-    var board = Board.init(.{});
-    try testing.expectEqual(@as(f64, 1.0), board.snapshot(.groq, 0).success_rate);
-    board.recordFailure(.groq, 0, .{ .kind = .client });
-    try testing.expectEqual(@as(f64, 1.0), board.snapshot(.groq, 0).success_rate);
-    board.recordSuccess(.groq, 0, .{ .latency_ms = 1 });
-    board.recordSuccess(.groq, 0, .{ .latency_ms = 1 });
-    board.recordSuccess(.groq, 0, .{ .latency_ms = 1 });
-    failTransient(&board, .groq, 0);
-    const snapshot = board.snapshot(.groq, 0);
-    try testing.expectEqual(@as(f64, 0.75), snapshot.success_rate);
-    try testing.expectEqual(@as(u64, 5), snapshot.calls_total);
-    try testing.expectEqual(@as(u64, 2), snapshot.calls_failed);
-    try testing.expectEqual(FailureKind.transient, snapshot.last_failure_kind.?);
 }
 
 test "reset forgets one provider" {

@@ -38,6 +38,8 @@ test {
     std.testing.refAllDecls(@import("tokens_reader.zig"));
     std.testing.refAllDecls(catalogue);
     std.testing.refAllDecls(health);
+    std.testing.refAllDecls(@import("health_breaker.zig"));
+    std.testing.refAllDecls(@import("health_stats.zig"));
     std.testing.refAllDecls(selector);
     std.testing.refAllDecls(@import("selector_order.zig"));
     std.testing.refAllDecls(node);
