@@ -43,6 +43,8 @@ test {
     std.testing.refAllDecls(selector);
     std.testing.refAllDecls(@import("selector_order.zig"));
     std.testing.refAllDecls(node);
+    std.testing.refAllDecls(@import("node_env.zig"));
+    std.testing.refAllDecls(@import("node_status.zig"));
     std.testing.refAllDecls(inference);
     std.testing.refAllDecls(cpu);
 }

@@ -14,6 +14,7 @@ const health = @import("health.zig");
 const language = @import("language.zig");
 const selector = @import("selector.zig");
 const tokens = @import("tokens.zig");
+const node_status = @import("node_status.zig");
 
 const Catalogue = catalogue_module.Catalogue;
 const ProviderId = catalogue_module.ProviderId;
@@ -103,32 +104,9 @@ pub const TrinityHybridNode = struct {
         return node;
     }
 
-    /// Reads which providers have a key (`GROQ_API_KEY`, ...), model overrides
-    /// (`<PROVIDER>_MODEL`) and `DEFAULT_LLM_PROVIDER`. Key text is never kept: only its mask.
-    /// The local provider is marked available: a Zig program's transport decides what it is.
-    pub fn initFromEnv(allocator: Allocator, io: std.Io, environ: *const std.process.Environ.Map) (Allocator.Error || ConfigError)!*TrinityHybridNode {
-        const node = try create(allocator, io, .{});
-        errdefer node.destroy();
-        for (std.meta.tags(ProviderId)) |id| {
-            const variables = catalogue_module.environment[id.index()];
-            if (id == .local) node.setAvailable(id, "");
-            // A custom endpoint is defined by its URL; its key is optional.
-            if (id == .custom and environ.get(variables.base_url_variable) != null) node.setAvailable(id, "");
-            for (variables.key_variables) |variable| {
-                const key = environ.get(variable) orelse continue;
-                if (key.len == 0) continue;
-                node.setAvailable(id, key);
-                break;
-            }
-            if (environ.get(variables.model_variable)) |model_name| {
-                node.catalogue.getMutable(id).setModel(model_name) catch return error.InvalidConfig;
-            }
-        }
-        if (environ.get("DEFAULT_LLM_PROVIDER")) |name| {
-            node.preferred_provider = ProviderId.fromName(name) orelse return error.InvalidConfig;
-        }
-        return node;
-    }
+    /// Reads which providers have a key, model overrides and the default provider
+    /// (`node_env.zig`).
+    pub const initFromEnv = @import("node_env.zig").initFromEnv;
 
     pub fn destroy(node: *TrinityHybridNode) void {
         const allocator = node.allocator;
@@ -372,50 +350,19 @@ pub const TrinityHybridNode = struct {
     /// Providers appear when available or when they have been called.
     pub fn writeStatus(node: *TrinityHybridNode, writer: *std.Io.Writer, now_ms: u64) std.Io.Writer.Error!void {
         // Copy under the lock, format outside it: formatting is the slow part.
-        var snapshots: [ProviderId.count]health.Snapshot = undefined;
-        var providers: [ProviderId.count]catalogue_module.Provider = undefined;
-        var available: [ProviderId.count]bool = undefined;
-        var masks: [ProviderId.count][catalogue_module.key_mask_bytes_max]u8 = undefined;
-        var mask_lengths: [ProviderId.count]u8 = undefined;
-        var preferred: ?ProviderId = undefined;
-        var strategy_default: Strategy = undefined;
+        var status: node_status.Status = undefined;
         {
             node.lock();
             defer node.unlock();
-            for (std.meta.tags(ProviderId)) |id| snapshots[id.index()] = node.board.snapshot(id, now_ms);
-            providers = node.catalogue.providers;
-            available = node.available;
-            masks = node.key_masks;
-            mask_lengths = node.key_mask_lengths;
-            preferred = node.preferred_provider;
-            strategy_default = node.strategy_default;
+            for (std.meta.tags(ProviderId)) |id| status.snapshots[id.index()] = node.board.snapshot(id, now_ms);
+            status.providers = node.catalogue.providers;
+            status.available = node.available;
+            status.masks = node.key_masks;
+            status.mask_lengths = node.key_mask_lengths;
+            status.preferred = node.preferred_provider;
+            status.strategy_default = node.strategy_default;
         }
-        var json: std.json.Stringify = .{ .writer = writer, .options = .{} };
-        var calls_total: u64 = 0;
-        try json.beginObject();
-        try json.objectField("providers");
-        try json.beginObject();
-        for (std.meta.tags(ProviderId)) |id| {
-            const entry = &snapshots[id.index()];
-            calls_total += entry.calls_total;
-            if (!available[id.index()] and entry.calls_total == 0) continue;
-            try json.objectField(id.name());
-            try writeProviderStatus(&json, entry, &providers[id.index()], available[id.index()], masks[id.index()][0..mask_lengths[id.index()]], now_ms);
-        }
-        try json.endObject();
-        try json.objectField("total_calls");
-        try json.write(calls_total);
-        try json.objectField("available_providers");
-        try json.beginArray();
-        for (std.meta.tags(ProviderId)) |id| {
-            if (available[id.index()]) try json.write(id.name());
-        }
-        try json.endArray();
-        try json.objectField("default_provider");
-        try json.write(if (preferred) |id| id.name() else null);
-        try json.objectField("strategy");
-        try json.write(@tagName(strategy_default));
-        try json.endObject();
+        try status.write(writer, now_ms);
     }
 
     /// Writes the status document to stderr.
@@ -434,95 +381,8 @@ pub const TrinityHybridNode = struct {
     pub const infer = @import("infer.zig").infer;
 };
 
-fn writeProviderStatus(
-    json: *std.json.Stringify,
-    entry: *const health.Snapshot,
-    provider: *const catalogue_module.Provider,
-    available: bool,
-    key_mask: []const u8,
-    now_ms: u64,
-) std.Io.Writer.Error!void {
-    var text_buffer: [32]u8 = undefined;
-    try json.beginObject();
-    try json.objectField("total_calls");
-    try json.write(entry.calls_total);
-    try json.objectField("successful_calls");
-    try json.write(entry.calls_successful);
-    try json.objectField("failed_calls");
-    try json.write(entry.calls_failed);
-    try json.objectField("success_rate");
-    try json.write(std.fmt.bufPrint(&text_buffer, "{d:.1}%", .{entry.success_rate * 100}) catch unreachable);
-    try json.objectField("avg_latency");
-    try json.write(std.fmt.bufPrint(&text_buffer, "{d:.2}s", .{entry.latency_ms_average / 1000}) catch unreachable);
-    try json.objectField("is_healthy");
-    try json.write(entry.healthy);
-    try json.objectField("consecutive_failures");
-    try json.write(entry.failures_consecutive);
-    try json.objectField("state");
-    try json.write(@tagName(entry.state));
-    try json.objectField("open_for_ms");
-    try json.write(if (entry.state == .open) entry.open_until_ms -| now_ms else 0);
-    try json.objectField("available");
-    try json.write(available);
-    try json.objectField("key");
-    try json.write(if (key_mask.len > 0) key_mask else null);
-    try json.objectField("model");
-    try json.write(provider.model());
-    try json.objectField("client_errors");
-    try json.write(entry.calls_client_error);
-    try json.objectField("last_failure");
-    try json.write(if (entry.last_failure_kind) |kind| @tagName(kind) else null);
-    try json.objectField("latency_ms_ewma");
-    try json.write(entry.latency_ms_ewma);
-    try json.objectField("latency_ms_p50");
-    try json.write(entry.latency_ms_p50);
-    try json.objectField("latency_ms_p95");
-    try json.write(entry.latency_ms_p95);
-    try json.objectField("latency_ms_p99");
-    try json.write(entry.latency_ms_p99);
-    try json.objectField("tokens_input");
-    try json.write(entry.tokens_input);
-    try json.objectField("tokens_output");
-    try json.write(entry.tokens_output);
-    try json.objectField("cost_usd");
-    try json.write(entry.cost_usd);
-    try json.endObject();
-}
-
 fn testNode() !*TrinityHybridNode {
     return TrinityHybridNode.create(std.testing.allocator, std.testing.io, .{});
-}
-
-test "initFromEnv keeps only the key's mask" {
-    var environ: std.process.Environ.Map = .init(std.testing.allocator);
-    defer environ.deinit();
-    try environ.put("GROQ_API_KEY", "gsk_secretsecretsecret");
-    try environ.put("MOONSHOT_API_KEY", "sk-moonshot-secret-value");
-    try environ.put("ZHIPU_MODEL", "glm-4.5");
-    try environ.put("DEFAULT_LLM_PROVIDER", "zhipu");
-    const node = try TrinityHybridNode.initFromEnv(std.testing.allocator, std.testing.io, &environ);
-    defer node.destroy();
-    try std.testing.expect(node.isAvailable(.groq));
-    try std.testing.expect(node.isAvailable(.kimi));
-    try std.testing.expect(node.isAvailable(.local));
-    try std.testing.expect(!node.isAvailable(.openai));
-    try std.testing.expectEqualStrings("glm-4.5", node.provider(.zhipu).model());
-    try std.testing.expectEqual(ProviderId.zhipu, node.preferred_provider.?);
-
-    var output: std.Io.Writer.Allocating = .init(std.testing.allocator);
-    defer output.deinit();
-    try node.writeStatus(&output.writer, 0);
-    const status = output.written();
-    try std.testing.expect(std.mem.indexOf(u8, status, "gsk_secr***") != null);
-    try std.testing.expect(std.mem.indexOf(u8, status, "secretsecret") == null);
-    try std.testing.expect(std.mem.indexOf(u8, status, "moonshot-secret") == null);
-}
-
-test "initFromEnv rejects an unknown default provider" {
-    var environ: std.process.Environ.Map = .init(std.testing.allocator);
-    defer environ.deinit();
-    try environ.put("DEFAULT_LLM_PROVIDER", "nope");
-    try std.testing.expectError(error.InvalidConfig, TrinityHybridNode.initFromEnv(std.testing.allocator, std.testing.io, &environ));
 }
 
 test "route: CJK to zhipu, default to groq, local last" {
@@ -581,27 +441,6 @@ test "skipping the estimate never changes the chain" {
         try std.testing.expectEqual(decision.route.reason, chain.route.reason);
         try std.testing.expectEqual(decision.tokens_estimated, chain.tokens_estimated);
     }
-}
-
-test "status shape and counters" {
-    const node = try testNode();
-    defer node.destroy();
-    node.setAvailable(.groq, "gsk_0123456789abcdef");
-    _ = node.recordSuccess(.groq, 10, 2000, 100, 50);
-    _ = node.recordSuccess(.groq, 20, 2680, 100, 50);
-    node.recordFailure(.groq, 30, .{ .kind = .transient });
-    var output: std.Io.Writer.Allocating = .init(std.testing.allocator);
-    defer output.deinit();
-    try node.writeStatus(&output.writer, 40);
-    const parsed = try std.json.parseFromSlice(std.json.Value, std.testing.allocator, output.written(), .{});
-    defer parsed.deinit();
-    const groq = parsed.value.object.get("providers").?.object.get("groq").?.object;
-    try std.testing.expectEqual(@as(i64, 3), groq.get("total_calls").?.integer);
-    try std.testing.expectEqual(@as(i64, 2), groq.get("successful_calls").?.integer);
-    try std.testing.expectEqualStrings("66.7%", groq.get("success_rate").?.string);
-    try std.testing.expectEqualStrings("2.34s", groq.get("avg_latency").?.string);
-    try std.testing.expectEqual(@as(i64, 1), groq.get("consecutive_failures").?.integer);
-    try std.testing.expectEqual(@as(i64, 3), parsed.value.object.get("total_calls").?.integer);
 }
 
 test "cost comes from the catalogue's prices" {
