@@ -224,7 +224,9 @@ class BreakerModel:
     def healthy(self, now_ms: int) -> bool:
         return self.state(now_ms) == "closed"
 
-    def success_rate(self) -> float:
+    def success_rate(self) -> float | None:
+        if self.calls_total == 0:
+            return None  # no rate to show before the first call, not 100 %
         calls_answerable = self.calls_successful + (self.calls_failed - self.calls_client_error)
         if calls_answerable == 0:
             return 1.0

@@ -209,15 +209,47 @@ def test_hedge_waits_when_the_first_answers_in_time(sync: bool) -> None:
     assert second.requests == []
 
 
+def hedged_stream(node: TrinityHybridNode, prompt: str, *, sync: bool) -> list[Any]:
+    """The chunks of ``infer(..., hedge=True, stream=True)``, or of ``ainfer``'s."""
+    if sync:
+        return list(node.infer(prompt, hedge=True, stream=True))
+
+    async def run() -> list[Any]:
+        try:
+            return [chunk async for chunk in node.ainfer(prompt, hedge=True, stream=True)]
+        finally:
+            await node.aclose()
+
+    return asyncio.run(run())
+
+
 @pytest.mark.parametrize("sync", [False, True], ids=["async", "sync"])
-def test_hedge_falls_back_after_a_failure_and_rejects_streams(sync: bool) -> None:
+def test_hedge_falls_back_after_a_failure_whole_or_streamed(sync: bool) -> None:
     with OpenAIServer() as first, OpenAIServer() as second, node_for(groq=first, openai=second) as node:
         first.faults.push(Fault.status(503))
-        with pytest.raises(InvalidInputError):
-            hedged(node, "Hello", sync=sync, stream=True)
+        chunks = hedged_stream(node, "Hello", sync=sync)
+        first.faults.push(Fault.status(503))
         response = hedged(node, "Hello", sync=sync)
+    assert "".join(chunk.text for chunk in chunks) == "echo: Hello"
+    assert [attempt.outcome for attempt in chunks[-1].attempts] == ["failure", "success"]
     assert response.provider == "openai"
     assert [attempt.outcome for attempt in response.attempts] == ["failure", "success"]
+
+
+@pytest.mark.parametrize("sync", [False, True], ids=["async", "sync"])
+def test_a_hedged_stream_is_won_by_the_first_token(sync: bool) -> None:
+    """Before its first token a slow stream gets the next provider started beside it; the
+    first to send a token answers, the other is cancelled, not counted as failed."""
+    with OpenAIServer() as slow, OpenAIServer() as fast, node_for(groq=slow, openai=fast) as node:
+        warm(node, "groq", latency_ms=2)
+        slow.faults.push(Fault.slow_first_byte(5.0))
+        chunks = hedged_stream(node, "Who streams first?", sync=sync)
+        assert slow.requests[-1].user_text == "Who streams first?"
+    assert {chunk.provider for chunk in chunks} == {"openai"}
+    assert "".join(chunk.text for chunk in chunks) == "echo: Who streams first?"
+    outcomes = {attempt.provider: attempt.outcome for attempt in chunks[-1].attempts}
+    assert outcomes == {"groq": "cancelled", "openai": "success"}
+    assert node.stats("groq").calls_failed == 0
 
 
 @pytest.mark.parametrize("sync", [False, True], ids=["async", "sync"])
@@ -269,7 +301,7 @@ def test_the_key_is_the_normalised_request(text: str) -> None:
     ({"TRINITY_CACHE": "disk"}, "TRINITY_CACHE='disk'"),
     ({"TRINITY_CACHE": "redis"}, "needs TRINITY_REDIS_URL"),
     ({"TRINITY_CACHE": "memory", "TRINITY_CACHE_TTL_S": "soon"}, "TRINITY_CACHE_TTL_S='soon'"),
-    ({"TRINITY_CACHE": "memory", "TRINITY_CACHE_TTL_S": "-1"}, "cache TTL"),
+    ({"TRINITY_CACHE": "memory", "TRINITY_CACHE_TTL_S": "-1"}, "TRINITY_CACHE_TTL_S='-1'"),
     ({"TRINITY_REDIS_URL": "http://127.0.0.1:6379"}, "redis://"),
 ])
 def test_bad_configuration_is_named(environment: dict[str, str], message: str) -> None:

@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 from trinity_hybrid import InvalidInputError, TrinityHybridNode
-from trinity_hybrid._inference import Attempt
+from trinity_hybrid._results import Attempt
 from trinity_hybrid.gateway import _shapes
 from trinity_hybrid.gateway._metrics import SPECS, GatewayMetrics
-from trinity_hybrid.providers import ChatRequest, Usage
+from trinity_hybrid.providers import ChatRequest, Message, Usage
 
 # Any text JSON can carry; lone surrogates cannot be written as UTF-8 either way.
 texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=200)
@@ -92,7 +92,7 @@ def test_a_cached_endpoint_follows_model_base_url_and_key_changes(node: TrinityH
     ("prompt", "wording"),
     [
         ([{"role": "robot", "content": "Hi"}], "role"),
-        ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}], "text part"),
+        ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}], "an http.s. URL"),
         ([{"role": "system", "content": "Only a system prompt."}], "user or assistant"),
         ({"role": "user", "content": "a mapping, not a list"}, "sequence of messages"),
         (b"bytes", "sequence of messages"),
@@ -107,8 +107,8 @@ def test_a_request_from_a_prompt_is_normalized() -> None:
     request = ChatRequest.from_prompt(
         [{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}], "name": "x"}]
     )
-    assert request.messages == ({"role": "user", "content": "a\nb"},)
-    assert ChatRequest.from_prompt("Hi").messages == ({"role": "user", "content": "Hi"},)
+    assert request.messages == (Message("user", "a\nb", name="x"),)
+    assert ChatRequest.from_prompt("Hi").messages == (Message("user", "Hi"),)
 
 
 def test_completion_ids_keep_openai_shape_and_do_not_repeat() -> None:

@@ -267,7 +267,7 @@ def test_a_stream_idle_past_its_read_timeout_is_abandoned(openai_server: OpenAIS
     # slow_chunks delays every event, the first included: the stall comes before any text, so
     # the next provider takes over (after the first token it would be a StreamInterruptedError,
     # see the stream_cut tests above).
-    from trinity_hybrid._inference import Timeouts
+    from trinity_hybrid._results import Timeouts
 
     with AnthropicServer() as anthropic, node_for(groq=openai_server, anthropic=anthropic) as node:
         openai_server.faults.push(Fault.slow_chunks(2.0))

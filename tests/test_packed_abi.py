@@ -8,7 +8,7 @@ import struct
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from trinity_hybrid import TrinityHybridNode, _native, detect_language
-from trinity_hybrid._node import now_ms
+from trinity_hybrid._board import now_ms
 from trinity_hybrid._text import DETECTION_LAYOUT, language_codes
 
 ROUTE_HEAD = struct.Struct("=BBHIQ16s")

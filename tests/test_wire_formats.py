@@ -34,6 +34,7 @@ from trinity_hybrid.providers import (
     ChatRequest,
     Completion,
     Endpoint,
+    Message,
     StreamDelta,
     Usage,
     WireFormat,
@@ -45,6 +46,8 @@ from trinity_hybrid.providers import (
     openai_compatible,
 )
 
+# A plain text request: what the answer-reading tests read answers to.
+PLAIN = ChatRequest.of("Hi")
 KEYS = {
     "openai": "sk-proj-TESTKEY0123456789abcdefghijklmnopqrstuvwxyz",
     "anthropic": "sk-ant-api03-TESTKEY0123456789abcdefghijklmnop",
@@ -102,17 +105,17 @@ def body(document: object) -> bytes:
 
 
 def test_a_string_prompt_is_one_user_message() -> None:
-    assert normalize_messages("Hi") == ({"role": "user", "content": "Hi"},)
+    assert normalize_messages("Hi") == (Message("user", "Hi"),)
 
 
-def test_messages_are_copied_with_text_parts_joined_and_extra_keys_dropped() -> None:
+def test_messages_are_copied_with_text_parts_joined() -> None:
     messages = normalize_messages(
         [
             {"role": "system", "content": "Be kind."},
             {"role": "user", "name": "ann", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]},
         ]
     )
-    assert messages == ({"role": "system", "content": "Be kind."}, {"role": "user", "content": "a\nb"})
+    assert messages == (Message("system", "Be kind."), Message("user", "a\nb", name="ann"))
 
 
 @pytest.mark.parametrize(
@@ -123,11 +126,11 @@ def test_messages_are_copied_with_text_parts_joined_and_extra_keys_dropped() -> 
         (42, "str or a sequence"),
         ([], "at least one user or assistant"),
         ([{"role": "system", "content": "only"}], "at least one user or assistant"),
-        (["hi"], "messages[0] must be a mapping"),
-        ([{"role": "tool", "content": "x"}], "messages[0].role"),
+        (["hi"], "messages[0] must be an object"),
+        ([{"role": "tool", "content": "x"}], "messages[0]: a tool message needs tool_call_id"),
         ([{"content": "x"}], "messages[0].role"),
         ([{"role": "user", "content": None}], "messages[0].content"),
-        ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}], "must be a text part"),
+        ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}], "an http.s. URL or a data: URL"),
     ],
 )
 def test_bad_prompts_are_refused_clearly(prompt: object, wording: str) -> None:
@@ -409,8 +412,8 @@ def test_openai_response() -> None:
             "usage": {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15},
         }
     )
-    result = openai_compatible.WIRE_FORMAT.parse_response(endpoint("openai"), completion.model_dump_json().encode())
-    assert result == Completion(text="Four.", model="gpt-4o-2024-08-06", usage=Usage(12, 3), finish_reason="stop")
+    result = openai_compatible.WIRE_FORMAT.parse_response(endpoint("openai"), PLAIN, completion.model_dump_json().encode())
+    assert result == Completion.single("Four.", "gpt-4o-2024-08-06", Usage(12, 3), "stop")
 
 
 def test_openai_stream() -> None:
@@ -436,7 +439,7 @@ def test_openai_stream() -> None:
         chunk([], {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15}),
         ("message", "[DONE]"),
     ]
-    deltas = feed_all(openai_compatible.WIRE_FORMAT.new_stream_parser(endpoint("openai")), events)
+    deltas = feed_all(openai_compatible.WIRE_FORMAT.new_stream_parser(endpoint("openai"), PLAIN), events)
     assert joined(deltas) == "Four."
     assert [delta.finish_reason for delta in deltas if delta.finish_reason] == ["stop"]
     assert [delta.usage for delta in deltas if delta.usage] == [Usage(12, 3)]
@@ -444,7 +447,7 @@ def test_openai_stream() -> None:
 
 
 def test_openai_compatible_usage_in_the_choice_or_in_x_groq() -> None:
-    parser = openai_compatible.WIRE_FORMAT.new_stream_parser(endpoint("kimi"))
+    parser = openai_compatible.WIRE_FORMAT.new_stream_parser(endpoint("kimi"), PLAIN)
     kimi = {
         "choices": [
             {"index": 0, "delta": {}, "finish_reason": "stop", "usage": {"prompt_tokens": 5, "completion_tokens": 2}}
@@ -483,10 +486,8 @@ def test_anthropic_response() -> None:
             },
         }
     )
-    result = anthropic.WIRE_FORMAT.parse_response(endpoint("anthropic"), message.model_dump_json().encode())
-    assert result == Completion(
-        text="Four.", model="claude-sonnet-4-20250514", usage=Usage(15, 4), finish_reason="stop"
-    )
+    result = anthropic.WIRE_FORMAT.parse_response(endpoint("anthropic"), PLAIN, message.model_dump_json().encode())
+    assert result == Completion.single("Four.", "claude-sonnet-4-20250514", Usage(15, 4), "stop")
 
 
 def _anthropic_events(*events: Any) -> list[tuple[str, str]]:
@@ -541,7 +542,7 @@ def test_anthropic_stream() -> None:
         RawMessageStopEvent.model_validate({"type": "message_stop"}),
     )
     events.insert(1, ("ping", '{"type": "ping"}'))
-    deltas = feed_all(anthropic.WIRE_FORMAT.new_stream_parser(endpoint("anthropic")), events)
+    deltas = feed_all(anthropic.WIRE_FORMAT.new_stream_parser(endpoint("anthropic"), PLAIN), events)
     assert joined(deltas) == "Hello!"
     assert [(delta.usage, delta.finish_reason) for delta in deltas if delta.finish_reason] == [
         (Usage(25, 15), "length")
@@ -563,7 +564,7 @@ def test_anthropic_stream() -> None:
 )
 def test_anthropic_error_event_inside_a_200_stream(error_type: str, expected: type[ProviderError]) -> None:
     data = json.dumps({"type": "error", "error": {"type": error_type, "message": "Overloaded"}})
-    parser = anthropic.WIRE_FORMAT.new_stream_parser(endpoint("anthropic"))
+    parser = anthropic.WIRE_FORMAT.new_stream_parser(endpoint("anthropic"), PLAIN)
     with pytest.raises(ProviderError) as raised:
         parser.feed("error", data)
     assert type(raised.value) is expected
@@ -595,8 +596,8 @@ def test_gemini_response() -> None:
         model_version="gemini-2.5-flash",
     )
     raw = response.model_dump_json(by_alias=True, exclude_none=True).encode()
-    result = gemini.WIRE_FORMAT.parse_response(endpoint("google"), raw)
-    assert result == Completion(text="Four.", model="gemini-2.5-flash", usage=Usage(8, 23), finish_reason="stop")
+    result = gemini.WIRE_FORMAT.parse_response(endpoint("google"), PLAIN, raw)
+    assert result == Completion.single("Four.", "gemini-2.5-flash", Usage(8, 23), "stop")
 
 
 def test_gemini_stream_ends_at_the_finish_reason() -> None:
@@ -619,7 +620,7 @@ def test_gemini_stream_ends_at_the_finish_reason() -> None:
         return "message", response.model_dump_json(by_alias=True, exclude_none=True)
 
     deltas = feed_all(
-        gemini.WIRE_FORMAT.new_stream_parser(endpoint("google")),
+        gemini.WIRE_FORMAT.new_stream_parser(endpoint("google"), PLAIN),
         [chunk("Hel"), chunk("lo"), chunk("!", "STOP", (4, 3))],
     )
     assert deltas == [
@@ -632,11 +633,11 @@ def test_gemini_stream_ends_at_the_finish_reason() -> None:
 def test_gemini_blocked_answers_are_client_errors() -> None:
     blocked = {"candidates": [{"finishReason": "SAFETY", "index": 0}], "usageMetadata": {"promptTokenCount": 3}}
     with pytest.raises(ClientRequestError, match="SAFETY"):
-        gemini.WIRE_FORMAT.parse_response(endpoint("google"), body(blocked))
+        gemini.WIRE_FORMAT.parse_response(endpoint("google"), PLAIN, body(blocked))
     prompt_blocked = {"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}}
     with pytest.raises(ClientRequestError, match="PROHIBITED_CONTENT"):
-        gemini.WIRE_FORMAT.parse_response(endpoint("google"), body(prompt_blocked))
-    parser = gemini.WIRE_FORMAT.new_stream_parser(endpoint("google"))
+        gemini.WIRE_FORMAT.parse_response(endpoint("google"), PLAIN, body(prompt_blocked))
+    parser = gemini.WIRE_FORMAT.new_stream_parser(endpoint("google"), PLAIN)
     with pytest.raises(ClientRequestError):
         parser.feed("message", json.dumps(blocked))
 
@@ -644,7 +645,7 @@ def test_gemini_blocked_answers_are_client_errors() -> None:
 def test_gemini_error_inside_a_stream() -> None:
     data = json.dumps({"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}})
     with pytest.raises(TransientError, match="overloaded"):
-        gemini.WIRE_FORMAT.new_stream_parser(endpoint("google")).feed("message", data)
+        gemini.WIRE_FORMAT.new_stream_parser(endpoint("google"), PLAIN).feed("message", data)
 
 
 def test_cohere_response() -> None:
@@ -665,8 +666,8 @@ def test_cohere_response() -> None:
             },
         }
     )
-    result = cohere.WIRE_FORMAT.parse_response(endpoint("cohere"), response.model_dump_json().encode())
-    assert result == Completion(text="Four.", model=MODELS["cohere"], usage=Usage(70, 2), finish_reason="length")
+    result = cohere.WIRE_FORMAT.parse_response(endpoint("cohere"), PLAIN, response.model_dump_json().encode())
+    assert result == Completion.single("Four.", MODELS["cohere"], Usage(70, 2), "length")
 
 
 def test_cohere_stream() -> None:
@@ -684,7 +685,7 @@ def test_cohere_stream() -> None:
         ),
     ]
     deltas = feed_all(
-        cohere.WIRE_FORMAT.new_stream_parser(endpoint("cohere")),
+        cohere.WIRE_FORMAT.new_stream_parser(endpoint("cohere"), PLAIN),
         [(event.type, event.model_dump_json()) for event in stream],
     )
     assert joined(deltas) == "Hi there"
@@ -694,13 +695,13 @@ def test_cohere_stream() -> None:
 def test_cohere_failed_generation_is_transient() -> None:
     data = json.dumps({"type": "message-end", "delta": {"finish_reason": "ERROR", "error": "internal failure"}})
     with pytest.raises(TransientError, match="internal failure"):
-        cohere.WIRE_FORMAT.new_stream_parser(endpoint("cohere")).feed("message-end", data)
+        cohere.WIRE_FORMAT.new_stream_parser(endpoint("cohere"), PLAIN).feed("message-end", data)
 
 
 def test_openai_error_inside_a_stream() -> None:
     data = json.dumps({"error": {"message": "The server had an error", "type": "server_error", "code": None}})
     with pytest.raises(TransientError, match="server had an error"):
-        openai_compatible.WIRE_FORMAT.new_stream_parser(endpoint("openai")).feed("message", data)
+        openai_compatible.WIRE_FORMAT.new_stream_parser(endpoint("openai"), PLAIN).feed("message", data)
 
 
 def test_content_filter_without_text_is_a_client_error() -> None:
@@ -708,10 +709,10 @@ def test_content_filter_without_text_is_a_client_error() -> None:
         "choices": [{"index": 0, "message": {"role": "assistant", "content": None}, "finish_reason": "content_filter"}]
     }
     with pytest.raises(ClientRequestError, match="content filter"):
-        openai_compatible.WIRE_FORMAT.parse_response(endpoint("openai"), body(document))
+        openai_compatible.WIRE_FORMAT.parse_response(endpoint("openai"), PLAIN, body(document))
     zhipu = {"choices": [{"index": 0, "message": {"role": "assistant", "content": ""}, "finish_reason": "sensitive"}]}
     with pytest.raises(ClientRequestError):
-        openai_compatible.WIRE_FORMAT.parse_response(endpoint("zhipu"), body(zhipu))
+        openai_compatible.WIRE_FORMAT.parse_response(endpoint("zhipu"), PLAIN, body(zhipu))
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic", "google", "cohere"])
@@ -720,7 +721,7 @@ def test_content_filter_without_text_is_a_client_error() -> None:
 )
 def test_garbled_answers_are_transient(provider: str, raw: bytes) -> None:
     with pytest.raises(TransientError):
-        wire(provider).parse_response(endpoint(provider), raw)
+        wire(provider).parse_response(endpoint(provider), PLAIN, raw)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1310,13 +1311,13 @@ def _only_provider_errors(call: Callable[[], object]) -> None:
 @FUZZ
 @given(provider=st.sampled_from(PROVIDERS), raw=st.binary(max_size=200))
 def test_any_bytes_into_parse_response(provider: str, raw: bytes) -> None:
-    _only_provider_errors(lambda: wire(provider).parse_response(endpoint(provider), raw))
+    _only_provider_errors(lambda: wire(provider).parse_response(endpoint(provider), PLAIN, raw))
 
 
 @FUZZ
 @given(provider=st.sampled_from(PROVIDERS), document=JSON_VALUES)
 def test_any_json_into_parse_response(provider: str, document: object) -> None:
-    _only_provider_errors(lambda: wire(provider).parse_response(endpoint(provider), body(document)))
+    _only_provider_errors(lambda: wire(provider).parse_response(endpoint(provider), PLAIN, body(document)))
 
 
 @FUZZ
@@ -1343,7 +1344,7 @@ def test_any_json_into_parse_response(provider: str, document: object) -> None:
     ),
 )
 def test_any_events_into_a_stream_parser(provider: str, events: list[tuple[str, str]]) -> None:
-    parser = wire(provider).new_stream_parser(endpoint(provider))
+    parser = wire(provider).new_stream_parser(endpoint(provider), PLAIN)
 
     def run() -> None:
         for event, data in events:

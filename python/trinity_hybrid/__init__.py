@@ -34,11 +34,11 @@ __version__ = "0.1.0"
 # The HTTP stack (httpx, aiohttp) and the wire formats load on first use, so that importing the
 # package for routing alone stays cheap: see the import-time figures in bench/results/.
 _LAZY = {
-    "Attempt": "._inference",
-    "Response": "._inference",
-    "StreamChunk": "._inference",
+    "Attempt": "._results",
+    "Response": "._results",
+    "StreamChunk": "._results",
     "providers": ".providers",
-    "Timeouts": "._inference",
+    "Timeouts": "._results",
     "ResponseCache": "._cache",
 }
 

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, Union
 from ._exceptions import ConfigurationError, InvalidInputError
 
 if TYPE_CHECKING:
+    from ._request import ChatRequest
     from ._shared import SharedState
-    from .providers import ChatRequest
 
 __all__ = ["CacheMode", "ResponseCache"]
 
@@ -32,7 +32,7 @@ CacheMode = Union[bool, str, None]  # noqa: UP007 - a runtime alias, and Python 
 TTL_S_DEFAULT = 300.0
 ENTRIES_MAX_DEFAULT = 1024
 BYTES_MAX_DEFAULT = 64 * 1024 * 1024
-KEY_VERSION = "1"
+KEY_VERSION = "2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,17 +93,18 @@ class ResponseCache:
     @staticmethod
     def key(request: ChatRequest, *, force_provider: str | None, model: str | None, strategy: str | None,
             quality: bool) -> str:
+        """The request's fingerprint: every field it carries (messages with their images and tool
+        calls, tools, response_format, every parameter, unknown fields), so that an answer is
+        never served for a request that differs in anything a provider would see."""
         document = {
             "v": KEY_VERSION,
-            "messages": [dict(message) for message in request.messages],
-            "max_tokens": request.max_tokens,
-            "temperature": request.temperature,
+            "request": request.fingerprint(),
             "force_provider": force_provider,
             "model": model,
             "strategy": strategy,
             "quality": quality,
         }
-        encoded = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        encoded = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=repr)
         return hashlib.sha256(encoded.encode("utf-8", "surrogatepass")).hexdigest()
 
     def get(self, key: str) -> dict[str, Any] | None:

@@ -52,7 +52,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._exceptions import ConfigurationError
+from ._exceptions import ConfigurationError, InvalidInputError
+from ._results import Timeouts
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -60,7 +61,8 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 if TYPE_CHECKING:
-    from ._node import TrinityHybridNode
+    from ._board import Board
+    from ._directory import Directory
 
 __all__ = ["apply_config", "load_config"]
 
@@ -174,40 +176,39 @@ def _validate(document: dict[str, Any]) -> None:
         _check_table(table, PROVIDER, f"providers.{name}")
 
 
-def apply_config(node: TrinityHybridNode, document: dict[str, Any]) -> None:
-    """Applies a validated document to ``node``; names are checked against the node's own.
+def apply_config(board: Board, directory: Directory, document: dict[str, Any]) -> Timeouts | None:
+    """Applies a validated document to the board and the directory; names are checked against
+    the core's own. Returns the file's default timeouts (None when it sets none).
     ``shared_state`` and ``cache`` are left to ``TrinityHybridNode.from_env``, which merges them
     with their environment variables before connecting anything."""
     try:
-        _apply(node, document)
+        return _apply(board, directory, document)
     except ConfigurationError as error:
         raise ConfigurationError(f"TRINITY_CONFIG {error}") from None
 
 
-def _apply(node: TrinityHybridNode, document: dict[str, Any]) -> None:
-    from ._exceptions import InvalidInputError
-    from ._inference import Timeouts
-
+def _apply(board: Board, directory: Directory, document: dict[str, Any]) -> Timeouts | None:
     try:
         if "strategy" in document:
-            node.set_strategy(document["strategy"])
+            board.set_strategy(document["strategy"])
         if "default_provider" in document:
-            node.set_default_provider(document["default_provider"])
+            board.set_default_provider(document["default_provider"])
     except InvalidInputError as error:
         raise ConfigurationError(str(error)) from None
     if "long_context_threshold_tokens" in document:
-        node.set_long_context_threshold(document["long_context_threshold_tokens"])
+        board.set_long_context_threshold(document["long_context_threshold_tokens"])
     if "breaker" in document:
-        node.configure_breaker(**document["breaker"])
-    if "timeouts" in document:
-        node.timeouts = Timeouts(**{key: float(value) for key, value in document["timeouts"].items()})
+        board.configure_breaker(**document["breaker"])
     for name, table in document.get("providers", {}).items():
-        if name not in node.provider_names:
-            raise ConfigurationError(f"providers.{name}: unknown provider; expected one of {', '.join(node.provider_names)}")
+        if name not in board.provider_names:
+            raise ConfigurationError(f"providers.{name}: unknown provider; expected one of {', '.join(board.provider_names)}")
         settings = dict(table)
         if settings.pop("enabled", True) is False:
-            node.disabled.add(name)
+            directory.disabled.add(name)
         if "base_url" in settings:
-            node.base_urls[name] = settings.pop("base_url")
+            directory.base_urls[name] = settings.pop("base_url")
         if settings:
-            node.set_provider_info(name, **settings)
+            board.set_provider_info(name, **settings)
+    if "timeouts" in document:
+        return Timeouts(**{key: float(value) for key, value in document["timeouts"].items()})
+    return None

@@ -60,7 +60,12 @@ class ConfigurationError(TrinityError):
 
 
 class InvalidInputError(TrinityError, ValueError):
-    """The caller passed an argument of the wrong type or an unknown name."""
+    """The caller passed an argument of the wrong type or an unknown name. ``param`` names the
+    request field at fault (``messages``, ``tools``, ...) when there is one."""
+
+    param: str | None = None
+    # OpenAI's error code where one applies (``invalid_type`` for a value of the wrong JSON type).
+    code: str | None = None
 
 
 class NoProviderAvailable(TrinityError):

@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import httpx
+from httpx_sse import SSEError
 
+from ._exceptions import TransientError
 from ._local import LOCAL_BASE_URL, AsyncLocalTransport, LocalTransport
 
 if TYPE_CHECKING:
@@ -22,6 +24,13 @@ LOCAL_MOUNT = LOCAL_BASE_URL.rsplit("/", 1)[0]
 
 POOL_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=30.0)
 DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
+
+
+def transport_error(provider: str, error: httpx.HTTPError | SSEError) -> TransientError:
+    """The one place where the HTTP layer's errors become ours."""
+    if isinstance(error, httpx.TimeoutException):
+        return TransientError(f"timed out ({type(error).__name__})", provider=provider, cause=error)
+    return TransientError(f"connection failed ({type(error).__name__})", provider=provider, cause=error)
 
 
 def sync_client(local_model: LocalModel) -> httpx.Client:

@@ -45,7 +45,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ._exceptions import ConfigurationError
 
 if TYPE_CHECKING:
-    from ._node import TrinityHybridNode
+    from ._board import Board
 
 __all__ = ["SharedState", "mask_url"]
 
@@ -125,11 +125,11 @@ def monotonic_ms() -> int:
 
 
 class SharedState:
-    """One replica's link to the others. Created by ``TrinityHybridNode.enable_shared_state``."""
+    """One replica's link to the others. Created by ``TrinityHybridNode.enable_shared_state``, over the node's board."""
 
     def __init__(
         self,
-        node: TrinityHybridNode,
+        board: Board,
         url: str,
         *,
         namespace: str = NAMESPACE_DEFAULT,
@@ -146,7 +146,7 @@ class SharedState:
             raise ConfigurationError("TRINITY_REDIS_URL must be a redis://, rediss:// or unix:// URL")
         if not (0 < op_timeout_s <= 5):
             raise ConfigurationError(f"the Redis operation timeout must be in (0, 5] s, got {op_timeout_s!r}")
-        self._node = node
+        self._board = board
         self._url = url
         self.namespace = namespace
         self.op_timeout_s = op_timeout_s
@@ -414,8 +414,8 @@ class SharedState:
         """After (re)connecting: our open breakers go to Redis, theirs come to us."""
         self.counts["resyncs"] += 1
         now_monotonic_ms = monotonic_ms()
-        for provider in self._node.provider_names:
-            stats = self._node.stats(provider, now_ms=now_monotonic_ms)
+        for provider in self._board.provider_names:
+            stats = self._board.stats(provider, now_ms=now_monotonic_ms)
             if stats.state != "closed" and stats.open_until_ms > now_monotonic_ms:
                 self.on_opened(provider, stats.open_until_ms)
         await self._publish_outbox()
@@ -440,15 +440,15 @@ class SharedState:
     def _apply(self, event: dict[str, Any]) -> None:
         """Applies another replica's breaker event to our native breaker."""
         provider = event.get("provider")
-        if provider not in self._node.provider_names:
+        if provider not in self._board.provider_names:
             return
         if event.get("type") == "open":
             hold_ms = event.get("hold_ms")
             if isinstance(hold_ms, int) and hold_ms > 0:
-                self._node.apply_remote_open(provider, monotonic_ms() + hold_ms)
+                self._board.open_until(provider, monotonic_ms() + hold_ms)
                 self.counts["events_applied"] += 1
         elif event.get("type") == "close":
-            self._node.apply_remote_close(provider)
+            self._board.close_breaker(provider)
             self.counts["events_applied"] += 1
 
     async def _publish_outbox(self) -> None:

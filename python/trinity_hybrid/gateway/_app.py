@@ -18,9 +18,11 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from .._environment import BODY_BYTES_MAX_DEFAULT, read_body_bytes_max
 from .._exceptions import TrinityError
-from .._inference import Response
 from .._node import TrinityHybridNode
+from .._request import ChatRequest
+from .._results import Response
 from . import _shapes
 from ._auth import Authenticator
 from ._autonomous import plan_document, plan_messages
@@ -33,9 +35,6 @@ __all__ = ["BODY_BYTES_MAX_DEFAULT", "Gateway", "app_from_env", "create_app"]
 
 logger = logging.getLogger("trinity_hybrid.gateway")
 
-BODY_BYTES_MAX_VARIABLE = "TRINITY_MAX_BODY_BYTES"
-# Room for a long-context prompt (a million tokens is about 4 MB of text) and little more.
-BODY_BYTES_MAX_DEFAULT = 8 * 1024 * 1024
 
 Scope = Mapping[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -126,7 +125,7 @@ class Gateway:
         duration_s = time.perf_counter() - started_s
         overhead_s = max(0.0, duration_s - sum(attempt.latency_s for attempt in response.attempts))
         headers = JSON_HEADERS + _trinity_headers(response.provider, len(response.attempts), overhead_s)
-        if call.cache_key is not None:  # the request went through the response cache
+        if call.options.cache_key is not None:  # the request went through the response cache
             headers.append((b"x-trinity-cache", b"hit" if response.cached else b"miss"))
         await _send(send, 200, body, headers)
         self._record_chat(response.provider, response.attempts, duration_s, overhead_s)
@@ -225,9 +224,7 @@ class Gateway:
         goal, quality, strategy = parse_goal(await self._body(scope, receive))
         if strategy is not None and strategy not in self.node.strategy_names:
             raise ApiError(400, f"strategy must be one of {', '.join(self.node.strategy_names)}", param="strategy")
-        call = self.chat.start(
-            ChatParams("auto", plan_messages(goal), None, False, False, None, None, quality, strategy)
-        )
+        call = self.chat.start(ChatParams("auto", ChatRequest.of(plan_messages(goal)), None, quality, strategy))
         response = await self._complete(call)
         body = json.dumps(plan_document(goal, response, call.route.reason), ensure_ascii=False).encode()
         duration_s = time.perf_counter() - started_s
@@ -366,8 +363,7 @@ def create_app(
     ``TRINITY_API_KEYS`` and the body limit from ``TRINITY_MAX_BODY_BYTES`` in ``environ``."""
     source = os.environ if environ is None else environ
     if body_bytes_max is None:
-        raw = source.get(BODY_BYTES_MAX_VARIABLE, "").strip()
-        body_bytes_max = int(raw) if raw.isdigit() and int(raw) > 0 else BODY_BYTES_MAX_DEFAULT
+        body_bytes_max = read_body_bytes_max(source)
     node = node or TrinityHybridNode.from_env(source)
     return Gateway(node, Authenticator.from_env(source), body_bytes_max, chat)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .._inference import Response
+from .._results import Response
 
 __all__ = ["plan_document", "plan_messages", "read_plan"]
 

@@ -1,32 +1,33 @@
 """What the gateway asks of the node: one chat call, whole or streamed.
 
-The node's own sans-I/O ``_Call`` makes every decision (route, admission, fallback, accounting),
-so a request through the gateway behaves exactly like ``node.ainfer``; only the I/O differs.
-Whole answers go to the providers through the gateway's own lean HTTP/1.1 client
-(``_upstream``): measured on this machine, aiohttp's client was the largest item of the gateway's
-CPU per request, and httpx over aiohttp cost twice as much again (see the README's Gateway
-section). Streams, whose cost is the model's own pace, and the in-process local model keep to
-the node's httpx client and its SSE reader.
+The node's planner (``_planner.Plan``) makes every decision (route, admission, fallback,
+hedging, cache, accounting), so a request through the gateway behaves exactly like
+``node.ainfer``; only the I/O differs. Whole answers go to the providers through the gateway's
+own lean HTTP/1.1 client (``_upstream``): measured on this machine, aiohttp's client was the
+largest item of the gateway's CPU per request, and httpx over aiohttp cost twice as much again
+(see bench/results). Streams, whose cost is the model's own pace, and the in-process local model
+keep to the node's httpx client and its SSE reader.
 
-This is the seam for what wraps a call later (a response cache, shared state): wrap or subclass
-``ChatService`` and hand it to ``create_app``.
+This is the seam for what wraps a call later: wrap or subclass ``ChatService`` and hand it to
+``create_app``.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._drive_async import AsyncAttempts, AsyncEvents, complete_async, drive_async, httpx_async_events
 from .._exceptions import TransientError
 from .._http import LOCAL_MOUNT, POOL_LIMITS
-from .._inference import Response, StreamChunk, Timeouts, httpx_post, infer_async, stream_async
+from .._planner import AttemptRun, Event, Plan, Replied, TransportFailed
+from .._results import Response, StreamChunk, Timeouts
 from ._upstream import UpstreamError, UpstreamPool, UpstreamTimeout
 
 if TYPE_CHECKING:
-    from .._inference import _Call
     from .._node import TrinityHybridNode
-    from ..providers import HttpRequest
     from ._validation import ChatParams
 
 __all__ = ["ChatService"]
@@ -36,47 +37,57 @@ _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 class ChatService:
-    """Starts calls for validated requests and runs them."""
+    """Plans calls for validated requests and runs them."""
 
     def __init__(self, node: TrinityHybridNode) -> None:
         self.node = node
         self._pool: UpstreamPool | None = None
 
-    def start(self, params: ChatParams) -> _Call:
+    def start(self, params: ChatParams) -> Plan:
         """Routes the request; raises ``InvalidInputError`` or ``NoProviderAvailable`` before
         any provider is called."""
-        options: dict[str, Any] = {
-            "quality": params.quality,
-            "force_provider": params.force_provider,
-            "strategy": params.strategy,
-            "max_tokens": params.max_tokens,
-            "temperature": params.temperature,
-            "stream": params.stream,
-            "timeout": None,
-            "cache": params.cache,
-        }
-        call: _Call = self.node._start_call(params.messages, options)
-        return call
+        return self.node.plan(
+            params.request, quality=params.quality, force_provider=params.force_provider, strategy=params.strategy,
+            cache=params.cache,
+        )  # fmt: skip
 
-    async def complete(self, call: _Call) -> Response:
-        return await infer_async(self._post, call)
+    async def complete(self, plan: Plan) -> Response:
+        attempts = AsyncAttempts(self._events(plan.options.timeouts), time.monotonic)
+        return await complete_async(plan, attempts, self.node.cache)
 
-    def stream(self, call: _Call) -> AsyncIterator[StreamChunk]:
-        return stream_async(self.node._async_client(), call)
+    def stream(self, plan: Plan) -> AsyncIterator[StreamChunk | Response]:
+        events = httpx_async_events(self.node._async_client(), plan.options.timeouts)
+        return drive_async(plan, AsyncAttempts(events, time.monotonic), self.node.cache)
 
-    async def _post(self, provider: str, request: HttpRequest, timeouts: Timeouts) -> tuple[int, Any, bytes]:
-        if request.url.startswith(LOCAL_MOUNT):
-            # The in-process model is mounted on the node's httpx client only.
-            return await httpx_post(self.node._async_client())(provider, request, timeouts)
-        body = _JSON.encode(request.json).encode()
-        try:
-            return await self.pool().post(
-                request.url, request.headers, body, connect_s=timeouts.connect_s, read_s=timeouts.read_s
-            )
-        except UpstreamTimeout as error:
-            raise TransientError(f"timed out ({error})", provider=provider) from None
-        except UpstreamError as error:
-            raise TransientError(f"connection failed ({error})", provider=provider) from None
+    def _events(self, timeouts: Timeouts) -> AsyncEvents:
+        """Whole answers over the upstream pool; the local model over the node's httpx client."""
+        local: AsyncEvents | None = None
+
+        async def events(attempt: AttemptRun) -> AsyncIterator[Event]:
+            nonlocal local
+            request = attempt.http
+            if request.url.startswith(LOCAL_MOUNT):
+                # The in-process model is mounted on the node's httpx client only.
+                local = local or httpx_async_events(self.node._async_client(), timeouts)
+                async for event in local(attempt):
+                    yield event
+                return
+            body = _JSON.encode(request.json).encode()
+            try:
+                status, headers, answer = await self.pool().post(
+                    request.url, request.headers, body, connect_s=timeouts.connect_s, read_s=timeouts.read_s
+                )
+            except UpstreamTimeout as error:
+                yield TransportFailed(attempt, TransientError(f"timed out ({error})", provider=attempt.provider))
+                return
+            except UpstreamError as error:
+                yield TransportFailed(
+                    attempt, TransientError(f"connection failed ({error})", provider=attempt.provider)
+                )
+                return
+            yield Replied(attempt, status, headers, answer)
+
+        return events
 
     def pool(self) -> UpstreamPool:
         """The provider connections, pooled with the library's limits."""

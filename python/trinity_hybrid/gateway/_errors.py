@@ -78,7 +78,7 @@ def attempts_summary(attempts: tuple[Any, ...]) -> tuple[dict[str, Any], ...]:
 def api_error_for(error: TrinityError) -> ApiError:
     """The answer for a library exception: the one mapping from our hierarchy to HTTP."""
     if isinstance(error, InvalidInputError):
-        return bad_request(str(error), param=_param_of(str(error)))
+        return bad_request(str(error), param=error.param or _param_of(str(error)), code=error.code)
     if isinstance(error, AllProvidersFailed):
         summary = attempts_summary(error.attempts)
         # Every provider was held back (breaker open, rate limited): waiting helps, so 503.

@@ -2,42 +2,52 @@
 
 A body becomes a ``ChatParams`` (or a plan goal) or an ``ApiError`` naming the field at fault:
 whatever JSON or bytes arrive, the answer is a 4xx or a valid request, never an exception
-escaping to the server. The messages themselves are checked by the library's own
-``ChatRequest`` (roles, text parts); this module checks the envelope OpenAI defines around them.
+escaping to the server. The request itself (messages, tools, parameters) is checked by the
+library's own ``ChatRequest``, the one parser the library and the gateway share; this module
+checks the body's envelope and the gateway's own fields.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from typing import Any
 
+from .._exceptions import InvalidInputError
+from .._request import ChatRequest
 from ._errors import ApiError, bad_request
 
 __all__ = ["ChatParams", "parse_chat", "parse_goal", "parse_json_object"]
 
-TEMPERATURE_MAX = 2.0  # OpenAI's range is [0, 2]
 GOAL_CHARS_MAX = 20_000
+
+
+# The gateway's own fields of a chat body, beside OpenAI's: how to route, and the cache.
+GATEWAY_FIELDS = frozenset({"model", "quality", "strategy", "cache"})
 
 
 @dataclass(frozen=True, slots=True)
 class ChatParams:
-    """The parts of a Chat Completions request the gateway acts on. ``model`` is the name as
-    sent; ``force_provider`` is what it forces (None for ``auto``)."""
+    """A Chat Completions request as the gateway acts on it: the library's one request model
+    (``request``), and the gateway's routing fields. ``model`` is the name as sent;
+    ``force_provider`` is what it forces (None for ``auto``)."""
 
     model: str
-    messages: list[Any]
+    request: ChatRequest
     force_provider: str | None
-    stream: bool
-    include_usage: bool
-    max_tokens: int | None
-    temperature: float | None
     quality: bool
     strategy: str | None
     # The response cache, per request (the library's ``cache`` argument): True, "always" (also
     # with temperature > 0), False, or None for what the gateway's configuration says.
     cache: bool | str | None = None
+
+    @property
+    def stream(self) -> bool:
+        return self.request.stream
+
+    @property
+    def include_usage(self) -> bool:
+        return self.request.include_usage
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
@@ -60,8 +70,10 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
 
 
 def parse_chat(body: bytes, models: dict[str, str | None], strategies: tuple[str, ...]) -> ChatParams:
-    """A Chat Completions body checked against OpenAI's field types. ``models`` maps each model
-    name the gateway serves to the provider it forces (``auto`` to None)."""
+    """A Chat Completions body: the gateway's fields checked here, the request itself by the
+    library's ``ChatRequest.from_openai`` (the one parser of messages and parameters), whose
+    ``InvalidInputError`` names the field at fault. ``models`` maps each model name the
+    gateway serves to the provider it forces (``auto`` to None)."""
     document = parse_json_object(body)
     model = _required(document, "model", str)
     if model not in models:
@@ -72,21 +84,7 @@ def parse_chat(body: bytes, models: dict[str, str | None], strategies: tuple[str
             "model",
             "model_not_found",
         )
-    messages = _required(document, "messages", list)
-    if not messages:
-        raise bad_request("messages must contain at least one message", param="messages")
-    stream = _optional(document, "stream", bool) or False
-    stream_options = _optional(document, "stream_options", dict) or {}
-    include_usage = stream_options.get("include_usage", False)
-    if not isinstance(include_usage, bool):
-        raise bad_request("stream_options.include_usage must be a boolean", param="stream_options")
-    max_tokens = _max_tokens(document)
-    temperature = _optional(document, "temperature", (int, float))
-    if temperature is not None and not (math.isfinite(temperature) and 0 <= temperature <= TEMPERATURE_MAX):
-        raise bad_request(f"temperature must be between 0 and {TEMPERATURE_MAX:g}", param="temperature")
-    number = _optional(document, "n", int)
-    if number is not None and number != 1:
-        raise bad_request("only n=1 is supported", param="n")
+    _required(document, "messages", list)
     quality = _optional(document, "quality", bool) or False
     strategy = _optional(document, "strategy", str)
     if strategy is not None and strategy not in strategies:
@@ -94,18 +92,12 @@ def parse_chat(body: bytes, models: dict[str, str | None], strategies: tuple[str
     cache = document.get("cache")
     if not (cache is None or isinstance(cache, bool) or cache == "always"):
         raise bad_request('cache must be true, false or "always"', param="cache", code="invalid_type")
-    return ChatParams(
-        model=model,
-        messages=messages,
-        force_provider=models[model],
-        stream=stream,
-        include_usage=include_usage,
-        max_tokens=max_tokens,
-        temperature=None if temperature is None else float(temperature),
-        quality=quality,
-        strategy=strategy,
-        cache=cache,
-    )
+    try:
+        request = ChatRequest.from_openai({name: value for name, value in document.items() if name not in GATEWAY_FIELDS})
+    except InvalidInputError as error:
+        raise bad_request(str(error), param=error.param, code=error.code) from None
+    return ChatParams(model=model, request=request, force_provider=models[model], quality=quality, strategy=strategy,
+                      cache=cache)  # fmt: skip
 
 
 def parse_goal(body: bytes) -> tuple[str, bool, str | None]:
@@ -117,17 +109,6 @@ def parse_goal(body: bytes) -> tuple[str, bool, str | None]:
     if len(goal) > GOAL_CHARS_MAX:
         raise bad_request(f"goal must be at most {GOAL_CHARS_MAX} characters", param="goal")
     return goal, _optional(document, "quality", bool) or False, _optional(document, "strategy", str)
-
-
-def _max_tokens(document: dict[str, Any]) -> int | None:
-    # The newer name wins, as in OpenAI's API; both mean the same to every provider we call.
-    for name in ("max_completion_tokens", "max_tokens"):
-        value: int | None = _optional(document, name, int)
-        if value is not None:
-            if value < 1:
-                raise bad_request(f"{name} must be at least 1", param=name)
-            return value
-    return None
 
 
 def _required(document: dict[str, Any], name: str, kind: type) -> Any:

@@ -22,7 +22,7 @@ from .._exceptions import (
     RateLimitedError,
     TransientError,
 )
-from .._node import Secret, mask_key
+from .._secret import Secret, mask_key
 from . import _json
 from ._types import Endpoint
 

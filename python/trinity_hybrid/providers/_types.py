@@ -1,50 +1,54 @@
 """The small interface every wire format implements, and the values that cross it.
 
-A wire format is sans-I/O: it turns an ``Endpoint`` and a ``ChatRequest`` into an ``HttpRequest``
-and turns bytes (a response body) or server-sent events back into a ``Completion`` or
-``StreamDelta`` values, or into a ``ProviderError``. Sending and receiving is the caller's job.
+A wire format is sans-I/O: it turns an ``Endpoint`` and a ``ChatRequest`` (the one request
+model, ``trinity_hybrid._request``) into an ``HttpRequest`` and turns bytes (a response body) or
+server-sent events back into a ``Completion`` or ``StreamDelta`` values, or into a
+``ProviderError``. Sending and receiving is the caller's job.
+
+Answers speak OpenAI's vocabulary whatever the provider: ``finish_reason`` is ``stop``,
+``length``, ``tool_calls`` or ``content_filter``; tool calls carry OpenAI's ids and JSON
+argument text; reasoning (Anthropic's thinking, DeepSeek's ``reasoning_content``) is carried
+beside the text, never in it.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, TypedDict
+from typing import Any, Protocol
 
-from .._exceptions import InvalidInputError, ProviderError
-from .._node import Secret, mask_key
+from .._exceptions import ProviderError
+from .._request import ChatRequest, Message, ToolCall, parse_messages
+from .._secret import Secret, mask_key
 
 __all__ = [
     "ChatRequest",
+    "Choice",
     "Completion",
+    "EmbeddingRequest",
+    "Embeddings",
     "Endpoint",
     "HttpRequest",
     "Message",
     "Prompt",
-    "Role",
     "StreamDelta",
     "StreamParser",
+    "ToolCall",
+    "ToolCallDelta",
     "Usage",
     "WireFormat",
     "normalize_messages",
 ]
 
-Role = Literal["system", "user", "assistant"]
-ROLES: tuple[Role, ...] = ("system", "user", "assistant")
-
-
-class Message(TypedDict):
-    """One OpenAI-style chat message, reduced to what every provider can carry."""
-
-    role: Role
-    content: str
-
-
 Prompt = str | Sequence[Mapping[str, Any]]
 
 # Header values shown only masked in a repr. Lower case: header names are case-insensitive.
 _SECRET_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "api-key"})
+
+
+def normalize_messages(prompt: object) -> tuple[Message, ...]:
+    """A prompt string or OpenAI-style messages as checked ``Message`` values."""
+    return parse_messages(prompt)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,41 +69,6 @@ class Endpoint:
     def url(self, path: str) -> str:
         """``path`` under ``base_url``, however many slashes either side brings."""
         return f"{self.base_url.rstrip('/')}/{path.lstrip('/')}"
-
-
-@dataclass(frozen=True, slots=True)
-class ChatRequest:
-    """One chat call. ``messages`` are normalized on construction (see ``normalize_messages``),
-    so a ``ChatRequest`` is valid by the time a wire format sees it."""
-
-    messages: tuple[Message, ...]
-    max_tokens: int | None = None
-    temperature: float | None = None
-    stream: bool = False
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "messages", normalize_messages(self.messages))
-        if self.max_tokens is not None and (
-            isinstance(self.max_tokens, bool) or not isinstance(self.max_tokens, int) or self.max_tokens < 1
-        ):
-            raise InvalidInputError(f"max_tokens must be a positive int or None, got {self.max_tokens!r}")
-        if self.temperature is not None and (
-            isinstance(self.temperature, bool)
-            or not isinstance(self.temperature, (int, float))
-            or not math.isfinite(self.temperature)
-            or self.temperature < 0
-        ):
-            raise InvalidInputError(f"temperature must be a non-negative number or None, got {self.temperature!r}")
-        if not isinstance(self.stream, bool):
-            raise InvalidInputError(f"stream must be a bool, not {type(self.stream).__name__}")
-
-    @classmethod
-    def from_prompt(
-        cls, prompt: Prompt, *, max_tokens: int | None = None, temperature: float | None = None, stream: bool = False
-    ) -> ChatRequest:
-        """A request for a prompt string or an OpenAI-style message list."""
-        # Construction normalizes the prompt: normalizing it here as well would do it twice.
-        return cls(prompt, max_tokens=max_tokens, temperature=temperature, stream=stream)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,38 +99,116 @@ def _masked_header(name: str, value: str) -> str:
 @dataclass(frozen=True, slots=True)
 class Usage:
     """Tokens of one call. ``prompt_tokens`` counts the whole prompt (cached parts included);
-    ``completion_tokens`` counts everything generated (reasoning or thinking included)."""
+    ``completion_tokens`` counts everything generated (reasoning or thinking included).
+    ``cached_tokens`` (prompt tokens read from the provider's cache) and ``reasoning_tokens``
+    (of the completion) are set where the provider reports them."""
 
     prompt_tokens: int
     completion_tokens: int
+    cached_tokens: int | None = None
+    reasoning_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One answer of a completion (several with ``n > 1``)."""
+
+    text: str
+    finish_reason: str | None
+    tool_calls: tuple[ToolCall, ...] = ()
+    reasoning: str | None = None
+    # OpenAI's ``choices[].logprobs`` object, where the provider sent one.
+    logprobs: Mapping[str, Any] | None = None
+    refusal: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Completion:
-    """A whole answer. ``finish_reason`` speaks OpenAI's vocabulary (``stop``, ``length``,
-    ``content_filter``, ``tool_calls``) whatever the provider; other reasons pass through in
-    lower case."""
+    """A whole answer: its choices (one unless ``n > 1``), the model that gave it, usage."""
 
-    text: str
+    choices: tuple[Choice, ...]
     model: str
     usage: Usage | None
-    finish_reason: str | None
+
+    @classmethod
+    def single(
+        cls,
+        text: str,
+        model: str,
+        usage: Usage | None,
+        finish_reason: str | None,
+        tool_calls: tuple[ToolCall, ...] = (),
+        reasoning: str | None = None,
+        logprobs: Mapping[str, Any] | None = None,
+        refusal: str | None = None,
+    ) -> Completion:
+        return cls((Choice(text, finish_reason, tool_calls, reasoning, logprobs, refusal),), model, usage)
+
+    @property
+    def text(self) -> str:
+        return self.choices[0].text
+
+    @property
+    def finish_reason(self) -> str | None:
+        return self.choices[0].finish_reason
+
+    @property
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        return self.choices[0].tool_calls
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A piece of a streamed tool call, as OpenAI streams them: the first piece of call
+    ``index`` has its ``id`` and ``name``, later ones only ``arguments`` fragments."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class StreamDelta:
-    """One step of a streamed answer: new ``text``, the call's total ``usage`` (reported once,
-    near the end), the ``finish_reason``, and ``done`` once the answer is complete."""
+    """One step of a streamed answer: new ``text`` (or ``reasoning``, or tool-call pieces) of
+    choice ``index``, the call's total ``usage`` (reported once, near the end), the
+    ``finish_reason``, and ``done`` once the answer is complete."""
 
     text: str = ""
     usage: Usage | None = None
     finish_reason: str | None = None
     done: bool = False
+    tool_calls: tuple[ToolCallDelta, ...] = ()
+    reasoning: str = ""
+    index: int = 0
+    logprobs: Mapping[str, Any] | None = None
+
+    @property
+    def started(self) -> bool:
+        """Whether this delta is part of the answer itself (the first token of a stream)."""
+        return bool(self.text or self.tool_calls or self.reasoning)
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingRequest:
+    """Texts to embed; ``dimensions`` where the model can shorten its vectors."""
+
+    texts: tuple[str, ...]
+    dimensions: int | None = None
+    # search_document / search_query and the like, for providers that ask (Cohere, Gemini).
+    input_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Embeddings:
+    vectors: tuple[tuple[float, ...], ...]
+    model: str
+    prompt_tokens: int | None
 
 
 class StreamParser(Protocol):
     """Turns one stream's server-sent events into deltas. It keeps state across events (usage
-    arrives in pieces), so each stream gets a fresh parser."""
+    arrives in pieces, tool calls are numbered), so each stream gets a fresh parser."""
 
     def feed(self, event: str, data: str) -> list[StreamDelta]:
         """Takes one event (its name, ``"message"`` when the server sent none, and its data) and
@@ -173,13 +220,19 @@ class StreamParser(Protocol):
 class WireFormat(Protocol):
     """One provider API's request and response format."""
 
+    def unsupported(self, endpoint: Endpoint, request: ChatRequest) -> str | None:
+        """Why this provider cannot take ``request`` as asked (a parameter it lacks, with no
+        documented rule to drop it), or None. The planner skips the provider for it rather
+        than send a request whose meaning would change."""
+        ...
+
     def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HttpRequest: ...
 
-    def parse_response(self, endpoint: Endpoint, body: bytes) -> Completion:
+    def parse_response(self, endpoint: Endpoint, request: ChatRequest, body: bytes) -> Completion:
         """Reads the body of a 2xx answer; a garbled body raises ``TransientError``."""
         ...
 
-    def new_stream_parser(self, endpoint: Endpoint) -> StreamParser: ...
+    def new_stream_parser(self, endpoint: Endpoint, request: ChatRequest) -> StreamParser: ...
 
     def classify_error(
         self, endpoint: Endpoint, status_code: int, headers: Mapping[str, str], body: bytes
@@ -188,50 +241,9 @@ class WireFormat(Protocol):
         ...
 
 
-_SEQUENCES = (list, tuple)
+class EmbeddingFormat(Protocol):
+    """A provider API's embeddings call (OpenAI-compatible, Gemini, Cohere)."""
 
+    def build_embeddings(self, endpoint: Endpoint, request: EmbeddingRequest) -> HttpRequest: ...
 
-def normalize_messages(prompt: object) -> tuple[Message, ...]:
-    """A prompt as a tuple of ``{"role", "content"}`` messages: a string becomes one user
-    message; a sequence of OpenAI-style messages is checked and copied. Content may be a string
-    or a list of text parts (joined by newlines); other keys (``name``) are dropped. At least one
-    user or assistant message is required, since no provider answers a system prompt alone."""
-    if isinstance(prompt, str):
-        return (Message(role="user", content=prompt),)
-    # Lists and tuples skip the abstract-class checks, which cost more than the rest on the gateway's path.
-    if type(prompt) not in _SEQUENCES and (
-        isinstance(prompt, (bytes, bytearray, memoryview, Mapping)) or not isinstance(prompt, Sequence)
-    ):
-        raise InvalidInputError(f"prompt must be a str or a sequence of messages, not {type(prompt).__name__}")
-    messages = tuple(_message(position, message) for position, message in enumerate(prompt))
-    if not any(message["role"] != "system" for message in messages):
-        raise InvalidInputError("prompt needs at least one user or assistant message")
-    return messages
-
-
-def _message(position: int, message: object) -> Message:
-    if type(message) is not dict and not isinstance(message, Mapping):
-        raise InvalidInputError(
-            f"messages[{position}] must be a mapping with role and content, not {type(message).__name__}"
-        )
-    role = message.get("role")
-    if role not in ROLES:
-        raise InvalidInputError(f"messages[{position}].role must be one of {', '.join(ROLES)}, got {role!r}")
-    content = message.get("content")
-    if isinstance(content, str):
-        return Message(role=role, content=content)
-    if isinstance(content, (list, tuple)):
-        return Message(
-            role=role, content="\n".join(_text_part(position, index, part) for index, part in enumerate(content))
-        )
-    raise InvalidInputError(
-        f"messages[{position}].content must be a str or a list of text parts, not {type(content).__name__}"
-    )
-
-
-def _text_part(position: int, index: int, part: object) -> str:
-    if isinstance(part, Mapping) and part.get("type") == "text" and isinstance(part.get("text"), str):
-        text: str = part["text"]
-        return text
-    kind = part.get("type") if isinstance(part, Mapping) else type(part).__name__
-    raise InvalidInputError(f"messages[{position}].content[{index}] must be a text part, got {kind!r}")
+    def parse_embeddings(self, endpoint: Endpoint, body: bytes) -> Embeddings: ...

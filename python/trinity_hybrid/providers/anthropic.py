@@ -26,6 +26,7 @@ from typing import Any
 from .._exceptions import ProviderError
 from . import _json
 from ._errors import ErrorFields, content_blocked, error_fields, malformed, provider_error, read_error_body
+from ._features import first_missing
 from ._retry_after import lower_headers, retry_after_s
 from ._types import ChatRequest, Completion, Endpoint, HttpRequest, Message, StreamDelta, Usage
 
@@ -34,6 +35,8 @@ __all__ = ["DEFAULT_API_VERSION", "DEFAULT_MAX_TOKENS", "WIRE_FORMAT", "Anthropi
 DEFAULT_API_VERSION = "2023-06-01"
 _API_VERSIONS_WITH_TEMPERATURE = frozenset({"2023-06-01"})
 DEFAULT_MAX_TOKENS = 1024
+# What build_request translates so far; anything else makes the planner skip this format.
+_CARRIED: frozenset[str] = frozenset()
 _JOINER = "\n\n"
 _FINISH_REASONS = {
     "end_turn": "stop",
@@ -61,9 +64,12 @@ _ERROR_TYPE_STATUS = {
 class AnthropicWireFormat:
     """Builds and reads Messages API calls; see the module docstring."""
 
+    def unsupported(self, endpoint: Endpoint, request: ChatRequest) -> str | None:
+        return first_missing(request, _CARRIED)
+
     def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HttpRequest:
         api_version = endpoint.api_version or DEFAULT_API_VERSION
-        system = _JOINER.join(m["content"] for m in request.messages if m["role"] == "system" and m["content"])
+        system = _JOINER.join(m.text for m in request.messages if m.role in ("system", "developer") and m.text)
         body: dict[str, Any] = {
             "model": endpoint.model,
             "max_tokens": DEFAULT_MAX_TOKENS if request.max_tokens is None else request.max_tokens,
@@ -80,7 +86,7 @@ class AnthropicWireFormat:
             headers["x-api-key"] = endpoint.key.reveal()
         return HttpRequest(method="POST", url=endpoint.url("v1/messages"), headers=headers, json=body)
 
-    def parse_response(self, endpoint: Endpoint, body: bytes) -> Completion:
+    def parse_response(self, endpoint: Endpoint, request: ChatRequest, body: bytes) -> Completion:
         document = _json.load_object(body, provider=endpoint.provider, what="response")
         if _json.field(document, "type") == "error":
             raise _error_event(endpoint, document)
@@ -95,16 +101,17 @@ class AnthropicWireFormat:
         usage = _json.field(document, "usage")
         prompt_tokens = _prompt_tokens(usage)
         completion_tokens = _json.token_count(_json.field(usage, "output_tokens"))
-        return Completion(
-            text=text,
-            model=_json.string(_json.field(document, "model")) or endpoint.model,
-            usage=None
-            if prompt_tokens is None or completion_tokens is None
-            else Usage(prompt_tokens, completion_tokens),
-            finish_reason=_finish_reason(endpoint, _json.field(document, "stop_reason"), text_seen=bool(text)),
+        usage_total = (
+            None if prompt_tokens is None or completion_tokens is None else Usage(prompt_tokens, completion_tokens)
+        )
+        return Completion.single(
+            text,
+            _json.string(_json.field(document, "model")) or endpoint.model,
+            usage_total,
+            _finish_reason(endpoint, _json.field(document, "stop_reason"), text_seen=bool(text)),
         )
 
-    def new_stream_parser(self, endpoint: Endpoint) -> AnthropicStreamParser:
+    def new_stream_parser(self, endpoint: Endpoint, request: ChatRequest) -> AnthropicStreamParser:
         return AnthropicStreamParser(endpoint)
 
     def classify_error(
@@ -175,12 +182,12 @@ def _alternating(messages: tuple[Message, ...]) -> list[dict[str, str]]:
     """The user and assistant messages, consecutive ones of one role joined into one."""
     merged: list[dict[str, str]] = []
     for message in messages:
-        if message["role"] == "system":
+        if message.role in ("system", "developer"):
             continue
-        if merged and merged[-1]["role"] == message["role"]:
-            merged[-1]["content"] += _JOINER + message["content"]
+        if merged and merged[-1]["role"] == message.role:
+            merged[-1]["content"] += _JOINER + message.text
         else:
-            merged.append({"role": message["role"], "content": message["content"]})
+            merged.append({"role": message.role, "content": message.text})
     return merged
 
 

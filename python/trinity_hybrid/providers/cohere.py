@@ -19,6 +19,7 @@ from typing import Any
 from .._exceptions import ProviderError, TransientError
 from . import _json
 from ._errors import malformed, provider_error, read_error_body, scrub
+from ._features import first_missing
 from ._retry_after import lower_headers, retry_after_s
 from ._types import ChatRequest, Completion, Endpoint, HttpRequest, StreamDelta, Usage
 
@@ -26,15 +27,22 @@ __all__ = ["WIRE_FORMAT", "CohereStreamParser", "CohereWireFormat"]
 
 _FINISH_REASONS = {"COMPLETE": "stop", "STOP_SEQUENCE": "stop", "MAX_TOKENS": "length", "TOOL_CALL": "tool_calls"}
 _FINISH_REASONS_FAILED = frozenset({"ERROR", "TIMEOUT"})
+# What build_request translates so far; anything else makes the planner skip this format.
+_CARRIED: frozenset[str] = frozenset()
 
 
 class CohereWireFormat:
     """Builds and reads Cohere v2 chat calls; see the module docstring."""
 
+    def unsupported(self, endpoint: Endpoint, request: ChatRequest) -> str | None:
+        return first_missing(request, _CARRIED)
+
     def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HttpRequest:
         body: dict[str, Any] = {
             "model": endpoint.model,
-            "messages": [{"role": message["role"], "content": message["content"]} for message in request.messages],
+            "messages": [
+                {"role": "system" if m.role == "developer" else m.role, "content": m.text} for m in request.messages
+            ],
             "stream": request.stream,
         }
         if request.max_tokens is not None:
@@ -46,7 +54,7 @@ class CohereWireFormat:
             headers["Authorization"] = f"Bearer {endpoint.key.reveal()}"
         return HttpRequest(method="POST", url=endpoint.url("v2/chat"), headers=headers, json=body)
 
-    def parse_response(self, endpoint: Endpoint, body: bytes) -> Completion:
+    def parse_response(self, endpoint: Endpoint, request: ChatRequest, body: bytes) -> Completion:
         document = _json.load_object(body, provider=endpoint.provider, what="response")
         message = document.get("message")
         if not isinstance(message, Mapping):
@@ -59,14 +67,14 @@ class CohereWireFormat:
         texts = [_json.field(item, "text") for item in content if _json.field(item, "type") == "text"]
         if not all(isinstance(text, str) for text in texts):
             raise malformed(endpoint, "response: a text item has no text")
-        return Completion(
-            text="".join(texts),
-            model=endpoint.model,  # v2 answers do not name the model
-            usage=_usage(document.get("usage")),
-            finish_reason=_finish_reason(endpoint, document.get("finish_reason"), None),
+        return Completion.single(
+            "".join(texts),
+            endpoint.model,  # v2 answers do not name the model
+            _usage(document.get("usage")),
+            _finish_reason(endpoint, document.get("finish_reason"), None),
         )
 
-    def new_stream_parser(self, endpoint: Endpoint) -> CohereStreamParser:
+    def new_stream_parser(self, endpoint: Endpoint, request: ChatRequest) -> CohereStreamParser:
         return CohereStreamParser(endpoint)
 
     def classify_error(

@@ -22,6 +22,7 @@ from urllib.parse import quote
 from .._exceptions import CredentialError, ProviderError
 from . import _json
 from ._errors import ErrorFields, content_blocked, error_fields, malformed, provider_error, read_error_body
+from ._features import first_missing
 from ._retry_after import lower_headers, parse_duration_s, retry_after_s
 from ._types import ChatRequest, Completion, Endpoint, HttpRequest, Message, StreamDelta, Usage
 
@@ -32,17 +33,22 @@ _ROLES = {"user": "user", "assistant": "model"}
 _BLOCKED = frozenset({"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII"})
 _FINISH_REASONS = {"STOP": "stop", "MAX_TOKENS": "length", **{reason: "content_filter" for reason in _BLOCKED}}
 _DETAIL_TYPE_PREFIX = "type.googleapis.com/google.rpc."
+# What build_request translates so far; anything else makes the planner skip this format.
+_CARRIED: frozenset[str] = frozenset()
 
 
 class GeminiWireFormat:
     """Builds and reads Gemini API calls; see the module docstring."""
+
+    def unsupported(self, endpoint: Endpoint, request: ChatRequest) -> str | None:
+        return first_missing(request, _CARRIED)
 
     def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HttpRequest:
         model = endpoint.model.removeprefix("models/")
         method = "streamGenerateContent?alt=sse" if request.stream else "generateContent"
         version = endpoint.api_version or DEFAULT_API_VERSION
         body: dict[str, Any] = {"contents": _contents(request.messages)}
-        system = [{"text": m["content"]} for m in request.messages if m["role"] == "system" and m["content"]]
+        system = [{"text": m.text} for m in request.messages if m.role in ("system", "developer") and m.text]
         if system:
             body["systemInstruction"] = {"parts": system, "role": "user"}  # the role as the SDK sends it
         generation_config: dict[str, Any] = {}
@@ -58,7 +64,7 @@ class GeminiWireFormat:
         url = endpoint.url(f"{version}/models/{quote(model, safe='')}:{method}")
         return HttpRequest(method="POST", url=url, headers=headers, json=body)
 
-    def parse_response(self, endpoint: Endpoint, body: bytes) -> Completion:
+    def parse_response(self, endpoint: Endpoint, request: ChatRequest, body: bytes) -> Completion:
         document = _json.load_object(body, provider=endpoint.provider, what="response")
         if document.get("error") is not None:
             raise _error_object(endpoint, document)
@@ -67,14 +73,14 @@ class GeminiWireFormat:
             _raise_if_prompt_blocked(endpoint, document)
             raise malformed(endpoint, "response: no candidates[0] object")
         text = _text(endpoint, candidate)
-        return Completion(
-            text=text,
-            model=_json.string(document.get("modelVersion")) or endpoint.model,
-            usage=_usage(document.get("usageMetadata")),
-            finish_reason=_finish_reason(endpoint, candidate.get("finishReason"), text_seen=bool(text)),
+        return Completion.single(
+            text,
+            _json.string(document.get("modelVersion")) or endpoint.model,
+            _usage(document.get("usageMetadata")),
+            _finish_reason(endpoint, candidate.get("finishReason"), text_seen=bool(text)),
         )
 
-    def new_stream_parser(self, endpoint: Endpoint) -> GeminiStreamParser:
+    def new_stream_parser(self, endpoint: Endpoint, request: ChatRequest) -> GeminiStreamParser:
         return GeminiStreamParser(endpoint)
 
     def classify_error(
@@ -117,13 +123,13 @@ class GeminiStreamParser:
 def _contents(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
     contents: list[dict[str, Any]] = []
     for message in messages:
-        role = _ROLES.get(message["role"])
+        role = _ROLES.get(message.role)
         if role is None:
             continue  # system: sent as systemInstruction
         if contents and contents[-1]["role"] == role:
-            contents[-1]["parts"].append({"text": message["content"]})
+            contents[-1]["parts"].append({"text": message.text})
         else:
-            contents.append({"role": role, "parts": [{"text": message["content"]}]})
+            contents.append({"role": role, "parts": [{"text": message.text}]})
     return contents
 
 

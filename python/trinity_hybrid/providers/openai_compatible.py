@@ -20,11 +20,14 @@ from typing import Any
 from .._exceptions import ProviderError, TransientError
 from . import _json
 from ._errors import ErrorFields, content_blocked, error_fields, malformed, provider_error, read_error_body
+from ._features import first_missing
 from ._retry_after import lower_headers, parse_duration_s, retry_after_s, shortest_s
 from ._types import ChatRequest, Completion, Endpoint, HttpRequest, StreamDelta, Usage
 
 __all__ = ["WIRE_FORMAT", "OpenAICompatibleWireFormat"]
 
+# What build_request translates so far; anything else makes the planner skip this format.
+_CARRIED: frozenset[str] = frozenset()
 _PROVIDERS_WITHOUT_STREAM_OPTIONS = frozenset({"mistral"})
 # OpenAI deprecated max_tokens, and its reasoning models refuse it; the imitators only know it.
 _PROVIDERS_WITH_MAX_COMPLETION_TOKENS = frozenset({"openai"})
@@ -48,10 +51,13 @@ _STREAM_ERROR_STATUS = {
 class OpenAICompatibleWireFormat:
     """Builds and reads Chat Completions calls; see the module docstring."""
 
+    def unsupported(self, endpoint: Endpoint, request: ChatRequest) -> str | None:
+        return first_missing(request, _CARRIED)
+
     def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HttpRequest:
         body: dict[str, Any] = {
             "model": endpoint.model,
-            "messages": [{"role": message["role"], "content": message["content"]} for message in request.messages],
+            "messages": [{"role": message.role, "content": message.text} for message in request.messages],
         }
         if request.max_tokens is not None:
             uses_new_name = endpoint.provider in _PROVIDERS_WITH_MAX_COMPLETION_TOKENS
@@ -67,7 +73,7 @@ class OpenAICompatibleWireFormat:
             headers["Authorization"] = f"Bearer {endpoint.key.reveal()}"
         return HttpRequest(method="POST", url=endpoint.url("chat/completions"), headers=headers, json=body)
 
-    def parse_response(self, endpoint: Endpoint, body: bytes) -> Completion:
+    def parse_response(self, endpoint: Endpoint, request: ChatRequest, body: bytes) -> Completion:
         document = _json.load_object(body, provider=endpoint.provider, what="response")
         choice = _json.field(document, "choices", 0)
         if type(choice) is not dict and not isinstance(choice, Mapping):
@@ -79,14 +85,11 @@ class OpenAICompatibleWireFormat:
         # A refusal is the model's answer, carried beside content rather than in it.
         text = content or _json.string(message.get("refusal")) or ""
         finish_reason = _finish_reason(endpoint, choice.get("finish_reason"), text_seen=bool(text))
-        return Completion(
-            text=text,
-            model=_json.string(document.get("model")) or endpoint.model,
-            usage=_usage(document.get("usage")),
-            finish_reason=finish_reason,
+        return Completion.single(
+            text, _json.string(document.get("model")) or endpoint.model, _usage(document.get("usage")), finish_reason
         )
 
-    def new_stream_parser(self, endpoint: Endpoint) -> OpenAICompatibleStreamParser:
+    def new_stream_parser(self, endpoint: Endpoint, request: ChatRequest) -> OpenAICompatibleStreamParser:
         return OpenAICompatibleStreamParser(endpoint)
 
     def classify_error(

@@ -1,0 +1,196 @@
+"""The async driver: runs a ``_planner.Plan`` on asyncio.
+
+Each attempt is an async iterator of planner events (``AsyncEvents``): the node's is httpx over
+aiohttp (``httpx_async_events``), the gateway's sends whole answers through its own upstream
+client. One attempt at a time is read inline, on the caller's task; when the plan hedges (it
+waits with a deadline while an attempt runs), every running attempt is read by a task of its
+own that queues its events, and a closed attempt's task is cancelled, so a loser's request is
+stopped, not merely ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Generator
+from typing import Any
+
+import httpx
+from httpx_sse import EventSource, SSEError
+
+from ._http import transport_error
+from ._planner import (
+    AttemptRun,
+    CacheAnswer,
+    CacheGet,
+    CachePut,
+    Close,
+    Emit,
+    Event,
+    Fail,
+    Finish,
+    Plan,
+    Replied,
+    Send,
+    StreamEnded,
+    StreamEvent,
+    TimedOut,
+    TransportFailed,
+    Wait,
+)
+from ._results import Response, StreamChunk, Timeouts
+
+__all__ = ["AsyncAttempts", "AsyncChunks", "AsyncEvents", "complete_async", "drive_async", "httpx_async_events"]
+
+AsyncEvents = Callable[[AttemptRun], AsyncIterator[Event]]
+
+
+def httpx_async_events(client: httpx.AsyncClient, timeouts: Timeouts) -> AsyncEvents:
+    """The events of one attempt sent over ``client``."""
+    timeout = timeouts.httpx()
+
+    async def events(attempt: AttemptRun) -> AsyncIterator[Event]:
+        request = attempt.http
+        try:
+            if not attempt.stream:
+                response = await client.post(request.url, headers=request.headers, json=request.json, timeout=timeout)
+                yield Replied(attempt, response.status_code, response.headers, response.content)
+                return
+            async with client.stream("POST", request.url, headers=request.headers, json=request.json,
+                                     timeout=timeout) as response:  # fmt: skip
+                if response.status_code >= 300:
+                    yield Replied(attempt, response.status_code, response.headers, await response.aread())
+                    return
+                async for sse in EventSource(response).aiter_sse():
+                    yield StreamEvent(attempt, sse.event, sse.data)
+            yield StreamEnded(attempt)
+        except (httpx.HTTPError, SSEError) as error:
+            yield TransportFailed(attempt, transport_error(attempt.provider, error))
+
+    return events
+
+
+class AsyncAttempts:
+    """The attempts of one call: read inline, or by a task each once the plan hedges."""
+
+    def __init__(self, events: AsyncEvents, clock: Callable[[], float]) -> None:
+        self._events = events
+        self._clock = clock
+        self._inline: dict[AttemptRun, AsyncIterator[Event]] = {}
+        self._tasks: dict[AttemptRun, asyncio.Task[None]] = {}
+        self._queue: asyncio.Queue[Event] | None = None
+
+    def start(self, attempt: AttemptRun) -> None:
+        self._inline[attempt] = self._events(attempt)
+
+    async def wait(self, deadline_s: float | None) -> Event:
+        if deadline_s is None and not self._tasks and len(self._inline) == 1:
+            iterator = next(iter(self._inline.values()))
+            return await iterator.__anext__()
+        if not self._inline and not self._tasks:
+            if deadline_s is not None:
+                await asyncio.sleep(max(0.0, deadline_s - self._clock()))
+            return TimedOut()
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+        for attempt, iterator in self._inline.items():
+            self._tasks[attempt] = asyncio.ensure_future(self._pump(iterator, self._queue))
+        self._inline.clear()
+        timeout_s = None if deadline_s is None else max(0.0, deadline_s - self._clock())
+        try:
+            return await asyncio.wait_for(self._queue.get(), timeout_s)
+        except asyncio.TimeoutError:
+            return TimedOut()
+
+    @staticmethod
+    async def _pump(iterator: AsyncIterator[Event], events: asyncio.Queue[Event]) -> None:
+        try:
+            async for event in iterator:
+                events.put_nowait(event)
+        finally:
+            await iterator.aclose()  # type: ignore[attr-defined]
+
+    async def close(self, attempt: AttemptRun) -> None:
+        iterator = self._inline.pop(attempt, None)
+        if iterator is not None:
+            await iterator.aclose()  # type: ignore[attr-defined]
+            return
+        task = self._tasks.pop(attempt, None)
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def close_all(self) -> None:
+        for attempt in [*self._inline, *self._tasks]:
+            await self.close(attempt)
+
+
+async def drive_async(plan: Plan, attempts: AsyncAttempts, cache: Any) -> AsyncIterator[StreamChunk | Response]:
+    """Runs ``plan``: yields each streamed chunk, and last the result (a ``Response``, or a
+    stream's closing chunk). A failure is raised, typed."""
+    steps = plan.run()
+    event: Any = None
+    try:
+        while True:
+            action = steps.send(event)
+            event = None
+            kind = type(action)
+            if kind is Wait:
+                event = await attempts.wait(action.deadline_s)  # type: ignore[union-attr]
+            elif kind is Emit:
+                yield action.chunk  # type: ignore[union-attr]
+            elif kind is Send:
+                attempts.start(action.attempt)  # type: ignore[union-attr]
+            elif kind is Close:
+                await attempts.close(action.attempt)  # type: ignore[union-attr]
+            elif kind is Finish:
+                yield action.result  # type: ignore[union-attr]
+                return
+            elif kind is Fail:
+                raise action.error  # type: ignore[union-attr]
+            elif kind is CacheGet:
+                event = CacheAnswer(await cache.aget(action.key))  # type: ignore[union-attr]
+            elif kind is CachePut:
+                cache.put(action.key, action.answer)  # type: ignore[union-attr]
+    finally:
+        await attempts.close_all()
+        steps.close()
+
+
+async def complete_async(plan: Plan, attempts: AsyncAttempts, cache: Any) -> Response:
+    """Runs a non-stream ``plan`` to its ``Response``."""
+    steps = drive_async(plan, attempts, cache)
+    try:
+        result = await steps.__anext__()
+    finally:
+        await steps.aclose()  # type: ignore[attr-defined]
+    assert type(result) is Response, "a non-stream plan finishes with a Response"
+    return result
+
+
+class AsyncChunks:
+    """A stream's chunks for ``async for``; awaiting it gives itself, so that both
+    ``async for chunk in node.ainfer(..., stream=True)`` and the older
+    ``async for chunk in await node.ainfer(..., stream=True)`` read the same stream."""
+
+    __slots__ = ("_chunks",)
+
+    def __init__(self, chunks: AsyncIterator[Any]) -> None:
+        self._chunks = chunks
+
+    def __aiter__(self) -> AsyncChunks:
+        return self
+
+    async def __anext__(self) -> StreamChunk:
+        chunk: StreamChunk = await self._chunks.__anext__()
+        return chunk
+
+    def __await__(self) -> Generator[Any, None, AsyncChunks]:
+        if False:  # a generator that returns at once: awaiting costs no event-loop turn
+            yield
+        return self
+
+    async def aclose(self) -> None:
+        """Stops the stream: the provider's request is closed."""
+        await self._chunks.aclose()  # type: ignore[attr-defined]

@@ -1,0 +1,157 @@
+"""The sync driver: runs a ``_planner.Plan`` over httpx's sync client.
+
+One attempt at a time runs on the caller's thread (the plan waits with no deadline). When the
+plan hedges (it waits with a deadline while an attempt runs), every running attempt is read on
+a worker thread that queues its events, and the caller's thread takes them from the queue: the
+outcomes are still decided and recorded on the caller's side, in the order they are read. A
+thread blocked in a request cannot be interrupted: a loser's reply is dropped when it comes.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import Executor
+from typing import Any
+
+import httpx
+from httpx_sse import EventSource, SSEError
+
+from ._http import transport_error
+from ._planner import (
+    AttemptRun,
+    CacheAnswer,
+    CacheGet,
+    CachePut,
+    Close,
+    Emit,
+    Event,
+    Fail,
+    Finish,
+    Plan,
+    Replied,
+    Send,
+    StreamEnded,
+    StreamEvent,
+    TimedOut,
+    TransportFailed,
+    Wait,
+)
+from ._results import Response, StreamChunk
+
+__all__ = ["SyncAttempts", "drive_sync", "httpx_events"]
+
+Events = Callable[[AttemptRun], Iterator[Event]]
+
+
+def httpx_events(client: httpx.Client, timeouts: Any) -> Events:
+    """The events of one attempt sent over ``client``."""
+    timeout = timeouts.httpx()
+
+    def events(attempt: AttemptRun) -> Iterator[Event]:
+        request = attempt.http
+        try:
+            if not attempt.stream:
+                response = client.post(request.url, headers=request.headers, json=request.json, timeout=timeout)
+                yield Replied(attempt, response.status_code, response.headers, response.content)
+                return
+            with client.stream("POST", request.url, headers=request.headers, json=request.json,
+                               timeout=timeout) as response:  # fmt: skip
+                if response.status_code >= 300:
+                    yield Replied(attempt, response.status_code, response.headers, response.read())
+                    return
+                for sse in EventSource(response).iter_sse():
+                    yield StreamEvent(attempt, sse.event, sse.data)
+            yield StreamEnded(attempt)
+        except (httpx.HTTPError, SSEError) as error:
+            yield TransportFailed(attempt, transport_error(attempt.provider, error))
+
+    return events
+
+
+class SyncAttempts:
+    """The attempts of one call: read inline, or on worker threads once the plan hedges."""
+
+    def __init__(self, events: Events, executor: Callable[[], Executor], clock: Callable[[], float]) -> None:
+        self._events = events
+        self._executor = executor
+        self._clock = clock
+        self._inline: dict[AttemptRun, Iterator[Event]] = {}
+        self._pumped: set[AttemptRun] = set()
+        self._closed: set[AttemptRun] = set()
+        self._queue: queue.SimpleQueue[Event] | None = None
+
+    def start(self, attempt: AttemptRun) -> None:
+        self._inline[attempt] = self._events(attempt)
+
+    def wait(self, deadline_s: float | None) -> Event:
+        if deadline_s is None and not self._pumped and len(self._inline) == 1:
+            return next(next(iter(self._inline.values())))
+        if not self._inline and not self._pumped:
+            if deadline_s is not None:
+                time.sleep(max(0.0, deadline_s - self._clock()))
+            return TimedOut()
+        if self._queue is None:
+            self._queue = queue.SimpleQueue()
+        for attempt, iterator in self._inline.items():
+            self._pumped.add(attempt)
+            self._executor().submit(self._pump, attempt, iterator, self._queue)
+        self._inline.clear()
+        try:
+            timeout_s = None if deadline_s is None else max(0.0, deadline_s - self._clock())
+            return self._queue.get(timeout=timeout_s)
+        except queue.Empty:
+            return TimedOut()
+
+    def _pump(self, attempt: AttemptRun, iterator: Iterator[Event], events: queue.SimpleQueue[Event]) -> None:
+        try:
+            for event in iterator:
+                if attempt in self._closed:
+                    break
+                events.put(event)
+        finally:
+            iterator.close()
+
+    def close(self, attempt: AttemptRun) -> None:
+        iterator = self._inline.pop(attempt, None)
+        if iterator is not None:
+            iterator.close()
+        elif attempt in self._pumped:
+            self._closed.add(attempt)  # its thread stops at its next event
+
+    def close_all(self) -> None:
+        for attempt in [*self._inline, *self._pumped]:
+            self.close(attempt)
+
+
+def drive_sync(plan: Plan, attempts: SyncAttempts, cache: Any) -> Generator[StreamChunk | Response, None, None]:
+    """Runs ``plan``: yields each streamed chunk, and last the result (a ``Response``, or a
+    stream's closing chunk). A failure is raised, typed."""
+    steps = plan.run()
+    event: Any = None
+    try:
+        while True:
+            action = steps.send(event)
+            event = None
+            kind = type(action)
+            if kind is Wait:
+                event = attempts.wait(action.deadline_s)  # type: ignore[union-attr]
+            elif kind is Emit:
+                yield action.chunk  # type: ignore[union-attr]
+            elif kind is Send:
+                attempts.start(action.attempt)  # type: ignore[union-attr]
+            elif kind is Close:
+                attempts.close(action.attempt)  # type: ignore[union-attr]
+            elif kind is Finish:
+                yield action.result  # type: ignore[union-attr]
+                return
+            elif kind is Fail:
+                raise action.error  # type: ignore[union-attr]
+            elif kind is CacheGet:
+                event = CacheAnswer(cache.get(action.key))  # type: ignore[union-attr]
+            elif kind is CachePut:
+                cache.put(action.key, action.answer)  # type: ignore[union-attr]
+    finally:
+        attempts.close_all()
+        steps.close()

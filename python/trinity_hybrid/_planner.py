@@ -1,0 +1,556 @@
+"""The chain walk, once: a sans-I/O state machine that the sync, async and stream drivers run.
+
+A ``Plan`` is one call. Its ``run()`` generator yields actions and is sent events back, as h11
+does with bytes: it never touches a socket or a clock other than the one it was given.
+
+    actions (plan → driver)            events (driver → plan)
+    CacheGet(key)                      CacheAnswer(payload | None)
+    Send(attempt)    start it          -
+    Wait(deadline_s) wait for news     Replied | TransportFailed | StreamEvent | StreamEnded
+                                       of any running attempt, or TimedOut at the deadline
+    Close(attempt)   stop reading it   -
+    CachePut(key, answer)              -
+    Emit(chunk)      hand to caller    -
+    Finish(result) / Fail(error)       (the end)
+
+Every rule lives here: admission by the breaker, skipping a provider that lacks a feature the
+request uses, what each failure means (next provider, larger window, raise), hedging (a
+provider slower than its own p95 gets the next one started beside it; a stream only before its
+first token), the response cache, and recording each outcome on the board.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ._exceptions import (
+    AllProvidersFailed,
+    CircuitOpenError,
+    ClientRequestError,
+    ContextLengthExceededError,
+    InvalidInputError,
+    ProviderError,
+    StreamInterruptedError,
+    TransientError,
+    TrinityError,
+)
+from ._results import TIMEOUTS_DEFAULT, Attempt, Response, StreamChunk, Timeouts
+from .providers._features import request_field
+from .providers._types import ChatRequest, Choice, Completion, Endpoint, HttpRequest, StreamDelta, ToolCall, Usage
+
+__all__ = ["Plan", "PlanOptions"]
+
+# One record per provider attempt, with its fields in `extra` for structured handlers (JSON
+# logging): provider, outcome, latency_ms, error_type. Messages come from our own errors, whose
+# provider text has already had any key scrubbed out.
+logger = logging.getLogger("trinity_hybrid")
+
+# A provider's p95 means little before this many successes; until then a hedge waits for it.
+HEDGE_SAMPLES_MIN = 10
+# What the native breaker calls each of our failure kinds; a context-length error says nothing
+# about the provider's health, so it is recorded like any other client error.
+NATIVE_FAILURE_KIND = {
+    "transient": "transient",
+    "rate_limited": "rate_limited",
+    "credential": "credential",
+    "client": "client",
+    "quota_exhausted": "quota_exhausted",
+    "context_length": "client",
+}
+
+
+class Board(Protocol):
+    """The breaker and stats board the plan admits and records through (``_board.Board``)."""
+
+    def admit(self, provider: str) -> str: ...
+    def release_probe(self, provider: str) -> None: ...
+    def record_success(self, provider: str, *, latency_ms: int, tokens_input: int, tokens_output: int) -> float: ...
+    def record_failure(self, provider: str, kind: str, *, latency_ms: int, retry_after_ms: int) -> None: ...
+    def stats(self, provider: str) -> Any: ...
+    def context_window_tokens(self, provider: str) -> int: ...
+
+
+class Providers(Protocol):
+    """Where each provider is and what it speaks (``_directory.Directory``)."""
+
+    def endpoint(self, provider: str) -> Endpoint: ...
+    def wire_format(self, provider: str) -> Any: ...
+    def lacks(self, provider: str, endpoint: Endpoint, request: ChatRequest) -> str | None:
+        """The first feature of ``request`` that ``provider`` cannot take, or None."""
+        ...
+
+
+# ----------------------------------------------------------------------------------------------
+# Actions and events.
+
+
+class AttemptRun:
+    """One provider attempt in flight: what the driver sends (``http``, ``stream``) and what the
+    plan keeps of it (the parser, whether its answer has started)."""
+
+    __slots__ = (
+        "admission",
+        "done",
+        "endpoint",
+        "finish_reason",
+        "first_token_deadline_s",
+        "http",
+        "parser",
+        "provider",
+        "started",
+        "started_s",
+        "stream",
+        "usage",
+        "wire_format",
+    )  # fmt: skip
+
+    def __init__(self, provider: str, wire_format: Any, endpoint: Endpoint, http: HttpRequest, stream: bool,
+                 started_s: float, admission: str) -> None:  # fmt: skip
+        self.provider = provider
+        self.wire_format = wire_format
+        self.endpoint = endpoint
+        self.http = http
+        self.stream = stream
+        self.started_s = started_s
+        self.admission = admission
+        self.parser: Any = None
+        self.started = False
+        self.usage: Usage | None = None
+        self.finish_reason: str | None = None
+        self.done = False
+        self.first_token_deadline_s = 0.0
+
+    def __repr__(self) -> str:
+        return f"AttemptRun({self.provider!r}, stream={self.stream})"
+
+
+@dataclass(slots=True)
+class Send:
+    attempt: AttemptRun
+
+
+@dataclass(slots=True)
+class Wait:
+    deadline_s: float | None  # on the plan's clock; None: until the next event
+
+
+@dataclass(slots=True)
+class Close:
+    attempt: AttemptRun
+
+
+@dataclass(slots=True)
+class CacheGet:
+    key: str
+
+
+@dataclass(slots=True)
+class CachePut:
+    key: str
+    answer: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Emit:
+    chunk: StreamChunk
+
+
+@dataclass(slots=True)
+class Finish:
+    result: Response | StreamChunk
+
+
+@dataclass(slots=True)
+class Fail:
+    error: TrinityError
+
+
+Action = Send | Wait | Close | CacheGet | CachePut | Emit | Finish | Fail
+
+
+@dataclass(slots=True)
+class Replied:
+    """A whole answer, or a stream's answer with an error status (its body read)."""
+
+    attempt: AttemptRun
+    status: int
+    headers: Any
+    body: bytes
+
+
+@dataclass(slots=True)
+class TransportFailed:
+    attempt: AttemptRun
+    error: ProviderError
+
+
+@dataclass(slots=True)
+class StreamEvent:
+    attempt: AttemptRun
+    event: str
+    data: str
+
+
+@dataclass(slots=True)
+class StreamEnded:
+    attempt: AttemptRun
+
+
+@dataclass(slots=True)
+class TimedOut:
+    pass
+
+
+@dataclass(slots=True)
+class CacheAnswer:
+    payload: dict[str, Any] | None
+
+
+Event = Replied | TransportFailed | StreamEvent | StreamEnded | TimedOut | CacheAnswer
+
+
+@dataclass(frozen=True, slots=True)
+class PlanOptions:
+    """How one call walks its chain. ``forced``: the chain's one provider alone, its failure
+    raised as it is."""
+
+    forced: bool = False
+    hedge: bool = False
+    timeouts: Timeouts = TIMEOUTS_DEFAULT
+    cache_key: str | None = None
+
+
+# ----------------------------------------------------------------------------------------------
+# The plan.
+
+Steps = Generator[Action, Any, None]
+
+
+class Plan:
+    """One call's walk along ``route.providers``; see the module docstring."""
+
+    def __init__(self, request: ChatRequest, route: Any, options: PlanOptions, board: Board, providers: Providers,
+                 clock: Callable[[], float]) -> None:  # fmt: skip
+        self.request = request
+        self.route = route
+        self.options = options
+        self.board = board
+        self.providers = providers
+        self.clock = clock
+        self.attempts: list[Attempt] = []
+        self.started_s = clock()
+        # After a context-length error only larger windows are worth trying.
+        self.window_min_tokens = 0
+        self.running: dict[AttemptRun, None] = {}  # insertion-ordered set
+        self.newest: AttemptRun | None = None
+        self.more = True
+        self.winner: AttemptRun | None = None  # a stream whose answer has started
+        # The feature each provider skipped for lacking it (``providers._features``).
+        self.missing: list[str] = []
+        self._candidates: Iterator[AttemptRun] = self._tickets()
+
+    # -- the walk ---------------------------------------------------------------------------
+
+    def run(self) -> Steps:
+        try:
+            if self.options.cache_key is not None:
+                answer = yield CacheGet(self.options.cache_key)
+                hit = self._cached(answer.payload)
+                if hit is not None:
+                    yield Finish(hit)
+                    return
+            yield from self._walk()
+        except TrinityError as error:  # a forced provider refused before anything was sent
+            yield Fail(error)
+
+    def _walk(self) -> Steps:
+        yield from self._launch()
+        while self.running:
+            event = yield Wait(self._deadline())
+            if type(event) is TimedOut:
+                yield from self._launch()
+                continue
+            attempt = event.attempt
+            if attempt not in self.running:
+                continue  # news of an attempt already given up
+            kind = type(event)
+            if kind is StreamEvent:
+                outcome = yield from self._on_stream_event(attempt, event)
+            elif kind is Replied:
+                outcome = self._on_reply(attempt, event)
+            elif kind is StreamEnded:
+                outcome = self._on_stream_end(attempt)
+            else:
+                outcome = event.error
+            if outcome is None:
+                continue
+            if not isinstance(outcome, ProviderError):
+                yield from self._on_success(attempt, outcome)
+                return
+            ended = yield from self._on_failure(attempt, outcome)
+            if ended:
+                return
+        yield Fail(self._exhausted())
+
+    def _exhausted(self) -> TrinityError:
+        """The error of a chain walked to its end. When every provider was skipped for lacking
+        a feature the request uses, that is the caller's request, not the providers' failure."""
+        if self.attempts and all(attempt.error_type == "UnsupportedFeature" for attempt in self.attempts):
+            reasons = "; ".join(f"{attempt.provider}: {attempt.error}" for attempt in self.attempts)
+            error = InvalidInputError(f"no available provider can take this request ({reasons})")
+            error.param = request_field(self.missing[0])
+            return error
+        return AllProvidersFailed(self.attempts)
+
+    def _deadline(self) -> float | None:
+        """When to start the next provider beside the running ones (a hedge), or None."""
+        if not self.options.hedge or not self.more or self.winner is not None or self.newest is None:
+            return None
+        delay_s = self.hedge_delay_s(self.newest.provider)
+        return None if delay_s is None else self.newest.started_s + delay_s
+
+    def hedge_delay_s(self, provider: str) -> float | None:
+        """How long ``provider`` may take before the next one starts beside it: its own p95
+        latency, once it has enough successes for a p95 to mean something."""
+        stats = self.board.stats(provider)
+        if stats.calls_successful < HEDGE_SAMPLES_MIN or stats.latency_ms_p95 <= 0:
+            return None
+        return float(stats.latency_ms_p95) / 1000
+
+    def _launch(self) -> Steps:
+        """Starts the next provider of the chain, if one is left."""
+        attempt = next(self._candidates, None)
+        if attempt is None:
+            self.more = False
+            return
+        self.running[attempt] = None
+        self.newest = attempt
+        yield Send(attempt)
+
+    def _tickets(self) -> Iterator[AttemptRun]:
+        """Each provider worth calling now, with the request to send it."""
+        request = self.request
+        for provider in self.route.providers:
+            if self.window_min_tokens and self.board.context_window_tokens(provider) <= self.window_min_tokens:
+                continue
+            try:
+                endpoint = self.providers.endpoint(provider)
+            except ProviderError as error:
+                self._record_failure(provider, self.clock(), error)
+                if self.options.forced:
+                    raise
+                continue
+            wire_format = self.providers.wire_format(provider)
+            missing = self.providers.lacks(provider, endpoint, request)
+            if missing is not None:
+                reason = f"this provider's API does not take {request_field(missing)!r}"
+                self.attempts.append(Attempt(provider, "skipped", reason, "UnsupportedFeature"))
+                self.missing.append(missing)
+                if self.options.forced:
+                    raise ClientRequestError(reason, provider=provider)
+                continue
+            admission = self.board.admit(provider)
+            if admission.startswith("denied"):
+                self.attempts.append(Attempt(provider, "skipped", f"circuit breaker: {admission}", "CircuitOpenError"))
+                if self.options.forced:
+                    raise CircuitOpenError(f"circuit breaker refused the call ({admission})", provider=provider)
+                continue
+            try:
+                http = wire_format.build_request(endpoint, request)
+            except ProviderError as error:
+                if admission == "allowed_probe":
+                    self.board.release_probe(provider)
+                self.attempts.append(Attempt(provider, "skipped", str(error), type(error).__name__))
+                if self.options.forced:
+                    raise
+                continue
+            attempt = AttemptRun(provider, wire_format, endpoint, http, request.stream, self.clock(), admission)
+            if request.stream:
+                attempt.parser = wire_format.new_stream_parser(endpoint, request)
+                attempt.first_token_deadline_s = attempt.started_s + self.options.timeouts.first_token_s
+            yield attempt
+
+    # -- what each event means ----------------------------------------------------------------
+
+    def _on_reply(self, attempt: AttemptRun, event: Replied) -> Completion | ProviderError:
+        try:
+            if event.status >= 300:
+                return attempt.wire_format.classify_error(attempt.endpoint, event.status, event.headers, event.body)  # type: ignore[no-any-return]
+            return attempt.wire_format.parse_response(attempt.endpoint, self.request, event.body)  # type: ignore[no-any-return]
+        except ProviderError as error:
+            return error
+
+    def _on_stream_event(self, attempt: AttemptRun, event: StreamEvent) -> Generator[Action, Any, Any]:
+        if not attempt.started and self.clock() > attempt.first_token_deadline_s:
+            return TransientError(
+                f"no first token within {self.options.timeouts.first_token_s:g} s", provider=attempt.provider
+            )
+        try:
+            deltas: list[StreamDelta] = attempt.parser.feed(event.event, event.data)
+        except ProviderError as error:
+            return error
+        for delta in deltas:
+            if delta.usage is not None:
+                attempt.usage = delta.usage
+            if delta.finish_reason is not None:
+                attempt.finish_reason = delta.finish_reason
+            if delta.done:
+                attempt.done = True
+            if not delta.started:
+                continue
+            if not attempt.started:
+                attempt.started = True
+                self.winner = attempt
+                yield from self._give_up_others(attempt)
+            yield Emit(StreamChunk(delta.text, attempt.provider, tool_calls=delta.tool_calls,
+                                   reasoning=delta.reasoning, index=delta.index, logprobs=delta.logprobs))  # fmt: skip
+        if attempt.done:
+            return self._on_stream_end(attempt)
+        return None
+
+    def _on_stream_end(self, attempt: AttemptRun) -> Any:
+        if not attempt.done:
+            return TransientError("the stream ended before the answer was complete", provider=attempt.provider)
+        return attempt  # a finished stream: its usage and finish reason are on it
+
+    def _on_success(self, attempt: AttemptRun, result: Any) -> Steps:
+        del self.running[attempt]
+        yield Close(attempt)
+        yield from self._give_up_others(attempt)
+        if attempt.stream:
+            cost_usd, usage = self._record_success(attempt, attempt.usage)
+            yield Finish(StreamChunk("", attempt.provider, usage, attempt.finish_reason, True, cost_usd,
+                                     tuple(self.attempts)))  # fmt: skip
+            return
+        completion: Completion = result
+        cost_usd, usage = self._record_success(attempt, completion.usage)
+        response = self._response(attempt.provider, completion, cost_usd, usage)
+        if self.options.cache_key is not None:
+            yield CachePut(self.options.cache_key, _cache_payload(response))
+        yield Finish(response)
+
+    def _on_failure(self, attempt: AttemptRun, error: ProviderError) -> Generator[Action, Any, bool]:
+        """Records the failure; ends the call (returns True) unless another provider may make
+        up for it, in which case the next one is started when none runs."""
+        del self.running[attempt]
+        yield Close(attempt)
+        self._record_failure(attempt.provider, attempt.started_s, error)
+        if attempt.started:
+            # After the first token no other provider may answer: the caller would get two
+            # answers spliced together, so the failure is raised, typed.
+            interrupted = StreamInterruptedError(
+                f"stream failed after its first token: {error}", provider=attempt.provider, cause=error
+            )
+            interrupted.attempts = tuple(self.attempts)
+            yield Fail(interrupted)
+            return True
+        final = self._final(attempt.provider, error)
+        if final is not None:
+            yield from self._give_up_others(None)
+            yield Fail(final)
+            return True
+        if not self.running:
+            yield from self._launch()
+        return False
+
+    def _final(self, provider: str, error: ProviderError) -> ProviderError | None:
+        """The error that ends the call, or None when the chain goes on."""
+        if self.options.forced:
+            return error
+        if isinstance(error, ContextLengthExceededError):
+            self.window_min_tokens = self.board.context_window_tokens(provider)
+            return None
+        if isinstance(error, ClientRequestError):
+            return error
+        return None
+
+    def _give_up_others(self, keep: AttemptRun | None) -> Steps:
+        """Every other attempt still running lost the race: closed, recorded as cancelled."""
+        for other in [attempt for attempt in self.running if attempt is not keep]:
+            del self.running[other]
+            yield Close(other)
+            if other.admission == "allowed_probe":
+                self.board.release_probe(other.provider)
+            latency_s = self.clock() - other.started_s
+            self.attempts.append(Attempt(other.provider, "cancelled", "another provider answered first", None, latency_s))
+            logger.info(
+                "%s cancelled after %.0f ms: another provider answered first", other.provider, latency_s * 1000,
+                extra={"provider": other.provider, "outcome": "cancelled", "latency_ms": round(latency_s * 1000)},
+            )  # fmt: skip
+
+    # -- recording ----------------------------------------------------------------------------
+
+    def _record_success(self, attempt: AttemptRun, usage: Usage | None) -> tuple[float, Usage]:
+        """Records a success; returns (cost in USD, usage), usage estimated when not reported."""
+        latency_s = self.clock() - attempt.started_s
+        if usage is None:
+            usage = Usage(prompt_tokens=self.route.tokens_estimated, completion_tokens=0)
+        cost_usd = self.board.record_success(
+            attempt.provider, latency_ms=round(latency_s * 1000), tokens_input=usage.prompt_tokens,
+            tokens_output=usage.completion_tokens,
+        )  # fmt: skip
+        self.attempts.append(Attempt(attempt.provider, "success", latency_s=latency_s))
+        # Checked first: the record's fields would otherwise be built for every answer, logged or not.
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                "%s answered in %.0f ms", attempt.provider, latency_s * 1000,
+                extra={"provider": attempt.provider, "outcome": "success", "latency_ms": round(latency_s * 1000)},
+            )  # fmt: skip
+        return cost_usd, usage
+
+    def _record_failure(self, provider: str, started_s: float, error: ProviderError) -> None:
+        latency_s = self.clock() - started_s
+        retry_after_ms = round(error.retry_after_s * 1000) if error.retry_after_s else 0
+        self.board.record_failure(
+            provider, NATIVE_FAILURE_KIND.get(error.failure_kind, "transient"), latency_ms=round(latency_s * 1000),
+            retry_after_ms=retry_after_ms,
+        )  # fmt: skip
+        self.attempts.append(Attempt(provider, "failure", str(error), type(error).__name__, latency_s, error.status_code))
+        logger.warning(
+            "%s failed: %s", provider, error,
+            extra={"provider": provider, "outcome": "failure", "latency_ms": round(latency_s * 1000),
+                   "error_type": type(error).__name__},
+        )  # fmt: skip
+
+    # -- answers ------------------------------------------------------------------------------
+
+    def _response(self, provider: str, completion: Completion, cost_usd: float, usage: Usage) -> Response:
+        first = completion.choices[0]
+        return Response(
+            text=first.text, provider=provider, model=completion.model, usage=usage,
+            latency_s=self.clock() - self.started_s, cost_usd=cost_usd, attempts=tuple(self.attempts),
+            route=self.route, finish_reason=first.finish_reason, tool_calls=first.tool_calls,
+            reasoning=first.reasoning, choices=completion.choices,
+        )  # fmt: skip
+
+    def _cached(self, answer: dict[str, Any] | None) -> Response | None:
+        """The cached answer as a Response, or None on a miss."""
+        if answer is None:
+            return None
+        usage = answer["usage"]
+        choices = tuple(
+            Choice(choice["text"], choice["finish_reason"], tuple(ToolCall(*call) for call in choice["tool_calls"]),
+                   choice["reasoning"], choice["logprobs"], choice["refusal"])
+            for choice in answer["choices"]
+        )  # fmt: skip
+        completion = Completion(choices, answer["model"], Usage(usage[0], usage[1]))
+        response = self._response(answer["provider"], completion, 0.0, completion.usage)  # type: ignore[arg-type]
+        return dataclasses.replace(response, attempts=(), cached=True)
+
+
+def _cache_payload(response: Response) -> dict[str, Any]:
+    return {
+        "provider": response.provider,
+        "model": response.model,
+        "usage": [response.usage.prompt_tokens, response.usage.completion_tokens],
+        "choices": [
+            {"text": choice.text, "finish_reason": choice.finish_reason, "reasoning": choice.reasoning,
+             "tool_calls": [[call.id, call.name, call.arguments] for call in choice.tool_calls],
+             "logprobs": choice.logprobs, "refusal": choice.refusal}
+            for choice in response.choices
+        ],
+    }  # fmt: skip

@@ -1,0 +1,56 @@
+"""Which features of a request a wire format carries: the planner skips a provider that lacks
+one the request uses, instead of sending a request whose meaning would change.
+
+``features_used`` names what a ``ChatRequest`` asks for beyond plain text chat; each wire format
+lists what it translates (``unsupported``'s set) and documents the few it drops by rule.
+"""
+
+from __future__ import annotations
+
+from .._request import ChatRequest
+
+__all__ = ["features_used", "first_missing", "request_field"]
+
+
+def features_used(request: ChatRequest) -> list[str]:
+    """The request's features, by the names the README's feature table uses."""
+    used: list[str] = []
+    if request.tools or request.tool_choice is not None:
+        used.append("tools")
+    if any(message.tool_calls or message.role == "tool" for message in request.messages):
+        used.append("tool_messages")
+    if request.parallel_tool_calls is not None:
+        used.append("parallel_tool_calls")
+    if request.has_images:
+        used.append("images")
+    if request.response_format is not None:
+        used.append(f"response_format:{request.response_format.type}")
+    for name in ("top_p", "seed", "presence_penalty", "frequency_penalty", "user", "metadata", "top_logprobs"):
+        if getattr(request, name) is not None:
+            used.append(name)
+    if request.stop:
+        used.append("stop")
+    if request.n is not None and request.n > 1:
+        used.append("n")
+    if request.logprobs:
+        used.append("logprobs")
+    if request.extra:
+        used.extend(f"extra:{name}" for name in request.extra)
+    return used
+
+
+def first_missing(request: ChatRequest, carried: frozenset[str]) -> str | None:
+    """The first feature the request uses that ``carried`` lacks (by its name in
+    ``features_used``), or None when every one is carried. ``extra:*`` in ``carried`` carries
+    every unknown field."""
+    for feature in features_used(request):
+        if feature in carried or (feature.startswith("extra:") and "extra:*" in carried):
+            continue
+        return feature
+    return None
+
+
+def request_field(feature: str) -> str:
+    """The request field a feature name stands for: ``response_format:json_schema`` is
+    ``response_format``, ``extra:foo`` is ``foo``."""
+    return feature.removeprefix("extra:").split(":", 1)[0]
