@@ -19,7 +19,7 @@ import httpx
 from httpx_sse import EventSource, SSEError
 
 from ._http import transport_error
-from ._planner import (
+from ._plan_steps import (
     AttemptRun,
     CacheAnswer,
     CacheGet,
@@ -29,7 +29,6 @@ from ._planner import (
     Event,
     Fail,
     Finish,
-    Plan,
     Replied,
     Send,
     StreamEnded,
@@ -38,6 +37,7 @@ from ._planner import (
     TransportFailed,
     Wait,
 )
+from ._planner import Plan
 from ._results import Response, StreamChunk, Timeouts
 
 __all__ = ["AsyncAttempts", "AsyncChunks", "AsyncEvents", "complete_async", "drive_async", "httpx_async_events"]

@@ -38,11 +38,50 @@ from ._exceptions import (
     TransientError,
     TrinityError,
 )
+from ._plan_steps import (
+    Action,
+    AttemptRun,
+    CacheAnswer,
+    CacheGet,
+    CachePut,
+    Close,
+    Emit,
+    Event,
+    Fail,
+    Finish,
+    Replied,
+    Send,
+    StreamEnded,
+    StreamEvent,
+    TimedOut,
+    TransportFailed,
+    Wait,
+)
 from ._results import TIMEOUTS_DEFAULT, Attempt, Response, StreamChunk, Timeouts
 from .providers._features import request_field
-from .providers._types import ChatRequest, Choice, Completion, Endpoint, HttpRequest, StreamDelta, ToolCall, Usage
+from .providers._types import ChatRequest, Choice, Completion, Endpoint, StreamDelta, ToolCall, Usage
 
-__all__ = ["Plan", "PlanOptions"]
+__all__ = [
+    "Action",
+    "AttemptRun",
+    "CacheAnswer",
+    "CacheGet",
+    "CachePut",
+    "Close",
+    "Emit",
+    "Event",
+    "Fail",
+    "Finish",
+    "Plan",
+    "PlanOptions",
+    "Replied",
+    "Send",
+    "StreamEnded",
+    "StreamEvent",
+    "TimedOut",
+    "TransportFailed",
+    "Wait",
+]
 
 # One record per provider attempt, with its fields in `extra` for structured handlers (JSON
 # logging): provider, outcome, latency_ms, error_type. Messages come from our own errors, whose
@@ -82,135 +121,6 @@ class Providers(Protocol):
     def lacks(self, provider: str, endpoint: Endpoint, request: ChatRequest) -> str | None:
         """The first feature of ``request`` that ``provider`` cannot take, or None."""
         ...
-
-
-# ----------------------------------------------------------------------------------------------
-# Actions and events.
-
-
-class AttemptRun:
-    """One provider attempt in flight: what the driver sends (``http``, ``stream``) and what the
-    plan keeps of it (the parser, whether its answer has started)."""
-
-    __slots__ = (
-        "admission",
-        "done",
-        "endpoint",
-        "finish_reason",
-        "first_token_deadline_s",
-        "http",
-        "parser",
-        "provider",
-        "started",
-        "started_s",
-        "stream",
-        "usage",
-        "wire_format",
-    )  # fmt: skip
-
-    def __init__(self, provider: str, wire_format: Any, endpoint: Endpoint, http: HttpRequest, stream: bool,
-                 started_s: float, admission: str) -> None:  # fmt: skip
-        self.provider = provider
-        self.wire_format = wire_format
-        self.endpoint = endpoint
-        self.http = http
-        self.stream = stream
-        self.started_s = started_s
-        self.admission = admission
-        self.parser: Any = None
-        self.started = False
-        self.usage: Usage | None = None
-        self.finish_reason: str | None = None
-        self.done = False
-        self.first_token_deadline_s = 0.0
-
-    def __repr__(self) -> str:
-        return f"AttemptRun({self.provider!r}, stream={self.stream})"
-
-
-@dataclass(slots=True)
-class Send:
-    attempt: AttemptRun
-
-
-@dataclass(slots=True)
-class Wait:
-    deadline_s: float | None  # on the plan's clock; None: until the next event
-
-
-@dataclass(slots=True)
-class Close:
-    attempt: AttemptRun
-
-
-@dataclass(slots=True)
-class CacheGet:
-    key: str
-
-
-@dataclass(slots=True)
-class CachePut:
-    key: str
-    answer: dict[str, Any]
-
-
-@dataclass(slots=True)
-class Emit:
-    chunk: StreamChunk
-
-
-@dataclass(slots=True)
-class Finish:
-    result: Response | StreamChunk
-
-
-@dataclass(slots=True)
-class Fail:
-    error: TrinityError
-
-
-Action = Send | Wait | Close | CacheGet | CachePut | Emit | Finish | Fail
-
-
-@dataclass(slots=True)
-class Replied:
-    """A whole answer, or a stream's answer with an error status (its body read)."""
-
-    attempt: AttemptRun
-    status: int
-    headers: Any
-    body: bytes
-
-
-@dataclass(slots=True)
-class TransportFailed:
-    attempt: AttemptRun
-    error: ProviderError
-
-
-@dataclass(slots=True)
-class StreamEvent:
-    attempt: AttemptRun
-    event: str
-    data: str
-
-
-@dataclass(slots=True)
-class StreamEnded:
-    attempt: AttemptRun
-
-
-@dataclass(slots=True)
-class TimedOut:
-    pass
-
-
-@dataclass(slots=True)
-class CacheAnswer:
-    payload: dict[str, Any] | None
-
-
-Event = Replied | TransportFailed | StreamEvent | StreamEnded | TimedOut | CacheAnswer
 
 
 @dataclass(frozen=True, slots=True)
@@ -476,7 +386,9 @@ class Plan:
             if other.admission == "allowed_probe":
                 self.board.release_probe(other.provider)
             latency_s = self.clock() - other.started_s
-            self.attempts.append(Attempt(other.provider, "cancelled", "another provider answered first", None, latency_s))
+            self.attempts.append(
+                Attempt(other.provider, "cancelled", "another provider answered first", None, latency_s)
+            )
             logger.info(
                 "%s cancelled after %.0f ms: another provider answered first", other.provider, latency_s * 1000,
                 extra={"provider": other.provider, "outcome": "cancelled", "latency_ms": round(latency_s * 1000)},
@@ -509,7 +421,9 @@ class Plan:
             provider, NATIVE_FAILURE_KIND.get(error.failure_kind, "transient"), latency_ms=round(latency_s * 1000),
             retry_after_ms=retry_after_ms,
         )  # fmt: skip
-        self.attempts.append(Attempt(provider, "failure", str(error), type(error).__name__, latency_s, error.status_code))
+        self.attempts.append(
+            Attempt(provider, "failure", str(error), type(error).__name__, latency_s, error.status_code)
+        )
         logger.warning(
             "%s failed: %s", provider, error,
             extra={"provider": provider, "outcome": "failure", "latency_ms": round(latency_s * 1000),

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 from .._drive_async import AsyncAttempts, AsyncEvents, complete_async, drive_async, httpx_async_events
 from .._exceptions import TransientError
 from .._http import LOCAL_MOUNT, POOL_LIMITS
-from .._planner import AttemptRun, Event, Plan, Replied, TransportFailed
+from .._plan_steps import AttemptRun, Event, Replied, TransportFailed
+from .._planner import Plan
 from .._results import Response, StreamChunk, Timeouts
 from ._upstream import UpstreamError, UpstreamPool, UpstreamTimeout
 

@@ -1,0 +1,249 @@
+"""Chat messages: text and image parts, assistant tool calls, tool results; ``parse_messages``
+turns a prompt string or OpenAI-style messages into checked ``Message`` values.
+
+Part of the one request model (``_request.ChatRequest`` holds the messages with the tools and
+parameters). An error names the field at fault (``InvalidInputError.param`` is ``messages``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ._exceptions import InvalidInputError
+
+__all__ = [
+    "ImagePart",
+    "Message",
+    "Part",
+    "TextPart",
+    "ToolCall",
+    "invalid",
+    "joined_text",
+    "json_type",
+    "parse_messages",
+]
+
+Role = Literal["system", "developer", "user", "assistant", "tool"]
+ROLES: tuple[str, ...] = ("system", "developer", "user", "assistant", "tool")
+
+
+@dataclass(frozen=True, slots=True)
+class TextPart:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImagePart:
+    """An image by URL: ``https://...`` or ``data:<media type>;base64,<data>``."""
+
+    url: str
+    detail: str | None = None
+
+    @property
+    def inline(self) -> tuple[str, str] | None:
+        """(media type, base64 data) of a ``data:`` URL; None for a web URL."""
+        if not self.url.startswith("data:"):
+            return None
+        header, _, data = self.url[5:].partition(",")
+        return header.removesuffix(";base64"), data
+
+
+Part = TextPart | ImagePart
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A function call the assistant made: ``arguments`` is the JSON text, as OpenAI sends it."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One chat message. ``content`` is a string for plain text (the common case, kept as it
+    came) or a tuple of parts; an assistant message may have ``tool_calls`` and no content; a
+    tool message answers the call ``tool_call_id``."""
+
+    role: Role
+    content: str | tuple[Part, ...]
+    name: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The text parts joined by newlines (images left out)."""
+        if type(self.content) is str:
+            return self.content
+        return "\n".join(part.text for part in self.content if type(part) is TextPart)  # type: ignore[union-attr]
+
+    @property
+    def images(self) -> tuple[ImagePart, ...]:
+        if type(self.content) is str:
+            return ()
+        return tuple(part for part in self.content if type(part) is ImagePart)
+
+
+def joined_text(messages: Sequence[Message]) -> str:
+    return "\n".join(message.text for message in messages)
+
+
+# ----------------------------------------------------------------------------------------------
+# Messages.
+
+SEQUENCES = (list, tuple)
+
+
+def invalid(param: str, message: str, code: str | None = None) -> InvalidInputError:
+    """An ``InvalidInputError`` naming the request field at fault (and OpenAI's code)."""
+    error = InvalidInputError(message)
+    error.param = param
+    error.code = code
+    return error
+
+
+def parse_messages(prompt: object) -> tuple[Message, ...]:
+    """A prompt string (one user message) or OpenAI-style messages, checked and converted.
+    At least one message that is not a system message is required, and every tool message must
+    answer a tool call made earlier in the conversation."""
+    if isinstance(prompt, str):
+        return (Message("user", prompt),)
+    # Lists and tuples skip the abstract-class checks, which cost more than the rest on the gateway's path.
+    if type(prompt) not in SEQUENCES and (
+        isinstance(prompt, (bytes, bytearray, memoryview, Mapping)) or not isinstance(prompt, Sequence)
+    ):
+        raise invalid("messages", f"prompt must be a str or a sequence of messages, not {type(prompt).__name__}")
+    messages = tuple(_message(position, item) for position, item in enumerate(prompt))
+    if not any(message.role not in ("system", "developer") for message in messages):
+        raise invalid("messages", "messages need at least one user or assistant message")
+    called: set[str] = set()
+    for position, message in enumerate(messages):
+        called.update(call.id for call in message.tool_calls)
+        if message.role == "tool" and message.tool_call_id not in called:
+            raise invalid(
+                "messages",
+                f"messages[{position}]: a tool message must answer a tool call made before it "
+                f"(no assistant tool_calls entry has id {message.tool_call_id!r})",
+            )
+    return messages
+
+
+def _message(position: int, item: object) -> Message:
+    where = f"messages[{position}]"
+    if type(item) is not dict and not isinstance(item, Mapping):
+        raise invalid("messages", f"{where} must be an object with role and content, not {type(item).__name__}")
+    role = item.get("role")
+    if role not in ROLES:
+        hint = "; the function role is replaced by tool" if role == "function" else ""
+        raise invalid("messages", f"{where}.role must be one of {', '.join(ROLES)}, got {role!r}{hint}")
+    content = item.get("content")
+    name = _optional_string(item, "name", where)
+    if role == "assistant":
+        tool_calls = _tool_calls(item.get("tool_calls"), where)
+        if content is None:
+            if not tool_calls:
+                raise invalid("messages", f"{where}: an assistant message needs content or tool_calls")
+            return Message("assistant", "", name, tool_calls)
+        return Message("assistant", _content(content, where, role), name, tool_calls)
+    if role == "tool":
+        call_id = item.get("tool_call_id")
+        if not isinstance(call_id, str) or not call_id:
+            raise invalid("messages", f"{where}: a tool message needs tool_call_id")
+        return Message("tool", _content(content, where, role), None, (), call_id)
+    if type(content) is str:
+        return Message(role, content, name)
+    return Message(role, _content(content, where, role), name)
+
+
+def _optional_string(item: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = item.get(key)
+    if value is not None and not isinstance(value, str):
+        raise invalid("messages", f"{where}.{key} must be a string")
+    return value
+
+
+def _content(content: object, where: str, role: str) -> str | tuple[Part, ...]:
+    if type(content) is str:
+        return content
+    if not isinstance(content, SEQUENCES):
+        raise invalid("messages", f"{where}.content must be a string or an array of parts, not {json_type(content)}")
+    parts = tuple(_part(f"{where}.content[{index}]", part, role) for index, part in enumerate(content))
+    if all(type(part) is TextPart for part in parts):
+        return "\n".join(part.text for part in parts)  # type: ignore[union-attr]
+    return parts
+
+
+def _part(where: str, part: object, role: str) -> Part:
+    kind = part.get("type") if isinstance(part, Mapping) else None
+    if kind == "text" and isinstance(part.get("text"), str):  # type: ignore[union-attr]
+        return TextPart(part["text"])  # type: ignore[index]
+    if kind == "refusal" and role == "assistant" and isinstance(part.get("refusal"), str):  # type: ignore[union-attr]
+        return TextPart(part["refusal"])  # type: ignore[index]
+    if kind == "image_url":
+        if role not in ("user", "system", "developer"):
+            raise invalid("messages", f"{where}: image parts are allowed in user messages only")
+        return _image(where, part.get("image_url"))  # type: ignore[union-attr]
+    if kind in ("input_audio", "file"):
+        raise invalid("messages", f"{where}: {kind} parts are not supported by this router")
+    shown = kind if kind is not None else json_type(part)
+    raise invalid("messages", f"{where} must be a text or image_url part, got {shown!r}")
+
+
+def _image(where: str, image: object) -> ImagePart:
+    if isinstance(image, str):  # a shorthand some clients send
+        image = {"url": image}
+    url = image.get("url") if isinstance(image, Mapping) else None
+    if not isinstance(url, str):
+        raise invalid("messages", f"{where}.image_url.url must be a string")
+    if url.startswith("data:"):
+        header, comma, data = url[5:].partition(",")
+        if not comma or not header.endswith(";base64") or not header.startswith("image/") or not data:
+            raise invalid("messages", f"{where}.image_url.url: a data URL must be data:image/<type>;base64,<data>")
+    elif not url.startswith(("https://", "http://")):
+        raise invalid("messages", f"{where}.image_url.url must be an http(s) URL or a data: URL")
+    detail = image.get("detail")  # type: ignore[union-attr]
+    if detail is not None and detail not in ("auto", "low", "high"):
+        raise invalid("messages", f"{where}.image_url.detail must be auto, low or high")
+    return ImagePart(url, detail)
+
+
+def _tool_calls(value: object, where: str) -> tuple[ToolCall, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, SEQUENCES):
+        raise invalid("messages", f"{where}.tool_calls must be an array")
+    calls: list[ToolCall] = []
+    for index, call in enumerate(value):
+        at = f"{where}.tool_calls[{index}]"
+        function = call.get("function") if isinstance(call, Mapping) else None
+        if not isinstance(function, Mapping) or call.get("type", "function") != "function":  # type: ignore[union-attr]
+            raise invalid(
+                "messages", f"{at} must be a function call: {{id, type: function, function: {{name, arguments}}}}"
+            )
+        identifier, name, arguments = call.get("id"), function.get("name"), function.get("arguments", "")  # type: ignore[union-attr]
+        if not isinstance(identifier, str) or not identifier:
+            raise invalid("messages", f"{at}.id must be a non-empty string")
+        if not isinstance(name, str) or not name:
+            raise invalid("messages", f"{at}.function.name must be a non-empty string")
+        if not isinstance(arguments, str):
+            raise invalid("messages", f"{at}.function.arguments must be a string of JSON")
+        calls.append(ToolCall(identifier, name, arguments))
+    return tuple(calls)
+
+
+def json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    names = {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "an array",
+        dict: "an object",
+    }
+    return names.get(type(value), type(value).__name__)
