@@ -176,6 +176,12 @@ class TrinityHybridNode:
         self._board.set_model(provider, model, variable=variable)
         self._directory.forget(provider)
 
+    def require_available(self, provider: str) -> None:
+        """Raises ``NoProviderAvailable`` saying what to set (``set GROQ_API_KEY``) when
+        ``provider`` cannot be called; ``InvalidInputError`` for an unknown name."""
+        self._board.index(provider, "force_provider")
+        self._directory.require_available(provider)
+
     @property
     def available_providers(self) -> tuple[str, ...]:
         return self._board.available_providers
@@ -241,8 +247,7 @@ class TrinityHybridNode:
             raise InvalidInputError(f"hedge must be a bool, not {type(hedge).__name__}")
         timeouts = Timeouts.of(timeout) if timeout is not None else self.timeouts or TIMEOUTS_DEFAULT
         if force_provider is not None:
-            self._board.index(force_provider, "force_provider")
-            self._directory.require_available(force_provider)
+            self.require_available(force_provider)
         route = self._router.route(
             request.text, quality=quality, force_provider=force_provider, strategy=strategy,
             max_tokens=request.max_tokens,
