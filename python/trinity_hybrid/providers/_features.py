@@ -7,9 +7,17 @@ lists what it translates (``unsupported``'s set) and documents the few it drops 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from .._request import ChatRequest
 
-__all__ = ["features_used", "first_missing", "request_field"]
+__all__ = ["DROPPED_BY_RULE", "features_used", "first_missing", "parameters", "request_field"]
+
+# Fields that never change an answer's meaning (an end-user id for the provider's abuse
+# monitoring, tags for OpenAI's stored completions): a wire format without an equivalent drops
+# them, documented in the README's feature table, instead of skipping the provider.
+DROPPED_BY_RULE = frozenset({"user", "metadata"})
 
 
 def features_used(request: ChatRequest) -> list[str]:
@@ -54,3 +62,15 @@ def request_field(feature: str) -> str:
     """The request field a feature name stands for: ``response_format:json_schema`` is
     ``response_format``, ``extra:foo`` is ``foo``."""
     return feature.removeprefix("extra:").split(":", 1)[0]
+
+
+def parameters(request: ChatRequest, wire_names: Mapping[str, str]) -> dict[str, Any]:
+    """The request's parameters that are set, under the wire format's names (``wire_names``:
+    our name -> theirs); sequences as JSON arrays."""
+    found: dict[str, Any] = {}
+    for name, wire_name in wire_names.items():
+        value = getattr(request, name)
+        if value is None or value == ():
+            continue
+        found[wire_name] = list(value) if isinstance(value, tuple) else value
+    return found

@@ -26,7 +26,7 @@ from typing import Any
 from .._exceptions import ProviderError
 from . import _json
 from ._errors import ErrorFields, content_blocked, error_fields, malformed, provider_error, read_error_body
-from ._features import first_missing
+from ._features import DROPPED_BY_RULE, first_missing, parameters
 from ._retry_after import lower_headers, retry_after_s
 from ._types import ChatRequest, Completion, Endpoint, HttpRequest, Message, StreamDelta, Usage
 
@@ -35,8 +35,10 @@ __all__ = ["DEFAULT_API_VERSION", "DEFAULT_MAX_TOKENS", "WIRE_FORMAT", "Anthropi
 DEFAULT_API_VERSION = "2023-06-01"
 _API_VERSIONS_WITH_TEMPERATURE = frozenset({"2023-06-01"})
 DEFAULT_MAX_TOKENS = 1024
-# What build_request translates so far; anything else makes the planner skip this format.
-_CARRIED: frozenset[str] = frozenset()
+# What build_request carries; anything else makes the planner skip the provider. The Messages
+# API has no seed, penalties, n or logprobs; ``user`` goes as ``metadata.user_id``.
+_SAMPLING = {"top_p": "top_p", "stop": "stop_sequences"}
+_CARRIED = frozenset({*_SAMPLING, "user"}) | DROPPED_BY_RULE
 _JOINER = "\n\n"
 _FINISH_REASONS = {
     "end_turn": "stop",
@@ -79,6 +81,9 @@ class AnthropicWireFormat:
             body["system"] = system
         if request.temperature is not None and api_version in _API_VERSIONS_WITH_TEMPERATURE:
             body["temperature"] = request.temperature
+        body.update(parameters(request, _SAMPLING))
+        if request.user is not None:
+            body["metadata"] = {"user_id": request.user}
         if request.stream:
             body["stream"] = True
         headers = {"content-type": "application/json", "anthropic-version": api_version}

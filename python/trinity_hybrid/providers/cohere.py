@@ -19,7 +19,7 @@ from typing import Any
 from .._exceptions import ProviderError, TransientError
 from . import _json
 from ._errors import malformed, provider_error, read_error_body, scrub
-from ._features import first_missing
+from ._features import DROPPED_BY_RULE, first_missing, parameters
 from ._retry_after import lower_headers, retry_after_s
 from ._types import ChatRequest, Completion, Endpoint, HttpRequest, StreamDelta, Usage
 
@@ -27,8 +27,13 @@ __all__ = ["WIRE_FORMAT", "CohereStreamParser", "CohereWireFormat"]
 
 _FINISH_REASONS = {"COMPLETE": "stop", "STOP_SEQUENCE": "stop", "MAX_TOKENS": "length", "TOOL_CALL": "tool_calls"}
 _FINISH_REASONS_FAILED = frozenset({"ERROR", "TIMEOUT"})
-# What build_request translates so far; anything else makes the planner skip this format.
-_CARRIED: frozenset[str] = frozenset()
+# What build_request carries; anything else makes the planner skip the provider (Cohere v2
+# chat has no n and no logprobs in OpenAI's shape).
+_SAMPLING = {
+    "top_p": "p", "stop": "stop_sequences", "seed": "seed", "presence_penalty": "presence_penalty",
+    "frequency_penalty": "frequency_penalty",
+}  # fmt: skip
+_CARRIED = frozenset(_SAMPLING) | DROPPED_BY_RULE
 
 
 class CohereWireFormat:
@@ -49,6 +54,7 @@ class CohereWireFormat:
             body["max_tokens"] = request.max_tokens
         if request.temperature is not None:
             body["temperature"] = request.temperature
+        body.update(parameters(request, _SAMPLING))
         headers = {"content-type": "application/json"}
         if endpoint.key is not None:
             headers["Authorization"] = f"Bearer {endpoint.key.reveal()}"

@@ -22,7 +22,7 @@ from urllib.parse import quote
 from .._exceptions import CredentialError, ProviderError
 from . import _json
 from ._errors import ErrorFields, content_blocked, error_fields, malformed, provider_error, read_error_body
-from ._features import first_missing
+from ._features import DROPPED_BY_RULE, first_missing, parameters
 from ._retry_after import lower_headers, parse_duration_s, retry_after_s
 from ._types import ChatRequest, Completion, Endpoint, HttpRequest, Message, StreamDelta, Usage
 
@@ -33,8 +33,13 @@ _ROLES = {"user": "user", "assistant": "model"}
 _BLOCKED = frozenset({"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII"})
 _FINISH_REASONS = {"STOP": "stop", "MAX_TOKENS": "length", **{reason: "content_filter" for reason in _BLOCKED}}
 _DETAIL_TYPE_PREFIX = "type.googleapis.com/google.rpc."
-# What build_request translates so far; anything else makes the planner skip this format.
-_CARRIED: frozenset[str] = frozenset()
+# What build_request carries; anything else makes the planner skip the provider. Gemini's
+# generationConfig has no logprobs in OpenAI's shape; n would be candidateCount, not carried yet.
+_SAMPLING = {
+    "top_p": "topP", "stop": "stopSequences", "seed": "seed", "presence_penalty": "presencePenalty",
+    "frequency_penalty": "frequencyPenalty",
+}  # fmt: skip
+_CARRIED = frozenset(_SAMPLING) | DROPPED_BY_RULE
 
 
 class GeminiWireFormat:
@@ -56,6 +61,7 @@ class GeminiWireFormat:
             generation_config["maxOutputTokens"] = request.max_tokens
         if request.temperature is not None:
             generation_config["temperature"] = request.temperature
+        generation_config.update(parameters(request, _SAMPLING))
         if generation_config:
             body["generationConfig"] = generation_config
         headers = {"Content-Type": "application/json"}

@@ -20,14 +20,20 @@ from typing import Any
 from .._exceptions import ProviderError, TransientError
 from . import _json
 from ._errors import ErrorFields, content_blocked, error_fields, malformed, provider_error, read_error_body
-from ._features import first_missing
+from ._features import DROPPED_BY_RULE, first_missing, parameters
 from ._retry_after import lower_headers, parse_duration_s, retry_after_s, shortest_s
 from ._types import ChatRequest, Completion, Endpoint, HttpRequest, StreamDelta, Usage
 
 __all__ = ["WIRE_FORMAT", "OpenAICompatibleWireFormat"]
 
-# What build_request translates so far; anything else makes the planner skip this format.
-_CARRIED: frozenset[str] = frozenset()
+# What build_request carries; anything else makes the planner skip the provider. Every
+# OpenAI-compatible API takes the sampling parameters and passes unknown fields on; n, logprobs
+# and metadata only OpenAI's own (and a custom endpoint, which is taken at its word).
+_SAMPLING = {name: name for name in ("top_p", "stop", "seed", "presence_penalty", "frequency_penalty", "user")}
+_OPENAI_ONLY = {name: name for name in ("n", "logprobs", "top_logprobs", "metadata")}
+_CARRIED = frozenset({*_SAMPLING, "extra:*"})
+_CARRIED_OPENAI = _CARRIED | frozenset(_OPENAI_ONLY)
+_PROVIDERS_WITH_ALL_PARAMETERS = frozenset({"openai", "custom"})
 _PROVIDERS_WITHOUT_STREAM_OPTIONS = frozenset({"mistral"})
 # OpenAI deprecated max_tokens, and its reasoning models refuse it; the imitators only know it.
 _PROVIDERS_WITH_MAX_COMPLETION_TOKENS = frozenset({"openai"})
@@ -52,7 +58,9 @@ class OpenAICompatibleWireFormat:
     """Builds and reads Chat Completions calls; see the module docstring."""
 
     def unsupported(self, endpoint: Endpoint, request: ChatRequest) -> str | None:
-        return first_missing(request, _CARRIED)
+        if endpoint.provider in _PROVIDERS_WITH_ALL_PARAMETERS:
+            return first_missing(request, _CARRIED_OPENAI)
+        return first_missing(request, _CARRIED | DROPPED_BY_RULE)
 
     def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HttpRequest:
         body: dict[str, Any] = {
@@ -64,6 +72,13 @@ class OpenAICompatibleWireFormat:
             body["max_completion_tokens" if uses_new_name else "max_tokens"] = request.max_tokens
         if request.temperature is not None:
             body["temperature"] = request.temperature
+        body.update(parameters(request, _SAMPLING))
+        if endpoint.provider in _PROVIDERS_WITH_ALL_PARAMETERS:
+            body.update(parameters(request, _OPENAI_ONLY))
+        else:
+            body.pop("user", None)  # dropped by rule (providers._features.DROPPED_BY_RULE)
+        # Unknown fields pass on as they came; a known field is never overwritten by one.
+        body.update({name: value for name, value in request.extra.items() if name not in body})
         if request.stream:
             body["stream"] = True
             if endpoint.provider not in _PROVIDERS_WITHOUT_STREAM_OPTIONS:
