@@ -16,7 +16,7 @@ Outputs:
   features (character 1- to 4-grams of words padded with spaces, and whole words) in buckets of
   `BUCKET_SLOTS` slots, each slot a 16-bit fingerprint and one u8 cost per language: the
   quantised log-probability that this language lacks against the likeliest one. Layout in
-  `model_bytes`; zig/language_model.zig checks it.
+  `model_bytes`; zig/language_model_table.zig checks it.
 - tests/data/language_held_out.tsv: `code<TAB>sentence` lines.
 """
 
@@ -97,7 +97,7 @@ ORDER_SEEDS = tuple((order * 0x9E3779B97F4A7C15) & MASK64 for order in range(ORD
 
 
 def lowercase(codepoint: int) -> int:
-    """zig/language.zig `lowercase`, code point for code point."""
+    """zig/language_model.zig `lowercase`, code point for code point."""
     c = codepoint
     if 0x41 <= c <= 0x5A or 0xC0 <= c <= 0xD6 or 0xD8 <= c <= 0xDE:
         return c + 0x20
@@ -123,7 +123,7 @@ def lowercase(codepoint: int) -> int:
 
 
 def is_latin_letter(c: int) -> bool:
-    """zig/script.zig's Latin letters."""
+    """zig/script_table.zig's Latin letters."""
     return (
         0x41 <= c <= 0x5A
         or 0x61 <= c <= 0x7A
@@ -145,7 +145,7 @@ def is_latin_letter(c: int) -> bool:
 
 
 def is_cyrillic_letter(c: int) -> bool:
-    """zig/script.zig's Cyrillic letters."""
+    """zig/script_table.zig's Cyrillic letters."""
     return (
         0x400 <= c <= 0x481
         or 0x48A <= c <= 0x52F
@@ -156,7 +156,7 @@ def is_cyrillic_letter(c: int) -> bool:
 
 
 def is_han_letter(c: int) -> bool:
-    """zig/script.zig's Han letters."""
+    """zig/script_table.zig's Han letters."""
     return (
         0x3005 <= c <= 0x3007
         or 0x303B <= c <= 0x303C
@@ -176,7 +176,7 @@ LETTER_TEST = {"latin": is_latin_letter, "cyrillic": is_cyrillic_letter, "han": 
 def is_cjk_punctuation(c: int) -> bool:
     """zig/language_model.zig `isCjkPunctuation`: the punctuation of Chinese and Japanese text
     (general punctuation such as dashes and quotation marks, the CJK Symbols and Punctuation
-    block, the katakana middle dot, fullwidth and halfwidth forms), without the letters script.zig finds in those blocks
+    block, the katakana middle dot, fullwidth and halfwidth forms), without the letters script_table.zig lists in those blocks
     (々 〆 〇 〻 〼, fullwidth Latin, halfwidth katakana)."""
     return (
         0x2010 <= c <= 0x2027

@@ -1,4 +1,4 @@
-"""Reference model of one provider's circuit breaker and stats, mirroring zig/health.zig.
+"""Reference model of one provider's circuit breaker and stats, mirroring zig/health.zig (with health_breaker.zig and health_stats.zig).
 
 The native ``Board`` keeps one entry per provider; this model is one entry, written as plainly
 as possible so that a stateful property test can drive both with the same events and expect
