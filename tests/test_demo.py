@@ -1,6 +1,7 @@
 """`trinity-hybrid demo` end to end: against loopback provider servers speaking the real wire
 formats (fallback and the breaker shown by --fail, skip-with-reason for long context, the JSON
-document, the plot, exit codes), and once on the real local model with two prompts."""
+document, the plot, exit codes, each answer shown within 80 columns, a missing LOCAL_MODEL_PATH),
+and once on the real local model with two prompts, in a subprocess as a user runs it."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from loopback import AnthropicServer, OpenAIServer, Request
+from rich.cells import cell_len
 from trinity_hybrid._cli import main
 from trinity_hybrid.demo._suite import DemoPrompt, production_suite
 
@@ -48,10 +50,21 @@ def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     """A runner in an environment with no provider configured, whatever the machine's holds."""
     for variable in list(os.environ):
         if variable.endswith(("_API_KEY", "_BASE_URL", "_MODEL")) or variable in (
-            "TRINITY_CONFIG", "TRINITY_STRATEGY", "DEFAULT_LLM_PROVIDER"
+            "TRINITY_CONFIG", "TRINITY_STRATEGY", "DEFAULT_LLM_PROVIDER", "LOCAL_MODEL_PATH",
+            "COLUMNS",  # rich's width when the output is not a terminal: 80 unless this says otherwise
         ):  # fmt: skip
             monkeypatch.delenv(variable)
     return CliRunner()
+
+
+def widest_line(output: str) -> int:
+    """The widest line in terminal cells (a Chinese character takes two)."""
+    return max(cell_len(line) for line in output.splitlines())
+
+
+def shown_start(text: str) -> str:
+    """The first words of an answer, as the demo's answer line begins."""
+    return " ".join(text.split())[:24]
 
 
 def configure(monkeypatch: pytest.MonkeyPatch, provider: str, server: OpenAIServer | AnthropicServer) -> None:
@@ -100,6 +113,10 @@ def test_fallback_and_breaker_show_in_the_json(
     assert summary["languages"] == {"en": 12, "zh": 5, "ru": 3, "ja": 2, "ko": 2}
     assert "Providers after the run" in result.stdout
     assert "24/24" in result.stdout
+    # Each answer is shown as it comes, and every line fits an 80-column terminal.
+    for prompt in prompts:
+        assert shown_start(prompt["text"]) in result.stdout, prompt["text"]
+    assert widest_line(result.stdout) <= 80
 
 
 def test_json_schema(runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -142,7 +159,10 @@ def test_long_context_is_skipped_with_its_reason_when_no_window_holds_it(
         assert "no configured provider's context window holds it (largest: groq, 128,000)" in prompt["skipped"]
         assert prompt["tokens_estimated"] > 128_000
     assert document["summary"]["skipped"] == 2
-    assert "skipped Long context: about" in result.stdout
+    # The reason is shown in full, wrapped within 80 columns, not cut.
+    assert " 1/2 Long context · en · no provider's window holds it · skipped" in result.stdout
+    assert "(largest: groq, 128,000)" in result.stdout
+    assert widest_line(result.stdout) <= 80
 
 
 def test_exit_codes(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -160,7 +180,25 @@ def test_exit_codes(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
         nothing = runner.invoke(main, ["demo", "--fail", "groq", "--fail", "local", "--category", "Factual"])
     assert nothing.exit_code == 1, nothing.output
     assert "no prompt was answered" in nothing.stderr
-    assert "failed Factual" in nothing.stdout
+    assert " 1/1 Factual · en · groq → local · failed" in nothing.stdout
+
+
+def test_a_local_model_path_that_names_no_file_stops_the_demo_at_once(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    missing = tmp_path / "no-such-model.gguf"
+    monkeypatch.setenv("LOCAL_MODEL_PATH", str(missing))
+    offline = runner.invoke(main, ["demo", "--category", "Factual"])
+    assert offline.exit_code == 1
+    assert offline.stderr.splitlines() == [f"error: local: LOCAL_MODEL_PATH={str(missing)!r} is not a file"]
+    assert offline.stdout == ""
+    # With a remote provider configured the path is still wrong: nothing is sent.
+    with OpenAIServer() as groq:
+        configure(monkeypatch, "groq", groq)
+        with_groq = runner.invoke(main, ["demo", "--category", "Factual"])
+        assert groq.requests == []
+    assert with_groq.exit_code == 1
+    assert len(with_groq.stderr.splitlines()) == 1 and "LOCAL_MODEL_PATH" in with_groq.stderr
 
 
 def test_plot_writes_a_png(runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -213,18 +251,31 @@ def test_python_dash_m_is_the_cli() -> None:
     importlib.util.find_spec("llama_cpp") is None and not os.environ.get("CI"),
     reason="the [local] extra is not installed",
 )
-def test_offline_on_the_real_local_model(runner: CliRunner, tmp_path: Path) -> None:
+def test_offline_on_the_real_local_model(tmp_path: Path) -> None:
+    """As a user runs it, in a process of its own, so that anything llama.cpp writes to the
+    standard streams, from C or from Python, would be seen."""
     out = tmp_path / "demo.json"
-    result = runner.invoke(main, ["demo", "--category", "Factual", "--category", "Logic", "--max-tokens", "16",
-                                  "--json", str(out)])  # fmt: skip
-    assert result.exit_code == 0, result.output
-    assert "offline, on the embedded local model" in result.stdout
+    keyless = {name: value for name, value in os.environ.items()
+               if not name.endswith(("_API_KEY", "_BASE_URL", "_MODEL")) and not name.startswith(("LOCAL_", "TRINITY_"))
+               and name not in ("DEFAULT_LLM_PROVIDER", "COLUMNS")}  # fmt: skip
+    ran = subprocess.run(
+        [sys.executable, "-m", "trinity_hybrid", "demo", "--category", "Factual", "--category", "Logic",
+         "--max-tokens", "16", "--json", str(out)],
+        check=False, env=keyless, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert "offline, on the embedded local model" in ran.stdout
+    # llama.cpp's log lines (its context-size warning among them) stay out of the output.
+    assert "llama_" not in ran.stdout + ran.stderr and "n_ctx" not in ran.stdout + ran.stderr
+    assert ran.stderr == ""
     document = json.loads(out.read_text(encoding="utf-8"))
     assert [prompt["category"] for prompt in document["prompts"]] == ["Logic", "Factual"]
     for prompt in document["prompts"]:
         assert prompt["provider"] == "local" and prompt["route"] == ["local"]
         assert prompt["text"].strip()
+        assert shown_start(prompt["text"]) in ran.stdout
         assert 0 < prompt["tokens_output"] <= 16
         assert isinstance(prompt["coherent"], bool)  # measured; a 135M model may well fail it
     assert document["summary"]["providers"] == {"local": 2}
     assert document["status"]["providers"]["local"]["successful_calls"] == 2
+    assert widest_line(ran.stdout) <= 80

@@ -1,13 +1,16 @@
 """`trinity-hybrid serve` as a user runs it (a subprocess, several workers), `status --url`
-against it, the metrics of several workers added up, the binding warning, and the Grafana
-dashboard's queries against the metrics the gateway really exports."""
+against it, the metrics of several workers added up, the binding warning, what it prints at start
+and on a busy port, and the Grafana dashboard's queries against the metrics the gateway really
+exports."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import selectors
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -28,15 +31,21 @@ from trinity_hybrid.gateway._metrics import METRIC_NAMES
 
 DASHBOARD = Path(__file__).resolve().parent.parent / "deploy" / "grafana" / "trinity-hybrid.json"
 STARTUP_TIMEOUT_S = 60.0
+TRINITY_HYBRID = str(Path(sys.executable).parent / "trinity-hybrid")
+
+
+def base_environment() -> dict[str, str]:
+    """A user's environment with nothing that configures a provider (PYTHONPATH kept, for a run
+    against a source tree)."""
+    return {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "PYTHONPATH") if name in os.environ}
 
 
 @contextmanager
 def serve(arguments: list[str], environment: dict[str, str], port: int) -> Iterator[subprocess.Popen[str]]:
     """The CLI's gateway in a subprocess, until /health answers; stopped with SIGTERM."""
-    base = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "trinity-hybrid"), "serve", "--port", str(port), *arguments],
-        env={**base, **environment},
+        [TRINITY_HYBRID, "serve", "--port", str(port), *arguments],
+        env={**base_environment(), **environment},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -171,6 +180,68 @@ def test_serve_without_keys_warns_when_told_to_listen_everywhere(openai_server: 
     warning = process.communicate()[1]
     assert "TRINITY_API_KEYS is not set" in warning
     assert openai_server.api_key not in warning
+
+
+def test_serve_on_a_busy_port_says_so_in_one_line_and_exits_1() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ran = subprocess.run(
+            [TRINITY_HYBRID, "serve", "--port", str(port)],
+            check=False, env=base_environment(), capture_output=True, text=True, timeout=STARTUP_TIMEOUT_S,
+        )  # fmt: skip
+    assert ran.returncode == 1
+    assert ran.stderr == (
+        f"error: cannot listen on http://127.0.0.1:{port}: the port is in use "
+        "(another server listens there; choose another with --port)\n"
+    )
+    assert ran.stdout == ""
+
+
+def read_lines(process: subprocess.Popen[str], count: int) -> list[str]:
+    """The first ``count`` lines the process prints, waiting at most STARTUP_TIMEOUT_S for them."""
+    assert process.stdout is not None
+    lines: list[str] = []
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while len(lines) < count:
+            assert selector.select(max(0.0, deadline - time.monotonic())), f"printed only {lines}"
+            line = process.stdout.readline()
+            assert line, f"the process ended after {lines}: {process.communicate()[1]}"
+            lines.append(line.rstrip("\n"))
+    return lines
+
+
+def test_serve_prints_its_address_and_providers_without_keys(openai_server: OpenAIServer) -> None:
+    environment = {**base_environment(), **provider_environment(groq=openai_server)}
+    process = subprocess.Popen(
+        [TRINITY_HYBRID, "serve", "--port", "0"], env=environment,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        address, providers = read_lines(process, 2)
+        found = re.fullmatch(r"listening on (http://127\.0\.0\.1:(\d+)) \(OpenAI-compatible API at /v1\)", address)
+        assert found, address
+        assert int(found[2]) > 0  # the port the kernel chose for --port 0, not 0
+        assert providers == "providers: groq, local"
+        # The printed address is where the gateway answers.
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while True:
+            try:
+                models = httpx.get(found[1] + "/v1/models", timeout=5.0)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "nothing answered at the printed address"
+                time.sleep(0.1)
+        assert models.status_code == 200 and "groq/" in models.text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, errors = process.communicate(timeout=20)
+    # No key on either stream, not even its masked prefix.
+    everything = address + providers + output + errors
+    assert openai_server.api_key not in everything and openai_server.api_key[:8] not in everything
 
 
 def test_serve_rejects_a_bad_configuration() -> None:

@@ -4,8 +4,8 @@ Subcommands that pull in heavy dependencies (the gateway's server, the demo's mo
 `_LAZY_COMMANDS` and imported only when invoked or when their help is shown, so `trinity-hybrid
 route ...` stays as cheap as `import trinity_hybrid`.
 
-Exit codes: 0 success, 1 a runtime error from the router (message on stderr), 2 a usage error
-(click's own convention).
+Exit codes: 0 success, 1 an error (one line on stderr: a bad configuration, a missing extra, a
+busy port, no prompt answered), 2 a usage error (click's own convention). README lists them.
 """
 
 from __future__ import annotations
@@ -13,17 +13,29 @@ from __future__ import annotations
 import importlib
 import json
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 import click
 
 from . import TrinityError, TrinityHybridNode, __version__, detect_language
-from ._node import format_status
+from ._board import format_status
+from ._extras import install_command, missing_module
 
-# name -> "module:attribute" of a click.Command, imported on first use.
-_LAZY_COMMANDS: dict[str, str] = {
-    "demo": "trinity_hybrid.demo._command:demo",
-    "serve": "trinity_hybrid.gateway._serve:serve",
+
+@dataclass(frozen=True)
+class _LazyCommand:
+    """A subcommand imported on first use; ``extra`` names the optional extra its module needs
+    to be imported at all, and ``summary`` is its help line when that extra is missing."""
+
+    target: str  # "module:attribute" of a click.Command
+    summary: str
+    extra: str | None = None
+
+
+_LAZY_COMMANDS: dict[str, _LazyCommand] = {
+    "demo": _LazyCommand("trinity_hybrid.demo._command:demo", "Run the 24-prompt suite."),
+    "serve": _LazyCommand("trinity_hybrid.gateway._serve:serve", "Run the OpenAI-compatible gateway.", "gateway"),
 }
 
 _STRATEGIES = ("rule", "round_robin", "best_performance", "random", "priority", "lowest_latency", "lowest_cost")
@@ -36,14 +48,39 @@ class _LazyGroup(click.Group):
         return sorted([*super().list_commands(ctx), *_LAZY_COMMANDS])
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = _LAZY_COMMANDS.get(cmd_name)
-        if target is None:
+        lazy = _LAZY_COMMANDS.get(cmd_name)
+        if lazy is None:
             return super().get_command(ctx, cmd_name)
-        module_name, attribute = target.split(":")
+        absent = missing_module(lazy.extra) if lazy.extra else None
+        if lazy.extra and absent:
+            return _needs_extra(cmd_name, lazy, absent)
+        module_name, attribute = lazy.target.split(":")
         command = getattr(importlib.import_module(module_name), attribute)
         if not isinstance(command, click.Command):
-            raise TypeError(f"{target} is not a click command")
+            raise TypeError(f"{lazy.target} is not a click command")
         return command
+
+
+def _needs_extra(name: str, lazy: _LazyCommand, absent: str) -> click.Command:
+    """Stands in for a command whose extra is not installed: whatever its arguments, it says
+    which pip command installs it, on one line, and exits 1 (its module cannot even be imported)."""
+    assert lazy.extra is not None
+    hint = install_command(lazy.extra)
+
+    def explain() -> None:
+        click.echo(
+            f"error: `trinity-hybrid {name}` needs the {lazy.extra} extra ({absent} is missing): {hint}", err=True
+        )
+        raise SystemExit(1)
+
+    return click.Command(
+        name,
+        callback=explain,
+        # \b keeps click from breaking the pip command at its hyphen.
+        help=f"{lazy.summary}\n\n\b\nNot installed here: {hint}",
+        short_help=f"{lazy.summary} (needs the [{lazy.extra}] extra)",
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
 
 
 def _fail(error: TrinityError) -> None:
@@ -98,6 +135,8 @@ def route(prompt: str, quality: bool, force_provider: str | None, strategy: str 
     """Explain how PROMPT would be routed (`-` reads standard input); sends nothing."""
     try:
         node = TrinityHybridNode.from_env()
+        if force_provider is not None:
+            node.require_available(force_provider)  # "set GROQ_API_KEY", not a chain that cannot be called
         decision = node.route(_read_text(prompt), quality=quality, force_provider=force_provider, strategy=strategy)
     except TrinityError as error:
         _fail(error)

@@ -1,5 +1,5 @@
-"""The production demo: 24 prompts in six languages through the configured providers, each answer
-timed and judged for coherence, then a table, a summary and optionally JSON and a plot.
+"""The production demo: 24 prompts in five languages through the configured providers, each answer
+timed, judged for coherence and shown as it comes, then a summary and optionally JSON and a plot.
 
     trinity-hybrid demo [--json PATH] [--plot PATH] [--fail PROVIDER] [--max-tokens N]
 

@@ -3,7 +3,6 @@ and it imports rich and the rest only when it runs."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 from pathlib import Path
@@ -12,12 +11,10 @@ from typing import Any
 import click
 
 from .._exceptions import TrinityError
-from ._plot import INSTALL_HINT as PLOT_HINT
+from .._extras import install_command, missing_module
 from ._plot import require_matplotlib
 from ._runner import MAX_TOKENS_DEFAULT
 from ._suite import CATEGORIES
-
-RICH_HINT = "pip install 'trinity-hybrid[demo]'"
 
 
 def _fail(message: str) -> None:
@@ -36,7 +33,7 @@ def _fail(message: str) -> None:
     "--plot",
     "plot_path",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help=f"Draw latency and tok/s by provider and category as a PNG (needs matplotlib: {PLOT_HINT}).",
+    help=f"Draw latency and tok/s by provider and category as a PNG (needs matplotlib: {install_command('plot')}).",
 )
 @click.option(
     "--fail",
@@ -69,8 +66,10 @@ def demo(json_path: Path | None, plot_path: Path | None, fail_providers: tuple[s
     present); it does not change the exit code, which is 1 only when no prompt was answered or
     the configuration is wrong.
     """
-    if importlib.util.find_spec("rich") is None:
-        _fail(f"the demo draws its progress bar and tables with rich, which is not installed: {RICH_HINT}")
+    if missing_module("demo"):
+        _fail(
+            f"the demo draws its progress bar and tables with rich, which is not installed: {install_command('demo')}"
+        )
     try:
         if plot_path is not None:
             require_matplotlib()
@@ -92,16 +91,28 @@ def _run(
     from rich.logging import RichHandler
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from .._local import runtime_installed
     from .._node import TrinityHybridNode
-    from ._report import document, show, summarize
-    from ._runner import PromptResult, load_local_model, make_unreachable, run_suite
+    from ._report import document, print_prompt, show, summarize
+    from ._runner import (
+        PromptResult,
+        check_local_model,
+        load_local_model,
+        make_unreachable,
+        run_suite,
+        runs_embedded_model,
+    )
     from ._suite import production_suite
 
+    # Every line fits the terminal: rich wraps or cuts at its width, 80 columns when the output
+    # is piped or captured.
     console = Console(highlight=False)
-    if not console.is_terminal:
-        # Piped or captured output gets 80 columns by default, too few for the table.
-        console = Console(highlight=False, width=160)
     node = TrinityHybridNode.from_env()
+    check_local_model(node)
+    if runs_embedded_model(node) and runtime_installed():
+        from .._llama_log import route_llama_logs
+
+        route_llama_logs()  # llama.cpp's warnings out of the demo's output: see _llama_log
     for provider in fail_providers:
         make_unreachable(node, provider.lower())
     available = node.available_providers
@@ -129,6 +140,8 @@ def _run(
             task = progress.add_task("demo", total=len(prompts))
 
             def advance(result: PromptResult) -> None:
+                done = int(progress.tasks[0].completed) + 1
+                print_prompt(progress.console, done, len(prompts), result)
                 progress.update(task, advance=1, description=f"{result.prompt.category:<12} {result.provider or '-'}")
 
             results = run_suite(node, prompts, max_tokens=max_tokens, on_result=advance)

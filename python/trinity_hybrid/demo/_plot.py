@@ -6,19 +6,17 @@ says so before the run starts rather than after it.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
 
 from .._exceptions import ConfigurationError
+from .._extras import install_command, missing_module
 from ._runner import PromptResult
-
-INSTALL_HINT = "pip install 'trinity-hybrid[plot]'"
 
 
 def require_matplotlib() -> None:
-    if importlib.util.find_spec("matplotlib") is None:
-        raise ConfigurationError(f"--plot needs matplotlib, which is not installed: {INSTALL_HINT}")
+    if missing_module("plot"):
+        raise ConfigurationError(f"--plot needs matplotlib, which is not installed: {install_command('plot')}")
 
 
 def _means(results: Sequence[PromptResult], value: str) -> dict[tuple[str, str], float]:

@@ -75,42 +75,50 @@ def document(results: Sequence[PromptResult], status: Mapping[str, Any]) -> dict
             "status": dict(status)}  # fmt: skip
 
 
-def _outcome(result: PromptResult) -> str:
+def _verdict(result: PromptResult) -> str:
     if result.skipped is not None:
         return "[yellow]skipped[/]"
     if result.error is not None:
         return "[red]failed[/]"
     assert result.coherence is not None
     if result.coherence.coherent:
-        return "[green]yes[/]"
-    return "[red]no[/] (" + ", ".join(result.coherence.failures()) + ")"
+        return "[green]coherent[/]"
+    return "[red]not coherent[/] (" + ", ".join(result.coherence.failures()) + ")"
 
 
 def _figure(value: float | None, form: str) -> str:
     return "–" if value is None else format(value, form)
 
 
-def results_table(results: Sequence[PromptResult]) -> Any:
-    from rich.table import Table
+def _answered_by(result: PromptResult) -> str:
+    """Who answered; the route too when it held more than that provider."""
+    if result.provider is None:
+        return " → ".join(result.route) or "no provider's window holds it"
+    if result.route == (result.provider,):
+        return result.provider
+    return f"{result.provider} (route {' → '.join(result.route)})"
 
-    table = Table(title="Prompts", header_style="bold", expand=False)
-    for heading, justify in (("#", "right"), ("category", "left"), ("lang", "left"), ("route", "left"),
-                             ("provider", "left"), ("fallback", "left"), ("latency s", "right"),
-                             ("tok/s", "right"), ("coherent", "left")):  # fmt: skip
-        table.add_column(heading, justify=justify)  # type: ignore[arg-type]
-    for number, result in enumerate(results, 1):
-        table.add_row(
-            str(number),
-            result.prompt.category,
-            result.language,
-            " → ".join(result.route) or "(none fits)",
-            result.provider or "–",
-            "yes" if result.fallback else "no",
-            _figure(result.latency_s, ".2f"),
-            _figure(result.tokens_per_s, ".1f"),
-            _outcome(result),
-        )
-    return table
+
+ANSWER_INDENT = 6
+
+
+def print_prompt(console: Console, number: int, total: int, result: PromptResult) -> None:
+    """One prompt, printed as soon as it is done: what happened to it, then the start of its
+    answer on one line, cut at the console's width with an ellipsis; or why there is no answer,
+    in full. Everything wraps or is cut at the console's width (80 columns when piped)."""
+    from rich.padding import Padding
+    from rich.text import Text
+
+    heading = f"{number:>2}/{total} [bold]{result.prompt.category}[/] · {result.language} · {_answered_by(result)}"
+    if result.provider is not None:
+        heading += f" · {_figure(result.latency_s, '.2f')} s · {_figure(result.tokens_per_s, '.1f')} tok/s"
+    console.print(heading + f" · {_verdict(result)}")
+    if result.provider is None:
+        reason = Text(result.skipped or result.error or "", style="yellow" if result.skipped else "red")
+        console.print(Padding(reason, (0, 0, 0, ANSWER_INDENT)))
+        return
+    answer = " ".join(result.text.split()) or "(empty answer)"
+    console.print(Text(" " * ANSWER_INDENT + answer, style="dim"), no_wrap=True, overflow="ellipsis")
 
 
 def summary_table(summary: Mapping[str, Any]) -> Any:
@@ -143,24 +151,20 @@ def status_table(status: Mapping[str, Any]) -> Any:
     """The providers after the run: breaker state and counters (available providers only)."""
     from rich.table import Table
 
+    # No key column, not even masked: `trinity-hybrid status` shows those.
     table = Table(title="Providers after the run", header_style="bold")
-    for heading in ("provider", "breaker", "calls", "ok", "failed", "success", "avg latency", "key"):
-        table.add_column(heading, justify="left" if heading in ("provider", "breaker", "key") else "right")
+    for heading in ("provider", "breaker", "calls", "ok", "failed", "success", "avg latency"):
+        table.add_column(heading, justify="left" if heading in ("provider", "breaker") else "right")
     for name in status["available_providers"]:
         entry = status["providers"][name]
         state = entry["state"]
         shown = {"closed": "[green]closed[/]", "open": "[red]open[/]"}.get(state, f"[yellow]{state}[/]")
         table.add_row(name, shown, str(entry["total_calls"]), str(entry["successful_calls"]), str(entry["failed_calls"]),
-                      str(entry["success_rate"]), str(entry["avg_latency"]), entry["key"] or "-")  # fmt: skip
+                      str(entry["success_rate"]), str(entry["avg_latency"]))  # fmt: skip
     return table
 
 
 def show(console: Console, results: Sequence[PromptResult], status: Mapping[str, Any]) -> None:
-    console.print(results_table(results))
-    for result in results:
-        if result.skipped is not None:
-            console.print(f"[yellow]skipped[/] {result.prompt.category}: {result.skipped}", highlight=False)
-        elif result.error is not None:
-            console.print(f"[red]failed[/] {result.prompt.category}: {result.error}", highlight=False)
+    """After the run (each prompt was shown as it finished): the summary and the providers."""
     console.print(summary_table(summarize(results)))
     console.print(status_table(status))

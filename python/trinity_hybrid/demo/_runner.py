@@ -7,18 +7,20 @@ is reported with the error; the run goes on.
 
 from __future__ import annotations
 
+import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from .._exceptions import AllProvidersFailed, ConfigurationError, TrinityError
+from .._extras import install_command
 from ._coherence import Coherence, measure
 from ._suite import DemoPrompt
 
 if TYPE_CHECKING:
-    from .._inference import Attempt
     from .._node import TrinityHybridNode
+    from .._results import Attempt
 
 # Enough for a short answer, and for the offline run on the 135M local model to finish in a
 # couple of minutes on two cores.
@@ -128,20 +130,43 @@ def run_suite(
     return results
 
 
+def runs_embedded_model(node: TrinityHybridNode) -> bool:
+    """Whether the local provider is the model run in this process (not a server by URL)."""
+    return "local" in node.available_providers and "local" not in node.base_urls
+
+
+def check_local_model(node: TrinityHybridNode, environ: Mapping[str, str] = os.environ) -> None:
+    """Stops the demo before its first prompt, with one line, when the embedded model cannot
+    run: a ``LOCAL_MODEL_PATH`` that names no file (whatever other providers there are), or, on
+    an offline run, a missing runtime or model. With remote providers configured the local model
+    is the last resort, and an attempt that cannot reach it is reported with the prompt."""
+    from .._local import default_model_path, runtime_installed
+
+    if not runs_embedded_model(node):
+        return
+    offline = node.available_providers == ("local",)
+    if offline and not runtime_installed():
+        raise ConfigurationError(
+            "no key is set, so the demo runs on the embedded local model, which needs llama-cpp-python: "
+            f"{install_command('local')}"
+        )
+    if offline or environ.get("LOCAL_MODEL_PATH", "").strip():
+        default_model_path(environ)  # raises, naming LOCAL_MODEL_PATH, when it is not a file
+
+
 def load_local_model(node: TrinityHybridNode) -> bool:
     """Loads the embedded model before an offline run (the local provider alone), so that the
     first prompt's latency is that of an answer, not of reading the GGUF file. With remote
     providers the local model is the last resort and a fallback to it shows its cold start, as it
-    would in production. False when nothing was loaded (a local server is configured, or the
-    runtime or model file is missing: the prompts then report why)."""
-    from .._local import runtime_installed
-
-    if node.available_providers != ("local",) or "local" in node.base_urls or not runtime_installed():
+    would in production. False when there is nothing to load here (remote providers, or a local
+    server by URL); a model file that llama.cpp cannot read raises ``ConfigurationError``."""
+    if node.available_providers != ("local",) or not runs_embedded_model(node):
         return False
+    model = node._local_model()  # the node's own model, the one its transport calls
     try:
-        node._local_model()._loaded()  # the node's own model, the one its transport calls
-    except TrinityError:
-        return False
+        model._loaded()
+    except ValueError as error:  # llama-cpp-python's error for a file it cannot load
+        raise ConfigurationError(f"the local model {model.model_path} could not be loaded: {error}") from None
     return True
 
 

@@ -9,6 +9,10 @@ the faster in-memory values.
 Binding: with ``TRINITY_API_KEYS`` set the gateway listens on every interface by default; without
 it, only on loopback, and a ``--host`` given explicitly is obeyed with a warning on stderr, since
 anyone who can reach the port can then spend the providers' keys.
+
+Before uvicorn starts, the command checks that it can listen (a busy port is one line and exit
+code 1), then prints the address and the providers it found: their names only, never a key.
+The ``gateway`` extra is checked before this module is imported (``trinity_hybrid._cli``).
 """
 
 from __future__ import annotations
@@ -18,10 +22,16 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 
+from .._extras import install_command
 from ._auth import KEYS_VARIABLE
+from ._listen import ListenError, address_url, reserve_port
+
+if TYPE_CHECKING:
+    from .. import TrinityHybridNode
 
 __all__ = ["serve"]
 
@@ -40,6 +50,31 @@ def choose_host(host: str | None, keys_configured: bool) -> tuple[str, str | Non
             f"with your providers' keys; set {KEYS_VARIABLE} to require a bearer key"
         )
     return host, None
+
+
+def providers_line(node: TrinityHybridNode) -> str:
+    """The available providers by name (no key, not even masked), and a word on the local model
+    when its runtime is not installed and no server stands in for it."""
+    from .._local import runtime_installed
+
+    names = []
+    for name in node.available_providers:
+        if name == "local" and "local" not in node.base_urls and not runtime_installed():
+            name = f"local (not installed: {install_command('local')})"
+        names.append(name)
+    return ", ".join(names) or "none"
+
+
+@contextmanager
+def _startup_failure_is_exit_1() -> Iterator[None]:
+    """uvicorn exits with 3 when it cannot start (it has logged why); the CLI's code for every
+    error is 1, as README lists."""
+    try:
+        yield
+    except SystemExit as stop:
+        if stop.code not in (None, 0):
+            raise SystemExit(1) from None
+        raise
 
 
 @contextmanager
@@ -82,15 +117,7 @@ def metrics_directory(workers: int) -> Iterator[str | None]:
 def serve(host: str | None, port: int, workers: int, log_level: str, access_log: bool) -> None:
     """Run the OpenAI-compatible gateway: POST /v1/chat/completions, GET /v1/models, /health,
     /status, /metrics, /autonomous/plan and /autonomous/status."""
-    try:
-        import prometheus_client  # noqa: F401
-        import uvicorn
-    except ImportError as error:
-        click.echo(
-            f"error: the gateway needs the `gateway` extra: pip install 'trinity-hybrid[gateway]' ({error.name} is missing)",
-            err=True,
-        )
-        raise SystemExit(1) from None
+    import uvicorn
 
     from .. import TrinityError, TrinityHybridNode
 
@@ -102,11 +129,18 @@ def serve(host: str | None, port: int, workers: int, log_level: str, access_log:
     if warning:
         click.echo(warning, err=True)
     try:
-        TrinityHybridNode.from_env()  # a bad configuration fails here, once, with a clear message
-    except TrinityError as error:
+        node = TrinityHybridNode.from_env()  # a bad configuration fails here, once, with a clear message
+        port = reserve_port(bound, port)
+    except (TrinityError, ListenError) as error:
         click.echo(f"error: {error}", err=True)
         raise SystemExit(1) from None
-    with metrics_directory(workers):
+    click.echo(f"listening on {address_url(bound, port)} (OpenAI-compatible API at /v1"
+               + (f", {workers} workers)" if workers > 1 else ")"))  # fmt: skip
+    click.echo(f"providers: {providers_line(node)}")
+    # Each worker makes its own node from the environment; this one only checked it.
+    node.close()
+    node.close_shared_state()
+    with metrics_directory(workers), _startup_failure_is_exit_1():
         uvicorn.run(
             "trinity_hybrid.gateway._app:app_from_env",
             factory=True,
