@@ -25,7 +25,7 @@ from trinity_hybrid import (
 )
 from trinity_hybrid._drive_async import AsyncAttempts, complete_async, drive_async
 from trinity_hybrid._drive_sync import SyncAttempts, drive_sync
-from trinity_hybrid._planner import (
+from trinity_hybrid._plan_steps import (
     AttemptRun,
     CacheAnswer,
     CacheGet,
@@ -34,7 +34,6 @@ from trinity_hybrid._planner import (
     Emit,
     Fail,
     Finish,
-    Plan,
     Replied,
     Send,
     StreamEnded,
@@ -43,6 +42,7 @@ from trinity_hybrid._planner import (
     TransportFailed,
     Wait,
 )
+from trinity_hybrid._planner import Plan
 
 # Providers that speak OpenAI's wire format, so one scripted body serves all of them.
 KEYS = {

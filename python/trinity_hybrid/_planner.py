@@ -41,12 +41,10 @@ from ._exceptions import (
 from ._plan_steps import (
     Action,
     AttemptRun,
-    CacheAnswer,
     CacheGet,
     CachePut,
     Close,
     Emit,
-    Event,
     Fail,
     Finish,
     Replied,
@@ -54,34 +52,13 @@ from ._plan_steps import (
     StreamEnded,
     StreamEvent,
     TimedOut,
-    TransportFailed,
     Wait,
 )
 from ._results import TIMEOUTS_DEFAULT, Attempt, Response, StreamChunk, Timeouts
 from .providers._features import request_field
 from .providers._types import ChatRequest, Choice, Completion, Endpoint, StreamDelta, ToolCall, Usage
 
-__all__ = [
-    "Action",
-    "AttemptRun",
-    "CacheAnswer",
-    "CacheGet",
-    "CachePut",
-    "Close",
-    "Emit",
-    "Event",
-    "Fail",
-    "Finish",
-    "Plan",
-    "PlanOptions",
-    "Replied",
-    "Send",
-    "StreamEnded",
-    "StreamEvent",
-    "TimedOut",
-    "TransportFailed",
-    "Wait",
-]
+__all__ = ["Plan", "PlanOptions"]
 
 # One record per provider attempt, with its fields in `extra` for structured handlers (JSON
 # logging): provider, outcome, latency_ms, error_type. Messages come from our own errors, whose

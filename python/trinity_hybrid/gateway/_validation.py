@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._exceptions import InvalidInputError
+from .._messages import json_type
 from .._request import ChatRequest
 from ._errors import ApiError, bad_request
 
@@ -65,7 +66,7 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
         where = f" (line {error.lineno}, column {error.colno})" if isinstance(error, json.JSONDecodeError) else ""
         raise bad_request(f"the request body is not valid JSON{where}", code="invalid_json") from None
     if not isinstance(document, dict):
-        raise bad_request(f"the request body must be a JSON object, not {_json_type(document)}")
+        raise bad_request(f"the request body must be a JSON object, not {json_type(document)}")
     return document
 
 
@@ -126,7 +127,7 @@ def _optional(document: dict[str, Any], name: str, kind: type | tuple[type, ...]
         raise bad_request(f"{name} must be {_kind_name(kind)}, not a boolean", param=name, code="invalid_type")
     if not isinstance(value, kind):
         raise bad_request(
-            f"{name} must be {_kind_name(kind)}, not {_json_type(value)}", param=name, code="invalid_type"
+            f"{name} must be {_kind_name(kind)}, not {json_type(value)}", param=name, code="invalid_type"
         )
     return value
 
@@ -136,16 +137,3 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
     if isinstance(kind, tuple):
         return "a number"
     return names.get(kind, kind.__name__)
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    return {
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        str: "a string",
-        list: "an array",
-        dict: "an object",
-    }.get(type(value), type(value).__name__)
