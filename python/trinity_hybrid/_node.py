@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ._board import Board, ProviderStats, format_status
@@ -28,7 +28,7 @@ from ._environment import Environment, ProviderVariables, read_environment
 from ._exceptions import ConfigurationError, InvalidInputError, NoProviderAvailable
 from ._planner import Plan, PlanOptions
 from ._request import ChatRequest
-from ._results import TIMEOUTS_DEFAULT, Response, StreamChunk, Timeouts
+from ._results import TIMEOUTS_DEFAULT, Response, Timeouts
 from ._route import Prompt, Route, Router
 from ._secret import Secret, mask_key
 
@@ -364,11 +364,6 @@ class TrinityHybridNode:
         from ._drive_async import AsyncAttempts, httpx_async_events
 
         return AsyncAttempts(httpx_async_events(self._async_client(), plan.options.timeouts), time.monotonic)
-
-    def stream(self, prompt: Prompt | ChatRequest, **options: Any) -> Iterator[StreamChunk]:
-        """``infer(prompt, stream=True)``: the chunks of a streamed answer."""
-        chunks: Iterator[StreamChunk] = self.infer(prompt, **options, stream=True)
-        return chunks
 
     # ------------------------------------------------------------------------------------------
     # Resources.
