@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from environments import keyless_environment
 from loopback import AnthropicServer, OpenAIServer, Request
 from rich.cells import cell_len
 from trinity_hybrid._cli import main
@@ -255,13 +256,10 @@ def test_offline_on_the_real_local_model(tmp_path: Path) -> None:
     """As a user runs it, in a process of its own, so that anything llama.cpp writes to the
     standard streams, from C or from Python, would be seen."""
     out = tmp_path / "demo.json"
-    keyless = {name: value for name, value in os.environ.items()
-               if not name.endswith(("_API_KEY", "_BASE_URL", "_MODEL")) and not name.startswith(("LOCAL_", "TRINITY_"))
-               and name not in ("DEFAULT_LLM_PROVIDER", "COLUMNS")}  # fmt: skip
     ran = subprocess.run(
         [sys.executable, "-m", "trinity_hybrid", "demo", "--category", "Factual", "--category", "Logic",
          "--max-tokens", "16", "--json", str(out)],
-        check=False, env=keyless, capture_output=True, text=True, timeout=600,
+        check=False, env=keyless_environment(), capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert ran.returncode == 0, ran.stderr
     assert "offline, on the embedded local model" in ran.stdout

@@ -6,13 +6,13 @@ block an import), the rest of the environment left as a user's would be."""
 from __future__ import annotations
 
 import importlib.metadata
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from environments import keyless_environment
 from trinity_hybrid._extras import EXTRA_MODULES, install_command, missing_module
 
 try:
@@ -22,11 +22,6 @@ except ModuleNotFoundError:  # Python 3.10
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT_S = 120
-
-
-def keyless_environment() -> dict[str, str]:
-    configuring = re.compile(r"_API_KEY$|_BASE_URL$|_MODEL$|^TRINITY_|^DEFAULT_LLM_PROVIDER$|^LOCAL_")
-    return {name: value for name, value in os.environ.items() if not configuring.search(name)}
 
 
 def cli_without(

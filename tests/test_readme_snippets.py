@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from environments import keyless_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -40,13 +41,6 @@ def section(text: str, heading: str) -> str:
     start = text.index(f"\n## {heading}\n")
     end = text.find("\n## ", start + 1)
     return text[start : end if end != -1 else len(text)]
-
-
-def keyless_environment() -> dict[str, str]:
-    """This process's environment without anything that configures a provider, the router or
-    the local model, as on a machine where nothing is set."""
-    configuring = re.compile(r"_API_KEY$|_BASE_URL$|_MODEL$|^TRINITY_|^DEFAULT_LLM_PROVIDER$|^LOCAL_")
-    return {name: value for name, value in os.environ.items() if not configuring.search(name)}
 
 
 # --- Zig ----------------------------------------------------------------------------------------
