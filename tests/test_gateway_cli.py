@@ -200,18 +200,22 @@ def test_serve_on_a_busy_port_says_so_in_one_line_and_exits_1() -> None:
 
 
 def read_lines(process: subprocess.Popen[str], count: int) -> list[str]:
-    """The first ``count`` lines the process prints, waiting at most STARTUP_TIMEOUT_S for them."""
+    """The first ``count`` lines the process prints, waiting at most STARTUP_TIMEOUT_S for them.
+    Read from the pipe's descriptor: a text stream's readline would take both lines into its own
+    buffer when they arrive together, and select would then wait for bytes already read."""
     assert process.stdout is not None
-    lines: list[str] = []
+    descriptor = process.stdout.fileno()
+    received = b""
     with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
+        selector.register(descriptor, selectors.EVENT_READ)
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while len(lines) < count:
-            assert selector.select(max(0.0, deadline - time.monotonic())), f"printed only {lines}"
-            line = process.stdout.readline()
-            assert line, f"the process ended after {lines}: {process.communicate()[1]}"
-            lines.append(line.rstrip("\n"))
-    return lines
+        while received.count(b"\n") < count:
+            shown = received.decode(errors="replace").splitlines()
+            assert selector.select(max(0.0, deadline - time.monotonic())), f"printed only {shown}"
+            data = os.read(descriptor, 65536)
+            assert data, f"the process ended after {shown}: {process.communicate()[1]}"
+            received += data
+    return received.decode().splitlines()[:count]
 
 
 def test_serve_prints_its_address_and_providers_without_keys(openai_server: OpenAIServer) -> None:

@@ -363,3 +363,43 @@ def test_sync_and_async_drivers_make_the_same_attempts(outcomes: dict[str, str])
     # A stream that never broke walks the chain as the whole answer does.
     if "broken_stream" not in outcomes.values():
         assert through_sync(outcomes, stream=True) == through_sync(outcomes, stream=False)
+
+
+class Unexpected(Exception):
+    """Not an HTTP error: what a reader's bug (or an unmapped library error) would raise."""
+
+
+def test_a_reader_that_raises_or_fails_to_close_never_escapes_untyped() -> None:
+    """An attempt whose reader raises something unexpected is that attempt's typed failure (the
+    next provider answers); an error while closing a finished attempt is not the call's."""
+    node = new_node()
+    first, second = node.route("Hello").providers[:2]
+
+    def sync_reader(attempt: AttemptRun) -> Iterator[Any]:
+        if attempt.provider == first:
+            raise Unexpected("boom")
+        try:
+            yield from scripted_events(attempt, "ok")
+        finally:
+            raise Unexpected("while closing")
+
+    async def async_reader(attempt: AttemptRun) -> AsyncIterator[Any]:
+        if attempt.provider == first:
+            raise Unexpected("boom")
+        try:
+            for event in scripted_events(attempt, "ok"):
+                yield event
+        finally:
+            raise Unexpected("while closing")
+
+    plan = node.plan("Hello")
+    items = list(drive_sync(plan, SyncAttempts(sync_reader, node._hedge_executor, lambda: 0.0), None))
+
+    async def run_async() -> Any:
+        return await complete_async(node.plan("Hello"), AsyncAttempts(async_reader, lambda: 0.0), None)
+
+    answered = asyncio.run(run_async())
+    for result in (items[-1], answered):
+        assert result.provider == second
+        assert outcomes_of(result.attempts) == [(first, "failure"), (second, "success")]
+        assert result.attempts[0].error_type == "TransientError"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable, Generator
 from typing import Any
 
@@ -36,6 +37,7 @@ from ._plan_steps import (
     TimedOut,
     TransportFailed,
     Wait,
+    failed_event,
 )
 from ._planner import Plan
 from ._results import Response, StreamChunk, Timeouts
@@ -43,6 +45,8 @@ from ._results import Response, StreamChunk, Timeouts
 __all__ = ["AsyncAttempts", "AsyncChunks", "AsyncEvents", "complete_async", "drive_async", "httpx_async_events"]
 
 AsyncEvents = Callable[[AttemptRun], AsyncIterator[Event]]
+
+logger = logging.getLogger("trinity_hybrid")
 
 
 def httpx_async_events(client: httpx.AsyncClient, timeouts: Timeouts) -> AsyncEvents:
@@ -85,8 +89,13 @@ class AsyncAttempts:
 
     async def wait(self, deadline_s: float | None) -> Event:
         if deadline_s is None and not self._tasks and len(self._inline) == 1:
-            iterator = next(iter(self._inline.values()))
-            return await iterator.__anext__()
+            attempt, iterator = next(iter(self._inline.items()))
+            try:
+                return await iterator.__anext__()
+            except StopAsyncIteration:
+                return failed_event(attempt, None)
+            except Exception as error:  # noqa: BLE001  a reader's bug must not escape the call untyped
+                return failed_event(attempt, error)
         if not self._inline and not self._tasks:
             if deadline_s is not None:
                 await asyncio.sleep(max(0.0, deadline_s - self._clock()))
@@ -94,7 +103,7 @@ class AsyncAttempts:
         if self._queue is None:
             self._queue = asyncio.Queue()
         for attempt, iterator in self._inline.items():
-            self._tasks[attempt] = asyncio.ensure_future(self._pump(iterator, self._queue))
+            self._tasks[attempt] = asyncio.ensure_future(self._pump(attempt, iterator, self._queue))
         self._inline.clear()
         timeout_s = None if deadline_s is None else max(0.0, deadline_s - self._clock())
         try:
@@ -103,17 +112,19 @@ class AsyncAttempts:
             return TimedOut()
 
     @staticmethod
-    async def _pump(iterator: AsyncIterator[Event], events: asyncio.Queue[Event]) -> None:
+    async def _pump(attempt: AttemptRun, iterator: AsyncIterator[Event], events: asyncio.Queue[Event]) -> None:
         try:
             async for event in iterator:
                 events.put_nowait(event)
+        except Exception as error:  # noqa: BLE001  reported, or the call would wait for this attempt forever
+            events.put_nowait(failed_event(attempt, error))
         finally:
-            await iterator.aclose()  # type: ignore[attr-defined]
+            await _close_quietly(iterator)
 
     async def close(self, attempt: AttemptRun) -> None:
         iterator = self._inline.pop(attempt, None)
         if iterator is not None:
-            await iterator.aclose()  # type: ignore[attr-defined]
+            await _close_quietly(iterator)
             return
         task = self._tasks.pop(attempt, None)
         if task is not None and not task.done():
@@ -124,6 +135,16 @@ class AsyncAttempts:
     async def close_all(self) -> None:
         for attempt in [*self._inline, *self._tasks]:
             await self.close(attempt)
+
+
+async def _close_quietly(iterator: AsyncIterator[Event]) -> None:
+    """Closes an attempt's reader. The attempt is over (answered, failed or given up): an error
+    while closing its connection (aiohttp's, httpx's) is no news for the call, and must not
+    become its error, nor reach a gateway's client as a dropped connection."""
+    try:
+        await iterator.aclose()  # type: ignore[attr-defined]
+    except Exception as error:  # noqa: BLE001  see the docstring
+        logger.debug("closing an attempt's reader failed: %s", type(error).__name__)
 
 
 async def drive_async(plan: Plan, attempts: AsyncAttempts, cache: Any) -> AsyncIterator[StreamChunk | Response]:

@@ -9,6 +9,7 @@ thread blocked in a request cannot be interrupted: a loser's reply is dropped wh
 
 from __future__ import annotations
 
+import logging
 import queue
 import time
 from collections.abc import Callable, Generator, Iterator
@@ -36,6 +37,7 @@ from ._plan_steps import (
     TimedOut,
     TransportFailed,
     Wait,
+    failed_event,
 )
 from ._planner import Plan
 from ._results import Response, StreamChunk
@@ -43,6 +45,8 @@ from ._results import Response, StreamChunk
 __all__ = ["SyncAttempts", "drive_sync", "httpx_events"]
 
 Events = Callable[[AttemptRun], Iterator[Event]]
+
+logger = logging.getLogger("trinity_hybrid")
 
 
 def httpx_events(client: httpx.Client, timeouts: Any) -> Events:
@@ -87,7 +91,13 @@ class SyncAttempts:
 
     def wait(self, deadline_s: float | None) -> Event:
         if deadline_s is None and not self._pumped and len(self._inline) == 1:
-            return next(next(iter(self._inline.values())))
+            attempt, iterator = next(iter(self._inline.items()))
+            try:
+                return next(iterator)
+            except StopIteration:
+                return failed_event(attempt, None)
+            except Exception as error:  # noqa: BLE001  a reader's bug must not escape the call untyped
+                return failed_event(attempt, error)
         if not self._inline and not self._pumped:
             if deadline_s is not None:
                 time.sleep(max(0.0, deadline_s - self._clock()))
@@ -110,19 +120,30 @@ class SyncAttempts:
                 if attempt in self._closed:
                     break
                 events.put(event)
+        except Exception as error:  # noqa: BLE001  reported, or the caller would wait for this attempt forever
+            events.put(failed_event(attempt, error))
         finally:
-            iterator.close()
+            _close_quietly(iterator)
 
     def close(self, attempt: AttemptRun) -> None:
         iterator = self._inline.pop(attempt, None)
         if iterator is not None:
-            iterator.close()
+            _close_quietly(iterator)
         elif attempt in self._pumped:
             self._closed.add(attempt)  # its thread stops at its next event
 
     def close_all(self) -> None:
         for attempt in [*self._inline, *self._pumped]:
             self.close(attempt)
+
+
+def _close_quietly(iterator: Iterator[Event]) -> None:
+    """Closes an attempt's reader. The attempt is over (answered, failed or given up): an error
+    while closing its connection is no news for the call, and must not become its error."""
+    try:
+        iterator.close()  # type: ignore[attr-defined]
+    except Exception as error:  # noqa: BLE001  see the docstring
+        logger.debug("closing an attempt's reader failed: %s", type(error).__name__)
 
 
 def drive_sync(plan: Plan, attempts: SyncAttempts, cache: Any) -> Generator[StreamChunk | Response, None, None]:

@@ -30,6 +30,7 @@ __all__ = [
     "TimedOut",
     "TransportFailed",
     "Wait",
+    "failed_event",
 ]
 
 
@@ -156,3 +157,16 @@ class CacheAnswer:
 
 
 Event = Replied | TransportFailed | StreamEvent | StreamEnded | TimedOut | CacheAnswer
+
+
+def failed_event(attempt: AttemptRun, error: BaseException | None) -> TransportFailed:
+    """What a driver reports when reading an attempt raised (or its events ended with no
+    answer, ``error`` None): the attempt's failure, typed, so that the plan goes on to the next
+    provider instead of the exception escaping the call (or the call waiting for an event that
+    never comes)."""
+    from ._exceptions import TransientError
+
+    if isinstance(error, ProviderError):
+        return TransportFailed(attempt, error)
+    reason = "ended without an answer" if error is None else f"failed ({type(error).__name__})"
+    return TransportFailed(attempt, TransientError(f"the attempt {reason}", provider=attempt.provider))
