@@ -15,7 +15,7 @@ from ._cohere import CohereServer
 from ._faults import Fault, FaultKind, FaultScript
 from ._gemini import GeminiServer
 from ._openai import OpenAIServer
-from ._server import LoopbackServer, Reply, Request, Responder, echo
+from ._server import LoopbackServer, Reply, Request, Responder, ToolCallReply, echo
 
 __all__ = [
     "AnthropicServer",
@@ -29,5 +29,6 @@ __all__ = [
     "Reply",
     "Request",
     "Responder",
+    "ToolCallReply",
     "echo",
 ]

@@ -74,8 +74,21 @@ class Request:
 
 
 @dataclass(frozen=True)
+class ToolCallReply:
+    """A responder's answer that calls tools instead of writing text: each call is (id, name,
+    arguments as a JSON object). Each wire renders them in its own shape (OpenAI ``tool_calls``,
+    Anthropic ``tool_use`` blocks, Gemini ``functionCall`` parts, Cohere ``tool_calls``), whole
+    or streamed as that provider streams them."""
+
+    calls: tuple[tuple[str, str, dict[str, Any]], ...]
+    # Text the model writes before its calls (Anthropic text blocks, Cohere's tool_plan).
+    preface: str = ""
+
+
+@dataclass(frozen=True)
 class Reply:
-    """The model's deterministic answer to one request."""
+    """The model's deterministic answer to one request. ``tool_calls`` is set when the
+    responder called tools (then ``text`` is the preface, often empty)."""
 
     id: str
     model: str
@@ -84,6 +97,7 @@ class Reply:
     prompt_tokens: int
     completion_tokens: int
     truncated: bool  # stopped by the request's output-token limit
+    tool_calls: tuple[tuple[str, str, dict[str, Any]], ...] = ()
 
     @property
     def total_tokens(self) -> int:
@@ -106,7 +120,8 @@ class StreamPlan:
     tail: list[bytes]
 
 
-Responder = Callable[[Request], str]
+# A responder answers with text, or with tool calls (``ToolCallReply``).
+Responder = Callable[[Request], "str | ToolCallReply"]
 
 
 def echo(request: Request) -> str:
@@ -385,7 +400,11 @@ class LoopbackServer:
         return request
 
     def _reply(self, request: Request) -> Reply:
-        text = self.responder(request)
+        answer = self.responder(request)
+        tool_calls: tuple[tuple[str, str, dict[str, Any]], ...] = ()
+        if isinstance(answer, ToolCallReply):
+            answer, tool_calls = answer.preface, answer.calls
+        text = answer
         pieces = _split_tokens(text)
         limit = self.wire.max_output_tokens(request.json)
         truncated = limit is not None and len(pieces) > limit
@@ -399,8 +418,9 @@ class LoopbackServer:
             text="".join(pieces),
             pieces=tuple(pieces),
             prompt_tokens=count_words(self.wire.prompt_texts(request.json)),
-            completion_tokens=len(pieces),
+            completion_tokens=len(pieces) + len(tool_calls),
             truncated=truncated,
+            tool_calls=tool_calls,
         )
 
     async def _apply_early_fault(self, http_request: web.Request, fault: Fault) -> web.StreamResponse | None:
