@@ -13,6 +13,7 @@ interface; the board never imports the Redis module.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -31,6 +32,7 @@ _INFO_FIELDS = frozenset({
     "price_output_usd_per_mtok", "strengths", "priority",
 })  # fmt: skip
 STATUS_BUFFER_BYTES = 8192
+logger = logging.getLogger("trinity_hybrid")
 STATUS_BUFFER_TOO_SMALL = 4
 
 
@@ -105,6 +107,8 @@ class Board:
         self._strategy_index = {name: index for index, name in enumerate(self.strategy_names)}
         # Set by ``_shared.SharedState`` while this replica shares its state.
         self.replicas: Replicas | None = None
+        # Providers whose model has no listed price (``set_model``).
+        self.prices_unknown: set[str] = set()
 
     # ------------------------------------------------------------------------------------------
     # Names.
@@ -248,6 +252,9 @@ class Board:
         _native.check(self.lib.th_node_set_provider(self.handle, index, info), fields)
 
     def set_model(self, provider: str, model: str, *, variable: str | None = None) -> None:
+        """Sets ``provider``'s model and prices it from ``data/prices.json`` (``_prices``): a
+        model with no listed price costs 0 and is shown as ``price_known: false``, never billed
+        at the previous model's price. Setting the model it already has changes nothing."""
         index = self.index(provider)
         encoded = model.encode("utf-8", "surrogatepass") if isinstance(model, str) else None
         limit = int(self.lib.TH_MODEL_BYTES_MAX) - 1
@@ -255,8 +262,21 @@ class Board:
             where = variable or f"{provider} model"
             raise ConfigurationError(f"{where} must be a model name of 1 to {limit} bytes")
         info = self._info(index)
+        if self.ffi.string(info.model) == encoded:
+            return
+        from ._prices import price_of
+
+        price = price_of(provider, model)
         info.model = encoded
+        info.price_input_usd_per_mtok = 0.0 if price is None else price.input_usd_per_mtok
+        info.price_output_usd_per_mtok = 0.0 if price is None else price.output_usd_per_mtok
         _native.check(self.lib.th_node_set_provider(self.handle, index, info), "set_model")
+        if price is None:
+            self.prices_unknown.add(provider)
+            logger.warning("no price is known for %s model %r: its calls cost 0 here (see data/prices.json)",
+                           provider, model)  # fmt: skip
+        else:
+            self.prices_unknown.discard(provider)
 
     # ------------------------------------------------------------------------------------------
     # Outcomes.
@@ -389,6 +409,8 @@ class Board:
                 continue
             _native.check(status, "status")
             document: dict[str, Any] = json.loads(bytes(self.ffi.buffer(buffer, length[0])))
+            for name, entry in document.get("providers", {}).items():
+                entry["price_known"] = name not in self.prices_unknown
             return _without_rate_before_calls(document)
 
     @property
@@ -415,5 +437,7 @@ def format_status(status: Mapping[str, Any]) -> str:
             f"{entry['failed_calls']:>6} {rate:>8} {entry['avg_latency']:>8} "
             f"{entry['key'] or '-':<12} {entry['model']}"
         )
-    lines.append(f"total calls: {status['total_calls']}; available: {', '.join(status['available_providers']) or 'none'}")
+    lines.append(
+        f"total calls: {status['total_calls']}; available: {', '.join(status['available_providers']) or 'none'}"
+    )
     return "\n".join(lines)
