@@ -5,7 +5,7 @@ here sends anything.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._board import Board
 from ._exceptions import NoProviderAvailable, ProviderUnavailableError
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from ._request import ChatRequest
     from .providers import Endpoint, WireFormat
 
-__all__ = ["Directory"]
+__all__ = ["Directory", "EmbeddingDirectory"]
 
 
 class Directory:
@@ -106,3 +106,27 @@ class Directory:
         """Why ``provider`` cannot take ``request`` (a feature its API or model lacks), or None."""
         return self.wire_format(provider).unsupported(endpoint, request)
 
+
+class EmbeddingDirectory:
+    """The planner's view of the providers for an embeddings call: the same keys and base URLs,
+    each provider's embedding model (``providers.embeddings.EMBEDDING_MODELS``, or
+    ``<PROVIDER>_EMBEDDING_MODEL``), and its embeddings wire format. A provider with no
+    embedding model is skipped, said as such."""
+
+    def __init__(self, directory: Directory, models: dict[str, str]) -> None:
+        self._directory = directory
+        self._models = models
+
+    def endpoint(self, provider: str) -> Endpoint:
+        import dataclasses
+
+        endpoint = self._directory.endpoint(provider)
+        return dataclasses.replace(endpoint, model=self._models.get(provider, endpoint.model))
+
+    def wire_format(self, provider: str) -> Any:
+        from .providers.embeddings import embedding_format
+
+        return embedding_format(provider, self._directory.wire_format(provider))
+
+    def lacks(self, provider: str, endpoint: Endpoint, request: Any) -> str | None:
+        return None if provider in self._models else "embeddings"

@@ -180,14 +180,15 @@ async def drive_async(plan: Plan, attempts: AsyncAttempts, cache: Any) -> AsyncI
 
 
 async def complete_async(plan: Plan, attempts: AsyncAttempts, cache: Any) -> Response:
-    """Runs a non-stream ``plan`` to its ``Response``."""
+    """Runs a non-stream ``plan`` to its answer: a ``Response`` (an embeddings plan's is an
+    ``EmbeddingResponse``)."""
     steps = drive_async(plan, attempts, cache)
     try:
         result = await steps.__anext__()
     finally:
         await steps.aclose()  # type: ignore[attr-defined]
-    assert type(result) is Response, "a non-stream plan finishes with a Response"
-    return result
+    assert type(result) is not StreamChunk, "a non-stream plan finishes with its answer"
+    return result  # type: ignore[return-value]
 
 
 class AsyncChunks:

@@ -42,6 +42,8 @@ class Environment:
     base_urls: dict[str, str] = field(default_factory=dict)
     # provider -> (model, the variable that set it)
     models: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # provider -> embedding model (<PROVIDER>_EMBEDDING_MODEL)
+    embedding_models: dict[str, str] = field(default_factory=dict)
     config_path: str | None = None
     default_provider: str | None = None
     strategy: str | None = None
@@ -61,6 +63,7 @@ def read_environment(
     keys: dict[str, str] = {}
     base_urls: dict[str, str] = {}
     models: dict[str, tuple[str, str]] = {}
+    embedding_models: dict[str, str] = {}
     for provider, names in variables.items():
         key = next((value for value in (_get(source, name) for name in names.keys) if value), None)
         if key:
@@ -73,10 +76,14 @@ def read_environment(
         model = _get(source, names.model)
         if model:
             models[provider] = (model, names.model)
+        embedding_model = _get(source, names.model.replace("_MODEL", "_EMBEDDING_MODEL"))
+        if embedding_model:
+            embedding_models[provider] = embedding_model
     return Environment(
         keys=keys,
         base_urls=base_urls,
         models=models,
+        embedding_models=embedding_models,
         config_path=_get(source, "TRINITY_CONFIG"),
         default_provider=_choice(source, "DEFAULT_LLM_PROVIDER", tuple(variables), "a provider"),
         strategy=_choice(source, "TRINITY_STRATEGY", strategies, "a strategy"),

@@ -16,6 +16,7 @@ recorded on the board (native). No room below imports this one.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -23,12 +24,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ._board import Board, ProviderStats, format_status
+from ._clients import Clients
 from ._directory import Directory
 from ._environment import Environment, ProviderVariables, read_environment
 from ._exceptions import ConfigurationError, InvalidInputError, NoProviderAvailable
 from ._planner import Plan, PlanOptions
 from ._request import ChatRequest
-from ._results import TIMEOUTS_DEFAULT, Response, Timeouts
+from ._results import TIMEOUTS_DEFAULT, EmbeddingResponse, Response, Timeouts
 from ._route import Prompt, Route, Router
 from ._secret import Secret, mask_key
 
@@ -39,9 +41,6 @@ if TYPE_CHECKING:
     from ._shared import SharedState
 
 __all__ = ["ProviderStats", "Route", "Secret", "TrinityHybridNode", "mask_key"]
-
-# Threads that send hedged sync attempts, per node.
-HEDGE_THREADS = 8
 
 
 class TrinityHybridNode:
@@ -65,18 +64,25 @@ class TrinityHybridNode:
         self.record_success = board.record_success
         self.record_failure = board.record_failure
         self.stats = board.stats
+        self.set_default_provider = board.set_default_provider
+        self.set_strategy = board.set_strategy
+        self.set_seed = board.set_seed  # seeds the random strategy, for reproducible chains
+        self.set_long_context_threshold = board.set_long_context_threshold
         self.endpoint = self._directory.endpoint
         self.wire_format = self._directory.wire_format
         self.base_urls = self._directory.base_urls
         self.disabled = self._directory.disabled
+        # <PROVIDER>_EMBEDDING_MODEL overrides of providers.embeddings.EMBEDDING_MODELS.
+        self.embedding_models: dict[str, str] = {}
         # Default timeouts of infer; None means the built-in ones.
         self.timeouts: Timeouts | None = None
         self._shared: SharedState | None = None
         self._cache: ResponseCache | None = None
-        self._client_sync: Any = None
-        self._client_async: Any = None
-        self._hedge_threads: Any = None
-        self._local: Any = None
+        self._clients = Clients(lambda: board.context_window_tokens("local"))
+        self._local_model = self._clients.local_model
+        self._sync_client = self._clients.sync_client
+        self._async_client = self._clients.async_client
+        self._hedge_executor = self._clients.hedge_executor
 
     # ------------------------------------------------------------------------------------------
     # Configuration.
@@ -113,6 +119,7 @@ class TrinityHybridNode:
                 self.set_available(name, "")
         for name, (model, variable) in environment.models.items():
             self.set_model(name, model, variable=variable)
+        self.embedding_models.update(environment.embedding_models)
         self.set_available("local", "")
         for name in self.disabled:
             self.set_unavailable(name)
@@ -134,19 +141,6 @@ class TrinityHybridNode:
     def key(self, provider: str) -> Secret | None:
         self._board.index(provider)
         return self._directory.key(provider)
-
-    def set_default_provider(self, provider: str | None) -> None:
-        self._board.set_default_provider(provider)
-
-    def set_strategy(self, strategy: str) -> None:
-        self._board.set_strategy(strategy)
-
-    def set_seed(self, seed: int) -> None:
-        """Seeds the ``random`` strategy, for reproducible chains."""
-        self._board.set_seed(seed)
-
-    def set_long_context_threshold(self, tokens: int) -> None:
-        self._board.set_long_context_threshold(tokens)
 
     def configure_breaker(
         self,
@@ -316,10 +310,8 @@ class TrinityHybridNode:
         steps = drive_sync(plan, attempts, self._cache)
         if stream:
             return steps
-        try:
+        with contextlib.closing(steps):
             result = next(steps)
-        finally:
-            steps.close()
         assert type(result) is Response, "a non-stream plan finishes with a Response"
         return result
 
@@ -365,51 +357,54 @@ class TrinityHybridNode:
 
         return AsyncAttempts(httpx_async_events(self._async_client(), plan.options.timeouts), time.monotonic)
 
+    def embedding_plan(
+        self, texts: str | list[str], *, dimensions: int | None = None, input_type: str | None = None,
+        force_provider: str | None = None, timeout: float | Timeouts | None = None,
+    ) -> Plan:  # fmt: skip
+        """An embeddings call's plan: the chain routed as for chat, each provider asked for its
+        embedding model (``providers.embeddings``); one without is skipped. ``input_type``:
+        search_document, search_query, classification or clustering."""
+        from ._directory import EmbeddingDirectory
+        from .providers.embeddings import EMBEDDING_MODELS, embedding_request
+
+        request = embedding_request(texts, dimensions=dimensions, input_type=input_type)
+        if force_provider is not None:
+            self.require_available(force_provider)
+        route = self._router.route(request.text, force_provider=force_provider)
+        timeouts = Timeouts.of(timeout) if timeout is not None else self.timeouts or TIMEOUTS_DEFAULT
+        options = PlanOptions(forced=force_provider is not None, timeouts=timeouts)
+        providers = EmbeddingDirectory(self._directory, {**EMBEDDING_MODELS, **self.embedding_models})
+        return Plan(request, route, options, self._board, providers, time.monotonic)  # type: ignore[arg-type]
+
+    def embed(self, texts: str | list[str], **options: Any) -> EmbeddingResponse:
+        """Embeds ``texts`` (a string or up to 96) with the first provider of the chain that has
+        an embedding model, falling back like ``infer``. ``options``: see ``embedding_plan``."""
+        from ._drive_sync import SyncAttempts, drive_sync, httpx_events
+
+        plan = self.embedding_plan(texts, **options)
+        events = httpx_events(self._sync_client(), plan.options.timeouts)
+        steps = drive_sync(plan, SyncAttempts(events, self._hedge_executor, time.monotonic), None)
+        with contextlib.closing(steps):
+            result = next(steps)
+        assert type(result) is EmbeddingResponse, "an embeddings plan finishes with an EmbeddingResponse"
+        return result
+
+    async def aembed(self, texts: str | list[str], **options: Any) -> EmbeddingResponse:
+        """``embed`` for asyncio."""
+        from ._drive_async import complete_async
+
+        plan = self.embedding_plan(texts, **options)
+        return await complete_async(plan, self._async_attempts(plan), None)  # type: ignore[return-value]
+
     # ------------------------------------------------------------------------------------------
     # Resources.
 
-    def _local_model(self) -> Any:
-        if self._local is None:
-            from ._local import LocalModel
-
-            self._local = LocalModel(context_tokens=self._board.context_window_tokens("local"))
-        return self._local
-
-    def _sync_client(self) -> Any:
-        if self._client_sync is None:
-            from ._http import sync_client
-
-            self._client_sync = sync_client(self._local_model())
-        return self._client_sync
-
-    def _async_client(self) -> Any:
-        if self._client_async is None:
-            from ._http import async_client
-
-            self._client_async = async_client(self._local_model())
-        return self._client_async
-
-    def _hedge_executor(self) -> Any:
-        """The threads that read hedged sync attempts, started on first use."""
-        if self._hedge_threads is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            self._hedge_threads = ThreadPoolExecutor(max_workers=HEDGE_THREADS, thread_name_prefix="trinity-hedge")
-        return self._hedge_threads
-
     def close(self) -> None:
         """Closes the sync HTTP client and the hedging threads (``aclose`` closes the async client)."""
-        if self._hedge_threads is not None:
-            self._hedge_threads.shutdown(wait=False, cancel_futures=True)
-            self._hedge_threads = None
-        if self._client_sync is not None:
-            self._client_sync.close()
-            self._client_sync = None
+        self._clients.close()
 
     async def aclose(self) -> None:
-        if self._client_async is not None:
-            await self._client_async.aclose()
-            self._client_async = None
+        await self._clients.aclose()
 
     def __enter__(self) -> Self:
         return self

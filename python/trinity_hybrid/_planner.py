@@ -54,9 +54,9 @@ from ._plan_steps import (
     TimedOut,
     Wait,
 )
-from ._results import TIMEOUTS_DEFAULT, Attempt, Response, StreamChunk, Timeouts
+from ._results import TIMEOUTS_DEFAULT, Attempt, EmbeddingResponse, Response, StreamChunk, Timeouts
 from .providers._features import request_field
-from .providers._types import ChatRequest, Choice, Completion, Endpoint, StreamDelta, ToolCall, Usage
+from .providers._types import ChatRequest, Choice, Completion, Embeddings, Endpoint, StreamDelta, ToolCall, Usage
 
 __all__ = ["Plan", "PlanOptions"]
 
@@ -312,6 +312,15 @@ class Plan:
             cost_usd, usage = self._record_success(attempt, attempt.usage)
             yield Finish(StreamChunk("", attempt.provider, usage, attempt.finish_reason, True, cost_usd,
                                      tuple(self.attempts)))  # fmt: skip
+            return
+        if type(result) is Embeddings:
+            # The board counts the call and its latency; its prices are the chat model's, so the
+            # tokens and cost go on the answer, priced by the embedding model's own price.
+            self._record_success(attempt, Usage(0, 0))
+            tokens = self.route.tokens_estimated if result.prompt_tokens is None else result.prompt_tokens
+            cost_usd = attempt.wire_format.cost_usd(attempt.endpoint, tokens)
+            yield Finish(EmbeddingResponse(result.vectors, attempt.provider, result.model, Usage(tokens, 0),
+                                           self.clock() - self.started_s, cost_usd, tuple(self.attempts)))  # fmt: skip
             return
         completion: Completion = result
         cost_usd, usage = self._record_success(attempt, completion.usage)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from ._route import Route
 
-__all__ = ["Attempt", "Response", "StreamChunk", "Timeouts"]
+__all__ = ["Attempt", "EmbeddingResponse", "Response", "StreamChunk", "Timeouts"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,3 +127,17 @@ class StreamChunk:
     reasoning: str = ""
     index: int = 0
     logprobs: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingResponse:
+    """The vectors of an embeddings call, one per text in order, and how they were obtained.
+    ``usage.prompt_tokens`` is estimated where the provider reports none (Gemini)."""
+
+    vectors: tuple[tuple[float, ...], ...]
+    provider: str
+    model: str
+    usage: Usage
+    latency_s: float
+    cost_usd: float
+    attempts: tuple[Attempt, ...]

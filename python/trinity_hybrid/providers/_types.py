@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from .._exceptions import ProviderError
 from .._request import ChatRequest, Message, ToolCall, parse_messages
@@ -191,12 +191,20 @@ class StreamDelta:
 
 @dataclass(frozen=True, slots=True)
 class EmbeddingRequest:
-    """Texts to embed; ``dimensions`` where the model can shorten its vectors."""
+    """Texts to embed; ``dimensions`` where the model can shorten its vectors. Build it with
+    ``embedding_request`` (``_embedding_request``), which checks it."""
 
     texts: tuple[str, ...]
     dimensions: int | None = None
     # search_document / search_query and the like, for providers that ask (Cohere, Gemini).
     input_type: str | None = None
+    # The planner's attempts read this of every request: an embeddings call is never streamed.
+    stream: ClassVar[bool] = False
+
+    @property
+    def text(self) -> str:
+        """What the router judges language and size on."""
+        return "\n".join(self.texts)
 
 
 @dataclass(frozen=True, slots=True)
