@@ -35,6 +35,7 @@ __version__ = "0.1.0"
 # package for routing alone stays cheap: see the import-time figures in bench/results/.
 _LAZY = {
     "Attempt": "._results",
+    "EmbeddingResponse": "._results",
     "Response": "._results",
     "StreamChunk": "._results",
     "providers": ".providers",
@@ -63,6 +64,7 @@ __all__ = [
     "ContextLengthExceededError",
     "CredentialError",
     "Detection",
+    "EmbeddingResponse",
     "InvalidInputError",
     "NativeLibraryError",
     "NoProviderAvailable",

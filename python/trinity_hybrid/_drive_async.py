@@ -40,7 +40,7 @@ from ._plan_steps import (
     failed_event,
 )
 from ._planner import Plan
-from ._results import Response, StreamChunk, Timeouts
+from ._results import EmbeddingResponse, Response, StreamChunk, Timeouts
 
 __all__ = ["AsyncAttempts", "AsyncChunks", "AsyncEvents", "complete_async", "drive_async", "httpx_async_events"]
 
@@ -147,7 +147,9 @@ async def _close_quietly(iterator: AsyncIterator[Event]) -> None:
         logger.debug("closing an attempt's reader failed: %s", type(error).__name__)
 
 
-async def drive_async(plan: Plan, attempts: AsyncAttempts, cache: Any) -> AsyncIterator[StreamChunk | Response]:
+async def drive_async(
+    plan: Plan, attempts: AsyncAttempts, cache: Any
+) -> AsyncIterator[StreamChunk | Response | EmbeddingResponse]:
     """Runs ``plan``: yields each streamed chunk, and last the result (a ``Response``, or a
     stream's closing chunk). A failure is raised, typed."""
     steps = plan.run()

@@ -40,7 +40,7 @@ from ._plan_steps import (
     failed_event,
 )
 from ._planner import Plan
-from ._results import Response, StreamChunk
+from ._results import EmbeddingResponse, Response, StreamChunk
 
 __all__ = ["SyncAttempts", "drive_sync", "httpx_events"]
 
@@ -146,7 +146,9 @@ def _close_quietly(iterator: Iterator[Event]) -> None:
         logger.debug("closing an attempt's reader failed: %s", type(error).__name__)
 
 
-def drive_sync(plan: Plan, attempts: SyncAttempts, cache: Any) -> Generator[StreamChunk | Response, None, None]:
+def drive_sync(
+    plan: Plan, attempts: SyncAttempts, cache: Any
+) -> Generator[StreamChunk | Response | EmbeddingResponse, None, None]:
     """Runs ``plan``: yields each streamed chunk, and last the result (a ``Response``, or a
     stream's closing chunk). A failure is raised, typed."""
     steps = plan.run()

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._exceptions import ProviderError, TrinityError
-from ._results import Response, StreamChunk
+from ._results import EmbeddingResponse, Response, StreamChunk
 from .providers._types import Endpoint, HttpRequest, Usage
 
 __all__ = [
@@ -107,7 +107,7 @@ class Emit:
 
 @dataclass(slots=True)
 class Finish:
-    result: Response | StreamChunk
+    result: Response | StreamChunk | EmbeddingResponse
 
 
 @dataclass(slots=True)

@@ -55,7 +55,7 @@ def embedding_request(texts: object, *, dimensions: object = None, input_type: o
         raise invalid("dimensions", f"dimensions must be an integer from 1 to {DIMENSIONS_MAX}")
     if input_type is not None and input_type not in INPUT_TYPES:
         raise invalid("input_type", f"input_type must be one of {', '.join(INPUT_TYPES)}")
-    return EmbeddingRequest(tuple(items), dimensions, input_type)  # type: ignore[arg-type]
+    return EmbeddingRequest(tuple(items), dimensions, input_type)
 
 
 def _headers(endpoint: Endpoint, key_header: str, key_prefix: str = "") -> dict[str, str]:
