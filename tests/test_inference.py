@@ -73,6 +73,7 @@ def test_fallback_order_and_breaker(openai_server: OpenAIServer) -> None:
         assert node.infer("Hello there, how are you?").provider == "openai"
         assert len(openai_server.requests) == calls_before
 
+
 def test_half_open_probe_closes_the_breaker(openai_server: OpenAIServer) -> None:
     with OpenAIServer() as second, node_for(groq=openai_server, openai=second) as node:
         node.configure_breaker(cooldown_s=0.05)
@@ -234,9 +235,18 @@ def test_no_key_in_logs_errors_or_reprs(caplog: pytest.LogCaptureFixture) -> Non
         with pytest.raises(AllProvidersFailed) as raised:
             node.infer("Hello there")
         endpoint = node.endpoint("groq")
-        request = node.wire_format("groq").build_request(endpoint, trinity_hybrid.providers.ChatRequest.from_prompt("x"))
-        texts = [caplog.text, str(raised.value), repr(raised.value.attempts), repr(node), str(node.status()),
-                 repr(endpoint), repr(request)]
+        request = node.wire_format("groq").build_request(
+            endpoint, trinity_hybrid.providers.ChatRequest.from_prompt("x")
+        )
+        texts = [
+            caplog.text,
+            str(raised.value),
+            repr(raised.value.attempts),
+            repr(node),
+            str(node.status()),
+            repr(endpoint),
+            repr(request),
+        ]
     assert "CredentialError" in repr(raised.value.attempts)
     assert "groq failed" in caplog.text and "anthropic failed" in caplog.text  # the logs were written
     for text in texts:
@@ -279,7 +289,11 @@ def test_a_stream_idle_past_its_read_timeout_is_abandoned(openai_server: OpenAIS
 def test_custom_openai_compatible_url(openai_server: OpenAIServer) -> None:
     # Available by its URL alone; the key is optional and sent when set.
     assert "custom" not in TrinityHybridNode.from_env({}).available_providers
-    environment = {"CUSTOM_BASE_URL": openai_server.base_url, "CUSTOM_API_KEY": openai_server.api_key, "CUSTOM_MODEL": "my-vllm-model"}
+    environment = {
+        "CUSTOM_BASE_URL": openai_server.base_url,
+        "CUSTOM_API_KEY": openai_server.api_key,
+        "CUSTOM_MODEL": "my-vllm-model",
+    }
     with TrinityHybridNode.from_env(environment) as node:
         assert "custom" in node.available_providers
         response = node.infer("Hello custom")
@@ -296,3 +310,27 @@ def test_local_server_by_url(openai_server: OpenAIServer) -> None:
     assert response.provider == "local"
     assert response.text == "echo: Hello local server"
     assert response.cost_usd == 0.0
+
+
+@pytest.mark.parametrize("sync", [True, False], ids=["sync", "async"])
+def test_a_total_timeout_bounds_the_call_whatever_the_provider_does(sync: bool) -> None:
+    from trinity_hybrid import Timeouts
+
+    with OpenAIServer() as slow, node_for(groq=slow) as node:
+        node.set_unavailable("local")
+        slow.faults.push(Fault.slow_first_byte(30.0))
+        timeouts = Timeouts(total_s=0.5)
+        with pytest.raises(AllProvidersFailed) as raised:
+            if sync:
+                node.infer("Hello there", timeout=timeouts)
+            else:
+
+                async def run() -> None:
+                    try:
+                        await node.ainfer("Hello there", timeout=timeouts)
+                    finally:
+                        await node.aclose()
+
+                asyncio.run(run())
+    assert [(attempt.provider, attempt.outcome) for attempt in raised.value.attempts] == [("groq", "cancelled")]
+    assert node.stats("groq").calls_failed == 0

@@ -43,6 +43,7 @@ from trinity_hybrid._plan_steps import (
     Wait,
 )
 from trinity_hybrid._planner import Plan
+from trinity_hybrid._results import Timeouts
 
 # Providers that speak OpenAI's wire format, so one scripted body serves all of them.
 KEYS = {
@@ -403,3 +404,30 @@ def test_a_reader_that_raises_or_fails_to_close_never_escapes_untyped() -> None:
         assert result.provider == second
         assert outcomes_of(result.attempts) == [(first, "failure"), (second, "success")]
         assert result.attempts[0].error_type == "TransientError"
+
+
+def test_the_total_timeout_ends_the_call_and_gives_up_what_runs() -> None:
+    """Past the call's total timeout, the running attempt is given up (cancelled, not the
+    provider's failure) and no further provider is started."""
+    node = new_node()
+    plan = node.plan("Hello", timeout=Timeouts(total_s=5.0))
+    head = plan.route.providers[0]
+    assert plan.total_deadline_s is not None
+    script = Script({})
+    # The call's clock: past its deadline once the plan has waited.
+    plan.clock = lambda: plan.started_s + (6.0 if script.waits else 0.0)
+    error = script.run(plan, hold=(head,))
+    assert isinstance(error, AllProvidersFailed)
+    assert script.sent == [head]
+    assert script.waits[0] == pytest.approx(plan.started_s + 5.0)
+    assert outcomes_of(error.attempts) == [(head, "cancelled")]
+    assert "total timeout of 5 s" in (error.attempts[0].error or "")
+    assert node.stats(head).calls_failed == 0
+
+
+def test_without_a_total_timeout_a_plain_call_waits_without_a_deadline() -> None:
+    plan = new_node().plan("Hello")
+    assert plan.total_deadline_s is None
+    script = Script({})
+    script.run(plan)
+    assert script.waits == [None]

@@ -130,6 +130,8 @@ class Plan:
         self.clock = clock
         self.attempts: list[Attempt] = []
         self.started_s = clock()
+        total_s = options.timeouts.total_s
+        self.total_deadline_s: float | None = None if total_s is None else self.started_s + total_s
         # After a context-length error only larger windows are worth trying.
         self.window_min_tokens = 0
         self.running: dict[AttemptRun, None] = {}  # insertion-ordered set
@@ -159,6 +161,11 @@ class Plan:
         while self.running:
             event = yield Wait(self._deadline())
             if type(event) is TimedOut:
+                if self._out_of_time():
+                    reason = f"the call's total timeout of {self.options.timeouts.total_s:g} s passed"
+                    yield from self._give_up_others(None, reason)
+                    yield Fail(AllProvidersFailed(self.attempts))
+                    return
                 yield from self._launch()
                 continue
             attempt = event.attempt
@@ -194,11 +201,17 @@ class Plan:
         return AllProvidersFailed(self.attempts)
 
     def _deadline(self) -> float | None:
-        """When to start the next provider beside the running ones (a hedge), or None."""
+        """When to wake without news: to start the next provider beside the running ones (a
+        hedge), or at the call's total timeout; None: not before the next event."""
+        total = self.total_deadline_s
         if not self.options.hedge or not self.more or self.winner is not None or self.newest is None:
-            return None
+            return total
         delay_s = self.hedge_delay_s(self.newest.provider)
-        return None if delay_s is None else self.newest.started_s + delay_s
+        hedge = None if delay_s is None else self.newest.started_s + delay_s
+        return hedge if total is None else total if hedge is None else min(hedge, total)
+
+    def _out_of_time(self) -> bool:
+        return self.total_deadline_s is not None and self.clock() >= self.total_deadline_s
 
     def hedge_delay_s(self, provider: str) -> float | None:
         """How long ``provider`` may take before the next one starts beside it: its own p95
@@ -209,8 +222,8 @@ class Plan:
         return float(stats.latency_ms_p95) / 1000
 
     def _launch(self) -> Steps:
-        """Starts the next provider of the chain, if one is left."""
-        attempt = next(self._candidates, None)
+        """Starts the next provider of the chain, if one is left and there is time for it."""
+        attempt = None if self._out_of_time() else next(self._candidates, None)
         if attempt is None:
             self.more = False
             return
@@ -364,19 +377,18 @@ class Plan:
             return error
         return None
 
-    def _give_up_others(self, keep: AttemptRun | None) -> Steps:
-        """Every other attempt still running lost the race: closed, recorded as cancelled."""
+    def _give_up_others(self, keep: AttemptRun | None, reason: str = "another provider answered first") -> Steps:
+        """Every other attempt still running is given up (lost the race, or the call ran out of
+        time): closed, recorded as cancelled, not as the provider's failure."""
         for other in [attempt for attempt in self.running if attempt is not keep]:
             del self.running[other]
             yield Close(other)
             if other.admission == "allowed_probe":
                 self.board.release_probe(other.provider)
             latency_s = self.clock() - other.started_s
-            self.attempts.append(
-                Attempt(other.provider, "cancelled", "another provider answered first", None, latency_s)
-            )
+            self.attempts.append(Attempt(other.provider, "cancelled", reason, None, latency_s))
             logger.info(
-                "%s cancelled after %.0f ms: another provider answered first", other.provider, latency_s * 1000,
+                "%s cancelled after %.0f ms: %s", other.provider, latency_s * 1000, reason,
                 extra={"provider": other.provider, "outcome": "cancelled", "latency_ms": round(latency_s * 1000)},
             )  # fmt: skip
 
