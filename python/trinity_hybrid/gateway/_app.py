@@ -16,6 +16,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from .._environment import BODY_BYTES_MAX_DEFAULT, read_body_bytes_max
@@ -24,11 +25,14 @@ from .._node import TrinityHybridNode
 from .._request import ChatRequest
 from .._results import Response
 from . import _shapes
+from ._anthropic_api import MESSAGES_PATH, MessageStream, anthropic_error_body, message_document
+from ._anthropic_request import parse_messages_request
 from ._auth import Authenticator
 from ._autonomous import plan_document, plan_messages
 from ._chat import ChatService
 from ._errors import ApiError, api_error_for
 from ._metrics import GatewayMetrics
+from ._stream import ChatStream
 from ._validation import ChatParams, parse_chat, parse_goal
 
 __all__ = ["BODY_BYTES_MAX_DEFAULT", "Gateway", "app_from_env", "create_app"]
@@ -42,6 +46,21 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
 SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
+
+
+@dataclass(frozen=True, slots=True)
+class _Api:
+    """What differs between the chat APIs the gateway answers: the answer's document, the stream's
+    events (``opening``, ``chunk``, ``closing``, ``error``) and the metrics' endpoint label."""
+
+    endpoint: str
+    document: Callable[[str, Response], bytes]  # (model id, answer)
+    stream: Callable[[str, ChatParams], Any]  # (model id, request) -> the stream's events
+
+
+_ENDPOINTS = {"/v1/chat/completions": "chat", MESSAGES_PATH: "messages", "/autonomous/plan": "plan"}
+_CHAT = _Api("chat", _shapes.completion_of, lambda model, params: ChatStream(model, params.include_usage))
+_MESSAGES = _Api("messages", message_document, lambda model, params: MessageStream(model))
 
 
 class Gateway:
@@ -63,6 +82,7 @@ class Gateway:
         self._model_ids = {provider: name for name, provider in self.models.items() if provider and "/" in name}
         self.routes: dict[tuple[str, str], Callable[[Scope, Receive, Send], Awaitable[None]]] = {
             ("POST", "/v1/chat/completions"): self.chat_completions,
+            ("POST", MESSAGES_PATH): self.anthropic_messages,
             ("GET", "/v1/models"): self.list_models,
             ("GET", "/health"): self.health,
             ("GET", "/status"): self.status,
@@ -84,10 +104,16 @@ class Gateway:
             handler = self.routes.get((method, path))
             if handler is None:
                 raise self._no_route(path, method)
-            if path != "/health" and not self.authenticator.allows(_header(scope, b"authorization")):
+            if (
+                path != "/health"
+                and not self.authenticator.allows(_header(scope, b"authorization"))
+                # Anthropic's clients send their key as x-api-key; it is asked for only when
+                # the Authorization header did not pass, so the usual path looks at one header.
+                and not self.authenticator.allows_key(_header(scope, b"x-api-key"))
+            ):
                 raise ApiError(
                     401,
-                    "a valid API key is required: Authorization: Bearer <key>",
+                    "a valid API key is required: Authorization: Bearer <key> (or x-api-key: <key>)",
                     "invalid_request_error",
                     None,
                     "invalid_api_key",
@@ -110,30 +136,35 @@ class Gateway:
     async def chat_completions(self, scope: Scope, receive: Receive, send: Send) -> None:
         started_s = time.perf_counter()
         params = parse_chat(await self._body(scope, receive), self.models, self.node.strategy_names)
+        await self._answer(params, send, started_s, _CHAT)
+
+    async def anthropic_messages(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Anthropic's Messages API: the same request model, route and fallback, Anthropic's shapes."""
+        started_s = time.perf_counter()
+        params = parse_messages_request(await self._body(scope, receive), self.models, self.node.strategy_names)
+        await self._answer(params, send, started_s, _MESSAGES)
+
+    async def _answer(self, params: ChatParams, send: Send, started_s: float, api: _Api) -> None:
         call = self.chat.start(params)
         if params.stream:
-            await self._stream(call, params, send, started_s)
+            await self._stream(call, api, params, send, started_s)
             return
         response = await self._complete(call)
-        body = _shapes.completion(
-            _shapes.completion_id(),
-            self._model_id(response.provider),
-            response.text,
-            response.finish_reason,
-            response.usage,
-        )
+        body = api.document(self._model_id(response.provider), response)
         duration_s = time.perf_counter() - started_s
         overhead_s = max(0.0, duration_s - sum(attempt.latency_s for attempt in response.attempts))
         headers = JSON_HEADERS + _trinity_headers(response.provider, len(response.attempts), overhead_s)
         if call.options.cache_key is not None:  # the request went through the response cache
             headers.append((b"x-trinity-cache", b"hit" if response.cached else b"miss"))
         await _send(send, 200, body, headers)
-        self._record_chat(response.provider, response.attempts, duration_s, overhead_s)
+        self._record_chat(api.endpoint, response.provider, response.attempts, duration_s, overhead_s)
         self.metrics.record_usage(
             response.provider, response.usage.prompt_tokens, response.usage.completion_tokens, response.cost_usd
         )
 
-    async def _stream(self, call: Any, params: ChatParams, send: Send, started_s: float) -> None:
+    async def _stream(self, call: Any, api: _Api, params: ChatParams, send: Send, started_s: float) -> None:
+        """The API's events (``_stream.ChatStream``, ``_anthropic_api.MessageStream``), sent as
+        the chunks come."""
         chunks = self.chat.stream(call)
         # The first chunk is awaited before any byte is sent, so that a request no provider can
         # answer still gets its error status rather than a broken stream.
@@ -146,7 +177,7 @@ class Gateway:
         first_byte_s = time.perf_counter()
         overhead_s = waited_from_s - started_s  # a stream's overhead: everything before the first upstream wait
         attempts_count = len(first.attempts) if first.done else len(call.attempts) + 1
-        identifier, created, model = _shapes.completion_id(), int(time.time()), self._model_id(first.provider)
+        events, endpoint = api.stream(self._model_id(first.provider), params), api.endpoint
         await send(
             {
                 "type": "http.response.start",
@@ -154,29 +185,25 @@ class Gateway:
                 "headers": SSE_HEADERS + _trinity_headers(first.provider, attempts_count, overhead_s),
             }
         )
-        await _send_body(send, _shapes.stream_chunk(identifier, created, model, {"role": "assistant", "content": ""}))
+        await _send_body(send, events.opening())
         chunk = first
         try:
-            while True:
-                if chunk.done:
-                    break
-                if chunk.text:
-                    await _send_body(send, _shapes.stream_chunk(identifier, created, model, {"content": chunk.text}))
+            while not chunk.done:
+                body = events.chunk(chunk)
+                if body:
+                    await _send_body(send, body)
                 chunk = await chunks.__anext__()
         except TrinityError as error:
             # Mid-stream the status is already sent: the error goes out as the last event.
-            await _send_body(send, _shapes.error_event(api_error_for(error).body()), more=False)
-            self.metrics.record_request("chat", first.provider, "upstream_error", first_byte_s - started_s)
+            await _send_body(send, events.error(api_error_for(error)), more=False)
+            self.metrics.record_request(endpoint, first.provider, "upstream_error", first_byte_s - started_s)
             # The call's attempts end with the one that failed after its first token.
             self._record_attempts_failed(call)
             return
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
-        closing = _shapes.stream_chunk(identifier, created, model, {}, chunk.finish_reason or "stop")
-        if params.include_usage and chunk.usage is not None:
-            closing += _shapes.stream_chunk(identifier, created, model, None, usage=chunk.usage)
-        await _send_body(send, closing + _shapes.DONE_EVENT, more=False)
-        self._record_chat(chunk.provider, chunk.attempts, first_byte_s - started_s, overhead_s)
+        await _send_body(send, events.closing(chunk), more=False)
+        self._record_chat(endpoint, chunk.provider, chunk.attempts, first_byte_s - started_s, overhead_s)
         if chunk.usage is not None:
             self.metrics.record_usage(
                 chunk.provider, chunk.usage.prompt_tokens, chunk.usage.completion_tokens, chunk.cost_usd
@@ -190,8 +217,10 @@ class Gateway:
             self._record_attempts_failed(call)
             raise
 
-    def _record_chat(self, provider: str, attempts: tuple[Any, ...], duration_s: float, overhead_s: float) -> None:
-        self.metrics.record_request("chat", provider, "success", duration_s)
+    def _record_chat(
+        self, endpoint: str, provider: str, attempts: tuple[Any, ...], duration_s: float, overhead_s: float
+    ) -> None:
+        self.metrics.record_request(endpoint, provider, "success", duration_s)
         self.metrics.record_overhead(overhead_s)
         self.metrics.record_attempts(attempts)
 
@@ -286,10 +315,11 @@ class Gateway:
         return ApiError(404, f"no such endpoint: {method} {path}", code="not_found")
 
     async def _send_error(self, send: Send, error: ApiError, scope: Scope, started_s: float) -> None:
-        endpoint = {"/v1/chat/completions": "chat", "/autonomous/plan": "plan"}.get(scope["path"], "other")
+        endpoint = _ENDPOINTS.get(scope["path"], "other")
         self.metrics.record_request(endpoint, None, error.outcome, time.perf_counter() - started_s)
+        body = anthropic_error_body(error) if endpoint == "messages" else error.body()
         try:
-            await _send(send, error.status, error.body(), JSON_HEADERS + error.headers())
+            await _send(send, error.status, body, JSON_HEADERS + error.headers())
         except RuntimeError:
             pass  # the response had already started (a stream): nothing more can be said
 

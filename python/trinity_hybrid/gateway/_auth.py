@@ -1,4 +1,5 @@
-"""Bearer-key authentication: the keys come from ``TRINITY_API_KEYS`` (comma-separated).
+"""Key authentication, as a Bearer token or an ``x-api-key`` header: the keys come from
+``TRINITY_API_KEYS`` (comma-separated).
 
 Keys are compared in constant time, and every configured key is compared on every request, so
 neither the time of an answer nor its content tells how close a guess was.
@@ -34,7 +35,15 @@ class Authenticator:
             return True
         if authorization is None or authorization[: len(BEARER_PREFIX)].lower() != BEARER_PREFIX:
             return False
-        offered = authorization[len(BEARER_PREFIX) :].strip()
+        return self._matches(authorization[len(BEARER_PREFIX) :].strip())
+
+    def allows_key(self, key: bytes | None) -> bool:
+        """An ``x-api-key`` header (Anthropic's clients send their key there)."""
+        if not self._keys:
+            return True
+        return key is not None and self._matches(key.strip())
+
+    def _matches(self, offered: bytes) -> bool:
         matched = False
         for key in self._keys:
             matched |= hmac.compare_digest(offered, key)

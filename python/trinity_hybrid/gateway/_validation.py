@@ -18,7 +18,8 @@ from .._messages import json_type
 from .._request import ChatRequest
 from ._errors import ApiError, bad_request
 
-__all__ = ["ChatParams", "parse_chat", "parse_goal", "parse_json_object"]
+__all__ = ["ChatParams", "gateway_fields", "parse_chat", "parse_goal", "parse_json_object", "request_from_openai",
+           "served_model"]
 
 GOAL_CHARS_MAX = 20_000
 
@@ -76,7 +77,17 @@ def parse_chat(body: bytes, models: dict[str, str | None], strategies: tuple[str
     ``InvalidInputError`` names the field at fault. ``models`` maps each model name the
     gateway serves to the provider it forces (``auto`` to None)."""
     document = parse_json_object(body)
-    model = _required(document, "model", str)
+    model = served_model(document, models)
+    _required(document, "messages", list)
+    quality, strategy, cache = gateway_fields(document, strategies)
+    request = request_from_openai({name: value for name, value in document.items() if name not in GATEWAY_FIELDS})
+    return ChatParams(model=model, request=request, force_provider=models[model], quality=quality, strategy=strategy,
+                      cache=cache)  # fmt: skip
+
+
+def served_model(document: dict[str, Any], models: dict[str, str | None]) -> str:
+    """The body's ``model``, one of those the gateway serves (else a 404 naming the list)."""
+    model: str = _required(document, "model", str)
     if model not in models:
         raise ApiError(
             404,
@@ -85,7 +96,19 @@ def parse_chat(body: bytes, models: dict[str, str | None], strategies: tuple[str
             "model",
             "model_not_found",
         )
-    _required(document, "messages", list)
+    return model
+
+
+def request_from_openai(document: dict[str, Any]) -> ChatRequest:
+    """The library's request for an OpenAI-shaped document, or a 400 naming the field at fault."""
+    try:
+        return ChatRequest.from_openai(document)
+    except InvalidInputError as error:
+        raise bad_request(str(error), param=error.param, code=error.code) from None
+
+
+def gateway_fields(document: dict[str, Any], strategies: tuple[str, ...]) -> tuple[bool, str | None, bool | str | None]:
+    """The gateway's own fields of a body (quality, strategy, cache), checked."""
     quality = _optional(document, "quality", bool) or False
     strategy = _optional(document, "strategy", str)
     if strategy is not None and strategy not in strategies:
@@ -93,12 +116,7 @@ def parse_chat(body: bytes, models: dict[str, str | None], strategies: tuple[str
     cache = document.get("cache")
     if not (cache is None or isinstance(cache, bool) or cache == "always"):
         raise bad_request('cache must be true, false or "always"', param="cache", code="invalid_type")
-    try:
-        request = ChatRequest.from_openai({name: value for name, value in document.items() if name not in GATEWAY_FIELDS})
-    except InvalidInputError as error:
-        raise bad_request(str(error), param=error.param, code=error.code) from None
-    return ChatParams(model=model, request=request, force_provider=models[model], quality=quality, strategy=strategy,
-                      cache=cache)  # fmt: skip
+    return quality, strategy, cache
 
 
 def parse_goal(body: bytes) -> tuple[str, bool, str | None]:
