@@ -232,6 +232,21 @@ def test_the_key_as_x_api_key_or_as_bearer(gateway: RunningGateway) -> None:
     assert gateway.request("GET", "/v1/models", authorize=False, headers={"x-api-key": GATEWAY_KEY}).status_code == 200
 
 
+def test_count_tokens_and_the_model_list_for_anthropics_clients(gateway: RunningGateway) -> None:
+    sdk = client(gateway)
+    short = sdk.messages.count_tokens(model="auto", messages=[{"role": "user", "content": "Hi"}])
+    longer = sdk.messages.count_tokens(
+        model="auto", system="Be brief.", messages=[{"role": "user", "content": PROMPT * 20}], tools=TOOLS
+    )
+    assert 0 < short.input_tokens < longer.input_tokens
+    with pytest.raises(anthropic.BadRequestError, match="max_tokens"):
+        sdk.messages.count_tokens(model="auto", messages=[{"role": "user", "content": "Hi"}],
+                                  extra_body={"max_tokens": 5})  # fmt: skip
+    listed = [model.id for model in sdk.models.list()]
+    assert listed[0] == "auto" and model_id(gateway) in listed
+    assert all(model.type == "model" for model in sdk.models.list())
+
+
 def test_a_stream_failing_midway_ends_with_an_error_event(gateway: RunningGateway, groq: OpenAIServer) -> None:
     groq.faults.push(Fault.stream_cut(2))
     with (

@@ -17,8 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from loopback import OpenAIServer
 from scripted_chat import Choice, ToolCall, ToolCallDelta, Usage, last_chunk, scripted
-from trinity_hybrid._results import Response
+from trinity_hybrid._results import Response, StreamChunk
 from trinity_hybrid.gateway import _shapes
+from trinity_hybrid.gateway._stream import ChatStream
 
 MESSAGES = [{"role": "user", "content": "What is the weather in Paris and in Rome?"}]
 TOOLS = [
@@ -214,3 +215,13 @@ def test_the_plain_template_says_what_the_whole_document_says(
     # completion_of takes the template for a plain answer.
     chosen = json.loads(_shapes.completion_of("groq/m", response))
     assert chosen["choices"] == whole["choices"] and chosen["usage"] == whole["usage"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(model=texts, text=texts.filter(bool))
+def test_the_stream_text_template_is_the_chunk_json_dumps_would_write(model: str, text: str) -> None:
+    events = ChatStream(model, include_usage=False)
+    fast = events.chunk(StreamChunk(text, "groq"))
+    assert fast.startswith(b"data: ") and fast.endswith(b"\n\n")
+    long_way = _shapes.stream_chunk(events.identifier, events.created, model, {"content": text})
+    assert json.loads(fast[6:]) == json.loads(long_way[6:])

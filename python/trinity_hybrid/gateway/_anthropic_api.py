@@ -16,6 +16,7 @@ Field for field what the ``anthropic`` SDK's types declare, so its clients (and 
   at the end: ``message_start`` says 0 and ``message_delta`` carries the count.
 - An error: ``{"type": "error", "error": {"type", "message"}}``, the type by status; mid-stream,
   an ``error`` event.
+- ``count_tokens``: the router's own estimate; the model list in Anthropic's page shape.
 """
 
 from __future__ import annotations
@@ -24,13 +25,25 @@ import json
 import random
 from typing import Any
 
+from .._request import ChatRequest
 from .._results import Response, StreamChunk
+from .._text import estimate_tokens
 from ..providers import Usage
 from ._errors import ApiError
 
-__all__ = ["MESSAGES_PATH", "MessageStream", "anthropic_error_body", "message_document", "message_id"]
+__all__ = [
+    "COUNT_TOKENS_PATH",
+    "MESSAGES_PATH",
+    "MessageStream",
+    "anthropic_error_body",
+    "message_document",
+    "message_id",
+    "model_list",
+    "token_count",
+]
 
 MESSAGES_PATH = "/v1/messages"
+COUNT_TOKENS_PATH = "/v1/messages/count_tokens"
 
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
 # Anthropic's error types by HTTP status; any other 5xx is an api_error.
@@ -45,6 +58,26 @@ ERROR_TYPES = {
     503: "overloaded_error",
     529: "overloaded_error",
 }
+
+
+def token_count(request: ChatRequest) -> bytes:
+    """``count_tokens``'s answer: the router's own estimate of the prompt (messages, and the
+    tools as the JSON they are sent as), the figure it routes by; a provider's tokenizer may
+    count a little differently."""
+    tools = [{"name": tool.name, "description": tool.description, "parameters": tool.parameters}
+             for tool in request.tools]  # fmt: skip
+    text = request.text + ("\n" + json.dumps(tools, ensure_ascii=False) if tools else "")
+    return json.dumps({"input_tokens": estimate_tokens(text)}).encode()
+
+
+def model_list(models: dict[str, str | None]) -> bytes:
+    """``GET /v1/models`` as Anthropic's clients read it (they send ``anthropic-version``)."""
+    names = [name for name, provider in models.items() if provider is None or "/" in name]
+    data = [{"type": "model", "id": name, "display_name": name, "created_at": "1970-01-01T00:00:00Z"}
+            for name in names]  # fmt: skip
+    page = {"data": data, "has_more": False, "first_id": names[0] if names else None,
+            "last_id": names[-1] if names else None}  # fmt: skip
+    return json.dumps(page).encode()
 
 
 def message_id() -> str:

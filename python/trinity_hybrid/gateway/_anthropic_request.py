@@ -72,15 +72,20 @@ IMAGE_MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 TOOL_CHOICES = {"auto": "auto", "any": "required", "none": "none"}
 
 
-def parse_messages_request(body: bytes, models: dict[str, str | None], strategies: tuple[str, ...]) -> ChatParams:
-    """A Messages API body as the gateway acts on it, or an ``ApiError`` (4xx) naming the field."""
+def parse_messages_request(
+    body: bytes, models: dict[str, str | None], strategies: tuple[str, ...], *, counting: bool = False
+) -> ChatParams:
+    """A Messages API body as the gateway acts on it, or an ``ApiError`` (4xx) naming the field.
+    ``counting``: a ``count_tokens`` body, which has no ``max_tokens`` and no ``stream``."""
     document = parse_json_object(body)
     unknown = [name for name in document if name not in FIELDS and name not in GATEWAY_FIELDS]
+    if counting:
+        unknown += [name for name in ("max_tokens", "stream") if name in document]
     if unknown:
         raise bad_request(f"{unknown[0]}: Extra inputs are not permitted", param=unknown[0])
     model = served_model(document, models)
-    max_tokens = _required(document, "max_tokens", int)
-    if max_tokens < 1:
+    max_tokens = None if counting else _required(document, "max_tokens", int)
+    if max_tokens is not None and max_tokens < 1:
         raise bad_request("max_tokens: must be at least 1", param="max_tokens")
     messages = _required(document, "messages", list)
     if not messages:

@@ -24,8 +24,8 @@ from .._exceptions import TrinityError
 from .._node import TrinityHybridNode
 from .._request import ChatRequest
 from .._results import Response
-from . import _shapes
-from ._anthropic_api import MESSAGES_PATH, MessageStream, anthropic_error_body, message_document
+from . import _anthropic_api, _shapes
+from ._anthropic_api import COUNT_TOKENS_PATH, MESSAGES_PATH, MessageStream, anthropic_error_body, message_document
 from ._anthropic_request import parse_messages_request
 from ._auth import Authenticator
 from ._autonomous import plan_document, plan_messages
@@ -58,7 +58,8 @@ class _Api:
     stream: Callable[[str, ChatParams], Any]  # (model id, request) -> the stream's events
 
 
-_ENDPOINTS = {"/v1/chat/completions": "chat", MESSAGES_PATH: "messages", "/autonomous/plan": "plan"}
+_ENDPOINTS = {"/v1/chat/completions": "chat", MESSAGES_PATH: "messages", COUNT_TOKENS_PATH: "messages",
+              "/autonomous/plan": "plan"}  # fmt: skip
 _CHAT = _Api("chat", _shapes.completion_of, lambda model, params: ChatStream(model, params.include_usage))
 _MESSAGES = _Api("messages", message_document, lambda model, params: MessageStream(model))
 
@@ -83,6 +84,7 @@ class Gateway:
         self.routes: dict[tuple[str, str], Callable[[Scope, Receive, Send], Awaitable[None]]] = {
             ("POST", "/v1/chat/completions"): self.chat_completions,
             ("POST", MESSAGES_PATH): self.anthropic_messages,
+            ("POST", COUNT_TOKENS_PATH): self.count_tokens,
             ("GET", "/v1/models"): self.list_models,
             ("GET", "/health"): self.health,
             ("GET", "/status"): self.status,
@@ -143,6 +145,11 @@ class Gateway:
         started_s = time.perf_counter()
         params = parse_messages_request(await self._body(scope, receive), self.models, self.node.strategy_names)
         await self._answer(params, send, started_s, _MESSAGES)
+
+    async def count_tokens(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = await self._body(scope, receive)
+        params = parse_messages_request(body, self.models, self.node.strategy_names, counting=True)
+        await _send(send, 200, _anthropic_api.token_count(params.request), JSON_HEADERS)
 
     async def _answer(self, params: ChatParams, send: Send, started_s: float, api: _Api) -> None:
         call = self.chat.start(params)
@@ -235,6 +242,9 @@ class Gateway:
     # Everything else.
 
     async def list_models(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if _header(scope, b"anthropic-version") is not None:  # Anthropic's clients: their page shape
+            await _send(send, 200, _anthropic_api.model_list(self.models), JSON_HEADERS)
+            return
         await _send(send, 200, _shapes.model_list(self.models), JSON_HEADERS)
 
     async def health(self, scope: Scope, receive: Receive, send: Send) -> None:
