@@ -16,7 +16,7 @@ import pytest
 from gateway_harness import GATEWAY_KEY, RunningGateway, provider_environment, running_gateway
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from loopback import Fault, OpenAIServer
+from loopback import AnthropicServer, Fault, OpenAIServer
 from scripted_chat import ToolCall, ToolCallDelta, Usage, last_chunk, scripted
 from trinity_hybrid._messages import ImagePart
 from trinity_hybrid._request import ToolChoice
@@ -78,6 +78,25 @@ def test_a_message_over_a_real_provider(gateway: RunningGateway, groq: OpenAISer
     assert sent["messages"] == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": PROMPT}]
     assert sent["temperature"] == 0.5 and sent["stop"] == ["END"]  # (groq drops user by rule)
     assert sent.get("max_completion_tokens", sent.get("max_tokens")) == 100
+
+
+def test_anthropic_in_and_out_over_an_anthropic_provider() -> None:
+    with (
+        AnthropicServer() as upstream,
+        running_gateway(provider_environment(anthropic=upstream)) as gateway,
+    ):
+        sdk = client(gateway)
+        ask = {"model": "anthropic", "max_tokens": 50, "system": "Be brief.", "stop_sequences": ["END"],
+               "messages": [{"role": "user", "content": PROMPT}]}  # fmt: skip
+        message = sdk.messages.create(**ask)
+        with sdk.messages.stream(**ask) as stream:
+            streamed = stream.get_final_message()
+    assert message.content[0].text == streamed.content[0].text == f"echo: {PROMPT}"
+    assert message.model == f"anthropic/{gateway.node.provider_info('anthropic')['model']}"
+    sent = upstream.requests[0].json
+    assert sent["system"] in ("Be brief.", [{"type": "text", "text": "Be brief."}])
+    assert sent["stop_sequences"] == ["END"] and sent["max_tokens"] == 50
+    assert [message["role"] for message in sent["messages"]] == ["user"]
 
 
 def test_a_stream_over_a_real_provider(gateway: RunningGateway) -> None:

@@ -10,6 +10,7 @@ Every handler answers or raises ``ApiError``; a ``TrinityError`` becomes one thr
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import logging
@@ -50,18 +51,20 @@ SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-
 
 @dataclass(frozen=True, slots=True)
 class _Api:
-    """What differs between the chat APIs the gateway answers: the answer's document, the stream's
-    events (``opening``, ``chunk``, ``closing``, ``error``) and the metrics' endpoint label."""
+    """What differs between the chat APIs the gateway answers: the body's parser, the answer's
+    document, the stream's events (``opening``, ``chunk``, ``closing``, ``error``) and the
+    metrics' endpoint label."""
 
     endpoint: str
+    parse: Callable[[bytes, dict[str, str | None], tuple[str, ...]], ChatParams]  # (body, models, strategies)
     document: Callable[[str, Response], bytes]  # (model id, answer)
     stream: Callable[[str, ChatParams], Any]  # (model id, request) -> the stream's events
 
 
 _ENDPOINTS = {"/v1/chat/completions": "chat", MESSAGES_PATH: "messages", COUNT_TOKENS_PATH: "messages",
               "/autonomous/plan": "plan"}  # fmt: skip
-_CHAT = _Api("chat", _shapes.completion_of, lambda model, params: ChatStream(model, params.include_usage))
-_MESSAGES = _Api("messages", message_document, lambda model, params: MessageStream(model))
+_CHAT = _Api("chat", parse_chat, _shapes.completion_of, lambda model, params: ChatStream(model, params.include_usage))
+_MESSAGES = _Api("messages", parse_messages_request, message_document, lambda model, params: MessageStream(model))
 
 
 class Gateway:
@@ -83,7 +86,7 @@ class Gateway:
         self._model_ids = {provider: name for name, provider in self.models.items() if provider and "/" in name}
         self.routes: dict[tuple[str, str], Callable[[Scope, Receive, Send], Awaitable[None]]] = {
             ("POST", "/v1/chat/completions"): self.chat_completions,
-            ("POST", MESSAGES_PATH): self.anthropic_messages,
+            ("POST", MESSAGES_PATH): functools.partial(self.chat_completions, api=_MESSAGES),
             ("POST", COUNT_TOKENS_PATH): self.count_tokens,
             ("GET", "/v1/models"): self.list_models,
             ("GET", "/health"): self.health,
@@ -135,23 +138,11 @@ class Gateway:
     # ------------------------------------------------------------------------------------------
     # Chat completions.
 
-    async def chat_completions(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def chat_completions(self, scope: Scope, receive: Receive, send: Send, api: _Api = _CHAT) -> None:
+        """A chat request in ``api``'s shapes: Chat Completions, or Anthropic's Messages
+        (``_MESSAGES``): the same request model, route and fallback."""
         started_s = time.perf_counter()
-        params = parse_chat(await self._body(scope, receive), self.models, self.node.strategy_names)
-        await self._answer(params, send, started_s, _CHAT)
-
-    async def anthropic_messages(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Anthropic's Messages API: the same request model, route and fallback, Anthropic's shapes."""
-        started_s = time.perf_counter()
-        params = parse_messages_request(await self._body(scope, receive), self.models, self.node.strategy_names)
-        await self._answer(params, send, started_s, _MESSAGES)
-
-    async def count_tokens(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = await self._body(scope, receive)
-        params = parse_messages_request(body, self.models, self.node.strategy_names, counting=True)
-        await _send(send, 200, _anthropic_api.token_count(params.request), JSON_HEADERS)
-
-    async def _answer(self, params: ChatParams, send: Send, started_s: float, api: _Api) -> None:
+        params = api.parse(await self._body(scope, receive), self.models, self.node.strategy_names)
         call = self.chat.start(params)
         if params.stream:
             await self._stream(call, api, params, send, started_s)
@@ -168,6 +159,11 @@ class Gateway:
         self.metrics.record_usage(
             response.provider, response.usage.prompt_tokens, response.usage.completion_tokens, response.cost_usd
         )
+
+    async def count_tokens(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = await self._body(scope, receive)
+        params = parse_messages_request(body, self.models, self.node.strategy_names, counting=True)
+        await _send(send, 200, _anthropic_api.token_count(params.request), JSON_HEADERS)
 
     async def _stream(self, call: Any, api: _Api, params: ChatParams, send: Send, started_s: float) -> None:
         """The API's events (``_stream.ChatStream``, ``_anthropic_api.MessageStream``), sent as
