@@ -597,7 +597,9 @@ def test_gemini_response() -> None:
     )
     raw = response.model_dump_json(by_alias=True, exclude_none=True).encode()
     result = gemini.WIRE_FORMAT.parse_response(endpoint("google"), PLAIN, raw)
-    assert result == Completion.single("Four.", "gemini-2.5-flash", Usage(8, 23), "stop")
+    # The thought part is the reasoning, its tokens the reasoning tokens (counted as output too).
+    usage = Usage(8, 23, reasoning_tokens=20)
+    assert result == Completion.single("Four.", "gemini-2.5-flash", usage, "stop", reasoning="Let me think")
 
 
 def test_gemini_stream_ends_at_the_finish_reason() -> None:

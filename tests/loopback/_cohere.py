@@ -7,7 +7,9 @@ content-end, message-end). Errors are `{"id", "message"}`.
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from ._server import (
@@ -77,10 +79,14 @@ class CohereWire(MessagesWire):
         return limit if isinstance(limit, int) else None
 
     def render(self, request: Request, reply: Reply) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": [{"type": "text", "text": reply.text}]}
+        if reply.tool_calls:
+            # A tool-calling answer has no content: the text before the calls is the tool_plan.
+            message = {"role": "assistant", "tool_plan": reply.text, "tool_calls": _tool_calls(reply)}
         return {
             "id": _message_id(reply),
             "finish_reason": _finish_reason(reply),
-            "message": {"role": "assistant", "content": [{"type": "text", "text": reply.text}]},
+            "message": message,
             "usage": _usage(reply),
         }
 
@@ -94,6 +100,8 @@ class CohereWire(MessagesWire):
                 "message": {"role": "assistant", "content": [], "tool_plan": "", "tool_calls": [], "citations": []}
             },
         }
+        if reply.tool_calls:
+            return _tool_call_stream(reply, event, message_start)
         return StreamPlan(
             head=[
                 event("message-start", message_start),
@@ -138,7 +146,34 @@ def _message_id(reply: Reply) -> str:
 
 
 def _finish_reason(reply: Reply) -> str:
+    if reply.tool_calls:
+        return "TOOL_CALL"
     return "MAX_TOKENS" if reply.truncated else "COMPLETE"
+
+
+def _tool_calls(reply: Reply) -> list[dict[str, Any]]:
+    return [
+        {"id": call_id, "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
+        for call_id, name, args in reply.tool_calls
+    ]
+
+
+def _tool_call_stream(reply: Reply, event: Callable[[str, dict[str, Any]], bytes], start: dict[str, Any]) -> StreamPlan:
+    """Cohere's events for an answer that calls tools: the plan in tool-plan-delta pieces, then
+    each call: tool-call-start (id, name, empty arguments), tool-call-delta argument fragments,
+    tool-call-end."""
+    deltas = [event("tool-plan-delta", {"delta": {"message": {"tool_plan": piece}}}) for piece in reply.pieces]
+    for index, call in enumerate(_tool_calls(reply)):
+        arguments = call["function"]["arguments"]
+        opening = {**call, "function": {"name": call["function"]["name"], "arguments": ""}}
+        deltas.append(event("tool-call-start", {"index": index, "delta": {"message": {"tool_calls": opening}}}))
+        half = len(arguments) // 2
+        for fragment in (arguments[:half], arguments[half:]):
+            fragment_delta = {"message": {"tool_calls": {"function": {"arguments": fragment}}}}
+            deltas.append(event("tool-call-delta", {"index": index, "delta": fragment_delta}))
+        deltas.append(event("tool-call-end", {"index": index}))
+    end = {"delta": {"finish_reason": _finish_reason(reply), "usage": _usage(reply)}}
+    return StreamPlan(head=[event("message-start", start)], deltas=deltas, tail=[event("message-end", end)])
 
 
 def _usage(reply: Reply) -> dict[str, Any]:

@@ -126,12 +126,17 @@ class GeminiWire(Wire):
         return limit if isinstance(limit, int) else None
 
     def render(self, request: Request, reply: Reply) -> dict[str, Any]:
+        if reply.tool_calls:
+            preface = [{"text": reply.text}] if reply.text else []
+            return _response(reply, reply.text, final=True, parts=[*preface, *_function_calls(reply)])
         return _response(reply, reply.text, final=True)
 
     def render_stream(self, request: Request, reply: Reply) -> StreamPlan:
+        # Gemini streams a preface's text in pieces, then each function call whole, in a chunk of its own.
+        calls = [sse(_response(reply, "", final=False, parts=[part])) for part in _function_calls(reply)]
         return StreamPlan(
             head=[],
-            deltas=[sse(_response(reply, piece, final=False)) for piece in reply.pieces],
+            deltas=[*(sse(_response(reply, piece, final=False)) for piece in reply.pieces), *calls],
             tail=[sse(_response(reply, "", final=True))],
         )
 
@@ -175,8 +180,14 @@ class GeminiWire(Wire):
         return {"x-goog-request-id": reply_id}
 
 
-def _response(reply: Reply, text: str, *, final: bool) -> dict[str, Any]:
-    candidate: dict[str, Any] = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
+def _function_calls(reply: Reply) -> list[dict[str, Any]]:
+    """The reply's tool calls as `functionCall` parts (Gemini 3 gives each call an id)."""
+    return [{"functionCall": {"id": call_id, "name": name, "args": args}} for call_id, name, args in reply.tool_calls]
+
+
+def _response(reply: Reply, text: str, *, final: bool, parts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    parts = [{"text": text}] if parts is None else parts
+    candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
     response: dict[str, Any] = {"candidates": [candidate], "modelVersion": reply.model, "responseId": reply.id}
     if final:
         candidate["finishReason"] = "MAX_TOKENS" if reply.truncated else "STOP"

@@ -7,6 +7,22 @@ JSON ``type``: ``message-start``, ``content-start``, ``content-delta``
 (``delta.message.content.text``), ``content-end``, then ``message-end`` with the finish reason
 and usage, which ends the answer.
 
+Tools are sent in OpenAI's shape (``tools[{type: function, function}]``); ``strict_tools`` is
+set when every tool is ``strict``. ``tool_choice`` ``required``/``none`` are ``REQUIRED``/
+``NONE`` (``auto`` is the default); a named function has no equivalent, nor has
+``parallel_tool_calls: false``: such requests skip Cohere. An assistant message's calls are
+``tool_calls`` with its text as the ``tool_plan``; a tool message is ``{role: tool,
+tool_call_id, content}``. Images (``image_url`` content parts, ``data:`` or web URLs) go to
+Cohere's vision models only (a model name with ``vision``: ``command-a-vision-*``,
+``c4ai-aya-vision-*``); other models skip image requests. ``response_format`` is
+``{type: json_object, json_schema?}``.
+
+In answers, ``message.tool_calls`` are the tool calls and ``tool_plan`` (the model's plan
+before it calls tools, not its answer) is the reasoning; ``TOOL_CALL`` is ``tool_calls``. A
+stream's ``tool-plan-delta`` events are reasoning, ``tool-call-start`` (id, name, first
+arguments) and ``tool-call-delta`` (argument fragments) the calls' pieces, by the event's
+``index``.
+
 ``finish_reason`` ``ERROR`` or ``TIMEOUT`` (and ``message-end`` carrying ``delta.error``) mean
 the generation failed on Cohere's side: they raise ``TransientError``.
 """
@@ -17,11 +33,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._exceptions import ProviderError, TransientError
+from .._request import TextPart, Tool
 from . import _json
 from ._errors import malformed, provider_error, read_error_body, scrub
 from ._features import DROPPED_BY_RULE, first_missing, parameters
 from ._retry_after import lower_headers, retry_after_s
-from ._types import ChatRequest, Completion, Endpoint, HttpRequest, StreamDelta, Usage
+from ._types import ChatRequest, Completion, Endpoint, HttpRequest, Message, StreamDelta, ToolCall, ToolCallDelta, Usage
 
 __all__ = ["WIRE_FORMAT", "CohereStreamParser", "CohereWireFormat"]
 
@@ -33,23 +50,45 @@ _SAMPLING = {
     "top_p": "p", "stop": "stop_sequences", "seed": "seed", "presence_penalty": "presence_penalty",
     "frequency_penalty": "frequency_penalty",
 }  # fmt: skip
-_CARRIED = frozenset(_SAMPLING) | DROPPED_BY_RULE
+_CARRIED = frozenset(_SAMPLING) | DROPPED_BY_RULE | {
+    "tools", "tool_messages", "parallel_tool_calls", "images", "response_format:json_object",
+    "response_format:json_schema",
+}  # fmt: skip
+_TOOL_CHOICES = {"required": "REQUIRED", "none": "NONE"}
 
 
 class CohereWireFormat:
     """Builds and reads Cohere v2 chat calls; see the module docstring."""
 
     def unsupported(self, endpoint: Endpoint, request: ChatRequest) -> str | None:
-        return first_missing(request, _CARRIED)
+        missing = first_missing(request, _CARRIED)
+        if missing is not None:
+            return missing
+        if request.tool_choice is not None and request.tool_choice.mode == "function":
+            return "tool_choice"
+        if request.parallel_tool_calls is False:
+            return "parallel_tool_calls"
+        if request.has_images and "vision" not in endpoint.model:
+            return "images"
+        return None
 
     def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HttpRequest:
         body: dict[str, Any] = {
             "model": endpoint.model,
-            "messages": [
-                {"role": "system" if m.role == "developer" else m.role, "content": m.text} for m in request.messages
-            ],
+            "messages": [_message(m) for m in request.messages],
             "stream": request.stream,
         }
+        if request.tools:
+            body["tools"] = [_tool(tool) for tool in request.tools]
+            if all(tool.strict for tool in request.tools):
+                body["strict_tools"] = True
+        if request.tool_choice is not None and request.tool_choice.mode in _TOOL_CHOICES:
+            body["tool_choice"] = _TOOL_CHOICES[request.tool_choice.mode]
+        if request.response_format is not None:
+            response_format: dict[str, Any] = {"type": "json_object"}
+            if request.response_format.schema is not None:
+                response_format["json_schema"] = request.response_format.schema
+            body["response_format"] = response_format
         if request.max_tokens is not None:
             body["max_tokens"] = request.max_tokens
         if request.temperature is not None:
@@ -73,11 +112,14 @@ class CohereWireFormat:
         texts = [_json.field(item, "text") for item in content if _json.field(item, "type") == "text"]
         if not all(isinstance(text, str) for text in texts):
             raise malformed(endpoint, "response: a text item has no text")
+        calls = tuple(_tool_call(endpoint, call) for call in _json.sequence(message.get("tool_calls")))
         return Completion.single(
             "".join(texts),
             endpoint.model,  # v2 answers do not name the model
             _usage(document.get("usage")),
             _finish_reason(endpoint, document.get("finish_reason"), None),
+            calls,
+            _json.string(message.get("tool_plan")) or None,
         )
 
     def new_stream_parser(self, endpoint: Endpoint, request: ChatRequest) -> CohereStreamParser:
@@ -108,11 +150,78 @@ class CohereStreamParser:
             if text is not None and not isinstance(text, str):
                 raise malformed(self._endpoint, f"stream event: {kind} text is not a string")
             return [StreamDelta(text=text)] if text else []  # thinking content has no text
+        if kind == "tool-plan-delta":
+            plan = _json.string(_json.field(document, "delta", "message", "tool_plan"))
+            return [StreamDelta(reasoning=plan)] if plan else []
+        if kind in ("tool-call-start", "tool-call-delta"):
+            return self._tool_call_piece(kind, document)
         if kind == "message-end":
             delta = _json.mapping(document.get("delta"))
             finish_reason = _finish_reason(self._endpoint, delta.get("finish_reason"), delta.get("error"))
             return [StreamDelta(usage=_usage(delta.get("usage")), finish_reason=finish_reason, done=True)]
-        return []  # message-start, content-end, tool and citation events, debug
+        return []  # message-start, content-end, tool-call-end, citation events, debug
+
+    def _tool_call_piece(self, kind: str, document: Mapping[str, Any]) -> list[StreamDelta]:
+        call = _json.field(document, "delta", "message", "tool_calls")
+        index = document.get("index")
+        if type(index) is not int or index < 0:
+            raise malformed(self._endpoint, f"stream event: {kind} has no index")
+        arguments = _json.field(call, "function", "arguments") or ""
+        if not isinstance(arguments, str):
+            raise malformed(self._endpoint, f"stream event: {kind} arguments are not a string")
+        if kind == "tool-call-delta":
+            return [StreamDelta(tool_calls=(ToolCallDelta(index, arguments=arguments),))] if arguments else []
+        started = _tool_call(self._endpoint, call, arguments)
+        return [StreamDelta(tool_calls=(ToolCallDelta(index, started.id, started.name, arguments),))]
+
+
+def _message(message: Message) -> dict[str, Any]:
+    if message.role == "tool":
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.text}
+    role = "system" if message.role == "developer" else message.role
+    if message.tool_calls:
+        calls = [
+            {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+            for call in message.tool_calls
+        ]
+        sent: dict[str, Any] = {"role": role, "tool_calls": calls}
+        if message.text:
+            sent["tool_plan"] = message.text
+        return sent
+    if type(message.content) is str:
+        return {"role": role, "content": message.content}
+    parts: list[dict[str, Any]] = []
+    for part in message.content:
+        if isinstance(part, TextPart):
+            parts.append({"type": "text", "text": part.text})
+        else:
+            image: dict[str, Any] = {"url": part.url}
+            if part.detail is not None:
+                image["detail"] = part.detail
+            parts.append({"type": "image_url", "image_url": image})
+    return {"role": role, "content": parts}
+
+
+def _tool(tool: Tool) -> dict[str, Any]:
+    function: dict[str, Any] = {"name": tool.name}
+    if tool.description:
+        function["description"] = tool.description
+    function["parameters"] = tool.parameters if tool.parameters is not None else {"type": "object", "properties": {}}
+    return {"type": "function", "function": function}
+
+
+def _tool_call(endpoint: Endpoint, call: object, arguments: str | None = None) -> ToolCall:
+    """A call of ``message.tool_calls`` (or a stream's ``tool-call-start``, whose arguments
+    are only the first fragment)."""
+    call_id = _json.string(_json.field(call, "id"))
+    name = _json.string(_json.field(call, "function", "name"))
+    if arguments is None:
+        arguments = _json.field(call, "function", "arguments")
+        if arguments is None:
+            arguments = "{}"
+    if not call_id or not name or not isinstance(arguments, str):
+        raise malformed(endpoint, "response: a tool call lacks its id, name or arguments")
+    return ToolCall(call_id, name, arguments)
 
 
 def _finish_reason(endpoint: Endpoint, raw: object, error: object) -> str | None:

@@ -9,27 +9,38 @@ ends with the HTTP body, with no closing event. The last object carries ``finish
 totals in ``usageMetadata``, so the parser reports ``done`` (and the usage, once) when it sees a
 ``finishReason``.
 
+Tools, tool calls and results, images and structured output are mapped in ``gemini_request``
+(schemas translated by ``gemini_schema``; one Gemini cannot take is refused before any call,
+with the reason, as a ``ClientRequestError``). In answers, ``functionCall`` parts are tool calls
+(their ``id``, or ``call_<responseId>_<n>`` when Gemini sends none; ``args`` as JSON text), and
+``finishReason`` ``STOP`` with calls is ``tool_calls``; parts marked ``thought`` are the
+reasoning; ``cachedContentTokenCount`` and ``thoughtsTokenCount`` are the cached and reasoning
+tokens. ``parallel_tool_calls: false`` cannot be asked of Gemini, which may always call several
+functions: such a request skips it.
+
 An answer withheld by the safety filters (``finishReason`` ``SAFETY`` and the like, or a prompt
 blocked in ``promptFeedback``) with no text raises ``ClientRequestError``: the prompt caused it.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from .._exceptions import CredentialError, ProviderError
+from .._exceptions import ClientRequestError, CredentialError, ProviderError
 from . import _json
 from ._errors import ErrorFields, content_blocked, error_fields, malformed, provider_error, read_error_body
 from ._features import DROPPED_BY_RULE, first_missing, parameters
 from ._retry_after import lower_headers, parse_duration_s, retry_after_s
-from ._types import ChatRequest, Completion, Endpoint, HttpRequest, Message, StreamDelta, Usage
+from ._types import ChatRequest, Completion, Endpoint, HttpRequest, StreamDelta, ToolCall, ToolCallDelta, Usage
+from .gemini_request import contents, needs_web_images, response_config, tool_fields
+from .gemini_schema import SchemaError
 
 __all__ = ["DEFAULT_API_VERSION", "WIRE_FORMAT", "GeminiStreamParser", "GeminiWireFormat"]
 
 DEFAULT_API_VERSION = "v1beta"
-_ROLES = {"user": "user", "assistant": "model"}
 _BLOCKED = frozenset({"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII"})
 _FINISH_REASONS = {"STOP": "stop", "MAX_TOKENS": "length", **{reason: "content_filter" for reason in _BLOCKED}}
 _DETAIL_TYPE_PREFIX = "type.googleapis.com/google.rpc."
@@ -39,24 +50,36 @@ _SAMPLING = {
     "top_p": "topP", "stop": "stopSequences", "seed": "seed", "presence_penalty": "presencePenalty",
     "frequency_penalty": "frequencyPenalty",
 }  # fmt: skip
-_CARRIED = frozenset(_SAMPLING) | DROPPED_BY_RULE
+_CARRIED = frozenset(_SAMPLING) | DROPPED_BY_RULE | {
+    "tools", "tool_messages", "parallel_tool_calls", "images", "response_format:json_object",
+    "response_format:json_schema",
+}  # fmt: skip
 
 
 class GeminiWireFormat:
     """Builds and reads Gemini API calls; see the module docstring."""
 
     def unsupported(self, endpoint: Endpoint, request: ChatRequest) -> str | None:
-        return first_missing(request, _CARRIED)
+        missing = first_missing(request, _CARRIED)
+        if missing is None and request.parallel_tool_calls is False:
+            return "parallel_tool_calls"
+        if missing is None and request.has_images and needs_web_images(request):
+            return "images"
+        return missing
 
     def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HttpRequest:
+        """Raises ``ClientRequestError`` for what Gemini cannot take (see ``gemini_schema``)."""
         model = endpoint.model.removeprefix("models/")
         method = "streamGenerateContent?alt=sse" if request.stream else "generateContent"
         version = endpoint.api_version or DEFAULT_API_VERSION
-        body: dict[str, Any] = {"contents": _contents(request.messages)}
+        try:
+            body: dict[str, Any] = {"contents": contents(request.messages), **tool_fields(request)}
+            generation_config = response_config(request)
+        except SchemaError as error:
+            raise ClientRequestError(f"Gemini cannot take {error}", provider=endpoint.provider) from None
         system = [{"text": m.text} for m in request.messages if m.role in ("system", "developer") and m.text]
         if system:
             body["systemInstruction"] = {"parts": system, "role": "user"}  # the role as the SDK sends it
-        generation_config: dict[str, Any] = {}
         if request.max_tokens is not None:
             generation_config["maxOutputTokens"] = request.max_tokens
         if request.temperature is not None:
@@ -78,12 +101,15 @@ class GeminiWireFormat:
         if not isinstance(candidate, Mapping):
             _raise_if_prompt_blocked(endpoint, document)
             raise malformed(endpoint, "response: no candidates[0] object")
-        text = _text(endpoint, candidate)
+        text, reasoning, calls = _parts(endpoint, candidate, _json.string(document.get("responseId")), 0)
+        finish_reason = _finish_reason(endpoint, candidate.get("finishReason"), text_seen=bool(text or calls))
         return Completion.single(
             text,
             _json.string(document.get("modelVersion")) or endpoint.model,
             _usage(document.get("usageMetadata")),
-            _finish_reason(endpoint, candidate.get("finishReason"), text_seen=bool(text)),
+            "tool_calls" if calls and finish_reason == "stop" else finish_reason,
+            tuple(calls),
+            reasoning or None,
         )
 
     def new_stream_parser(self, endpoint: Endpoint, request: ChatRequest) -> GeminiStreamParser:
@@ -105,6 +131,7 @@ class GeminiStreamParser:
     def __init__(self, endpoint: Endpoint) -> None:
         self._endpoint = endpoint
         self._text_seen = False
+        self._calls_count = 0
 
     def feed(self, event: str, data: str) -> list[StreamDelta]:
         if not data.strip():
@@ -116,45 +143,66 @@ class GeminiStreamParser:
         if not isinstance(candidate, Mapping):
             _raise_if_prompt_blocked(self._endpoint, document)
             return []
-        text = _text(self._endpoint, candidate)
-        self._text_seen = self._text_seen or bool(text)
+        response_id = _json.string(document.get("responseId"))
+        text, reasoning, calls = _parts(self._endpoint, candidate, response_id, self._calls_count)
+        pieces = tuple(
+            ToolCallDelta(self._calls_count + n, call.id, call.name, call.arguments) for n, call in enumerate(calls)
+        )
+        self._calls_count += len(calls)
+        self._text_seen = self._text_seen or bool(text or calls)
         finish_reason = _finish_reason(self._endpoint, candidate.get("finishReason"), text_seen=self._text_seen)
         if finish_reason is None:
-            return [StreamDelta(text=text)] if text else []
+            return (
+                [StreamDelta(text=text, tool_calls=pieces, reasoning=reasoning)] if text or pieces or reasoning else []
+            )
+        if finish_reason == "stop" and self._calls_count:
+            finish_reason = "tool_calls"
+        usage = _usage(document.get("usageMetadata"))
         return [
-            StreamDelta(text=text, usage=_usage(document.get("usageMetadata")), finish_reason=finish_reason, done=True)
+            StreamDelta(
+                text=text, usage=usage, finish_reason=finish_reason, done=True, tool_calls=pieces, reasoning=reasoning
+            )
         ]
 
 
-def _contents(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
-    contents: list[dict[str, Any]] = []
-    for message in messages:
-        role = _ROLES.get(message.role)
-        if role is None:
-            continue  # system: sent as systemInstruction
-        if contents and contents[-1]["role"] == role:
-            contents[-1]["parts"].append({"text": message.text})
-        else:
-            contents.append({"role": role, "parts": [{"text": message.text}]})
-    return contents
-
-
-def _text(endpoint: Endpoint, candidate: Mapping[str, Any]) -> str:
-    """The answer's text parts joined; thought summaries (``thought: true``) are not the answer."""
+def _parts(
+    endpoint: Endpoint, candidate: Mapping[str, Any], response_id: str | None, calls_before: int
+) -> tuple[str, str, list[ToolCall]]:
+    """The answer's text, its reasoning (parts marked ``thought``) and its function calls;
+    ``calls_before`` numbers the generated ids of a stream's later calls."""
     parts = _json.field(candidate, "content", "parts")
     if parts is None:
-        return ""  # no content at all: finishReason says why
+        return "", "", []  # no content at all: finishReason says why
     if not isinstance(parts, list):
         raise malformed(endpoint, "response: content.parts is not a list")
     texts: list[str] = []
+    thoughts: list[str] = []
+    calls: list[ToolCall] = []
     for part in parts:
+        call = _json.field(part, "functionCall")
+        if call is not None:
+            calls.append(_tool_call(endpoint, call, response_id, calls_before + len(calls)))
+            continue
         text = _json.field(part, "text")
-        if text is None or _json.field(part, "thought") is True:
+        if text is None:
             continue
         if not isinstance(text, str):
             raise malformed(endpoint, "response: a part's text is not a string")
-        texts.append(text)
-    return "".join(texts)
+        (thoughts if _json.field(part, "thought") is True else texts).append(text)
+    return "".join(texts), "".join(thoughts), calls
+
+
+def _tool_call(endpoint: Endpoint, call: object, response_id: str | None, number: int) -> ToolCall:
+    name = _json.string(_json.field(call, "name"))
+    arguments = _json.field(call, "args")
+    if not name:
+        raise malformed(endpoint, "response: a functionCall has no name")
+    if arguments is not None and not isinstance(arguments, Mapping):
+        raise malformed(endpoint, "response: a functionCall's args is not an object")
+    call_id = _json.string(_json.field(call, "id")) or (
+        f"call_{response_id}_{number}" if response_id else f"call_{number}"
+    )
+    return ToolCall(call_id, name, json.dumps(arguments or {}, ensure_ascii=False))
 
 
 def _finish_reason(endpoint: Endpoint, raw: object, *, text_seen: bool) -> str | None:
@@ -176,8 +224,14 @@ def _usage(value: object) -> Usage | None:
     prompt_tokens = _json.token_count(_json.field(value, "promptTokenCount"))
     if prompt_tokens is None:
         return None
-    generated = (_json.token_count(_json.field(value, name)) for name in ("candidatesTokenCount", "thoughtsTokenCount"))
-    return Usage(prompt_tokens=prompt_tokens, completion_tokens=sum(tokens or 0 for tokens in generated))
+    thoughts = _json.token_count(_json.field(value, "thoughtsTokenCount"))
+    candidates = _json.token_count(_json.field(value, "candidatesTokenCount")) or 0
+    return Usage(
+        prompt_tokens=prompt_tokens,
+        completion_tokens=candidates + (thoughts or 0),
+        cached_tokens=_json.token_count(_json.field(value, "cachedContentTokenCount")),
+        reasoning_tokens=thoughts,
+    )
 
 
 def _details(document: Any, kind: str) -> list[Mapping[str, Any]]:
