@@ -332,6 +332,27 @@ def test_output_config_format_is_a_json_schema_response_format() -> None:
         ({"messages": [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "x"}]}]}, "tool_use_id"),
         ({"messages": [{"role": "user", "content": [{"type": "document", "source": {}}]}]}, "document"),
         ({"metadata": {"tenant": "a"}}, "metadata"),
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": "Hi"},
+                    {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "w", "input": {}}]},
+                    {
+                        "role": "user",
+                        "content": [
+                            {
+                                "type": "tool_result",
+                                "tool_use_id": "t1",
+                                "content": [
+                                    {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}}
+                                ],
+                            }
+                        ],
+                    },
+                ]
+            },
+            "images in a tool result",
+        ),
         ({"output_config": {"format": {"type": "json_object"}}}, "output_config.format"),
         ({"container": "c-1"}, "container"),
         (
@@ -414,3 +435,14 @@ def test_any_body_is_a_4xx_with_a_message_or_a_valid_request(body: Any) -> None:
         assert 400 <= error.status < 500 and error.message
         return
     assert params.request.max_tokens is not None and params.request.messages
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.binary(max_size=40) | (BODIES | JSON_VALUES).map(lambda value: json.dumps(value).encode()))
+def test_any_body_over_http_is_an_anthropic_error_or_an_answer(gateway: RunningGateway, body: bytes) -> None:
+    response = gateway.request("POST", "/v1/messages", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 200 or 400 <= response.status_code < 500, response.text
+    if response.status_code != 200:
+        document = response.json()
+        assert document["type"] == "error" and set(document["error"]) == {"type", "message"}
+        assert document["error"]["message"] and "Traceback" not in response.text

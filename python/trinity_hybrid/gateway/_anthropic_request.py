@@ -320,6 +320,9 @@ def _tool_result(block: dict[str, Any], at: str, called: set[str]) -> dict[str, 
     if identifier not in called:
         raise bad_request(f"{at}.tool_use_id: no earlier tool_use block has id {identifier!r}", param="messages")
     content = block.get("content", "")
+    if isinstance(content, list) and any(isinstance(part, dict) and part.get("type") == "image" for part in content):
+        raise bad_request(f"{at}.content: images in a tool result are not carried (tool messages take text only)",
+                          param="messages")  # fmt: skip
     if isinstance(content, list):
         content = "\n".join(_text_block(part, f"{at}.content[{index}]", "messages")
                             for index, part in enumerate(content))  # fmt: skip
