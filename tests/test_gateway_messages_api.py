@@ -332,6 +332,7 @@ def test_output_config_format_is_a_json_schema_response_format() -> None:
         ({"messages": [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "x"}]}]}, "tool_use_id"),
         ({"messages": [{"role": "user", "content": [{"type": "document", "source": {}}]}]}, "document"),
         ({"metadata": {"tenant": "a"}}, "metadata"),
+        ({"stop_sequences": ["a", "b", "c", "d", "e"]}, "stop_sequences: stop takes at most 4"),
         (
             {
                 "messages": [

@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._messages import json_type
-from ._errors import bad_request
+from ._errors import ApiError, bad_request
 from ._validation import (
     GATEWAY_FIELDS,
     ChatParams,
@@ -70,6 +70,8 @@ FIELDS = frozenset(
 )
 IMAGE_MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 TOOL_CHOICES = {"auto": "auto", "any": "required", "none": "none"}
+# The request model's field names (in its errors) by the names Anthropic's clients sent them as.
+ANTHROPIC_NAMES = {"stop": "stop_sequences", "user": "metadata", "response_format": "output_config"}
 
 
 def parse_messages_request(
@@ -107,7 +109,13 @@ def parse_messages_request(
     openai.update(_tool_choice(document.get("tool_choice")))
     _thinking(document.get("thinking"))
     openai["response_format"] = _output_format(document.get("output_config"))
-    request = request_from_openai({name: value for name, value in openai.items() if value is not None})
+    try:
+        request = request_from_openai({name: value for name, value in openai.items() if value is not None})
+    except ApiError as error:  # named as the client sent the field
+        if error.param in ANTHROPIC_NAMES:
+            error.param = ANTHROPIC_NAMES[error.param]
+            error.message = f"{error.param}: {error.message}"
+        raise
     return ChatParams(model=model, request=request, force_provider=models[model], quality=quality, strategy=strategy,
                       cache=cache)  # fmt: skip
 
