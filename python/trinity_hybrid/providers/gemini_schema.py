@@ -100,7 +100,7 @@ class _Walk:
             if keyword in REFUSED:
                 _refuse(at, f"{keyword!r} has no Gemini equivalent")
         if "allOf" in node:
-            node = _merged(node, at)
+            node = self.merged(node, at, refs)
         out: dict[str, Any] = {}
         notes: list[str] = []
         for keyword, value in node.items():
@@ -143,6 +143,37 @@ class _Walk:
             node = {**_pointer(self.root, ref, at), **siblings}
         return node, refs
 
+    def merged(self, node: Mapping[str, Any], at: str, refs: tuple[str, ...]) -> dict[str, Any]:
+        """An ``allOf`` folded into its schema, members' references inlined first, when no
+        keyword is given two different values (``properties`` and ``required`` add up)."""
+        members = node["allOf"]
+        if not isinstance(members, Sequence) or isinstance(members, str) or not members:
+            _refuse(f"{at}.allOf", "must be a non-empty array of schemas")
+        merged: dict[str, Any] = {key: value for key, value in node.items() if key != "allOf"}
+        for index, member in enumerate(members):
+            if not isinstance(member, Mapping):
+                _refuse(f"{at}.allOf[{index}]", "a schema must be an object")
+            member, member_refs = self.resolved(member, f"{at}.allOf[{index}]", refs)
+            if "allOf" in member:
+                member = self.merged(member, f"{at}.allOf[{index}]", member_refs)
+            for key, value in member.items():
+                if key == "properties" and isinstance(value, Mapping):
+                    mine = merged.get("properties", {})
+                    clash = [name for name in value if name in mine and mine[name] != value[name]]
+                    if clash:
+                        _refuse(f"{at}.allOf[{index}]", f"property {clash[0]!r} is defined twice, differently")
+                    merged["properties"] = {**mine, **value}
+                elif key == "required" and isinstance(value, list):
+                    merged["required"] = [
+                        *merged.get("required", []),
+                        *(n for n in value if n not in merged.get("required", [])),
+                    ]
+                elif key in merged and merged[key] != value and key not in ("description", "title"):
+                    _refuse(f"{at}.allOf[{index}]", f"{key!r} contradicts another member; allOf cannot be merged")
+                else:
+                    merged.setdefault(key, value)
+        return merged
+
     def properties(self, value: object, at: str, depth: int, refs: tuple[str, ...]) -> dict[str, Any]:
         if not isinstance(value, Mapping):
             _refuse(at, "properties must be an object")
@@ -171,37 +202,6 @@ def _pointer(root: Mapping[str, Any], ref: str, at: str) -> Mapping[str, Any]:
     if not isinstance(target, Mapping):
         _refuse(at, f"$ref {ref!r} does not point at a schema object")
     return target
-
-
-def _merged(node: Mapping[str, Any], at: str) -> dict[str, Any]:
-    """An ``allOf`` folded into its schema, when no keyword is given two different values
-    (``properties`` and ``required`` add up)."""
-    members = node["allOf"]
-    if not isinstance(members, Sequence) or isinstance(members, str) or not members:
-        _refuse(f"{at}.allOf", "must be a non-empty array of schemas")
-    merged: dict[str, Any] = {key: value for key, value in node.items() if key != "allOf"}
-    for index, member in enumerate(members):
-        if not isinstance(member, Mapping):
-            _refuse(f"{at}.allOf[{index}]", "a schema must be an object")
-        if "$ref" in member or "allOf" in member:
-            _refuse(f"{at}.allOf[{index}]", "a reference or allOf inside allOf is not merged; inline it")
-        for key, value in member.items():
-            if key == "properties" and isinstance(value, Mapping):
-                mine = merged.get("properties", {})
-                clash = [name for name in value if name in mine and mine[name] != value[name]]
-                if clash:
-                    _refuse(f"{at}.allOf[{index}]", f"property {clash[0]!r} is defined twice, differently")
-                merged["properties"] = {**mine, **value}
-            elif key == "required" and isinstance(value, list):
-                merged["required"] = [
-                    *merged.get("required", []),
-                    *(n for n in value if n not in merged.get("required", [])),
-                ]
-            elif key in merged and merged[key] != value and key not in ("description", "title"):
-                _refuse(f"{at}.allOf[{index}]", f"{key!r} contradicts another member; allOf cannot be merged")
-            else:
-                merged.setdefault(key, value)
-    return merged
 
 
 def _names(value: object, at: str) -> list[str]:
