@@ -188,7 +188,7 @@ def _message(message: Message) -> dict[str, Any]:
         if message.text:
             sent["tool_plan"] = message.text
         return sent
-    if type(message.content) is str:
+    if isinstance(message.content, str):
         return {"role": role, "content": message.content}
     parts: list[dict[str, Any]] = []
     for part in message.content:

@@ -116,7 +116,7 @@ def _parts(message: Message, names: dict[str, str], where: str) -> list[dict[str
         response = {"id": call_id, "name": names.get(call_id, ""), "response": _tool_output(message.text)}
         return [{"functionResponse": response}]
     parts: list[dict[str, Any]] = []
-    if type(message.content) is str:
+    if isinstance(message.content, str):
         if message.content or not message.tool_calls:
             parts.append({"text": message.content})
     else:

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 __all__ = ["DEPTH_MAX", "NODES_MAX", "REFUSED", "SchemaError", "gemini_schema"]
 
@@ -185,7 +185,7 @@ class _Walk:
         return [self.schema(sub, f"{at}[{index}]", depth + 1, refs) for index, sub in enumerate(value)]
 
 
-def _refuse(at: str, reason: str) -> Any:
+def _refuse(at: str, reason: str) -> NoReturn:
     raise SchemaError(f"{at}: {reason}")
 
 
@@ -207,7 +207,7 @@ def _pointer(root: Mapping[str, Any], ref: str, at: str) -> Mapping[str, Any]:
 def _names(value: object, at: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
         _refuse(at, "required must be an array of property names")
-    return list(value)  # type: ignore[arg-type]
+    return [str(name) for name in value]
 
 
 def _enum(node: Mapping[str, Any], at: str) -> list[Any] | None:
@@ -243,17 +243,18 @@ def _typed(out: dict[str, Any], kind: object, at: str, *, nullable: bool) -> dic
     elif isinstance(kind, list) and kind and all(isinstance(name, str) for name in kind):
         kinds = list(dict.fromkeys(kind))
     else:
-        return _refuse(f"{at}.type", "type must be a type name or an array of them")
+        _refuse(f"{at}.type", "type must be a type name or an array of them")
     unknown = [name for name in kinds if name not in _JSON_TYPES]
     if unknown:
         _refuse(f"{at}.type", f"{unknown[0]!r} is not a JSON Schema type")
-    if not kinds and out.get("enum"):
-        kinds = [_enum_type(out["enum"])] if _enum_type(out["enum"]) else []
+    implied = _enum_type(out["enum"]) if not kinds and out.get("enum") else None
+    if implied is not None:
+        kinds = [implied]
     if nullable and kinds and "null" not in kinds:
         kinds.append("null")
     if nullable and not kinds:
-        branch = {key: out.pop(key) for key in ("enum",) if key in out}
-        out["anyOf"] = [branch, {"type": "null"}]
+        values = {key: out.pop(key) for key in ("enum",) if key in out}
+        out["anyOf"] = [values, {"type": "null"}]
         return out
     if len(kinds) <= 1:
         if kinds:
