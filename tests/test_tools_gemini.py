@@ -5,6 +5,7 @@ request parts we build are read by google-genai's own types too. The schema tran
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -15,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from loopback import CohereServer, GeminiServer, Request
 from tools_harness import QUESTION, TIME, WEATHER, arguments, calling, node_for, streamed_calls
-from trinity_hybrid import AllProvidersFailed, ClientRequestError, TrinityHybridNode
+from trinity_hybrid import AllProvidersFailed, ClientRequestError, TransientError, TrinityHybridNode
 from trinity_hybrid.providers import DEFAULT_BASE_URLS, WIRE_FORMATS, ChatRequest, Endpoint
 from trinity_hybrid.providers.gemini_schema import DEPTH_MAX, REFUSED, SchemaError, gemini_schema
 
@@ -90,7 +91,12 @@ def test_a_two_turn_tool_round_trip(stream: bool) -> None:
     assert declaration["parametersJsonSchema"]["required"] == ["city"]
     assert sent["contents"][1] == {
         "role": "model",
-        "parts": [{"functionCall": {"id": "fc_paris", "name": "get_weather", "args": {"city": "Paris"}}}],
+        "parts": [
+            {
+                "functionCall": {"id": "fc_paris", "name": "get_weather", "args": {"city": "Paris"}},
+                "thoughtSignature": "skip_thought_signature_validator",  # Gemini 3 refuses a call without one
+            }
+        ],
     }
     assert sent["contents"][2] == {
         "role": "user",
@@ -115,7 +121,8 @@ def test_parallel_calls_and_their_answers_in_one_turn(stream: bool) -> None:
         node.infer([*QUESTION, assistant, *results], tools=[WEATHER], force_provider="google")
     sent = server.requests[-1].json
     sdk_reads(sent)
-    assert [list(part) for part in sent["contents"][1]["parts"]] == [["text"], ["functionCall"], ["functionCall"]]
+    parts = [sorted(part) for part in sent["contents"][1]["parts"]]
+    assert parts == [["text"], ["functionCall", "thoughtSignature"], ["functionCall"]]  # signed: the turn's first call
     answers = sent["contents"][2]["parts"]
     assert [part["functionResponse"]["id"] for part in answers] == ["fc_paris", "fc_rome"]
     assert answers[0]["functionResponse"]["response"] == {"output": "sunny"}  # not JSON: under "output"
@@ -385,3 +392,20 @@ def test_references_that_multiply_are_refused_not_expanded() -> None:
     defs["d10"] = {"type": "string"}
     with pytest.raises(SchemaError, match="schemas once references are inlined"):
         gemini_schema({"$ref": "#/$defs/d0", "$defs": defs}, "p")
+
+
+def test_a_malformed_function_call_is_the_attempts_failure() -> None:
+    body = {"candidates": [{"content": {"role": "model", "parts": []}, "finishReason": "MALFORMED_FUNCTION_CALL"}]}
+    endpoint = Endpoint("google", DEFAULT_BASE_URLS["google"], "gemini-2.5-flash", None)
+    with pytest.raises(TransientError, match="MALFORMED_FUNCTION_CALL"):
+        WIRE_FORMATS["google"].parse_response(endpoint, ChatRequest.of("Hi"), json.dumps(body).encode())
+
+
+def test_async_tool_round_trip() -> None:
+    async def run(node: TrinityHybridNode) -> list[str]:
+        response = await node.ainfer(QUESTION, tools=[WEATHER], tool_choice="required", force_provider="google")
+        return [call.name for call in response.tool_calls]
+
+    with GeminiServer(responder=calling(PARIS, "", answered)) as server, node_for("google", server) as node:
+        assert asyncio.run(run(node)) == ["get_weather"]
+    assert server.requests[0].json["toolConfig"] == {"functionCallingConfig": {"mode": "ANY"}}

@@ -15,7 +15,8 @@ with the reason, as a ``ClientRequestError``). In answers, ``functionCall`` part
 (their ``id``, or ``call_<responseId>_<n>`` when Gemini sends none; ``args`` as JSON text), and
 ``finishReason`` ``STOP`` with calls is ``tool_calls``; parts marked ``thought`` are the
 reasoning; ``cachedContentTokenCount`` and ``thoughtsTokenCount`` are the cached and reasoning
-tokens. ``parallel_tool_calls: false`` cannot be asked of Gemini, which may always call several
+tokens. ``MALFORMED_FUNCTION_CALL`` and the other function-calling failures, with nothing
+generated, raise ``TransientError``. ``parallel_tool_calls: false`` cannot be asked of Gemini, which may always call several
 functions: such a request skips it.
 
 An answer withheld by the safety filters (``finishReason`` ``SAFETY`` and the like, or a prompt
@@ -29,7 +30,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from .._exceptions import ClientRequestError, CredentialError, ProviderError
+from .._exceptions import ClientRequestError, CredentialError, ProviderError, TransientError
 from . import _json
 from ._errors import ErrorFields, content_blocked, error_fields, malformed, provider_error, read_error_body
 from ._features import DROPPED_BY_RULE, first_missing, parameters
@@ -43,6 +44,12 @@ __all__ = ["DEFAULT_API_VERSION", "WIRE_FORMAT", "GeminiStreamParser", "GeminiWi
 DEFAULT_API_VERSION = "v1beta"
 _BLOCKED = frozenset({"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII"})
 _FINISH_REASONS = {"STOP": "stop", "MAX_TOKENS": "length", **{reason: "content_filter" for reason in _BLOCKED}}
+# The model's function calling went wrong (a call it could not form, one it was not offered...):
+# with nothing generated, the attempt failed and the next provider may answer.
+_FAILED_CALLING = frozenset(
+    {"MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL", "TOO_MANY_TOOL_CALLS", "MISSING_THOUGHT_SIGNATURE",
+     "MALFORMED_RESPONSE"}
+)  # fmt: skip
 _DETAIL_TYPE_PREFIX = "type.googleapis.com/google.rpc."
 # What build_request carries; anything else makes the planner skip the provider. Gemini's
 # generationConfig has no logprobs in OpenAI's shape; n would be candidateCount, not carried yet.
@@ -210,6 +217,8 @@ def _finish_reason(endpoint: Endpoint, raw: object, *, text_seen: bool) -> str |
         return None
     if raw in _BLOCKED and not text_seen:
         raise content_blocked(endpoint, raw)
+    if raw in _FAILED_CALLING and not text_seen:
+        raise TransientError(f"the generation failed: finishReason {raw}", provider=endpoint.provider)
     return _FINISH_REASONS.get(raw, raw.lower())
 
 

@@ -11,6 +11,13 @@ conversation's function calls and responses, images, and structured output.
   (``id``, ``name``: the name of the call it answers, found by its id) of a ``user`` turn. Its
   ``response`` is the tool's output when that is a JSON object, else ``{"output": ...}``, as
   the API reference asks ("Use 'output' key to specify function output").
+- Gemini 3 (and 2.5 with thinking) answers a call with a ``thoughtSignature`` and refuses the
+  next turn with a 400 when the ``functionCall`` part comes back without one. The signature is
+  not kept (an OpenAI tool call has no place for it, and the conversation may have come from
+  another model), so the first call of each turn carries the value Google documents for
+  conversations it did not sign, ``skip_thought_signature_validator``
+  (ai.google.dev/gemini-api/docs/thought-signatures): accepted, at some cost to the model's
+  reasoning about earlier calls.
 - An image given as a ``data:`` URL is an ``inlineData`` part. ``fileData.fileUri`` is
   documented for files in Google Cloud Storage (or uploaded with the Files API), not for any
   web URL, so a request with a web image URL skips Gemini (``needs_web_images``). ``detail``
@@ -33,6 +40,7 @@ __all__ = ["contents", "needs_web_images", "response_config", "tool_fields"]
 
 _ROLES = {"user": "user", "assistant": "model", "tool": "user"}
 _MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY", "function": "ANY"}
+UNSIGNED = "skip_thought_signature_validator"
 
 
 def needs_web_images(request: ChatRequest) -> bool:
@@ -132,7 +140,10 @@ def _parts(message: Message, names: dict[str, str], where: str) -> list[dict[str
             "name": call.name,
             "args": _arguments(call.arguments, f"{where}.tool_calls[{index}]"),
         }
-        parts.append({"functionCall": call_part})
+        # The signature goes on a turn's first call only, as Gemini signs parallel calls.
+        parts.append(
+            {"functionCall": call_part, "thoughtSignature": UNSIGNED} if index == 0 else {"functionCall": call_part}
+        )
     return parts or [{"text": ""}]
 
 
