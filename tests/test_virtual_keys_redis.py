@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -200,3 +201,48 @@ def test_redis_down_fail_closed_refuses_with_503() -> None:
             await keys.close()
 
         asyncio.run(run())
+
+
+@pytest.fixture
+def silent_redis() -> Iterator[str]:
+    """A port that accepts connections (the kernel's backlog) and never answers: a hung Redis."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+
+
+@pytest.mark.parametrize("failure_mode", ["open", "closed"])
+def test_a_hung_redis_costs_a_request_the_bound_then_the_failure_mode(silent_redis: str, failure_mode: str) -> None:
+    async def run() -> None:
+        (keys,) = replicas(
+            silent_redis, Clock("2026-12-06T10:00:00"), count=1, failure_mode=failure_mode, op_timeout_s=0.2, rpm=2
+        )
+        decisions = [await keys.admit(SECRET_A, "m", 1, 0.0) for _ in range(3)]
+        if failure_mode == "open":
+            assert [decision.allowed for decision in decisions] == [True, True, False]
+            assert decisions[2].limit == "rpm"
+        else:
+            assert {decision.status for decision in decisions} == {503}
+        status = keys.status()
+        assert (status["mode"], status["outages"], status["last_error"]) == ("degraded", 1, "TimeoutError")
+        # Only the attempt that reached the hung server may have held something; it is given back later.
+        assert status["settles_pending"] == 1
+        await asyncio.wait_for(keys.close(), 5.0)
+
+    asyncio.run(run())
+
+
+def test_a_request_cancelled_while_redis_decides_gives_its_hold_back(silent_redis: str) -> None:
+    async def run() -> None:
+        (keys,) = replicas(silent_redis, Clock("2026-12-06T10:00:00"), count=1, op_timeout_s=5.0)
+        admission = asyncio.ensure_future(keys.admit(SECRET_A, "m", 1, 0.0))
+        await asyncio.sleep(0.05)
+        admission.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await admission
+        assert keys.status()["settles_pending"] == 1
+        keys._pending.clear()  # nothing to replay into a server that never answers
+        await keys.close()
+
+    asyncio.run(run())

@@ -85,9 +85,11 @@ class KeyDefinition:
         assert NAME_PATTERN.fullmatch(self.name), "a key name is checked before a definition is made"
         assert DIGEST_PATTERN.fullmatch(self.digest), "a digest is 64 lower-case hex digits"
 
-    def to_json(self) -> str:
+    def to_json(self, *, digest: bool = True) -> str:
         """The stored form (Redis and the Lua scripts read it): limits absent when unset."""
-        document: dict[str, Any] = {"name": self.name, "digest": self.digest, "models": list(self.models)}
+        document: dict[str, Any] = {"name": self.name, "models": list(self.models)}
+        if digest:
+            document["digest"] = self.digest
         for name in ("rpm", "tpm", "budget_day_nano_usd", "budget_month_nano_usd"):
             value = getattr(self, name)
             if value is not None:

@@ -324,7 +324,7 @@ class RedisLimits:
             args=[
                 p + "w:",
                 digest,
-                configured.to_json() if configured else "",
+                configured.to_json(digest=False) if configured else "",
                 model,
                 hold.minute,
                 hold.day,
@@ -341,7 +341,8 @@ class RedisLimits:
             ],
         )
         outcome, raw, used, limit = reply
-        definition = KeyDefinition.from_json(raw) if raw else None
+        # A configured key's definition is ours already (and went without its digest).
+        definition = configured or (KeyDefinition.from_json(raw) if raw else None)
         return Verdict(outcome.decode(), definition, int(used), int(limit))
 
     async def settle(self, hold: Hold, tokens: int, cost_nano_usd: int) -> bool:

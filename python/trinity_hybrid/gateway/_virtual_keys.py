@@ -136,12 +136,19 @@ class VirtualKeys:
         if self._redis_url is None:
             verdict = self._local.admit_now(configured, digest, model, hold, now_ms)
             return self._decide(verdict, hold, shared=False, model=model, windows=windows)
-        verdict_shared = await self._call(lambda limits: limits.admit(configured, digest, model, hold, now_ms))
+        tried = time.monotonic() >= self._down_until_s
+        known = configured or self._mirror.get(digest)
+        try:
+            verdict_shared = await self._call(lambda limits: limits.admit(configured, digest, model, hold, now_ms))
+        except asyncio.CancelledError:
+            # The client went away while Redis was deciding: what the script held is given back.
+            if known is not None:
+                self._queue(replace(hold, key_name=known.name), 0, 0)
+            raise
         if verdict_shared is not None:
             self._remember(digest, verdict_shared)
             return self._decide(verdict_shared, hold, shared=True, model=model, windows=windows)
-        known = configured or self._mirror.get(digest)
-        if known is not None and self._shared is not None:
+        if tried and known is not None:
             # The script may have run before its answer was lost: release what it may hold.
             self._queue(replace(hold, key_name=known.name), 0, 0)
         if self.settings.failure_mode == "closed" or known is None:
@@ -179,7 +186,12 @@ class VirtualKeys:
             self._queue(hold, tokens, cost)
             self._schedule_flush()
             return
-        if await self._call(settling(hold, tokens, cost)) is None:
+        try:
+            settled = await self._call(settling(hold, tokens, cost))
+        except asyncio.CancelledError:
+            self._queue(hold, tokens, cost)
+            raise
+        if settled is None:
             self._queue(hold, tokens, cost)
 
     async def flush(self) -> bool:
