@@ -352,3 +352,33 @@ def test_secrets_never_show(backend: str | None, caplog: pytest.LogCaptureFixtur
         # The memory backend keeps no digest outside the process; Redis holds admin keys' digests.
         assert digest_of(secret) not in everything
     assert digest_of(SECRET_A) not in everything
+
+
+def test_metrics_expose_spend_and_admissions_without_secrets(backend: str | None) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+    from trinity_hybrid.gateway._key_metrics import VIRTUAL_KEY_METRIC_NAMES, VirtualKeysCollector
+
+    async def run() -> bytes:
+        keys = make(backend, Clock("2026-12-06T10:00:00"), rpm=1, budget_day_usd=2.0)
+        registry = CollectorRegistry()
+        registry.register(VirtualKeysCollector(keys))
+        decision = await keys.admit(SECRET_A, "m", 10, 0.5)
+        await keys.settle(decision.reservation, 40, 0.125)
+        await keys.admit(SECRET_A, "m", 10, 0.5)
+        await keys.admit("tk-wrong", "m", 10, 0.5)
+        await keys.usage()  # what the app does before a scrape
+        await keys.close()
+        return generate_latest(registry)
+
+    text = asyncio.run(run()).decode()
+    for name in VIRTUAL_KEY_METRIC_NAMES:
+        assert f"\n{name}" in text, name
+    assert 'trinity_virtual_key_spend_usd{key="team-a",window="day"} 0.125' in text
+    assert 'trinity_virtual_key_budget_usd{key="team-a",window="day"} 2.0' in text
+    assert 'trinity_virtual_key_tokens_minute{key="team-a",state="used"} 40.0' in text
+    assert 'trinity_virtual_key_admissions_total{outcome="rpm"} 1.0' in text
+    assert 'trinity_virtual_key_admissions_total{outcome="unknown"} 1.0' in text
+    mode = "local" if backend is None else "shared"
+    assert f'trinity_virtual_keys_mode{{mode="{mode}"}} 1.0' in text
+    for hidden in (SECRET_A, "tk-wrong", digest_of(SECRET_A)):
+        assert hidden not in text

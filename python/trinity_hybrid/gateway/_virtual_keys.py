@@ -102,6 +102,8 @@ class VirtualKeys:
         self.degraded = False
         self.last_error: str | None = None
         self.counts: collections.Counter[str] = collections.Counter()
+        # What the last ``usage()`` found, for /metrics (read at scrape time, without I/O).
+        self.last_usage: dict[str, Any] | None = None
 
     @classmethod
     def from_config(
@@ -254,12 +256,13 @@ class VirtualKeys:
         if found is None:
             found = await self._local.usage(names, windows)
             source = "local" if self._redis_url is not None else "memory"
-        return {
+        self.last_usage = {
             "backend": self.backend,
             "mode": self.mode,
             "counters": source,
             "keys": [key_usage(definition, found[definition.name]) for definition in definitions],
         }
+        return self.last_usage
 
     @property
     def mode(self) -> str:
