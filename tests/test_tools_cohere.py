@@ -203,3 +203,8 @@ def test_strict_tools_only_when_every_tool_is_strict() -> None:
         "type": "object",
         "properties": {},
     }
+
+
+def test_an_image_in_a_system_message_skips_even_a_vision_model() -> None:
+    request = ChatRequest.of([{"role": "system", "content": [image(PIXEL)]}, {"role": "user", "content": "Hi"}])
+    assert WIRE_FORMATS["cohere"].unsupported(endpoint(VISION), request) == "images"

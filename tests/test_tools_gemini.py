@@ -409,3 +409,26 @@ def test_async_tool_round_trip() -> None:
     with GeminiServer(responder=calling(PARIS, "", answered)) as server, node_for("google", server) as node:
         assert asyncio.run(run(node)) == ["get_weather"]
     assert server.requests[0].json["toolConfig"] == {"functionCallingConfig": {"mode": "ANY"}}
+
+
+def test_a_call_in_the_streams_last_chunk_finishes_with_tool_calls() -> None:
+    chunk = {
+        "responseId": "r9",
+        "candidates": [
+            {
+                "content": {
+                    "role": "model",
+                    "parts": [{"functionCall": {"name": "get_time", "args": {"zone": "CET"}}}],
+                },
+                "finishReason": "STOP",
+            }
+        ],
+        "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 1},
+    }
+    endpoint = Endpoint("google", DEFAULT_BASE_URLS["google"], "gemini-2.5-flash", None)
+    parser = WIRE_FORMATS["google"].new_stream_parser(endpoint, ChatRequest.of("Hi", stream=True))
+    (delta,) = parser.feed("message", json.dumps(chunk))
+    assert (delta.done, delta.finish_reason) == (True, "tool_calls")
+    assert [(p.index, p.id, p.name, json.loads(p.arguments)) for p in delta.tool_calls] == [
+        (0, "call_r9_0", "get_time", {"zone": "CET"})
+    ]

@@ -14,7 +14,8 @@ set when every tool is ``strict``. ``tool_choice`` ``required``/``none`` are ``R
 ``tool_calls`` with its text as the ``tool_plan``; a tool message is ``{role: tool,
 tool_call_id, content}``. Images (``image_url`` content parts, ``data:`` or web URLs) go to
 Cohere's vision models only (a model name with ``vision``: ``command-a-vision-*``,
-``c4ai-aya-vision-*``); other models skip image requests. ``response_format`` is
+``c4ai-aya-vision-*``), in user messages; other models, and images in system messages, skip
+Cohere. ``response_format`` is
 ``{type: json_object, json_schema?}``.
 
 In answers, ``message.tool_calls`` are the tool calls and ``tool_plan`` (the model's plan
@@ -68,7 +69,7 @@ class CohereWireFormat:
             return "tool_choice"
         if request.parallel_tool_calls is False:
             return "parallel_tool_calls"
-        if request.has_images and "vision" not in endpoint.model:
+        if request.has_images and ("vision" not in endpoint.model or _system_images(request)):
             return "images"
         return None
 
@@ -173,6 +174,11 @@ class CohereStreamParser:
             return [StreamDelta(tool_calls=(ToolCallDelta(index, arguments=arguments),))] if arguments else []
         started = _tool_call(self._endpoint, call, arguments)
         return [StreamDelta(tool_calls=(ToolCallDelta(index, started.id, started.name, arguments),))]
+
+
+def _system_images(request: ChatRequest) -> bool:
+    """Whether a system message holds an image (Cohere's system content is text)."""
+    return any(message.images for message in request.messages if message.role in ("system", "developer"))
 
 
 def _message(message: Message) -> dict[str, Any]:

@@ -16,8 +16,8 @@ with the reason, as a ``ClientRequestError``). In answers, ``functionCall`` part
 ``finishReason`` ``STOP`` with calls is ``tool_calls``; parts marked ``thought`` are the
 reasoning; ``cachedContentTokenCount`` and ``thoughtsTokenCount`` are the cached and reasoning
 tokens. ``MALFORMED_FUNCTION_CALL`` and the other function-calling failures, with nothing
-generated, raise ``TransientError``. ``parallel_tool_calls: false`` cannot be asked of Gemini, which may always call several
-functions: such a request skips it.
+generated, raise ``TransientError``. ``parallel_tool_calls: false`` cannot be asked of Gemini,
+which may always call several functions: such a request skips it.
 
 An answer withheld by the safety filters (``finishReason`` ``SAFETY`` and the like, or a prompt
 blocked in ``promptFeedback``) with no text raises ``ClientRequestError``: the prompt caused it.
