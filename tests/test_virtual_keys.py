@@ -382,3 +382,17 @@ def test_metrics_expose_spend_and_admissions_without_secrets(backend: str | None
     assert f'trinity_virtual_keys_mode{{mode="{mode}"}} 1.0' in text
     for hidden in (SECRET_A, "tk-wrong", digest_of(SECRET_A)):
         assert hidden not in text
+
+
+def test_odd_estimates_neither_crash_nor_slip_through() -> None:
+    async def run() -> None:
+        keys = make(None, Clock("2026-12-06T10:00:00"), budget_day_usd=1.0, tpm=100)
+        assert (await keys.admit(SECRET_A, "m", 10, float("inf"))).limit == "budget_day"
+        assert (await keys.admit(SECRET_A, "m", 10_000, 0.0)).limit == "tpm"
+        nan = await keys.admit(SECRET_A, "m", -5, float("nan"))
+        assert nan.allowed
+        await keys.settle(nan.reservation, -3, float("-inf"))
+        line = (await keys.usage())["keys"][0]
+        assert (line["spend_day_usd"], line["tokens_used_minute"]) == (0.0, 0)
+
+    asyncio.run(run())

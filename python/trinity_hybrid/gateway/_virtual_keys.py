@@ -24,8 +24,15 @@ allowed (``decision.models`` lists the allowed ones), 429 ``rpm`` / ``tpm``, 402
 resets; 503 when Redis is unreachable and the failure mode is ``closed``.
 
 ``await keys.usage()`` gives /status its plain numbers per key (spend and reservations in USD,
-requests and tokens this minute; no secret, no digest), ``keys.status()`` the counters for
-/metrics (admitted, refused per limit, Redis errors, degraded admissions), without I/O.
+requests and tokens this minute; no secret, no digest), ``keys.status()`` the counters (admitted,
+refused per limit, Redis errors, degraded admissions) without I/O; ``_key_metrics`` turns both
+into Prometheus series, and ``_admin`` is the admin API. Create the object once per worker
+process; the Redis client is made on first use in the running loop.
+
+Without Redis the counters are this process's: with several workers (``--workers N``) each
+enforces the limits on its own, so exact limits need Redis. Windows follow each replica's UTC
+clock (keep them NTP-synchronised). A call that outlives ``reservation_ttl_s`` loses its hold but
+still settles what it used.
 
 When Redis is unreachable (an error, or no answer within ``op_timeout_s``), Redis is left alone
 for ``RETRY_INTERVAL_S`` and then tried again. Meanwhile, with ``failure_mode = "open"`` (the
@@ -43,6 +50,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -69,6 +77,8 @@ RETRY_INTERVAL_S = 1.0
 # Bounds: settles waiting for Redis to come back, and admin-created keys remembered locally.
 PENDING_SETTLES_MAX = 100_000
 MIRROR_KEYS_MAX = 10_000
+# Costs are kept below 2**53 nano-USD (9 million USD), where Lua's doubles are exact.
+COST_NANO_USD_MAX = 2**53 // 4
 
 
 class VirtualKeys:
@@ -130,7 +140,7 @@ class VirtualKeys:
         now_s = self._clock()
         windows = Windows.at(now_s)
         tokens = max(int(estimated_tokens), 0)
-        cost = max(round(estimated_cost_usd * NANO_PER_USD), 0)
+        cost = nano_usd_of(estimated_cost_usd)
         expires_ms = int((now_s + self.settings.reservation_ttl_s) * 1000)
         hold = Hold(uuid.uuid4().hex, "", tokens, cost, expires_ms, windows.minute, windows.day, windows.month)
         configured = self._configured.get(digest)
@@ -178,7 +188,7 @@ class VirtualKeys:
         if reservation is None:
             return
         tokens = max(int(tokens_used), 0)
-        cost = max(round(cost_usd * NANO_PER_USD), 0)
+        cost = nano_usd_of(cost_usd)
         hold = reservation.hold
         if not reservation.shared:
             self._local.settle_now(hold, tokens, cost)
@@ -397,3 +407,10 @@ class VirtualKeys:
 
 def settling(hold: Hold, tokens: int, cost_nano_usd: int) -> Callable[[RedisLimits], Awaitable[bool]]:
     return lambda limits: limits.settle(hold, tokens, cost_nano_usd)
+
+
+def nano_usd_of(usd: float) -> int:
+    """A cost in nano-USD: negative or NaN counts as nothing, an infinite one as beyond any budget."""
+    if math.isnan(usd) or usd <= 0:
+        return 0
+    return min(round(usd * NANO_PER_USD), COST_NANO_USD_MAX) if math.isfinite(usd) else COST_NANO_USD_MAX
