@@ -1,0 +1,168 @@
+"""Where request log records go: stdout as JSON lines, an SQLite file, a PostgreSQL table.
+
+A sink is written by one thread only (its writer in ``_request_log``), a batch at a time, with
+documents already masked; it opens its connection on the first batch, in that thread. A sink
+that fails raises: the writer counts the batch as failed and goes on; the next batch reconnects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol, TextIO
+
+__all__ = ["COLUMNS", "TABLE", "PostgresSink", "Sink", "SqliteSink", "StdoutSink"]
+
+TABLE = "trinity_request_log"
+# The record's fields, in column order; ``attempts`` is a JSON array.
+COLUMNS = (
+    "request_id", "time", "endpoint", "key_name", "model_requested", "provider", "model", "status",
+    "outcome", "error_type", "stream", "cache_hit", "tokens_input", "tokens_output", "cost_usd",
+    "latency_ms", "attempts", "trace_id",
+)  # fmt: skip
+CONNECT_TIMEOUT_S = 5
+BUSY_TIMEOUT_MS = 5000
+
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+class Sink(Protocol):
+    name: str
+
+    def write(self, documents: Sequence[dict[str, Any]]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class StdoutSink:
+    """One JSON object per line, flushed after each batch."""
+
+    name = "stdout"
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+
+    def write(self, documents: Sequence[dict[str, Any]]) -> None:
+        stream = self._stream or sys.stdout
+        stream.write("".join(_JSON.encode(document) + "\n" for document in documents))
+        stream.flush()
+
+    def close(self) -> None:
+        pass
+
+
+def _row(document: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(_JSON.encode(document[column]) if column == "attempts" else document[column] for column in COLUMNS)
+
+
+class SqliteSink:
+    """A table in an SQLite file (WAL mode, so readers never block the writer; several
+    processes may share the file)."""
+
+    name = "sqlite"
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._connection: sqlite3.Connection | None = None
+
+    def write(self, documents: Sequence[dict[str, Any]]) -> None:
+        connection = self._connection or self._connect()
+        try:
+            with connection:  # one transaction per batch
+                connection.executemany(
+                    f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+                    [_row(document) for document in documents],
+                )
+        except sqlite3.Error:
+            self.close()
+            raise
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            with connection:
+                connection.execute(
+                    f"CREATE TABLE IF NOT EXISTS {TABLE} ("
+                    "request_id TEXT NOT NULL, time TEXT NOT NULL, endpoint TEXT NOT NULL, key_name TEXT, "
+                    "model_requested TEXT, provider TEXT, model TEXT, status INTEGER NOT NULL, "
+                    "outcome TEXT NOT NULL, error_type TEXT, stream INTEGER NOT NULL, cache_hit INTEGER, "
+                    "tokens_input INTEGER, tokens_output INTEGER, cost_usd REAL NOT NULL, "
+                    "latency_ms REAL NOT NULL, attempts TEXT NOT NULL, trace_id TEXT)"
+                )
+                connection.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_time ON {TABLE} (time)")
+                connection.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_request_id ON {TABLE} (request_id)")
+        except sqlite3.Error:
+            connection.close()
+            raise
+        self._connection = connection
+        return connection
+
+    def close(self) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            connection.close()
+
+
+class PostgresSink:
+    """A table in PostgreSQL through psycopg 3 (``attempts`` as JSONB, ``time`` as
+    TIMESTAMPTZ). psycopg is imported on the first batch, in the writer thread."""
+
+    name = "postgres"
+
+    def __init__(self, dsn: str) -> None:
+        self._dsn = dsn
+        self._connection: Any = None
+
+    def __repr__(self) -> str:
+        return "PostgresSink(dsn=<hidden>)"  # a DSN may hold a password
+
+    def write(self, documents: Sequence[dict[str, Any]]) -> None:
+        connection = self._connection or self._connect()
+        rows = [_postgres_row(document) for document in documents]
+        placeholders = ", ".join("%s::jsonb" if column == "attempts" else "%s" for column in COLUMNS)
+        try:
+            with connection.transaction(), connection.cursor() as cursor:
+                cursor.executemany(f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({placeholders})", rows)
+        except Exception:
+            self.close()
+            raise
+
+    def _connect(self) -> Any:
+        import psycopg
+
+        connection = psycopg.connect(self._dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+        try:
+            connection.execute(
+                f"CREATE TABLE IF NOT EXISTS {TABLE} ("
+                "id BIGSERIAL PRIMARY KEY, request_id TEXT NOT NULL, time TIMESTAMPTZ NOT NULL, "
+                "endpoint TEXT NOT NULL, key_name TEXT, model_requested TEXT, provider TEXT, model TEXT, "
+                "status INTEGER NOT NULL, outcome TEXT NOT NULL, error_type TEXT, stream BOOLEAN NOT NULL, "
+                "cache_hit BOOLEAN, tokens_input BIGINT, tokens_output BIGINT, "
+                "cost_usd DOUBLE PRECISION NOT NULL, latency_ms DOUBLE PRECISION NOT NULL, "
+                "attempts JSONB NOT NULL, trace_id TEXT)"
+            )
+            connection.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_time ON {TABLE} (time)")
+            connection.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_request_id ON {TABLE} (request_id)")
+        except Exception:
+            connection.close()
+            raise
+        self._connection = connection
+        return connection
+
+    def close(self) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            with contextlib.suppress(Exception):  # closing a broken connection: nothing more to lose
+                connection.close()
+
+
+def _postgres_row(document: dict[str, Any]) -> tuple[Any, ...]:
+    row = list(_row(document))
+    row[COLUMNS.index("time")] = datetime.fromisoformat(document["time"].replace("Z", "+00:00"))
+    return tuple(row)
