@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from loopback import CohereServer, GeminiServer, Request
 from tools_harness import QUESTION, TIME, WEATHER, arguments, calling, node_for, streamed_calls
-from trinity_hybrid import AllProvidersFailed, ClientRequestError, TransientError, TrinityHybridNode
+from trinity_hybrid import ClientRequestError, InvalidInputError, TransientError, TrinityHybridNode
 from trinity_hybrid.providers import DEFAULT_BASE_URLS, WIRE_FORMATS, ChatRequest, Endpoint
 from trinity_hybrid.providers.gemini_schema import DEPTH_MAX, REFUSED, SchemaError, gemini_schema
 
@@ -283,7 +283,8 @@ def test_a_schema_gemini_cannot_take_is_refused_before_any_call() -> None:
     with GeminiServer() as server, node_for("google", server) as node:
         with pytest.raises(ClientRequestError, match=r"tools\[0\]\.function\.parameters.*recursive"):
             node.infer("Hi", tools=[recursive], force_provider="google")
-        with pytest.raises(AllProvidersFailed, match="recursive schema"):  # the reason reaches the caller
+        # Unforced, the caller's request is at fault (a 400 at the gateway), with the reason.
+        with pytest.raises(InvalidInputError, match="recursive schema"):
             node.infer("Hi", tools=[recursive])
     assert server.requests == []
 

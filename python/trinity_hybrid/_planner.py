@@ -192,11 +192,18 @@ class Plan:
 
     def _exhausted(self) -> TrinityError:
         """The error of a chain walked to its end. When every provider was skipped for lacking
-        a feature the request uses, that is the caller's request, not the providers' failure."""
-        if self.attempts and all(attempt.error_type == "UnsupportedFeature" for attempt in self.attempts):
-            reasons = "; ".join(f"{attempt.provider}: {attempt.error}" for attempt in self.attempts)
+        a feature the request uses, or refused to build it (a JSON schema one API cannot take),
+        that is the caller's request, not the providers' failure: a 400 at the gateway."""
+        refusals = ("UnsupportedFeature", "ClientRequestError")
+        if self.attempts and all(
+            attempt.outcome == "skipped" and attempt.error_type in refusals for attempt in self.attempts
+        ):
+            reasons = "; ".join(
+                f"{attempt.provider}: {str(attempt.error).removeprefix(f'{attempt.provider}: ')}"
+                for attempt in self.attempts
+            )
             error = InvalidInputError(f"no available provider can take this request ({reasons})")
-            error.param = request_field(self.missing[0])
+            error.param = request_field(self.missing[0]) if self.missing else None
             return error
         return AllProvidersFailed(self.attempts)
 
