@@ -68,6 +68,11 @@ class PostgresServer:
                                   "--no-sync", "-E", "UTF8"]),
             check=True, capture_output=True, timeout=120,
         )  # fmt: skip
+        self.resume()
+
+    def resume(self) -> None:
+        """Starts the server on the data directory made by ``start`` (after ``halt``)."""
+        data = self.directory / "data"
         self.process = subprocess.Popen(
             self._as_server_user([str(self.binaries / "postgres"), "-D", str(data), "-p", str(self.port),
                                   "-h", "127.0.0.1", "-k", str(self.directory), "-c", "fsync=off"]),
@@ -85,19 +90,29 @@ class PostgresServer:
                 return
             except psycopg.OperationalError:
                 if time.monotonic() > deadline_s or (self.process is not None and self.process.poll() is not None):
-                    self.stop()
+                    self.halt()
                     raise RuntimeError("PostgreSQL did not start") from None
                 time.sleep(0.1)
 
-    def stop(self) -> None:
+    def halt(self) -> None:
+        """Stops the server and keeps its data (``resume`` brings it back)."""
         if self.process is not None:
-            self.process.terminate()
+            # A fast shutdown, waited for: it ends the sessions still open (a smart one, SIGTERM,
+            # would wait for them), and runuser does not wait for the server it started.
+            subprocess.run(
+                self._as_server_user([str(self.binaries / "pg_ctl"), "stop", "-D", str(self.directory / "data"),
+                                      "-m", "fast", "-w", "-t", "30"]),
+                check=False, capture_output=True, timeout=60,  # a server already gone: nothing to stop
+            )  # fmt: skip
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
             self.process = None
+
+    def stop(self) -> None:
+        self.halt()
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def __enter__(self) -> Self:

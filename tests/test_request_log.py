@@ -397,6 +397,28 @@ def test_postgres_takes_every_record_from_many_threads_without_keys(postgres: Po
     assert stream is False and time.tzinfo is not None
 
 
+def test_postgres_back_after_an_outage_takes_the_next_batches(postgres: PostgresServer) -> None:
+    import psycopg
+
+    log = RequestLog.from_env({"TRINITY_REQUEST_LOG_POSTGRES": postgres.dsn, "TRINITY_REQUEST_LOG_STDOUT": "0"})
+    log.submit(record("before-outage"))
+    assert log.flush()
+    postgres.halt()
+    try:
+        log.submit(record("during-outage"))
+        assert log.flush()
+    finally:
+        postgres.resume()
+    log.submit(record("after-outage"))
+    assert log.close()
+    assert log.counts()["postgres"] == {"written": 2, "dropped": 0, "failed": 1}
+    with psycopg.connect(postgres.dsn) as connection:
+        found = connection.execute(
+            f"SELECT request_id FROM {TABLE} WHERE request_id LIKE '%-outage' ORDER BY request_id"
+        ).fetchall()
+    assert found == [("after-outage",), ("before-outage",)]
+
+
 def test_postgres_unreachable_fails_batches_never_requests() -> None:
     log = RequestLog.from_env(
         {"TRINITY_REQUEST_LOG_POSTGRES": "host=127.0.0.1 port=1 user=nobody connect_timeout=1",

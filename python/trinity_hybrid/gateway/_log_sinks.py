@@ -24,6 +24,33 @@ COLUMNS = (
     "outcome", "error_type", "stream", "cache_hit", "tokens_input", "tokens_output", "cost_usd",
     "latency_ms", "attempts", "trace_id",
 )  # fmt: skip
+# Looked up by time (the last hour's requests) and by request id (a client's report).
+_INDEXES = tuple(
+    f"CREATE INDEX IF NOT EXISTS {TABLE}_{column} ON {TABLE} ({column})" for column in ("time", "request_id")
+)
+SQLITE_SCHEMA = (
+    (
+        f"CREATE TABLE IF NOT EXISTS {TABLE} ("
+        "request_id TEXT NOT NULL, time TEXT NOT NULL, endpoint TEXT NOT NULL, key_name TEXT, "
+        "model_requested TEXT, provider TEXT, model TEXT, status INTEGER NOT NULL, "
+        "outcome TEXT NOT NULL, error_type TEXT, stream INTEGER NOT NULL, cache_hit INTEGER, "
+        "tokens_input INTEGER, tokens_output INTEGER, cost_usd REAL NOT NULL, "
+        "latency_ms REAL NOT NULL, attempts TEXT NOT NULL, trace_id TEXT)"
+    ),
+    *_INDEXES,
+)
+POSTGRES_SCHEMA = (
+    (
+        f"CREATE TABLE IF NOT EXISTS {TABLE} ("
+        "id BIGSERIAL PRIMARY KEY, request_id TEXT NOT NULL, time TIMESTAMPTZ NOT NULL, "
+        "endpoint TEXT NOT NULL, key_name TEXT, model_requested TEXT, provider TEXT, model TEXT, "
+        "status INTEGER NOT NULL, outcome TEXT NOT NULL, error_type TEXT, stream BOOLEAN NOT NULL, "
+        "cache_hit BOOLEAN, tokens_input BIGINT, tokens_output BIGINT, "
+        "cost_usd DOUBLE PRECISION NOT NULL, latency_ms DOUBLE PRECISION NOT NULL, "
+        "attempts JSONB NOT NULL, trace_id TEXT)"
+    ),
+    *_INDEXES,
+)
 CONNECT_TIMEOUT_S = 5
 BUSY_TIMEOUT_MS = 5000
 
@@ -87,16 +114,8 @@ class SqliteSink:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
             with connection:
-                connection.execute(
-                    f"CREATE TABLE IF NOT EXISTS {TABLE} ("
-                    "request_id TEXT NOT NULL, time TEXT NOT NULL, endpoint TEXT NOT NULL, key_name TEXT, "
-                    "model_requested TEXT, provider TEXT, model TEXT, status INTEGER NOT NULL, "
-                    "outcome TEXT NOT NULL, error_type TEXT, stream INTEGER NOT NULL, cache_hit INTEGER, "
-                    "tokens_input INTEGER, tokens_output INTEGER, cost_usd REAL NOT NULL, "
-                    "latency_ms REAL NOT NULL, attempts TEXT NOT NULL, trace_id TEXT)"
-                )
-                connection.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_time ON {TABLE} (time)")
-                connection.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_request_id ON {TABLE} (request_id)")
+                for statement in SQLITE_SCHEMA:
+                    connection.execute(statement)
         except sqlite3.Error:
             connection.close()
             raise
@@ -138,17 +157,8 @@ class PostgresSink:
 
         connection = psycopg.connect(self._dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
         try:
-            connection.execute(
-                f"CREATE TABLE IF NOT EXISTS {TABLE} ("
-                "id BIGSERIAL PRIMARY KEY, request_id TEXT NOT NULL, time TIMESTAMPTZ NOT NULL, "
-                "endpoint TEXT NOT NULL, key_name TEXT, model_requested TEXT, provider TEXT, model TEXT, "
-                "status INTEGER NOT NULL, outcome TEXT NOT NULL, error_type TEXT, stream BOOLEAN NOT NULL, "
-                "cache_hit BOOLEAN, tokens_input BIGINT, tokens_output BIGINT, "
-                "cost_usd DOUBLE PRECISION NOT NULL, latency_ms DOUBLE PRECISION NOT NULL, "
-                "attempts JSONB NOT NULL, trace_id TEXT)"
-            )
-            connection.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_time ON {TABLE} (time)")
-            connection.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_request_id ON {TABLE} (request_id)")
+            for statement in POSTGRES_SCHEMA:
+                connection.execute(statement)
         except Exception:
             connection.close()
             raise
