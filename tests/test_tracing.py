@@ -4,13 +4,10 @@ span; and off when no endpoint is set: nothing of OpenTelemetry imported, nothin
 
 from __future__ import annotations
 
-import asyncio
-import gzip
 import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,13 +17,8 @@ import pytest
 pytest.importorskip("opentelemetry.sdk", reason="the otel extra is not installed")
 pytest.importorskip("opentelemetry.proto", reason="opentelemetry-proto is not installed")
 
-from aiohttp import web
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+from otlp_receiver import OtlpReceiver, attributes
 from trinity_hybrid._exceptions import ConfigurationError
 from trinity_hybrid._results import Attempt, Response, StreamChunk
 from trinity_hybrid.gateway._tracing import Tracing, otlp_settings
@@ -36,80 +28,12 @@ PROVIDER_KEY = "sk-proj-Zq8uV1xW3yT5rE7wQ9aS2dF4gH6jK8lL0pO"
 MODELS = {"openai": "gpt-4o-mini", "groq": "llama-3.3-70b-versatile", "anthropic": "claude-sonnet-4"}
 
 
-class OtlpReceiver:
-    """An OTLP/HTTP traces endpoint (POST /v1/traces, protobuf) on a free loopback port."""
-
-    def __init__(self) -> None:
-        self.requests: list[ExportTraceServiceRequest] = []
-        self.raw: list[bytes] = []
-        self.headers: list[dict[str, str]] = []
-        self._loop = asyncio.new_event_loop()
-        self._started = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self.port = 0
-
-    async def _export(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        if request.headers.get("Content-Encoding") == "gzip":
-            body = gzip.decompress(body)
-        message = ExportTraceServiceRequest()
-        message.ParseFromString(body)
-        self.raw.append(body)
-        self.requests.append(message)
-        self.headers.append({name.lower(): value for name, value in request.headers.items()})
-        return web.Response(
-            body=ExportTraceServiceResponse().SerializeToString(), content_type="application/x-protobuf"
-        )
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        app = web.Application()
-        app.router.add_post("/v1/traces", self._export)
-        self._runner = web.AppRunner(app)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self._started.set()
-        self._loop.run_forever()
-        self._loop.run_until_complete(self._runner.cleanup())
-
-    def start(self) -> None:
-        self._thread.start()
-        assert self._started.wait(30)
-
-    def stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(30)
-
-    @property
-    def spans(self) -> list[Span]:
-        return [
-            span
-            for request in self.requests
-            for resource in request.resource_spans
-            for scope in resource.scope_spans
-            for span in scope.spans
-        ]
-
-
 @pytest.fixture
 def receiver() -> Iterator[OtlpReceiver]:
     server = OtlpReceiver()
     server.start()
     yield server
     server.stop()
-
-
-def _value(value: AnyValue) -> Any:
-    kind = value.WhichOneof("value")
-    if kind == "array_value":
-        return [_value(item) for item in value.array_value.values]
-    return getattr(value, kind)
-
-
-def attributes(span: Span) -> dict[str, Any]:
-    return {item.key: _value(item.value) for item in span.attributes}
 
 
 def response(attempts: tuple[Attempt, ...], **fields: Any) -> Response:
@@ -146,7 +70,7 @@ def test_a_fallback_is_one_server_span_with_a_child_per_attempt(receiver: OtlpRe
 
     assert receiver.headers[0]["authorization"] == "Bearer collector-token"
     assert receiver.headers[0]["content-type"] == "application/x-protobuf"
-    resource = {item.key: _value(item.value) for item in receiver.requests[0].resource_spans[0].resource.attributes}
+    resource = attributes(receiver.requests[0].resource_spans[0].resource)
     assert resource["service.name"] == "gw-test"
     spans = receiver.spans
     assert len(spans) == 3
