@@ -216,6 +216,15 @@ def test_a_reservation_never_settled_is_released_when_it_expires(backend: str | 
         await keys.settle(lost.reservation, 10, 0.5)
         line = (await keys.usage())["keys"][0]
         assert (line["spend_day_usd"], line["reserved_day_usd"]) == (0.5, 0.1)
+        # Expired and then unsettled for another reservation_ttl_s: forgotten, nothing kept for ever.
+        forgotten = await keys.admit(SECRET_B, "m", 10, 0.1)
+        clock.now += 300
+        await keys.admit(SECRET_B, "m", 10, 0.0)  # releases it
+        clock.now += 301
+        await keys.admit(SECRET_B, "m", 10, 0.0)  # forgets it
+        await keys.settle(forgotten.reservation, 10, 0.1)
+        line = (await keys.usage())["keys"][1]
+        assert (line["name"], line["spend_day_usd"], line["reserved_day_usd"]) == ("team-b", 0.0, 0.0)
         await keys.close()
 
     asyncio.run(run())

@@ -9,6 +9,7 @@ import logging
 import socket
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -244,5 +245,27 @@ def test_a_request_cancelled_while_redis_decides_gives_its_hold_back(silent_redi
         assert keys.status()["settles_pending"] == 1
         keys._pending.clear()  # nothing to replay into a server that never answers
         await keys.close()
+
+    asyncio.run(run())
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+def test_a_charge_replayed_after_a_lost_reply_counts_once(redis_url: str, backend: str) -> None:
+    """Spend decided while Redis was away has no hold in Redis: its replay is recognised by its id."""
+    import redis.asyncio as redis_asyncio
+    from trinity_hybrid.gateway._limits import Hold, MemoryLimits, RedisLimits, Windows
+
+    async def run() -> None:
+        client = redis_asyncio.from_url(redis_url)
+        limits = MemoryLimits() if backend == "memory" else RedisLimits(client, f"test-{uuid.uuid4().hex[:8]}", 900)
+        windows = Windows.at(Clock("2026-12-06T10:00:00")())
+        hold = Hold(uuid.uuid4().hex, "team-a", 0, 0, 0, windows.minute, windows.day, windows.month)
+        assert await limits.settle(hold, 5, 70, charge=True)
+        assert not await limits.settle(hold, 5, 70, charge=True)
+        # Not a hold here: settled as one, it is not counted at all.
+        assert not await limits.settle(replace(hold, id=uuid.uuid4().hex), 5, 70)
+        usage = (await limits.usage(["team-a"], windows))["team-a"]
+        assert (usage.tokens_used_minute, usage.cost_used_day_nano_usd, usage.cost_used_month_nano_usd) == (5, 70, 70)
+        await client.aclose()
 
     asyncio.run(run())

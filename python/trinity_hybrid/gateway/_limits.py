@@ -14,17 +14,21 @@ Windows are fixed, on the UTC calendar of the clock given (a minute, a day, a mo
 request counts one request and *holds* its estimated tokens and cost until it is settled: then the
 hold is replaced by the actual figures, in the windows where the request was admitted. A hold
 that is never settled (a replica that died mid-call) is released when it expires
-(``reservation_ttl_s``): a lost settle can never leave phantom spend behind for ever.
+(``reservation_ttl_s``): a lost settle can never leave phantom spend behind for ever. A settle
+that comes after its hold expired still counts, once, for ``reservation_ttl_s`` more.
 
 In Redis, admission is one Lua script (release the expired holds, read the windows, decide,
 count, hold), so replicas cannot both take the last request or the last cent. Settling is one
-script that first claims the hold's id (``SET NX``): a settle retried after a lost reply is
-counted once. Keys are formed inside the scripts, so this wants a standalone Redis (or Sentinel),
-not Redis Cluster.
+script that counts a hold only while it is held or expired, and removes it: a settle retried
+after a lost reply is counted once, and nothing is kept per settled request. Spend decided while
+Redis was away is *charged* later (``charge=True``): there is no hold to find, so a marker key
+(``SET NX``, kept a day) makes its replay count once. Keys are formed inside the scripts, so this
+wants a standalone Redis (or Sentinel), not Redis Cluster.
 """
 
 from __future__ import annotations
 
+import heapq
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -43,8 +47,8 @@ DAY_TTL_S = 2 * 86_400
 MONTH_TTL_S = 32 * 86_400
 # Expired holds released per admission: bounded work on the request's path.
 HOLDS_PURGED_MAX = 64
-# How long a settled hold's id is remembered (a retried settle is recognised until then).
-SETTLED_MEMORY_FACTOR = 2
+# How long a charge's id is remembered (its replay is recognised until then).
+CHARGE_MARKER_TTL_S = 86_400
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,7 @@ class LimitsBackend(Protocol):
         self, configured: KeyDefinition | None, digest: str, model: str, hold: Hold, now_unix_ms: int
     ) -> Verdict: ...
 
-    async def settle(self, hold: Hold, tokens: int, cost_nano_usd: int) -> bool: ...
+    async def settle(self, hold: Hold, tokens: int, cost_nano_usd: int, charge: bool = False) -> bool: ...
 
     async def create(self, definition: KeyDefinition) -> bool: ...
 
@@ -165,12 +169,16 @@ class MemoryLimits:
     """One process's counters, behind one lock (the gateway's workers each have their own)."""
 
     def __init__(self, reservation_ttl_s: float = 900.0) -> None:
-        self._settled_ttl_s = max(int(reservation_ttl_s * SETTLED_MEMORY_FACTOR), 60)
+        self._forget_after_ms = int(reservation_ttl_s * 1000)
         self._lock = threading.Lock()
         self._windows: dict[str, dict[str, int]] = {}
         self._window_expiry_s: dict[str, float] = {}
         self._holds: dict[str, Hold] = {}
-        self._settled_expiry_s: dict[str, float] = {}
+        # (expiry, id) of every hold; settled ones are skipped when they come up.
+        self._expiries: list[tuple[int, str]] = []
+        # Expired, not yet settled: id → when it expired (unix ms, the clock given).
+        self._expired: dict[str, int] = {}
+        self._charged_expiry_s: dict[str, float] = {}
         self._definitions: dict[str, KeyDefinition] = {}
         self._names: dict[str, str] = {}
         self._purged_at_s = 0.0
@@ -201,20 +209,25 @@ class MemoryLimits:
             self._add(day, "cost_held", hold.cost_nano_usd)
             self._add(month, "cost_held", hold.cost_nano_usd)
             self._holds[hold.id] = replace(hold, key_name=name)
+            heapq.heappush(self._expiries, (hold.expires_unix_ms, hold.id))
             return Verdict("ok", definition)
 
-    async def settle(self, hold: Hold, tokens: int, cost_nano_usd: int) -> bool:
-        return self.settle_now(hold, tokens, cost_nano_usd)
+    async def settle(self, hold: Hold, tokens: int, cost_nano_usd: int, charge: bool = False) -> bool:
+        return self.settle_now(hold, tokens, cost_nano_usd, charge)
 
-    def settle_now(self, hold: Hold, tokens: int, cost_nano_usd: int) -> bool:
-        now_s = time.monotonic()
+    def settle_now(self, hold: Hold, tokens: int, cost_nano_usd: int, charge: bool = False) -> bool:
+        """Counts what the request used, once (False: settled already, or forgotten)."""
         with self._lock:
-            if hold.id in self._settled_expiry_s:
-                return False
-            self._settled_expiry_s[hold.id] = now_s + self._settled_ttl_s
-            held = self._holds.pop(hold.id, None)
-            if held is not None:
-                self._unhold(held)
+            if charge:
+                if hold.id in self._charged_expiry_s:
+                    return False
+                self._charged_expiry_s[hold.id] = time.monotonic() + CHARGE_MARKER_TTL_S
+            else:
+                held = self._holds.pop(hold.id, None)
+                if held is not None:
+                    self._unhold(held)
+                elif self._expired.pop(hold.id, None) is None:
+                    return False
             base = hold.key_name
             self._add(self._window(f"{base}:{hold.minute}", MINUTE_TTL_S), "tokens_used", tokens)
             self._add(self._window(f"{base}:{hold.day}", DAY_TTL_S), "cost_used", cost_nano_usd)
@@ -272,22 +285,29 @@ class MemoryLimits:
                 window[field] = window.get(field, 0) - amount
 
     def _release_expired(self, now_unix_ms: int) -> None:
-        """The holds Redis's script would release: the earliest expired first, at most the bound."""
-        expired = sorted(
-            (hold.expires_unix_ms, hold.id) for hold in self._holds.values() if hold.expires_unix_ms <= now_unix_ms
-        )
-        for _, hold_id in expired[:HOLDS_PURGED_MAX]:
-            self._unhold(self._holds.pop(hold_id))
+        """What Redis's script does: the earliest expired holds first, at most the bound, become
+        expired (still settleable); those expired before ``reservation_ttl_s`` ago are forgotten."""
+        released = 0
+        while self._expiries and self._expiries[0][0] <= now_unix_ms and released < HOLDS_PURGED_MAX:
+            _, hold_id = heapq.heappop(self._expiries)
+            hold = self._holds.pop(hold_id, None)
+            if hold is not None:  # else settled already
+                self._unhold(hold)
+                self._expired[hold_id] = now_unix_ms
+                released += 1
+        horizon_ms = now_unix_ms - self._forget_after_ms
+        for hold_id in [hold_id for hold_id, expired_ms in self._expired.items() if expired_ms < horizon_ms]:
+            del self._expired[hold_id]
         now_s = time.monotonic()
         if now_s - self._purged_at_s < 1.0:
             return
-        # Windows and settled ids age out in real time, as Redis's TTLs do.
+        # Windows and charge markers age out in real time, as Redis's TTLs do.
         self._purged_at_s = now_s
         for key in [key for key, expiry_s in self._window_expiry_s.items() if expiry_s <= now_s]:
             del self._window_expiry_s[key]
             self._windows.pop(key, None)
-        for hold_id in [hold_id for hold_id, expiry_s in self._settled_expiry_s.items() if expiry_s <= now_s]:
-            del self._settled_expiry_s[hold_id]
+        for hold_id in [hold_id for hold_id, expiry_s in self._charged_expiry_s.items() if expiry_s <= now_s]:
+            del self._charged_expiry_s[hold_id]
 
 
 def usage_from(window: dict[str, int], day: dict[str, int], month: dict[str, int]) -> Usage:
@@ -309,7 +329,7 @@ class RedisLimits:
     def __init__(self, client: Any, namespace: str, reservation_ttl_s: float) -> None:
         self._client = client
         self.prefix = f"{namespace}:vk:"
-        self._settled_ttl_s = max(int(reservation_ttl_s * SETTLED_MEMORY_FACTOR), 60)
+        self._forget_after_ms = int(reservation_ttl_s * 1000)
         self._admit = client.register_script(ADMIT_SCRIPT)
         self._settle = client.register_script(SETTLE_SCRIPT)
         self._create = client.register_script(CREATE_SCRIPT)
@@ -320,7 +340,7 @@ class RedisLimits:
     ) -> Verdict:
         p = self.prefix
         reply = await self._admit(
-            keys=[p + "holds", p + "hold", p + "defs"],
+            keys=[p + "holds", p + "hold", p + "defs", p + "expired"],
             args=[
                 p + "w:",
                 digest,
@@ -338,6 +358,7 @@ class RedisLimits:
                 DAY_TTL_S,
                 MONTH_TTL_S,
                 HOLDS_PURGED_MAX,
+                now_unix_ms - self._forget_after_ms,
             ],
         )
         outcome, raw, used, limit = reply
@@ -345,18 +366,28 @@ class RedisLimits:
         definition = configured or (KeyDefinition.from_json(raw) if raw else None)
         return Verdict(outcome.decode(), definition, int(used), int(limit))
 
-    async def settle(self, hold: Hold, tokens: int, cost_nano_usd: int) -> bool:
+    async def settle(self, hold: Hold, tokens: int, cost_nano_usd: int, charge: bool = False) -> bool:
         p, base = self.prefix, f"{self.prefix}w:{hold.key_name}:"
         reply = await self._settle(
             keys=[
                 p + "holds",
                 p + "hold",
-                p + "settled:" + hold.id,
+                p + "expired",
+                p + "charged:" + hold.id,
                 base + hold.minute,
                 base + hold.day,
                 base + hold.month,
             ],
-            args=[hold.id, str(tokens), str(cost_nano_usd), self._settled_ttl_s, MINUTE_TTL_S, DAY_TTL_S, MONTH_TTL_S],
+            args=[
+                hold.id,
+                str(tokens),
+                str(cost_nano_usd),
+                "1" if charge else "0",
+                CHARGE_MARKER_TTL_S,
+                MINUTE_TTL_S,
+                DAY_TTL_S,
+                MONTH_TTL_S,
+            ],
         )
         return bool(reply)
 

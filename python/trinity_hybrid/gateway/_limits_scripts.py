@@ -27,10 +27,12 @@ local function unhold(record)
   end
 end
 """
-# KEYS: 1 holds by expiry (zset), 2 hold records (hash), 3 definitions by digest (hash).
+# KEYS: 1 holds by expiry (zset), 2 hold records (hash), 3 definitions by digest (hash),
+# 4 expired holds not yet settled (zset, by the time they expired).
 # ARGV: 1 window key prefix, 2 digest, 3 configured definition (json) or '', 4 model,
 # 5 minute, 6 day, 7 month windows, 8 now (unix ms), 9 hold id, 10 hold expiry (unix ms),
-# 11 tokens, 12 cost (nano-USD), 13..15 window TTLs (s), 16 expired holds released at most.
+# 11 tokens, 12 cost (nano-USD), 13..15 window TTLs (s), 16 expired holds released at most,
+# 17 the moment before which expired holds are forgotten (unix ms).
 ADMIT_SCRIPT = (
     LUA_HELPERS
     + """
@@ -40,9 +42,11 @@ for _, id in ipairs(expired) do
   if record then
     unhold(record)
     redis.call('HDEL', KEYS[2], id)
+    redis.call('ZADD', KEYS[4], ARGV[8], id)
   end
   redis.call('ZREM', KEYS[1], id)
 end
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. ARGV[17])
 local raw = ARGV[3]
 if raw == '' then raw = redis.call('HGET', KEYS[3], ARGV[2]) end
 if not raw then return {'unknown', '', 0, 0} end
@@ -82,21 +86,28 @@ redis.call('HSET', KEYS[2], ARGV[9], ARGV[11] .. '|' .. ARGV[12] .. '|' .. minut
 return {'ok', raw, 0, 0}
 """
 )
-# KEYS: 1 holds by expiry, 2 hold records, 3 the settled marker, 4..6 the hold's windows.
-# ARGV: 1 hold id, 2 tokens, 3 cost (nano-USD), 4 marker TTL (s), 5..7 window TTLs (s).
+# KEYS: 1 holds by expiry, 2 hold records, 3 expired holds, 4 the charge marker, 5..7 the
+# hold's windows. ARGV: 1 hold id, 2 tokens, 3 cost (nano-USD), 4 '1' for a charge (spend
+# without a hold here: decided while Redis was away), 5 charge marker TTL (s), 6..8 window TTLs.
+# A hold is settled once: while it is held or expired, never after it was settled.
 SETTLE_SCRIPT = (
     LUA_HELPERS
     + """
-if not redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[4]) then return 0 end
-local record = redis.call('HGET', KEYS[2], ARGV[1])
-if record then
-  unhold(record)
-  redis.call('HDEL', KEYS[2], ARGV[1])
-  redis.call('ZREM', KEYS[1], ARGV[1])
+if ARGV[4] == '1' then
+  if not redis.call('SET', KEYS[4], '1', 'NX', 'EX', ARGV[5]) then return 0 end
+else
+  local record = redis.call('HGET', KEYS[2], ARGV[1])
+  if record then
+    unhold(record)
+    redis.call('HDEL', KEYS[2], ARGV[1])
+    redis.call('ZREM', KEYS[1], ARGV[1])
+  elseif redis.call('ZREM', KEYS[3], ARGV[1]) == 0 then
+    return 0
+  end
 end
-add(KEYS[4], 'tokens_used', ARGV[2], ARGV[5])
-add(KEYS[5], 'cost_used', ARGV[3], ARGV[6])
+add(KEYS[5], 'tokens_used', ARGV[2], ARGV[6])
 add(KEYS[6], 'cost_used', ARGV[3], ARGV[7])
+add(KEYS[7], 'cost_used', ARGV[3], ARGV[8])
 return 1
 """
 )

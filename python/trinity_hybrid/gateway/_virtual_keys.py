@@ -105,7 +105,8 @@ class VirtualKeys:
         self._client_loop: asyncio.AbstractEventLoop | None = None
         self._shared: RedisLimits | None = None
         self._mirror: collections.OrderedDict[str, KeyDefinition] = collections.OrderedDict()
-        self._pending: collections.deque[tuple[Hold, int, int]] = collections.deque()
+        # Settles (hold, tokens, cost, charge) waiting for Redis.
+        self._pending: collections.deque[tuple[Hold, int, int, bool]] = collections.deque()
         self._flush_lock: asyncio.Lock | None = None
         self._flush_task: asyncio.Future[bool] | None = None
         self._down_until_s = 0.0
@@ -155,14 +156,14 @@ class VirtualKeys:
         except asyncio.CancelledError:
             # The client went away while Redis was deciding: what the script held is given back.
             if known is not None:
-                self._queue(replace(hold, key_name=known.name), 0, 0)
+                self._queue(replace(hold, key_name=known.name), 0, 0, charge=False)
             raise
         if verdict_shared is not None:
             self._remember(digest, verdict_shared)
             return self._decide(verdict_shared, hold, shared=True, model=model, windows=windows)
         if tried and known is not None:
             # The script may have run before its answer was lost: release what it may hold.
-            self._queue(replace(hold, key_name=known.name), 0, 0)
+            self._queue(replace(hold, key_name=known.name), 0, 0, charge=False)
         if self.settings.failure_mode == "closed" or known is None:
             self.counts["refused_unavailable"] += 1
             why = "" if known is not None else " (this key cannot be checked without it)"
@@ -194,17 +195,17 @@ class VirtualKeys:
             self._local.settle_now(hold, tokens, cost)
             if self._redis_url is None:
                 return
-            # Spent while Redis was away: it goes into the shared windows when Redis is back.
-            self._queue(hold, tokens, cost)
+            # Spent while Redis was away: charged to the shared windows when Redis is back.
+            self._queue(hold, tokens, cost, charge=True)
             self._schedule_flush()
             return
         try:
-            settled = await self._call(settling(hold, tokens, cost))
+            settled = await self._call(settling(hold, tokens, cost, False))
         except asyncio.CancelledError:
-            self._queue(hold, tokens, cost)
+            self._queue(hold, tokens, cost, charge=False)
             raise
         if settled is None:
-            self._queue(hold, tokens, cost)
+            self._queue(hold, tokens, cost, charge=False)
 
     async def flush(self) -> bool:
         """Replays queued settles into Redis; True when none is left."""
@@ -343,11 +344,11 @@ class VirtualKeys:
             while len(self._mirror) > MIRROR_KEYS_MAX:
                 self._mirror.popitem(last=False)
 
-    def _queue(self, hold: Hold, tokens: int, cost: int) -> None:
+    def _queue(self, hold: Hold, tokens: int, cost: int, *, charge: bool) -> None:
         if len(self._pending) >= PENDING_SETTLES_MAX:
             self._pending.popleft()
             self.counts["settles_dropped"] += 1
-        self._pending.append((hold, tokens, cost))
+        self._pending.append((hold, tokens, cost, charge))
 
     def _limits(self) -> RedisLimits:
         """The Redis client of the running loop (redis-py's asyncio connections belong to one)."""
@@ -405,8 +406,8 @@ class VirtualKeys:
             )
 
 
-def settling(hold: Hold, tokens: int, cost_nano_usd: int) -> Callable[[RedisLimits], Awaitable[bool]]:
-    return lambda limits: limits.settle(hold, tokens, cost_nano_usd)
+def settling(hold: Hold, tokens: int, cost_nano_usd: int, charge: bool) -> Callable[[RedisLimits], Awaitable[bool]]:
+    return lambda limits: limits.settle(hold, tokens, cost_nano_usd, charge)
 
 
 def nano_usd_of(usd: float) -> int:
