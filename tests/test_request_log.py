@@ -332,6 +332,17 @@ def test_the_drop_count_is_exported_for_prometheus() -> None:
 # Configuration
 
 
+@pytest.mark.parametrize(
+    "dsn", ["postgresql://writer:pg-Pa55word-xyz@127.0.0.1:1/logs", "host=127.0.0.1 port=1 password='pg-Pa55word-xyz'"]
+)
+def test_a_dsns_password_is_masked_like_a_key(dsn: str) -> None:
+    log = RequestLog.from_env({"TRINITY_REQUEST_LOG_POSTGRES": dsn, "TRINITY_REQUEST_LOG_STDOUT": "0"})
+    log.close()
+    assert "pg-Pa55word-xyz" not in log._redactor.text(f"connection to {dsn} failed")
+    log.submit(record("after-close"))  # counted, never queued
+    assert log.counts()["postgres"]["dropped"] == 1
+
+
 def test_sinks_come_from_the_environment_over_the_config_file(tmp_path: Path) -> None:
     log = RequestLog.from_env({}, config={"sqlite": str(tmp_path / "a.db"), "stdout": False})
     assert log.sinks == ("sqlite",)

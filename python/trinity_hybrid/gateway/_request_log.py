@@ -65,6 +65,8 @@ REQUEST_ID_CHARS_MAX = 128
 MODEL_CHARS_MAX = 256  # a client's model string, bounded
 CLOSE_TIMEOUT_S = 10.0
 WARNING_INTERVAL_S = 60.0
+# A password in a DSN, URL form (postgresql://user:password@host) or key=value form.
+_DSN_PASSWORD = re.compile(r"(?<=://)[^:/@\s]*:([^@\s]+)(?=@)|\bpassword\s*=\s*(?:'([^']*)'|(\S+))")
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
@@ -160,8 +162,10 @@ class _Writer:
         self.thread = threading.Thread(target=self._run, name=f"trinity-request-log-{sink.name}", daemon=True)
         self.thread.start()
 
-    def offer(self, record: RequestRecord) -> None:
+    def offer(self, record: RequestRecord, closed: bool) -> None:
         try:
+            if closed:
+                raise Full
             self.queue.put_nowait(record)
         except Full:
             with self._lock:
@@ -238,6 +242,8 @@ class RequestLog:
         postgres = _text(environ, "TRINITY_REQUEST_LOG_POSTGRES", table.get("postgres"), "postgres")
         if postgres:
             sinks.append(PostgresSink(postgres))
+            # A driver's error may quote the DSN's password: it is masked like a key.
+            secrets = (*secrets, *(next(filter(None, found), "") for found in _DSN_PASSWORD.findall(postgres)))
         queue_max = _queue_max(environ, table.get("queue_max", QUEUE_MAX_DEFAULT))
         return cls(sinks, secrets=(*secrets, *secrets_of(environ)), queue_max=queue_max)
 
@@ -246,9 +252,10 @@ class RequestLog:
         return tuple(writer.sink.name for writer in self._writers)
 
     def submit(self, record: RequestRecord) -> None:
-        """Hands ``record`` to every sink's queue; never blocks, never raises."""
+        """Hands ``record`` to every sink's queue; never blocks, never raises (after ``close``,
+        the record is counted as dropped)."""
         for writer in self._writers:
-            writer.offer(record)
+            writer.offer(record, self._closed)
 
     def add_secret(self, secret: str) -> None:
         """A key created after startup (a virtual key's secret at creation): masked from now on."""
