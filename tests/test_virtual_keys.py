@@ -64,7 +64,8 @@ def backend(request: pytest.FixtureRequest) -> str | None:
 
 def make(url: str | None, clock: Clock, **limits: Any) -> VirtualKeys:
     config = document(**limits)
-    config["virtual_keys"]["namespace"] = f"test-{uuid.uuid4().hex[:8]}"
+    # A generous bound on Redis's answer: a loaded machine must not turn a test into one of timing.
+    config["virtual_keys"].update(namespace=f"test-{uuid.uuid4().hex[:8]}", op_timeout_s=5.0)
     return VirtualKeys.from_config(config, url, clock=clock)
 
 
@@ -204,7 +205,7 @@ def test_a_reservation_never_settled_is_released_when_it_expires(backend: str | 
     async def run() -> None:
         clock = Clock("2026-12-06T10:00:00")
         config = document(budget_day_usd=1.0)
-        config["virtual_keys"].update(reservation_ttl_s=300, namespace=f"test-{uuid.uuid4().hex[:8]}")
+        config["virtual_keys"].update(reservation_ttl_s=300, namespace=f"test-{uuid.uuid4().hex[:8]}", op_timeout_s=5.0)
         keys = VirtualKeys.from_config(config, backend, clock=clock)
         lost = await keys.admit(SECRET_A, "m", 10, 1.0)  # a replica dies before settling
         assert lost.allowed
