@@ -65,7 +65,9 @@ class ChatStream:
         return self._event(delta, index=chunk.index, logprobs=logprobs)
 
     def closing(self, last: StreamChunk) -> bytes:
-        """Each choice's closing chunk, the usage chunk if asked for, and ``[DONE]``."""
+        """Each choice's closing chunk, the usage chunk if asked for, and ``[DONE]``. The
+        library's stream carries one finish reason (the last the provider sent), so with n > 1
+        every choice closes with it."""
         finish_reason = last.finish_reason or "stop"
         events = b"".join(self._event({}, finish_reason, index=index) for index in sorted(self._choices))
         if self.include_usage and last.usage is not None:
