@@ -5,8 +5,11 @@ documented failure modes). Each "replica" is its own ``VirtualKeys`` with its ow
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -274,3 +277,47 @@ def test_a_charge_replayed_after_a_lost_reply_counts_once(redis_url: str, backen
         await client.aclose()
 
     asyncio.run(run())
+
+
+REPLICA_SCRIPT = """
+import asyncio, json, sys
+from trinity_hybrid.gateway._virtual_keys import VirtualKeys
+
+config = json.loads(sys.argv[1])
+
+async def main():
+    keys = VirtualKeys.from_config(config, sys.argv[2])
+    decisions = await asyncio.gather(*(keys.admit(sys.argv[3], "m", 10, 0.01) for _ in range(int(sys.argv[4]))))
+    admitted = [decision for decision in decisions if decision.allowed]
+    await asyncio.gather(*(keys.settle(decision.reservation, 10, 0.01) for decision in admitted))
+    print(json.dumps({"admitted": len(admitted), "errors": keys.status()["redis_errors"]}))
+    await keys.close()
+
+asyncio.run(main())
+"""
+
+
+def test_three_processes_share_the_budget_exactly(redis_url: str) -> None:
+    """Separate processes, loops and connections: 3 x 80 admissions against a budget of 100 x 0.01
+    USD, each settled at its estimate, so that however the processes interleave exactly 100 pass."""
+    config = config_with({"budget_day_usd": 1.0}, f"test-{uuid.uuid4().hex[:8]}")
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", REPLICA_SCRIPT, json.dumps(config), redis_url, SECRET_A, "80"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    results = [json.loads(run.communicate(timeout=60)[0]) for run in runs]
+    assert [result["errors"] for result in results] == [0, 0, 0]
+    assert sum(result["admitted"] for result in results) == 100
+
+    async def spent() -> int:
+        keys = VirtualKeys.from_config(config, redis_url)
+        usage = await keys.usage()
+        await keys.close()
+        return int(usage["keys"][0]["spend_day_nano_usd"])
+
+    # What was spent is what Redis holds, to the nano-USD: the whole budget, not a cent more.
+    assert asyncio.run(spent()) == 1_000_000_000
