@@ -8,14 +8,14 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from postgres_server import PostgresServer, postgres_binaries
+from request_records import PROVIDER_KEY, record, submit_from_threads, submit_old_and_new
 from trinity_hybrid import mask_key
 from trinity_hybrid._exceptions import ConfigurationError
 from trinity_hybrid._results import Attempt
@@ -31,22 +31,8 @@ from trinity_hybrid.gateway._request_log import (
 )
 
 KEY_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
-PROVIDER_KEY = "sk-proj-Zq8uV1xW3yT5rE7wQ9aS2dF4gH6jK8lL0pO"
 COHERE_KEY = "Qm3xN7vB9zL2kJ5hG8fD1sA4pO6iU0yT3rE5wQ7e"  # no prefix: only the known-secret net sees it
 GATEWAY_KEY = "gw-team-a-5f1e0c2b9d8a7e6f"
-
-
-def record(request_id: str, *, error: str | None = None, provider: str = "groq", **fields: Any) -> RequestRecord:
-    attempts = [Attempt("openai", "failure", error, "CredentialError", 0.012, 401)] if error else []
-    attempts.append(Attempt(provider, "success", latency_s=0.25, status_code=200))
-    values: dict[str, Any] = {
-        "key_name": "team-a", "model_requested": "auto", "provider": provider, "model": f"{provider}/m",
-        "tokens_input": 12, "tokens_output": 34, "cost_usd": 0.00012, **fields,
-    }  # fmt: skip
-    return RequestRecord(
-        request_id=request_id, time_s=1796558400.25, endpoint="chat", status=200, outcome="success",
-        latency_ms=251.5, attempts=tuple(attempts), **values,
-    )  # fmt: skip
 
 
 class ListSink:
@@ -233,27 +219,12 @@ def test_no_key_reaches_any_sink(tmp_path: Path, capsys: pytest.CaptureFixture[s
 # SQLite under concurrency
 
 
-def _submit_from_threads(log: RequestLog, prefix: str, threads: int, each: int) -> None:
-    start = threading.Barrier(threads)
-
-    def run(index: int) -> None:
-        start.wait()
-        for number in range(each):
-            log.submit(record(f"{prefix}-{index}-{number}", stream=number % 2 == 0, cache_hit=number % 3 == 0))
-
-    workers = [threading.Thread(target=run, args=(index,)) for index in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-
-
 def test_sqlite_takes_every_record_from_many_threads_and_two_logs(tmp_path: Path) -> None:
     path = str(tmp_path / "requests.db")
     # Two logs on one file: two gateway processes sharing it.
     logs = [RequestLog([SqliteSink(path)], queue_max=5000) for _ in range(2)]
     submitters = [
-        threading.Thread(target=_submit_from_threads, args=(log, f"log{number}", 6, 400))
+        threading.Thread(target=submit_from_threads, args=(log, f"log{number}", 6, 400))
         for number, log in enumerate(logs)
     ]
     for submitter in submitters:
@@ -273,6 +244,20 @@ def test_sqlite_takes_every_record_from_many_threads_and_two_logs(tmp_path: Path
         "provider": "groq", "outcome": "success", "error_type": None, "error": None, "latency_ms": 250.0,
         "status_code": 200,
     }  # fmt: skip
+
+
+def test_sqlite_keeps_only_the_retention_window(tmp_path: Path) -> None:
+    path = tmp_path / "requests.db"
+    submit_old_and_new(RequestLog([SqliteSink(str(path))]))  # no retention: everything kept
+    assert sqlite3.connect(path).execute(f"SELECT count(*) FROM {TABLE}").fetchone() == (4,)
+    log = RequestLog.from_env(
+        {"TRINITY_REQUEST_LOG_SQLITE": str(path), "TRINITY_REQUEST_LOG_RETENTION_DAYS": "30",
+         "TRINITY_REQUEST_LOG_STDOUT": "0"}
+    )  # fmt: skip
+    log.submit(record("later"))
+    assert log.close()
+    kept = sqlite3.connect(path).execute(f"SELECT request_id FROM {TABLE}").fetchall()
+    assert sorted(kept) == [("later",), ("new-29d",), ("new-now",)]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -363,81 +348,12 @@ def test_sinks_come_from_the_environment_over_the_config_file(tmp_path: Path) ->
         ({}, {"sqlite": 3}, "sqlite"),
         ({}, {"stdout": "yes"}, "stdout"),
         ({}, {"file": "x"}, "unknown fields: file"),
+        ({"TRINITY_REQUEST_LOG_RETENTION_DAYS": "0"}, None, "TRINITY_REQUEST_LOG_RETENTION_DAYS"),
+        ({"TRINITY_REQUEST_LOG_RETENTION_DAYS": "nan"}, None, "TRINITY_REQUEST_LOG_RETENTION_DAYS"),
+        ({}, {"retention_days": "thirty"}, "retention_days"),
+        ({}, {"retention_days": True}, "retention_days"),
     ],
 )
 def test_a_bad_setting_is_named(environ: dict[str, str], config: dict[str, Any] | None, named: str) -> None:
     with pytest.raises(ConfigurationError, match=named):
         RequestLog.from_env(environ, config=config)
-
-
-# ----------------------------------------------------------------------------------------------
-# PostgreSQL
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    binaries, reason = postgres_binaries()
-    if binaries is None:
-        pytest.skip(reason)
-    pytest.importorskip("psycopg")
-    with PostgresServer(binaries) as server:
-        yield server
-
-
-def test_postgres_takes_every_record_from_many_threads_without_keys(postgres: PostgresServer) -> None:
-    import psycopg
-
-    log = RequestLog.from_env(
-        {
-            "TRINITY_REQUEST_LOG_POSTGRES": postgres.dsn,
-            "TRINITY_REQUEST_LOG_STDOUT": "0",
-            "OPENAI_API_KEY": PROVIDER_KEY,
-        }
-    )
-    _submit_from_threads(log, "pg", 4, 300)
-    log.submit(record("pg-key", error=f"invalid key {PROVIDER_KEY}"))
-    assert log.close()
-    assert log.counts() == {"postgres": {"written": 1201, "dropped": 0, "failed": 0}}
-    with psycopg.connect(postgres.dsn) as connection:
-        count, ids = connection.execute(f"SELECT count(*), count(DISTINCT request_id) FROM {TABLE}").fetchone()
-        assert (count, ids) == (1201, 1201)
-        attempts, stream, time = connection.execute(
-            f"SELECT attempts, stream, time FROM {TABLE} WHERE request_id = 'pg-key'"
-        ).fetchone()
-    assert attempts[0]["error"] == f"invalid key {mask_key(PROVIDER_KEY)}"
-    assert stream is False and time.tzinfo is not None
-
-
-def test_postgres_back_after_an_outage_takes_the_next_batches(postgres: PostgresServer) -> None:
-    import psycopg
-
-    log = RequestLog.from_env({"TRINITY_REQUEST_LOG_POSTGRES": postgres.dsn, "TRINITY_REQUEST_LOG_STDOUT": "0"})
-    log.submit(record("before-outage"))
-    assert log.flush()
-    postgres.halt()
-    try:
-        log.submit(record("during-outage"))
-        assert log.flush()
-    finally:
-        postgres.resume()
-    log.submit(record("after-outage"))
-    assert log.close()
-    assert log.counts()["postgres"] == {"written": 2, "dropped": 0, "failed": 1}
-    with psycopg.connect(postgres.dsn) as connection:
-        found = connection.execute(
-            f"SELECT request_id FROM {TABLE} WHERE request_id LIKE '%-outage' ORDER BY request_id"
-        ).fetchall()
-    assert found == [("after-outage",), ("before-outage",)]
-
-
-def test_postgres_unreachable_fails_batches_never_requests() -> None:
-    log = RequestLog.from_env(
-        {"TRINITY_REQUEST_LOG_POSTGRES": "host=127.0.0.1 port=1 user=nobody connect_timeout=1",
-         "TRINITY_REQUEST_LOG_STDOUT": "0"}
-    )  # fmt: skip
-    for number in range(3):
-        log.submit(record(f"lost-{number}"))
-    assert log.flush()
-    counts = log.counts()["postgres"]
-    assert counts["written"] == 0 and counts["failed"] == 3
-    assert log.close()

@@ -11,11 +11,12 @@ import contextlib
 import json
 import sqlite3
 import sys
+import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol, TextIO
 
-__all__ = ["COLUMNS", "TABLE", "PostgresSink", "Sink", "SqliteSink", "StdoutSink"]
+__all__ = ["COLUMNS", "TABLE", "PostgresSink", "Retention", "Sink", "SqliteSink", "StdoutSink", "iso_time"]
 
 TABLE = "trinity_request_log"
 # The record's fields, in column order; ``attempts`` is a JSON array.
@@ -52,6 +53,7 @@ POSTGRES_SCHEMA = (
     *_INDEXES,
 )
 CONNECT_TIMEOUT_S = 5
+PRUNE_INTERVAL_S = 3600.0
 BUSY_TIMEOUT_MS = 5000
 
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -82,6 +84,29 @@ class StdoutSink:
         pass
 
 
+def iso_time(moment: datetime) -> str:
+    """A record's ``time``: ISO 8601, UTC, milliseconds, ``Z``."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+class Retention:
+    """When a database sink deletes what is older than ``days``: after the first batch it
+    writes, then at most once per ``PRUNE_INTERVAL_S``. None keeps everything."""
+
+    def __init__(self, days: float | None) -> None:
+        self.days = days
+        self._next_s = 0.0
+
+    def cutoff(self) -> datetime | None:
+        if self.days is None:
+            return None
+        now_s = time.monotonic()
+        if now_s < self._next_s:
+            return None
+        self._next_s = now_s + PRUNE_INTERVAL_S
+        return datetime.now(timezone.utc) - timedelta(days=self.days)
+
+
 def _row(document: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(_JSON.encode(document[column]) if column == "attempts" else document[column] for column in COLUMNS)
 
@@ -92,9 +117,10 @@ class SqliteSink:
 
     name = "sqlite"
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, retention_days: float | None = None) -> None:
         self.path = path
         self._connection: sqlite3.Connection | None = None
+        self._retention = Retention(retention_days)
 
     def write(self, documents: Sequence[dict[str, Any]]) -> None:
         connection = self._connection or self._connect()
@@ -104,6 +130,9 @@ class SqliteSink:
                     f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
                     [_row(document) for document in documents],
                 )
+                cutoff = self._retention.cutoff()
+                if cutoff is not None:  # the records' own text form sorts as time does
+                    connection.execute(f"DELETE FROM {TABLE} WHERE time < ?", (iso_time(cutoff),))
         except sqlite3.Error:
             self.close()
             raise
@@ -134,9 +163,10 @@ class PostgresSink:
 
     name = "postgres"
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, *, retention_days: float | None = None) -> None:
         self._dsn = dsn
         self._connection: Any = None
+        self._retention = Retention(retention_days)
 
     def __repr__(self) -> str:
         return "PostgresSink(dsn=<hidden>)"  # a DSN may hold a password
@@ -148,6 +178,9 @@ class PostgresSink:
         try:
             with connection.transaction(), connection.cursor() as cursor:
                 cursor.executemany(f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({placeholders})", rows)
+                cutoff = self._retention.cutoff()
+                if cutoff is not None:
+                    cursor.execute(f"DELETE FROM {TABLE} WHERE time < %s", (cutoff,))
         except Exception:
             self.close()
             raise

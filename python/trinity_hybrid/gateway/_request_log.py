@@ -27,6 +27,8 @@ Sinks (``_log_sinks``), from the environment (which wins) or the ``[request_log]
     TRINITY_REQUEST_LOG_SQLITE      sqlite = "log.db"    an SQLite file (table trinity_request_log)
     TRINITY_REQUEST_LOG_POSTGRES    postgres = "dsn"     PostgreSQL, through psycopg 3
     TRINITY_REQUEST_LOG_QUEUE_MAX   queue_max = 10000    records waiting per sink, at most
+    TRINITY_REQUEST_LOG_RETENTION_DAYS  retention_days = 30  SQLite/PostgreSQL rows older than this
+                                                         are deleted (hourly); unset keeps all
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from typing import Any
 
 from .._exceptions import ConfigurationError
 from .._results import Attempt
-from ._log_sinks import PostgresSink, Sink, SqliteSink, StdoutSink
+from ._log_sinks import PostgresSink, Sink, SqliteSink, StdoutSink, iso_time
 from ._redact import Redactor, secrets_of
 
 __all__ = ["REQUEST_ID_HEADER", "RequestLog", "RequestRecord", "request_id_of"]
@@ -63,6 +65,7 @@ ATTEMPTS_MAX = 32  # a record keeps the first attempts of a longer chain (hedges
 ERROR_CHARS_MAX = 500
 REQUEST_ID_CHARS_MAX = 128
 MODEL_CHARS_MAX = 256  # a client's model string, bounded
+RETENTION_DAYS_MAX = 36_500
 CLOSE_TIMEOUT_S = 10.0
 WARNING_INTERVAL_S = 60.0
 # A password in a DSN, URL form (postgresql://user:password@host) or key=value form.
@@ -108,7 +111,7 @@ class RequestRecord:
         """The record as written: the sinks' columns (``_log_sinks.COLUMNS``), not yet masked."""
         return {
             "request_id": self.request_id[:REQUEST_ID_CHARS_MAX],
-            "time": datetime.fromtimestamp(self.time_s, timezone.utc).isoformat(timespec="milliseconds")[:-6] + "Z",
+            "time": iso_time(datetime.fromtimestamp(self.time_s, timezone.utc)),
             "endpoint": self.endpoint,
             "key_name": self.key_name,
             "model_requested": self.model_requested[:MODEL_CHARS_MAX] if self.model_requested else None,
@@ -230,18 +233,19 @@ class RequestLog:
         """Sinks from ``environ`` over ``config`` (the ``[request_log]`` table); the keys to
         mask are ``secrets`` and every credential variable of ``environ``."""
         table = dict(config or {})
-        unknown = set(table) - {"stdout", "sqlite", "postgres", "queue_max"}
+        unknown = set(table) - {"stdout", "sqlite", "postgres", "queue_max", "retention_days"}
         if unknown:
             raise ConfigurationError(f"[request_log] has unknown fields: {', '.join(sorted(unknown))}")
+        retention_days = _retention_days(environ, table.get("retention_days"))
         sinks: list[Sink] = []
         if _flag(environ, "TRINITY_REQUEST_LOG_STDOUT", table.get("stdout", True)):
             sinks.append(StdoutSink())
         sqlite = _text(environ, "TRINITY_REQUEST_LOG_SQLITE", table.get("sqlite"), "sqlite")
         if sqlite:
-            sinks.append(SqliteSink(sqlite))
+            sinks.append(SqliteSink(sqlite, retention_days=retention_days))
         postgres = _text(environ, "TRINITY_REQUEST_LOG_POSTGRES", table.get("postgres"), "postgres")
         if postgres:
-            sinks.append(PostgresSink(postgres))
+            sinks.append(PostgresSink(postgres, retention_days=retention_days))
             # A driver's error may quote the DSN's password: it is masked like a key.
             secrets = (*secrets, *(next(filter(None, found), "") for found in _DSN_PASSWORD.findall(postgres)))
         queue_max = _queue_max(environ, table.get("queue_max", QUEUE_MAX_DEFAULT))
@@ -364,3 +368,20 @@ def _queue_max(environ: Mapping[str, str], default: object) -> int:
     if number is None or not 1 <= number <= QUEUE_MAX_LIMIT:
         raise ConfigurationError(f"{where}={value!r}: expected a whole number from 1 to {QUEUE_MAX_LIMIT}")
     return number
+
+
+def _retention_days(environ: Mapping[str, str], default: object) -> float | None:
+    raw = environ.get("TRINITY_REQUEST_LOG_RETENTION_DAYS", "").strip()
+    value: object = raw if raw else default
+    if value is None:
+        return None
+    where = "TRINITY_REQUEST_LOG_RETENTION_DAYS" if raw else "[request_log] retention_days"
+    try:
+        days = float(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None
+    except ValueError:
+        days = None
+    if days is None or not 0 < days <= RETENTION_DAYS_MAX:
+        raise ConfigurationError(
+            f"{where}={value!r}: expected a number of days, more than 0, at most {RETENTION_DAYS_MAX}"
+        )
+    return days
