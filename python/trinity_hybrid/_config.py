@@ -93,6 +93,9 @@ def _flag(value: object) -> bool:
 
 Check = tuple[Callable[[object], bool], str]
 
+# [virtual_keys]: gateway keys, budgets and limits, checked by gateway/_key_definitions.py.
+GATEWAY_TABLES = frozenset({"virtual_keys"})
+
 TOP_LEVEL: dict[str, Check] = {
     "strategy": (_text, "a strategy name"),
     "default_provider": (_text, "a provider name"),
@@ -164,7 +167,8 @@ def _check_table(table: object, checks: dict[str, Check], where: str) -> None:
 
 def _validate(document: dict[str, Any]) -> None:
     sections = {"breaker": BREAKER, "timeouts": TIMEOUTS, "shared_state": SHARED_STATE, "cache": CACHE}
-    top = {key: value for key, value in document.items() if key not in {*sections, "providers"}}
+    # Tables the gateway reads and checks itself (the core never imports it): passed through.
+    top = {key: value for key, value in document.items() if key not in {*sections, "providers", *GATEWAY_TABLES}}
     _check_table(top, TOP_LEVEL, "")
     for section, checks in sections.items():
         if section in document:
