@@ -127,11 +127,14 @@ def test_a_failed_request_is_an_error_span_with_failed_children(receiver: OtlpRe
         Attempt("anthropic", "failure", "overloaded", "TransientError", 0.1, 529),
         Attempt("openai", "skipped", "breaker open", None, 0.0, None),
     )
-    with tracing.request("POST", "/v1/messages", "anthropic/claude-sonnet-4", stream=True) as span:
+    with tracing.request("POST", "/v1/messages") as span:
+        span.requested("anthropic/claude-sonnet-4", stream=True)
         span.failed(attempts, "AllProvidersFailed", 502, models=MODELS.get)
     tracing.close()
     (root,) = [span for span in receiver.spans if span.kind == Span.SPAN_KIND_SERVER]
     assert root.name == "chat anthropic/claude-sonnet-4"
+    assert attributes(root)["gen_ai.request.model"] == "anthropic/claude-sonnet-4"
+    assert attributes(root)["gen_ai.request.stream"] is True
     assert root.status.code == Status.STATUS_CODE_ERROR
     assert attributes(root)["error.type"] == "AllProvidersFailed"
     assert attributes(root)["http.response.status_code"] == 502
@@ -193,8 +196,11 @@ def test_off_when_no_endpoint_sends_nothing(receiver: OtlpReceiver) -> None:
     ):
         tracing = Tracing.from_env(environ)
         assert tracing is Tracing.OFF
-        with tracing.request("POST", "/v1/chat/completions", "auto") as span:
+        with tracing.request("POST", "/v1/chat/completions") as span:
+            span.requested("auto", stream=False)
+            span.upstream()
             span.answered(response((Attempt("groq", "success"),)), "groq/m")
+            span.failed((Attempt("groq", "failure"),), "AllProvidersFailed", 502)
             span.status(200)
             assert span.trace_id is None
         tracing.close()

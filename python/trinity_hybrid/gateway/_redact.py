@@ -34,8 +34,9 @@ SECRET_CHARS_MIN = 4
 SHAPE_CHARS_MIN = 12
 # Masked strings remembered per redactor: values up to this long, this many of them.
 CACHED_CHARS_MAX = 64
-GRAM_CHARS = 6
 CACHE_ENTRIES_MAX = 4096
+# The sample that rules out a run of characters quickly (``Redactor._mask_known``).
+GRAM_CHARS = 6
 # Variables whose values are credentials: provider keys (OPENAI_API_KEY, OPENAI_API_KEYS=k1,k2),
 # gateway keys (TRINITY_API_KEYS), admin keys, tokens, passwords.
 _SECRET_VARIABLE = re.compile(r"(?:(?:^|_)KEYS?|TOKENS?|SECRETS?|PASSWORD|PASSWD)$", re.IGNORECASE)

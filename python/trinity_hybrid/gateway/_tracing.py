@@ -13,9 +13,11 @@ What the app does::
     tracing = Tracing.from_env(environ)                       # once; Tracing.OFF when unset
     model_of = lambda provider: node.provider_info(provider)["model"]   # a child span's model
     ...
-    with tracing.request("POST", path, params.model, stream=params.stream,
-                         request_id=request_id, traceparent=_header(scope, b"traceparent"),
+    with tracing.request("POST", path, request_id=request_id,          # as the request arrives
+                         traceparent=_header(scope, b"traceparent"),
                          tracestate=_header(scope, b"tracestate")) as span:
+        params = parse(body)
+        span.requested(params.model, stream=params.stream)   # the validated model names the span
         span.upstream()                                       # just before the providers are called
         response = await call()                               # or the stream's last chunk
         span.answered(response, model_id, models=model_of)   # success: attributes + attempts
@@ -78,6 +80,8 @@ class RequestSpan(Protocol):
     @property
     def trace_id(self) -> str | None: ...  # 32 hex digits, None when off
 
+    def requested(self, model: str, *, stream: bool | None = None) -> None: ...
+
     def upstream(self) -> None: ...
 
     def answered(self, result: Response | StreamChunk, model: str, *, models: ModelOf | None = None) -> None: ...
@@ -100,6 +104,9 @@ class _NoSpan:
 
     __slots__ = ()
     trace_id = None
+
+    def requested(self, model: str, *, stream: bool | None = None) -> None:
+        pass
 
     def upstream(self) -> None:
         pass
@@ -156,7 +163,7 @@ class Tracing:
         self,
         method: str,
         path: str,
-        model: str | None,
+        model: str | None = None,
         *,
         operation: str = "chat",
         stream: bool | None = None,
@@ -165,7 +172,8 @@ class Tracing:
         tracestate: bytes | None = None,
     ) -> RequestSpan:
         """The request's span, to be used as a context manager; a continuation of the caller's
-        trace when ``traceparent`` (W3C Trace Context) is given and valid."""
+        trace when ``traceparent`` (W3C Trace Context) is given and valid. ``model`` may be
+        left out and given later (``span.requested``), once the body is parsed."""
         if self._backend is None:
             return _NO_SPAN
         return self._backend.request(  # type: ignore[no-any-return]

@@ -101,6 +101,13 @@ class _OtelRequestSpan:
     def trace_id(self) -> str | None:
         return f"{self._span.get_span_context().trace_id:032x}"
 
+    def requested(self, model: str, *, stream: bool | None = None) -> None:
+        model = model[:MODEL_CHARS_MAX]
+        self._span.update_name(f"{self._operation} {model}")
+        self._span.set_attribute("gen_ai.request.model", model)
+        if stream is not None:
+            self._span.set_attribute("gen_ai.request.stream", stream)
+
     def upstream(self) -> None:
         self._attempts_from_ns = time.time_ns()
 
