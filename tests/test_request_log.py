@@ -347,7 +347,7 @@ def test_sinks_come_from_the_environment_over_the_config_file(tmp_path: Path) ->
         ({}, {"queue_max": True}, "queue_max"),
         ({}, {"sqlite": 3}, "sqlite"),
         ({}, {"stdout": "yes"}, "stdout"),
-        ({}, {"file": "x"}, "unknown fields: file"),
+        ({}, {"file": "x"}, "TRINITY_CONFIG request_log.file: unknown key"),
         ({"TRINITY_REQUEST_LOG_RETENTION_DAYS": "0"}, None, "TRINITY_REQUEST_LOG_RETENTION_DAYS"),
         ({"TRINITY_REQUEST_LOG_RETENTION_DAYS": "nan"}, None, "TRINITY_REQUEST_LOG_RETENTION_DAYS"),
         ({}, {"retention_days": "thirty"}, "retention_days"),

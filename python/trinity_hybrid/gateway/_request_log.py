@@ -70,6 +70,9 @@ CLOSE_TIMEOUT_S = 10.0
 WARNING_INTERVAL_S = 60.0
 # A password in a DSN, URL form (postgresql://user:password@host) or key=value form.
 _DSN_PASSWORD = re.compile(r"(?<=://)[^:/@\s]*:([^@\s]+)(?=@)|\bpassword\s*=\s*(?:'([^']*)'|(\S+))")
+# The [request_log] table of TRINITY_CONFIG, named in errors as the other tables are.
+_TABLE = "TRINITY_CONFIG request_log"
+_KEYS = ("postgres", "queue_max", "retention_days", "sqlite", "stdout")
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
@@ -232,10 +235,12 @@ class RequestLog:
     ) -> RequestLog:
         """Sinks from ``environ`` over ``config`` (the ``[request_log]`` table); the keys to
         mask are ``secrets`` and every credential variable of ``environ``."""
+        if config is not None and not isinstance(config, Mapping):
+            raise ConfigurationError(f"{_TABLE}: must be a table")
         table = dict(config or {})
-        unknown = set(table) - {"stdout", "sqlite", "postgres", "queue_max", "retention_days"}
-        if unknown:
-            raise ConfigurationError(f"[request_log] has unknown fields: {', '.join(sorted(unknown))}")
+        for key in table:
+            if key not in _KEYS:
+                raise ConfigurationError(f"{_TABLE}.{key}: unknown key; expected one of {', '.join(_KEYS)}")
         retention_days = _retention_days(environ, table.get("retention_days"))
         sinks: list[Sink] = []
         if _flag(environ, "TRINITY_REQUEST_LOG_STDOUT", table.get("stdout", True)):
@@ -337,7 +342,7 @@ def _flag(environ: Mapping[str, str], name: str, default: object) -> bool:
     value = environ.get(name, "").strip().lower()
     if not value:
         if not isinstance(default, bool):
-            raise ConfigurationError(f"[request_log] stdout must be true or false, got {default!r}")
+            raise ConfigurationError(f"{_TABLE}.stdout: must be true or false, got {default!r}")
         return default
     if value in _TRUE:
         return True
@@ -353,14 +358,14 @@ def _text(environ: Mapping[str, str], name: str, default: object, field: str) ->
     if default is None or default == "":
         return None
     if not isinstance(default, str):
-        raise ConfigurationError(f"[request_log] {field} must be a string, got {type(default).__name__}")
+        raise ConfigurationError(f"{_TABLE}.{field}: must be a string, got {type(default).__name__}")
     return default
 
 
 def _queue_max(environ: Mapping[str, str], default: object) -> int:
     raw = environ.get("TRINITY_REQUEST_LOG_QUEUE_MAX", "").strip()
     value: object = raw if raw else default
-    where = "TRINITY_REQUEST_LOG_QUEUE_MAX" if raw else "[request_log] queue_max"
+    where = "TRINITY_REQUEST_LOG_QUEUE_MAX" if raw else f"{_TABLE}.queue_max"
     try:
         number = int(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
     except ValueError:
@@ -375,7 +380,7 @@ def _retention_days(environ: Mapping[str, str], default: object) -> float | None
     value: object = raw if raw else default
     if value is None:
         return None
-    where = "TRINITY_REQUEST_LOG_RETENTION_DAYS" if raw else "[request_log] retention_days"
+    where = "TRINITY_REQUEST_LOG_RETENTION_DAYS" if raw else f"{_TABLE}.retention_days"
     try:
         days = float(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None
     except ValueError:
