@@ -1,0 +1,299 @@
+"""Text in the detector's 28 languages from sources that the model was not trained on (issue 18):
+each read at run time from an installed package, never copied into the repository.
+
+- ``gnome_help`` (documentation prose): the GNOME desktop help, Debian's `gnome-user-docs`
+  (``apt-get install -y gnome-user-docs``), the paragraphs of ``/usr/share/help/<lang>/gnome-help``
+  split into sentences; the English original is ``C``. A paragraph left untranslated (the
+  English text in a translated page) is dropped.
+- ``chatterbot`` (conversational): the dialogues of `chatterbot-corpus` on PyPI
+  (``pip install --no-deps chatterbot-corpus``), every line of a conversation; 18 of our 28
+  languages.
+- ``django_ui`` (short UI strings): the translated messages of `django` on PyPI
+  (``pip install --no-deps django``), every ``django.po`` of the framework and its contrib apps;
+  English is the message ids. Placeholders and markup are taken out.
+
+Samples are deduplicated within a source and against the training text (the whole
+`dataset-build` corpus and the everyday words of scripts/train_language_model.py): a sample whose
+normalized text equals a training line, or that has four words or more and occurs inside the
+training text, is dropped. Then up to ``SAMPLES_PER_LANGUAGE`` per language are drawn with a
+fixed seed. `load()` returns them with each package's name and version.
+
+    python bench/independent_sources.py     # prints the counts per source and language
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+import re
+import subprocess
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from xml.etree import ElementTree
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
+
+from measure import LANGUAGES_OURS
+from token_corpus import LANGUAGE_FOLDERS, load_prose
+
+SAMPLES_PER_LANGUAGE = 200
+SEED = 20261206
+SAMPLE_CHARS_MIN = 3
+SAMPLE_CHARS_MAX = 300
+# A sentence of prose or dialogue needs this many letters; a UI string only SAMPLE_CHARS_MIN.
+SENTENCE_LETTERS_MIN = 12
+DEDUP_WORDS_MIN = 4
+
+GNOME_HELP = Path("/usr/share/help")
+GNOME_HELP_LANGUAGES = {code: code for code in LANGUAGES_OURS if code not in ("en", "zh", "pt")}
+GNOME_HELP_LANGUAGES.update({"en": "C", "zh": "zh_CN", "pt": "pt"})
+MALLARD_SKIPPED = frozenset(("code", "cmd", "output", "input", "sys", "file", "var", "screen"))
+
+CHATTERBOT_FOLDERS = {
+    "zh": "chinese", "nl": "dutch", "en": "english", "fr": "french", "de": "german", "he": "hebrew",
+    "hi": "hindi", "it": "italian", "ja": "japanese", "ko": "korean", "fa": "persian",
+    "pt": "portuguese", "ru": "russian", "es": "spanish", "sv": "swedish", "th": "thai",
+    "tr": "turkish", "uk": "ukrainian",
+}  # fmt: skip
+DJANGO_LOCALES = {code: code for code in LANGUAGES_OURS}
+DJANGO_LOCALES.update({"zh": "zh_Hans", "pt": "pt"})
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])")
+_PLACEHOLDER = re.compile(r"%\([^)]*\)[sdifr]|%[sdifr]|\{[^{}]*\}|<[^<>]*>|&[a-z]+;")
+_SPACES = re.compile(r"\s+")
+
+
+def normalized(text: str) -> str:
+    return _SPACES.sub(" ", text).strip().casefold()
+
+
+def _letters(text: str) -> int:
+    return sum(character.isalpha() for character in text)
+
+
+def _package_version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def _debian_version(name: str) -> str:
+    try:
+        found = subprocess.run(["dpkg-query", "-W", "-f=${Version}", name], check=False, capture_output=True, text=True)
+    except OSError:
+        return "unknown"
+    return found.stdout.strip() if found.returncode == 0 else "not installed"
+
+
+def _package_folder(name: str) -> Path | None:
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.submodule_search_locations is None:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+# --------------------------------------------------------------------------------------------
+# gnome-help: Mallard pages.
+
+
+def _mallard_paragraphs(path: Path) -> list[str]:
+    try:
+        tree = ElementTree.parse(path)
+    except ElementTree.ParseError:
+        return []
+    paragraphs = []
+    for element in tree.iter():
+        if element.tag.rsplit("}", 1)[-1] != "p":
+            continue
+        paragraphs.append(_SPACES.sub(" ", "".join(_mallard_text(element))).strip())
+    return paragraphs
+
+
+def _mallard_text(element: ElementTree.Element) -> list[str]:
+    """The text of a paragraph without its code, commands and file names (kept in English)."""
+    pieces = [element.text or ""]
+    for child in element:
+        if child.tag.rsplit("}", 1)[-1] not in MALLARD_SKIPPED:
+            pieces.extend(_mallard_text(child))
+        pieces.append(child.tail or "")
+    return pieces
+
+
+def gnome_help() -> dict[str, list[str]]:
+    english = {
+        p for path in sorted((GNOME_HELP / "C" / "gnome-help").glob("*.page")) for p in _mallard_paragraphs(path)
+    }
+    found: dict[str, list[str]] = {}
+    for language, folder in GNOME_HELP_LANGUAGES.items():
+        pages = sorted((GNOME_HELP / folder / "gnome-help").glob("*.page"))
+        sentences = []
+        for path in pages:
+            for paragraph in _mallard_paragraphs(path):
+                if language != "en" and paragraph in english:
+                    continue
+                sentences.extend(s.strip() for s in _SENTENCE_END.split(paragraph))
+        if sentences:
+            found[language] = [s for s in sentences if _letters(s) >= SENTENCE_LETTERS_MIN]
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# chatterbot-corpus: YAML dialogues.
+
+
+def chatterbot() -> dict[str, list[str]]:
+    import yaml
+
+    folder = _package_folder("chatterbot_corpus")
+    if folder is None:
+        return {}
+    found: dict[str, list[str]] = {}
+    for language, name in CHATTERBOT_FOLDERS.items():
+        lines = []
+        for path in sorted((folder / "data" / name).glob("*.yml")):
+            document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            for conversation in document.get("conversations") or []:
+                lines.extend(str(line).strip() for line in conversation if isinstance(line, (str, int, float)))
+        found[language] = [line for line in lines if _letters(line) >= SENTENCE_LETTERS_MIN]
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# django: gettext catalogues.
+
+
+def _po_messages(path: Path) -> list[tuple[str, str]]:
+    """(msgid, msgstr) of a .po file, the first plural form, fuzzy entries left out."""
+    messages: list[tuple[str, str]] = []
+    fields: dict[str, str] = {}
+    current = ""
+    fuzzy = False
+
+    def flush() -> None:
+        if fields.get("msgid") and not fuzzy:
+            messages.append((fields["msgid"], fields.get("msgstr", "")))
+
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            flush()
+            fields, current, fuzzy = {}, "", False
+        elif line.startswith("#,") and "fuzzy" in line:
+            fuzzy = True
+        elif line.startswith(("msgid ", "msgstr ", "msgstr[0] ")):
+            keyword, _, rest = line.partition(" ")
+            current = {"msgstr[0]": "msgstr"}.get(keyword, keyword)
+            fields[current] = _po_string(rest)
+        elif line.startswith('"') and current:
+            fields[current] += _po_string(line)
+        elif line.startswith(("msgid_plural", "msgstr[")):
+            current = ""
+    flush()
+    return messages
+
+
+def _po_string(quoted: str) -> str:
+    text = quoted.strip()[1:-1]
+    return text.replace('\\"', '"').replace("\\n", " ").replace("\\t", " ").replace("\\\\", "\\")
+
+
+def _ui_text(message: str) -> str:
+    return _SPACES.sub(" ", _PLACEHOLDER.sub(" ", message)).strip(" :")
+
+
+def django_ui() -> dict[str, list[str]]:
+    folder = _package_folder("django")
+    if folder is None:
+        return {}
+    catalogues = sorted(folder.glob("**/locale/*/LC_MESSAGES/django.po"))
+    found: dict[str, list[str]] = {}
+    for language, locale in DJANGO_LOCALES.items():
+        texts = []
+        # English is the message ids: any one language's catalogues hold every id.
+        read = "de" if language == "en" else locale
+        for path in catalogues:
+            if path.parent.parent.name != read:
+                continue
+            for message_id, message in _po_messages(path):
+                texts.append(_ui_text(message_id if language == "en" else message))
+        found[language] = [t for t in texts if len(t) >= SAMPLE_CHARS_MIN and _letters(t) >= SAMPLE_CHARS_MIN]
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+
+SOURCES = {
+    "gnome_help": (
+        gnome_help,
+        "documentation prose",
+        lambda: f"gnome-user-docs {_debian_version('gnome-user-docs')} (Debian)",
+    ),
+    "chatterbot": (
+        chatterbot,
+        "conversational",
+        lambda: f"chatterbot-corpus {_package_version('chatterbot-corpus')} (PyPI)",
+    ),
+    "django_ui": (django_ui, "short UI strings", lambda: f"django {_package_version('django')} (PyPI)"),
+}
+
+
+def training_text() -> dict[str, tuple[set[str], str]]:
+    """Language -> (its training lines and everyday words, normalized; all its text joined)."""
+    spec = importlib.util.spec_from_file_location("train_language_model", ROOT / "scripts" / "train_language_model.py")
+    assert spec is not None and spec.loader is not None
+    trainer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(trainer)
+    text: dict[str, tuple[set[str], str]] = {}
+    for language in LANGUAGES_OURS:
+        lines = load_prose(language) if language in LANGUAGE_FOLDERS else []
+        everyday = trainer.EVERYDAY_TEXT.get(language, "")
+        lines += everyday.splitlines() + everyday.split()
+        joined = normalized("\n".join(lines))
+        text[language] = ({normalized(line) for line in lines}, joined)
+    return text
+
+
+def _clean(samples: list[str], seen: tuple[set[str], str]) -> list[str]:
+    lines, joined = seen
+    kept: dict[str, str] = {}
+    for sample in samples:
+        key = normalized(sample)
+        if not SAMPLE_CHARS_MIN <= len(sample) <= SAMPLE_CHARS_MAX or key in kept or key in lines:
+            continue
+        if len(key.split()) >= DEDUP_WORDS_MIN and key in joined:
+            continue
+        kept[key] = sample
+    return sorted(kept.values())
+
+
+def load(per_language: int = SAMPLES_PER_LANGUAGE) -> dict[str, dict[str, object]]:
+    """Source -> {"domain", "package", "dropped_as_training", "samples": language -> texts}."""
+    seen = training_text()
+    loaded: dict[str, dict[str, object]] = {}
+    for name, (reader, domain, package) in SOURCES.items():
+        samples: dict[str, list[str]] = {}
+        dropped = 0
+        for language, texts in sorted(reader().items()):
+            unique = sorted(set(texts))
+            kept = _clean(unique, seen[language])
+            dropped += len({normalized(t) for t in unique}) - len(kept)
+            if kept:
+                rng = random.Random(f"{SEED}:{name}:{language}")
+                samples[language] = sorted(rng.sample(kept, min(per_language, len(kept))))
+        loaded[name] = {"domain": domain, "package": package(), "dropped_as_training": dropped, "samples": samples}
+    return loaded
+
+
+def main() -> None:
+    for name, source in load().items():
+        samples = source["samples"]
+        assert isinstance(samples, dict)
+        counts = " ".join(f"{language}:{len(items)}" for language, items in samples.items())
+        print(f"{name} ({source['domain']}; {source['package']}; {source['dropped_as_training']} dropped): {counts}")
+
+
+if __name__ == "__main__":
+    main()
