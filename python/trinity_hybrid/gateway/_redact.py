@@ -56,6 +56,7 @@ _CREDENTIAL_FIELDS = re.compile(
     re.IGNORECASE,
 )
 _CREDENTIAL_WORDS = ("bearer", "key", "token", "password")
+_PLAIN = frozenset({int, float, bool, type(None)})
 
 
 def secrets_of(environ: Mapping[str, str]) -> tuple[str, ...]:
@@ -117,12 +118,19 @@ class Redactor:
     def document(self, value: Any) -> Any:
         """``value`` with every string in it passed through ``text``; the keys of dicts are
         left as they are (a record's keys are its field names)."""
-        if isinstance(value, str):
+        kind = type(value)
+        if kind is str:
             return self.text(value)
-        if isinstance(value, dict):
-            return {key: self.document(item) for key, item in value.items()}
-        if isinstance(value, (list, tuple)):
+        if kind is dict:
+            # Numbers, booleans and None (most of a record) are passed over without a call.
+            return {
+                key: self.text(item) if type(item) is str else item if type(item) in _PLAIN else self.document(item)
+                for key, item in value.items()
+            }
+        if kind is list or kind is tuple:
             return [self.document(item) for item in value]
+        if isinstance(value, str):  # a str subclass
+            return self.text(str(value))
         return value
 
     def _masked(self, text: str) -> str:

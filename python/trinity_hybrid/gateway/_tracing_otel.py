@@ -112,20 +112,21 @@ class _OtelRequestSpan:
         self._attempts_from_ns = time.time_ns()
 
     def answered(self, result: Response | StreamChunk, model: str, *, models: ModelOf | None = None) -> None:
-        span = self._span
         provider = result.provider
-        span.set_attribute("gen_ai.provider.name", PROVIDER_NAMES.get(provider, provider))
-        span.set_attribute("trinity.provider", provider)
-        span.set_attribute("gen_ai.response.model", model)
         reasons = _finish_reasons(result)
+        attributes: dict[str, Any] = {
+            "gen_ai.provider.name": PROVIDER_NAMES.get(provider, provider),
+            "trinity.provider": provider,
+            "gen_ai.response.model": model,
+            "trinity.cost_usd": result.cost_usd,
+            "trinity.cache_hit": getattr(result, "cached", False),
+        }
         if reasons:
-            span.set_attribute("gen_ai.response.finish_reasons", reasons)
+            attributes["gen_ai.response.finish_reasons"] = reasons
         if result.usage is not None:
-            span.set_attribute("gen_ai.usage.input_tokens", result.usage.prompt_tokens)
-            span.set_attribute("gen_ai.usage.output_tokens", result.usage.completion_tokens)
-        span.set_attribute("trinity.cost_usd", result.cost_usd)
-        cached = getattr(result, "cached", False)
-        span.set_attribute("trinity.cache_hit", cached)
+            attributes["gen_ai.usage.input_tokens"] = result.usage.prompt_tokens
+            attributes["gen_ai.usage.output_tokens"] = result.usage.completion_tokens
+        self._span.set_attributes(attributes)  # one call: each takes the span's lock
         self._children(result.attempts, models, answered=(result, model, reasons))
 
     def failed(
