@@ -8,6 +8,7 @@ path by the SDK's BatchSpanProcessor. Attribute names follow the GenAI semantic 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
@@ -42,7 +43,11 @@ MODEL_CHARS_MAX = 128  # a client's model string is bounded before it names a sp
 
 class OtelTracing:
     def __init__(self, endpoint: str, headers: dict[str, str], timeout_s: float, service_name: str) -> None:
-        self._provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+        # Closed by the app (``close``), within its time: not again at exit, where the SDK's own
+        # hook would wait out the exporter's retries against a collector that is down.
+        self._provider = TracerProvider(
+            resource=Resource.create({"service.name": service_name}), shutdown_on_exit=False
+        )
         exporter = OTLPSpanExporter(endpoint=endpoint, headers=headers, timeout=timeout_s)
         self._provider.add_span_processor(BatchSpanProcessor(exporter))
         self._tracer = self._provider.get_tracer("trinity_hybrid.gateway")
@@ -85,8 +90,17 @@ class OtelTracing:
         return _OtelRequestSpan(self._tracer, span, operation)
 
     def close(self, timeout_s: float) -> None:
-        self._provider.force_flush(int(timeout_s * 1000))
-        self._provider.shutdown()
+        """Exports what is queued and stops, waiting ``timeout_s`` at most: the SDK's flush
+        (1.45) ignores its own timeout and exports in the caller's thread, retrying for the
+        exporter's timeout against a collector that is down, so both run on a thread of their own."""
+
+        def flush_and_stop() -> None:
+            self._provider.force_flush(int(timeout_s * 1000))
+            self._provider.shutdown()
+
+        closer = threading.Thread(target=flush_and_stop, name="trinity-otel-close", daemon=True)
+        closer.start()
+        closer.join(timeout_s)
 
 
 class _OtelRequestSpan:
