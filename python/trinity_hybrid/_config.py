@@ -93,8 +93,9 @@ def _flag(value: object) -> bool:
 
 Check = tuple[Callable[[object], bool], str]
 
-# [virtual_keys]: gateway keys, budgets and limits, checked by gateway/_key_definitions.py.
-GATEWAY_TABLES = frozenset({"virtual_keys"})
+# [virtual_keys] (gateway keys, budgets, limits: gateway/_key_definitions.py) and [request_log]
+# (gateway/_request_log.py) are checked by the gateway.
+GATEWAY_TABLES = frozenset({"virtual_keys", "request_log"})
 
 TOP_LEVEL: dict[str, Check] = {
     "strategy": (_text, "a strategy name"),

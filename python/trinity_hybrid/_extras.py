@@ -18,6 +18,8 @@ EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "plot": ("matplotlib",),
     "local": ("llama_cpp",),
     "redis": ("redis",),
+    "otel": ("opentelemetry",),
+    "postgres": ("psycopg",),
 }
 
 
