@@ -47,7 +47,9 @@ def _accuracy(language: str, words: int | None) -> float:
 SENTENCE_FLOOR = 0.99
 SENTENCE_FLOOR_PRIMARY = 0.997
 FOUR_WORDS_FLOOR = 0.93
-TWO_WORDS_FLOOR = {"pt": 0.68, "sv": 0.76, "nl": 0.82, "da": 0.82, "ru": 0.85, "es": 0.85, "cs": 0.85}
+# Since issue 18 a weak guess from under 10 letters answers `und` (counted wrong here): Portuguese
+# two-word prefixes went from 0.71 to 0.65.
+TWO_WORDS_FLOOR = {"pt": 0.62, "sv": 0.76, "nl": 0.82, "da": 0.82, "ru": 0.85, "es": 0.85, "cs": 0.85}
 TWO_WORDS_FLOOR_DEFAULT = 0.86
 
 
@@ -108,7 +110,6 @@ def test_filters_and_rules(text: str, language: str) -> None:
     ("text", "language"),
     [
         ("Hello", "en"),
-        ("Hi", "en"),
         ("Hello!", "en"),
         ("Thanks", "en"),
         ("Bonjour", "fr"),
@@ -122,7 +123,8 @@ def test_filters_and_rules(text: str, language: str) -> None:
 )
 def test_a_greeting_alone(text: str, language: str) -> None:
     """The first words of many chats, with nothing else to go on (the corpus is essays, where
-    "hello" is rarer than Italian's "bello": scripts/train_language_model.py's everyday words)."""
+    "hello" is rarer than Italian's "bello": scripts/train_language_model.py's everyday words).
+    "Hi" has too few letters to name a language: tests/test_language_short_and_code.py."""
     assert trinity_hybrid.detect_language(text).language == language
 
 
