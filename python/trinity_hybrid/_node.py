@@ -20,7 +20,7 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ._board import Board, ProviderStats, format_status
@@ -227,12 +227,14 @@ class TrinityHybridNode:
         timeout: float | Timeouts | None = None,
         cache: bool | str | None = None,
         hedge: bool = False,
+        targets: Sequence[tuple[str, str | None]] | None = None,
         **parameters: Any,
     ) -> Plan:
         """One call's plan (see ``_planner``): the request checked, routed, the cache asked.
         Raises ``InvalidInputError`` or ``NoProviderAvailable`` before any provider is called.
         ``parameters`` are Chat Completions parameters in OpenAI's names (``max_tokens``,
-        ``temperature``, ``stream``, ``tools``, ``response_format``, ...)."""
+        ``temperature``, ``stream``, ``tools``, ``response_format``, ...). ``targets``: the
+        chain named by the caller, (provider, model or None) in order, instead of the rules'."""
         if isinstance(prompt, ChatRequest):
             request = prompt
         else:
@@ -242,23 +244,27 @@ class TrinityHybridNode:
         timeouts = Timeouts.of(timeout) if timeout is not None else self.timeouts or TIMEOUTS_DEFAULT
         if force_provider is not None:
             self.require_available(force_provider)
-        route = self._router.route(
-            request.text, quality=quality, force_provider=force_provider, strategy=strategy,
-            max_tokens=request.max_tokens,
-        )  # fmt: skip
+        models: tuple[str | None, ...] = ()
+        if targets is not None:
+            route, models = self._router.route_targets(request.text, targets, "named", request.max_tokens)
+        else:
+            route = self._router.route(
+                request.text, quality=quality, force_provider=force_provider, strategy=strategy,
+                max_tokens=request.max_tokens,
+            )  # fmt: skip
         if not route.providers:
             raise NoProviderAvailable(
                 f"no available provider can take this request (about {route.tokens_estimated} tokens; "
                 f"available: {', '.join(self.available_providers) or 'none'})",
                 reason=route.reason,
             )
-        cache_key = self._cache_key(request, cache, force_provider, strategy, quality)
-        options = PlanOptions(forced=force_provider is not None, hedge=hedge, timeouts=timeouts, cache_key=cache_key)
+        cache_key = self._cache_key(request, cache, force_provider, strategy, quality, targets)
+        options = PlanOptions(force_provider is not None, hedge, timeouts, cache_key, models)
         return Plan(request, route, options, self._board, self._directory, time.monotonic)
 
     def _cache_key(
         self, request: ChatRequest, cache: bool | str | None, force_provider: str | None, strategy: str | None,
-        quality: bool,
+        quality: bool, targets: Sequence[tuple[str, str | None]] | None = None,
     ) -> str | None:  # fmt: skip
         if cache is None and self._cache is None:
             return None  # the common case, decided without importing the cache
@@ -271,6 +277,8 @@ class TrinityHybridNode:
         if response_cache is None or not response_cache.wants(mode, request):
             return None
         model = self._board.model(force_provider) if force_provider else None
+        if targets is not None:
+            model = ",".join(f"{provider}/{name or self._board.model(provider)}" for provider, name in targets)
         return response_cache.key(
             request, force_provider=force_provider, model=model, strategy=strategy, quality=quality
         )

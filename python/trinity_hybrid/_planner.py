@@ -109,6 +109,9 @@ class PlanOptions:
     hedge: bool = False
     timeouts: Timeouts = TIMEOUTS_DEFAULT
     cache_key: str | None = None
+    # The model to ask of the chain's provider at the same position (None: its configured one),
+    # for a request that names its models (``provider/model``, an alias's targets).
+    models: tuple[str | None, ...] = ()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -241,11 +244,14 @@ class Plan:
     def _tickets(self) -> Iterator[AttemptRun]:
         """Each provider worth calling now, with the request to send it."""
         request = self.request
-        for provider in self.route.providers:
+        models = self.options.models
+        for position, provider in enumerate(self.route.providers):
             if self.window_min_tokens and self.board.context_window_tokens(provider) <= self.window_min_tokens:
                 continue
             try:
                 endpoint = self.providers.endpoint(provider)
+                if position < len(models) and models[position] is not None and models[position] != endpoint.model:
+                    endpoint = dataclasses.replace(endpoint, model=models[position])
             except ProviderError as error:
                 self._record_failure(provider, self.clock(), error)
                 if self.options.forced:
@@ -410,6 +416,10 @@ class Plan:
             attempt.provider, latency_ms=round(latency_s * 1000), tokens_input=usage.prompt_tokens,
             tokens_output=usage.completion_tokens,
         )  # fmt: skip
+        if self.options.models and attempt.endpoint.model != self.board.model(attempt.provider):
+            # A model the request named: the board prices its configured model; this one is
+            # priced by its own listed price (0 when none is listed).
+            cost_usd = _priced(attempt.provider, attempt.endpoint.model, usage)
         self.attempts.append(Attempt(attempt.provider, "success", latency_s=latency_s))
         # Checked first: the record's fields would otherwise be built for every answer, logged or not.
         if logger.isEnabledFor(logging.INFO):
@@ -459,6 +469,15 @@ class Plan:
         completion = Completion(choices, answer["model"], Usage(usage[0], usage[1]))
         response = self._response(answer["provider"], completion, 0.0, completion.usage)  # type: ignore[arg-type]
         return dataclasses.replace(response, attempts=(), cached=True)
+
+
+def _priced(provider: str, model: str, usage: Usage) -> float:
+    from ._prices import price_of
+
+    price = price_of(provider, model)
+    if price is None:
+        return 0.0
+    return (usage.prompt_tokens * price.input_usd_per_mtok + usage.completion_tokens * price.output_usd_per_mtok) / 1e6
 
 
 def _cache_payload(response: Response) -> dict[str, Any]:

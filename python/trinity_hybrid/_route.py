@@ -88,7 +88,11 @@ class Route:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Route):
             return NotImplemented
-        return (self._decoded, self._text, self._tokens_reserved) == (other._decoded, other._text, other._tokens_reserved)
+        return (self._decoded, self._text, self._tokens_reserved) == (
+            other._decoded,
+            other._text,
+            other._tokens_reserved,
+        )
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -108,7 +112,9 @@ def prompt_text(prompt: object) -> str:
                 parts.append(content)
             elif isinstance(content, list):
                 # OpenAI content parts: only text parts count towards language and size.
-                parts.extend(part["text"] for part in content if isinstance(part, Mapping) and isinstance(part.get("text"), str))
+                parts.extend(
+                    part["text"] for part in content if isinstance(part, Mapping) and isinstance(part.get("text"), str)
+                )
             elif content is not None:
                 raise InvalidInputError(f"messages[{position}].content must be str or a list of parts")
         return "\n".join(parts)
@@ -192,13 +198,31 @@ class Router:
         route._tokens_reserved = max_tokens or 0
         return route
 
+    def route_targets(
+        self, text: str, targets: Sequence[tuple[str, str | None]], reason: str, max_tokens: int | None = None
+    ) -> tuple[Route, tuple[str | None, ...]]:
+        """A chain the request names itself (``provider/model``, an alias's targets), in its
+        order, without the providers that are not available: the route (features as for any
+        prompt, ``reason`` as given) and the model asked at each position."""
+        if not targets:
+            raise InvalidInputError("a model list needs at least one provider/model target")
+        for provider, _ in targets:
+            self._board.index(provider, "model")
+        available = set(self._board.available_providers)
+        kept = [(provider, model) for provider, model in targets if provider in available]
+        route = self.route(text, max_tokens=max_tokens)
+        route._decoded = (tuple(provider for provider, _ in kept), reason)
+        return route, tuple(model for _, model in kept)
+
     def _decode_route(self, word: int) -> tuple[tuple[str, ...], str]:
         length = word & 0xF
         if length == ROUTE_PACKED_ERROR_LEN:
             _native.check(word >> 32, "route")
-        chain = tuple(self.provider_names[word >> (ROUTE_PACKED_PROVIDERS_SHIFT + 4 * position) & 0xF] for position in range(length))
+        chain = tuple(
+            self.provider_names[word >> (ROUTE_PACKED_PROVIDERS_SHIFT + 4 * position) & 0xF]
+            for position in range(length)
+        )
         decoded = (chain, self.reason_names[word >> 4 & 0xF])
         if len(self._routes) < ROUTE_CACHE_ENTRIES_MAX:
             self._routes[word] = decoded
         return decoded
-
