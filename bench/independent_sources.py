@@ -7,10 +7,11 @@ each read at run time from an installed package, never copied into the repositor
   English text in a translated page) is dropped.
 - ``chatterbot`` (conversational): the dialogues of `chatterbot-corpus` on PyPI
   (``pip install --no-deps chatterbot-corpus``), every line of a conversation; 18 of our 28
-  languages.
+  languages. A line that the English dialogues also have is an untranslated one, dropped.
 - ``django_ui`` (short UI strings): the translated messages of `django` on PyPI
   (``pip install --no-deps django``), every ``django.po`` of the framework and its contrib apps;
-  English is the message ids. Placeholders and markup are taken out.
+  English is the message ids; a message left as its English id is dropped. Placeholders and
+  markup are taken out.
 
 Samples are deduplicated within a source and against the training text (the whole
 `dataset-build` corpus and the everyday words of scripts/train_language_model.py): a sample whose
@@ -151,13 +152,20 @@ def chatterbot() -> dict[str, list[str]]:
     folder = _package_folder("chatterbot_corpus")
     if folder is None:
         return {}
-    found: dict[str, list[str]] = {}
-    for language, name in CHATTERBOT_FOLDERS.items():
+
+    def dialogue_lines(name: str) -> list[str]:
         lines = []
         for path in sorted((folder / "data" / name).glob("*.yml")):
             document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
             for conversation in document.get("conversations") or []:
                 lines.extend(str(line).strip() for line in conversation if isinstance(line, (str, int, float)))
+        return lines
+
+    # Some folders keep many lines of the English original untranslated (most of "swedish").
+    english = {normalized(line) for line in dialogue_lines(CHATTERBOT_FOLDERS["en"])}
+    found: dict[str, list[str]] = {}
+    for language, name in CHATTERBOT_FOLDERS.items():
+        lines = [line for line in dialogue_lines(name) if language == "en" or normalized(line) not in english]
         found[language] = [line for line in lines if _letters(line) >= SENTENCE_LETTERS_MIN]
     return found
 
@@ -218,6 +226,8 @@ def django_ui() -> dict[str, list[str]]:
             if path.parent.parent.name != read:
                 continue
             for message_id, message in _po_messages(path):
+                if language != "en" and normalized(message) == normalized(message_id):
+                    continue  # left as in English ("Slug", "Email", "OK")
                 texts.append(_ui_text(message_id if language == "en" else message))
         found[language] = [t for t in texts if len(t) >= SAMPLE_CHARS_MIN and _letters(t) >= SAMPLE_CHARS_MIN]
     return found
