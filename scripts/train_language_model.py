@@ -356,11 +356,14 @@ def wordfreq_counts(language: str) -> list[tuple[str, int]]:
     """(word, count) of the language's most frequent words; none when WORDFREQ_TOKENS is 0."""
     if WORDFREQ_TOKENS == 0:
         return []
-    import wordfreq
     from importlib.metadata import version
 
+    import wordfreq
+
     if version("wordfreq") != WORDFREQ_VERSION:
-        raise SystemExit(f"the model is trained from wordfreq {WORDFREQ_VERSION}: pip install wordfreq=={WORDFREQ_VERSION}")
+        raise SystemExit(
+            f"the model is trained from wordfreq {WORDFREQ_VERSION}: pip install wordfreq=={WORDFREQ_VERSION}"
+        )
     counted = []
     for word in wordfreq.top_n_list(language, WORDFREQ_WORDS):
         count = round(wordfreq.word_frequency(word, language) * WORDFREQ_TOKENS)
@@ -370,7 +373,11 @@ def wordfreq_counts(language: str) -> list[tuple[str, int]]:
 
 
 def add_wordfreq(
-    counter: Counter[int], language: str, alphabet: str, own: set[tuple[int, ...]], everyday_lists: list[set[tuple[int, ...]]]
+    counter: Counter[int],
+    language: str,
+    alphabet: str,
+    own: set[tuple[int, ...]],
+    everyday_lists: list[set[tuple[int, ...]]],
 ) -> None:
     """Counts the features of the language's frequent words, but for another language's everyday
     words: "hello" is one language's greeting, and a loan elsewhere."""
@@ -402,7 +409,6 @@ class Table:
             self.costs[slot] = bytes(costs[key] + [COST_MAX] * (lanes - len(costs[key])))
             self.lookup[key] = costs[key]
 
-
     def _free_slot(self, bucket: int) -> int | None:
         first = bucket * BUCKET_SLOTS
         return next((slot for slot in range(first, first + BUCKET_SLOTS) if self.fingerprints[slot] == 0), None)
@@ -419,7 +425,9 @@ def train_alphabet(alphabet: str, training: dict[str, list[str]], budget: int) -
     counts: list[Counter[int]] = []
     # Words of one language's everyday list alone ("hello", not "no" or "por favor"): shared
     # ones are no evidence between those languages, and weighting them would only tip it.
-    everyday_lists = [{tuple(word) for word in words(EVERYDAY_TEXT.get(language, ""), alphabet)} for language in languages]
+    everyday_lists = [
+        {tuple(word) for word in words(EVERYDAY_TEXT.get(language, ""), alphabet)} for language in languages
+    ]
     for language in languages:
         counter: Counter[int] = Counter()
         for paragraph in training[language]:
