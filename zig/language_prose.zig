@@ -179,22 +179,27 @@ test "prose leaves out fenced blocks, inline code and code-like tokens" {
     try expectProse("Hello (world).   fine.", "Hello (world). i.e. fine.");
 }
 
+/// Random pieces laid end to end until the next one would not fit in `storage`.
+fn randomText(random: std.Random, pieces: []const []const u8, storage: []u8) []const u8 {
+    var length: usize = 0;
+    while (true) {
+        const piece = pieces[random.uintLessThan(usize, pieces.len)];
+        if (length + piece.len > storage.len) return storage[0..length];
+        @memcpy(storage[length..][0..piece.len], piece);
+        length += piece.len;
+    }
+}
+
 test "prose never writes more than it reads, on any bytes" {
     var prng = std.Random.DefaultPrng.init(0x9e0);
     const random = prng.random();
     const pieces = [_][]const u8{ "```", "`", "a", "_", "(", ".", "/", " ", "\n", "中", "\xff", "x(" };
     for (0..5_000) |_| {
-        var text: [256]u8 = undefined;
-        var length: usize = 0;
-        while (true) {
-            const piece = pieces[random.uintLessThan(usize, pieces.len)];
-            if (length + piece.len > text.len) break;
-            @memcpy(text[length..][0..piece.len], piece);
-            length += piece.len;
-        }
+        var storage: [256]u8 = undefined;
+        const text = randomText(random, &pieces, &storage);
         var buffer: Buffer = undefined;
-        const result = prose(text[0..length], &buffer);
-        try testing.expect(result.len <= length);
+        const result = prose(text, &buffer);
+        try testing.expect(result.len <= text.len);
         try testing.expect(std.mem.indexOfScalar(u8, result, '_') == null);
     }
 }
@@ -226,15 +231,9 @@ test "isCjkText agrees with detect on every kind of text" {
     const random = prng.random();
     const pieces = [_][]const u8{ "a", "word ", "中", "日本", "の", "한", "я", "é", "\xe4", " ", "1", "ß", "ア", "`", "_", "(", "." };
     for (0..2_000) |_| {
-        var buffer: [64]u8 = undefined;
-        var length: usize = 0;
-        while (true) {
-            const piece = pieces[random.uintLessThan(usize, pieces.len)];
-            if (length + piece.len > buffer.len) break;
-            @memcpy(buffer[length..][0..piece.len], piece);
-            length += piece.len;
-        }
-        const text = buffer[0..random.uintLessThan(usize, length + 1)];
+        var storage: [64]u8 = undefined;
+        const whole = randomText(random, &pieces, &storage);
+        const text = whole[0..random.uintLessThan(usize, whole.len + 1)];
         try std.testing.expectEqual(language.isCjk(language.detect(text).language), language.isCjkText(text));
     }
 }
