@@ -10,19 +10,60 @@ The imitators differ in small ways, handled here and nowhere else: Mistral refus
 usage inside the last choice and Groq in ``x_groq.usage``; Zhipu finishes with ``sensitive`` or
 ``network_error``; error bodies may lack the ``error`` wrapper (Mistral) or be problem JSON
 (NVIDIA).
+
+Tools, tool messages, ``tool_choice`` and ``response_format`` go as OpenAI defines them (the
+request model is OpenAI's). What each provider takes, by rule (anything else skips it):
+
+- ``tools``, ``tool_choice``, tool calls and tool results: every provider. Mistral refuses a
+  tool call id that is not 9 letters or digits (``Tool call id was call_... but must be a-z,
+  A-Z, 0-9, with a length of 9``), so for Mistral every other id of the conversation is
+  replaced by one derived from it (the same for the call and its result).
+- ``parallel_tool_calls``: OpenAI, a custom endpoint, Groq and Mistral document it; the others
+  drop ``true`` (their default) and are skipped for ``false``.
+- ``response_format`` ``json_object``: every provider but NVIDIA (whose NIMs document guided
+  decoding instead); ``json_schema``: OpenAI, a custom endpoint and Mistral only (DeepSeek and
+  Kimi document JSON mode alone; Groq only for some models, and a 400 would end the chain).
+- images (``image_url`` parts, web and ``data:`` URLs, ``detail`` kept): OpenAI but its
+  text-only models (``gpt-3.5*``, ``o1-mini``, ``o3-mini``), a custom endpoint (taken at its
+  word), and another provider only when its model's name says it sees: ``vision``,
+  ``pixtral``, ``-vl``, ``llama-4``, ``glm-4v``/``glm-4.5v``, or Mistral's ``mistral-medium``
+  and ``mistral-small`` (docs.mistral.ai: "Input: text, image").
+
+Answers: ``message.tool_calls`` (``finish_reason`` ``tool_calls``), ``refusal`` beside the
+text, DeepSeek's ``reasoning_content`` (or ``reasoning``, as vLLM and Groq name it) as
+reasoning, every choice with its ``logprobs``, and ``usage.prompt_tokens_details.cached_tokens``
+(DeepSeek: ``prompt_cache_hit_tokens``) and ``completion_tokens_details.reasoning_tokens``. A
+streamed tool call is passed on in OpenAI's shape whatever the imitator sent: calls numbered
+0, 1, ... in order of appearance (some servers omit ``index`` or start elsewhere), the id and
+name on the first piece only (one is made up when a server sends none), argument fragments
+after it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from .._exceptions import ProviderError, TransientError
+from .._request import ImagePart, TextPart, Tool
 from . import _json
 from ._errors import ErrorFields, content_blocked, error_fields, malformed, provider_error, read_error_body
 from ._features import DROPPED_BY_RULE, first_missing, parameters
 from ._retry_after import lower_headers, parse_duration_s, retry_after_s, shortest_s
-from ._types import ChatRequest, Completion, Endpoint, HttpRequest, StreamDelta, Usage
+from ._types import (
+    ChatRequest,
+    Choice,
+    Completion,
+    Endpoint,
+    HttpRequest,
+    Message,
+    StreamDelta,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
 
 __all__ = ["WIRE_FORMAT", "OpenAICompatibleWireFormat"]
 
@@ -31,9 +72,17 @@ __all__ = ["WIRE_FORMAT", "OpenAICompatibleWireFormat"]
 # and metadata only OpenAI's own (and a custom endpoint, which is taken at its word).
 _SAMPLING = {name: name for name in ("top_p", "stop", "seed", "presence_penalty", "frequency_penalty", "user")}
 _OPENAI_ONLY = {name: name for name in ("n", "logprobs", "top_logprobs", "metadata")}
-_CARRIED = frozenset({*_SAMPLING, "extra:*"})
-_CARRIED_OPENAI = _CARRIED | frozenset(_OPENAI_ONLY)
+_CARRIED = frozenset({*_SAMPLING, "extra:*", "tools", "tool_messages", "response_format:json_object"})
+_CARRIED_OPENAI = _CARRIED | frozenset(_OPENAI_ONLY) | {"parallel_tool_calls", "response_format:json_schema"}
 _PROVIDERS_WITH_ALL_PARAMETERS = frozenset({"openai", "custom"})
+_PROVIDERS_WITH_PARALLEL_TOOL_CALLS = frozenset({"groq", "mistral"})
+_PROVIDERS_WITH_JSON_SCHEMA = frozenset({"mistral"})
+_PROVIDERS_WITHOUT_JSON_MODE = frozenset({"nvidia"})
+# Models that see images, by name (see the module docstring).
+_VISION_MODEL = re.compile(r"vision|pixtral|-vl|llama-4|glm-4(\.\d+)?v|^mistral-(medium|small)", re.IGNORECASE)
+_OPENAI_TEXT_ONLY_MODEL = re.compile(r"^(gpt-3\.5|o1-mini|o3-mini)", re.IGNORECASE)
+_MISTRAL_TOOL_CALL_ID = re.compile(r"^[A-Za-z0-9]{9}$")
+_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _PROVIDERS_WITHOUT_STREAM_OPTIONS = frozenset({"mistral"})
 # OpenAI deprecated max_tokens, and its reasoning models refuse it; the imitators only know it.
 _PROVIDERS_WITH_MAX_COMPLETION_TOKENS = frozenset({"openai"})
@@ -58,14 +107,33 @@ class OpenAICompatibleWireFormat:
     """Builds and reads Chat Completions calls; see the module docstring."""
 
     def unsupported(self, endpoint: Endpoint, request: ChatRequest) -> str | None:
-        if endpoint.provider in _PROVIDERS_WITH_ALL_PARAMETERS:
-            return first_missing(request, _CARRIED_OPENAI)
-        return first_missing(request, _CARRIED | DROPPED_BY_RULE)
+        if request.plain:
+            return None
+        provider = endpoint.provider
+        if provider in _PROVIDERS_WITH_ALL_PARAMETERS:
+            carried = _CARRIED_OPENAI
+        else:
+            carried = _CARRIED | DROPPED_BY_RULE
+            if provider in _PROVIDERS_WITH_PARALLEL_TOOL_CALLS or request.parallel_tool_calls is True:
+                carried = carried | {"parallel_tool_calls"}  # true is every provider's default
+            if provider in _PROVIDERS_WITH_JSON_SCHEMA:
+                carried = carried | {"response_format:json_schema"}
+            if provider in _PROVIDERS_WITHOUT_JSON_MODE:
+                carried = carried - {"response_format:json_object"}
+        if request.has_images and _sees_images(endpoint):
+            carried = carried | {"images"}
+        return first_missing(request, carried)
 
     def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HttpRequest:
+        rename = _mistral_tool_call_id if endpoint.provider == "mistral" else None
         body: dict[str, Any] = {
             "model": endpoint.model,
-            "messages": [{"role": message.role, "content": message.text} for message in request.messages],
+            "messages": [
+                {"role": message.role, "content": message.content}
+                if type(message.content) is str and message.role != "tool" and not message.tool_calls
+                else _message(message, rename)
+                for message in request.messages
+            ],
         }
         if request.max_tokens is not None:
             uses_new_name = endpoint.provider in _PROVIDERS_WITH_MAX_COMPLETION_TOKENS
@@ -77,6 +145,8 @@ class OpenAICompatibleWireFormat:
             body.update(parameters(request, _OPENAI_ONLY))
         else:
             body.pop("user", None)  # dropped by rule (providers._features.DROPPED_BY_RULE)
+        if not request.plain:
+            body.update(_tool_fields(endpoint, request))
         # Unknown fields pass on as they came; a known field is never overwritten by one.
         body.update({name: value for name, value in request.extra.items() if name not in body})
         if request.stream:
@@ -90,18 +160,13 @@ class OpenAICompatibleWireFormat:
 
     def parse_response(self, endpoint: Endpoint, request: ChatRequest, body: bytes) -> Completion:
         document = _json.load_object(body, provider=endpoint.provider, what="response")
-        choice = _json.field(document, "choices", 0)
-        if type(choice) is not dict and not isinstance(choice, Mapping):
+        choices = _json.sequence(document.get("choices"))
+        if not choices or not all(type(choice) is dict or isinstance(choice, Mapping) for choice in choices):
             raise malformed(endpoint, "response: no choices[0] object")
-        message = _json.mapping(choice.get("message"))
-        content = message.get("content")
-        if content is not None and not isinstance(content, str):
-            raise malformed(endpoint, "response: choices[0].message.content is not a string")
-        # A refusal is the model's answer, carried beside content rather than in it.
-        text = content or _json.string(message.get("refusal")) or ""
-        finish_reason = _finish_reason(endpoint, choice.get("finish_reason"), text_seen=bool(text))
-        return Completion.single(
-            text, _json.string(document.get("model")) or endpoint.model, _usage(document.get("usage")), finish_reason
+        return Completion(
+            tuple(_choice(endpoint, choice) for choice in choices),
+            _json.string(document.get("model")) or endpoint.model,
+            _usage(document.get("usage")),
         )
 
     def new_stream_parser(self, endpoint: Endpoint, request: ChatRequest) -> OpenAICompatibleStreamParser:
@@ -119,11 +184,12 @@ class OpenAICompatibleWireFormat:
 
 
 class OpenAICompatibleStreamParser:
-    """Reads one Chat Completions stream."""
+    """Reads one Chat Completions stream; numbers its tool calls as OpenAI does."""
 
     def __init__(self, endpoint: Endpoint) -> None:
         self._endpoint = endpoint
         self._text_seen = False
+        self._calls: dict[int, _StreamedCalls] = {}  # by choice index
 
     def feed(self, event: str, data: str) -> list[StreamDelta]:
         chunk = _json.load_stream_event(data, provider=self._endpoint.provider)
@@ -133,21 +199,106 @@ class OpenAICompatibleStreamParser:
             return []
         if event == "error" or chunk.get("error") is not None:
             raise _stream_error(self._endpoint, chunk)
-        choice = _json.field(chunk, "choices", 0)
-        content = _json.field(choice, "delta", "content")
-        if content is not None and not isinstance(content, str):
-            raise malformed(self._endpoint, "stream event: choices[0].delta.content is not a string")
-        text = content or ""
-        self._text_seen = self._text_seen or bool(text)
-        finish_reason = _finish_reason(self._endpoint, _json.field(choice, "finish_reason"), text_seen=self._text_seen)
+        choices = _json.sequence(chunk.get("choices"))
         usage = (
             _usage(chunk.get("usage"))
-            or _usage(_json.field(choice, "usage"))
+            or _usage(_json.field(choices, 0, "usage"))
             or _usage(_json.field(chunk, "x_groq", "usage"))
         )
-        if not text and usage is None and finish_reason is None:
-            return []
-        return [StreamDelta(text=text, usage=usage, finish_reason=finish_reason)]
+        deltas = [delta for choice in choices if (delta := self._choice(choice)) is not None]
+        if usage is not None:
+            if deltas:
+                last = deltas[-1]
+                deltas[-1] = StreamDelta(last.text, usage, last.finish_reason, False, last.tool_calls,
+                                         last.reasoning, last.index, last.logprobs)  # fmt: skip
+            else:
+                deltas.append(StreamDelta(usage=usage))
+        return deltas
+
+    def _choice(self, choice: object) -> StreamDelta | None:
+        delta = _json.field(choice, "delta")
+        content = _json.field(delta, "content")
+        if content is not None and not isinstance(content, str):
+            raise malformed(self._endpoint, "stream event: choices[].delta.content is not a string")
+        text = content or ""
+        self._text_seen = self._text_seen or bool(text)
+        index = _json.field(choice, "index")
+        index = index if type(index) is int and 0 <= index < _CHOICES_MAX else 0
+        calls = self._calls.setdefault(index, _StreamedCalls(self._endpoint))
+        pieces = calls.feed(_json.sequence(_json.field(delta, "tool_calls")))
+        reasoning = _reasoning(delta) or ""
+        raw_finish = _json.field(choice, "finish_reason")
+        if raw_finish is not None:
+            pieces += calls.finish()
+        finish_reason = _finish_reason(self._endpoint, raw_finish, text_seen=self._text_seen or calls.seen)
+        logprobs = _json.field(choice, "logprobs")
+        logprobs = logprobs if isinstance(logprobs, Mapping) and logprobs else None
+        if not text and not pieces and not reasoning and finish_reason is None and logprobs is None:
+            return None
+        return StreamDelta(text, None, finish_reason, False, tuple(pieces), reasoning, index, logprobs)
+
+
+_CHOICES_MAX = 128
+_CALLS_MAX = 128  # tool calls in one answer; past it a stream is malformed
+
+
+class _StreamedCalls:
+    """One choice's streamed tool calls, renumbered in order of appearance. A call's id and name
+    go out on its first piece; fragments that come before its name are held until then."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self._endpoint = endpoint
+        self._ours: dict[tuple[str, object], int] = {}  # their index (or id) -> ours
+        self._held: dict[int, list[str]] = {}  # ours -> [id, name, arguments] not yet sent
+        self._last: int | None = None
+        self.seen = False
+
+    def feed(self, pieces: list[Any] | tuple[Any, ...]) -> list[ToolCallDelta]:
+        out: list[ToolCallDelta] = []
+        for piece in pieces:
+            function = _json.mapping(_json.field(piece, "function"))
+            identifier, name = _json.string(_json.field(piece, "id")), _json.string(function.get("name"))
+            arguments = function.get("arguments")
+            if arguments is not None and not isinstance(arguments, str):
+                raise malformed(self._endpoint, "stream event: tool_calls[].function.arguments is not a string")
+            ours = self._number(_json.field(piece, "index"), identifier)
+            self.seen = True
+            held = self._held.get(ours)
+            if held is None:  # already named: a fragment
+                if arguments:
+                    out.append(ToolCallDelta(ours, arguments=arguments))
+                continue
+            held[0] = held[0] or identifier or ""
+            held[1] = held[1] or name or ""
+            held[2] += arguments or ""
+            if held[1]:
+                del self._held[ours]
+                out.append(ToolCallDelta(ours, held[0] or f"call_{ours}", held[1], held[2]))
+        return out
+
+    def _number(self, theirs: object, identifier: str | None) -> int:
+        # Their index when they send one; without it a new id is a new call, else the last call.
+        if type(theirs) is int:
+            key: tuple[str, object] = ("index", theirs)
+        elif identifier is not None:
+            key = ("id", identifier)
+        elif self._last is not None:
+            return self._last
+        else:
+            key = ("index", 0)
+        ours = self._ours.get(key)
+        if ours is None:
+            if len(self._ours) >= _CALLS_MAX:
+                raise malformed(self._endpoint, f"stream event: more than {_CALLS_MAX} tool calls")
+            ours = self._ours[key] = len(self._ours)
+            self._held[ours] = ["", "", ""]
+        self._last = ours
+        return ours
+
+    def finish(self) -> list[ToolCallDelta]:
+        if self._held:
+            raise malformed(self._endpoint, "stream: a tool call never named its function")
+        return []
 
 
 def _finish_reason(endpoint: Endpoint, raw: object, *, text_seen: bool) -> str | None:
@@ -167,7 +318,137 @@ def _usage(value: object) -> Usage | None:
     completion_tokens = _json.token_count(counts.get("completion_tokens"))
     if prompt_tokens is None or completion_tokens is None:
         return None
-    return Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+    cached_tokens = _json.token_count(_json.field(counts, "prompt_tokens_details", "cached_tokens"))
+    if cached_tokens is None:
+        cached_tokens = _json.token_count(counts.get("prompt_cache_hit_tokens"))  # DeepSeek
+    reasoning_tokens = _json.token_count(_json.field(counts, "completion_tokens_details", "reasoning_tokens"))
+    return Usage(prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens)
+
+
+def _choice(endpoint: Endpoint, choice: Mapping[str, Any]) -> Choice:
+    message = _json.mapping(choice.get("message"))
+    content = message.get("content")
+    if content is not None and not isinstance(content, str):
+        raise malformed(endpoint, "response: choices[].message.content is not a string")
+    calls = tuple(_tool_call(endpoint, call) for call in _json.sequence(message.get("tool_calls")))
+    text = content or ""
+    refusal = _json.string(message.get("refusal")) or None
+    finish_reason = _finish_reason(endpoint, choice.get("finish_reason"), text_seen=bool(text or calls or refusal))
+    logprobs = choice.get("logprobs")
+    return Choice(
+        text, finish_reason, calls, _reasoning(message),
+        logprobs if isinstance(logprobs, Mapping) else None, refusal,
+    )  # fmt: skip
+
+
+def _tool_call(endpoint: Endpoint, call: object) -> ToolCall:
+    identifier = _json.string(_json.field(call, "id"))
+    name = _json.string(_json.field(call, "function", "name"))
+    arguments = _json.field(call, "function", "arguments")
+    if not name or not isinstance(arguments, (str, type(None))):
+        raise malformed(endpoint, "response: a tool call without function name or with non-string arguments")
+    return ToolCall(identifier or f"call_{name}", name, arguments or "")
+
+
+def _reasoning(message: object) -> str | None:
+    """DeepSeek's ``reasoning_content``, or ``reasoning`` as vLLM, Groq and OpenRouter call it."""
+    value = _json.field(message, "reasoning_content")
+    if not isinstance(value, str):
+        value = _json.field(message, "reasoning")
+    return value if isinstance(value, str) and value else None
+
+
+def _sees_images(endpoint: Endpoint) -> bool:
+    if endpoint.provider == "custom":
+        return True
+    if endpoint.provider == "openai":
+        return not _OPENAI_TEXT_ONLY_MODEL.match(endpoint.model)
+    return endpoint.provider != "local" and _VISION_MODEL.search(endpoint.model) is not None
+
+
+def _mistral_tool_call_id(identifier: str) -> str:
+    """Mistral's form of a tool call id: 9 letters or digits, derived from the id (kept when it
+    already has that form)."""
+    if _MISTRAL_TOOL_CALL_ID.match(identifier):
+        return identifier
+    number = int.from_bytes(hashlib.sha256(identifier.encode()).digest()[:8], "big")
+    letters = []
+    for _ in range(9):
+        number, digit = divmod(number, len(_ID_ALPHABET))
+        letters.append(_ID_ALPHABET[digit])
+    return "".join(letters)
+
+
+def _message(message: Message, rename: Any) -> dict[str, Any]:
+    """A message with parts, tool calls or a tool result, as OpenAI takes it."""
+    item: dict[str, Any] = {"role": message.role}
+    if type(message.content) is str:
+        item["content"] = message.content
+    else:
+        item["content"] = [_part(part) for part in message.content]
+    if message.name is not None:
+        item["name"] = message.name
+    if message.tool_calls:
+        if not message.content:
+            item["content"] = None  # as OpenAI sends an assistant message that only calls
+        item["tool_calls"] = [
+            {
+                "id": rename(call.id) if rename else call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }
+            for call in message.tool_calls
+        ]
+    if message.tool_call_id is not None:
+        item["tool_call_id"] = rename(message.tool_call_id) if rename else message.tool_call_id
+    return item
+
+
+def _part(part: TextPart | ImagePart) -> dict[str, Any]:
+    if type(part) is TextPart:
+        return {"type": "text", "text": part.text}
+    assert type(part) is ImagePart
+    image: dict[str, Any] = {"url": part.url}
+    if part.detail is not None:
+        image["detail"] = part.detail
+    return {"type": "image_url", "image_url": image}
+
+
+def _tool_fields(endpoint: Endpoint, request: ChatRequest) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    if request.tools:
+        fields["tools"] = [_tool(tool) for tool in request.tools]
+    choice = request.tool_choice
+    if choice is not None:
+        fields["tool_choice"] = (
+            {"type": "function", "function": {"name": choice.name}} if choice.mode == "function" else choice.mode
+        )
+    if request.parallel_tool_calls is not None and (
+        endpoint.provider in _PROVIDERS_WITH_ALL_PARAMETERS or endpoint.provider in _PROVIDERS_WITH_PARALLEL_TOOL_CALLS
+    ):
+        fields["parallel_tool_calls"] = request.parallel_tool_calls
+    response_format = request.response_format
+    if response_format is not None:
+        if response_format.type == "json_object":
+            fields["response_format"] = {"type": "json_object"}
+        else:
+            spec: dict[str, Any] = {"name": response_format.name}
+            for name in ("description", "schema", "strict"):
+                if getattr(response_format, name) is not None:
+                    spec[name] = getattr(response_format, name)
+            fields["response_format"] = {"type": "json_schema", "json_schema": spec}
+    return fields
+
+
+def _tool(tool: Tool) -> dict[str, Any]:
+    function: dict[str, Any] = {"name": tool.name}
+    if tool.description is not None:
+        function["description"] = tool.description
+    if tool.parameters is not None:
+        function["parameters"] = tool.parameters
+    if tool.strict is not None:
+        function["strict"] = tool.strict
+    return {"type": "function", "function": function}
 
 
 def _stream_error(endpoint: Endpoint, chunk: Mapping[str, Any]) -> ProviderError:
