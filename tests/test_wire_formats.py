@@ -487,7 +487,10 @@ def test_anthropic_response() -> None:
         }
     )
     result = anthropic.WIRE_FORMAT.parse_response(endpoint("anthropic"), PLAIN, message.model_dump_json().encode())
-    assert result == Completion.single("Four.", "claude-sonnet-4-20250514", Usage(15, 4), "stop")
+    # The thinking block is the reasoning, beside the text; cache reads count in the prompt too.
+    assert result == Completion.single(
+        "Four.", "claude-sonnet-4-20250514", Usage(15, 4, cached_tokens=5), "stop", reasoning="2+2..."
+    )
 
 
 def _anthropic_events(*events: Any) -> list[tuple[str, str]]:

@@ -16,10 +16,20 @@ A stream is named events: ``message_start`` (input tokens), ``content_block_star
 ``content_block_delta`` (``text_delta``), ``content_block_stop``, ``message_delta`` (stop reason,
 output tokens), ``message_stop``, ``ping``, and ``error``, which can arrive inside a 200 stream
 (``overloaded_error`` is the usual one).
+
+Tools, tool messages, images and structured output are translated by ``anthropic_tools`` (see
+its docstring). In answers, ``tool_use`` blocks are tool calls (``arguments``: their input as
+JSON text) and ``stop_reason`` ``tool_use`` is ``tool_calls``; the answer tool's input is the
+text. ``thinking`` blocks are the reasoning (``redacted_thinking`` is left out: it is
+encrypted). In a stream a ``tool_use`` block's start is a tool call's first piece (id, name)
+and its ``input_json_delta`` fragments are the arguments; calls are numbered 0, 1, ... among
+the tool calls, not among the content blocks. ``usage.cache_read_input_tokens`` is
+``cached_tokens`` (and counted in ``prompt_tokens``, like cache writes).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,7 +38,8 @@ from . import _json
 from ._errors import ErrorFields, content_blocked, error_fields, malformed, provider_error, read_error_body
 from ._features import DROPPED_BY_RULE, first_missing, parameters
 from ._retry_after import lower_headers, retry_after_s
-from ._types import ChatRequest, Completion, Endpoint, HttpRequest, Message, StreamDelta, Usage
+from ._types import ChatRequest, Completion, Endpoint, HttpRequest, StreamDelta, ToolCall, ToolCallDelta, Usage
+from .anthropic_tools import JOINER, answer_tool, has_system_images, messages, tool_fields
 
 __all__ = ["DEFAULT_API_VERSION", "DEFAULT_MAX_TOKENS", "WIRE_FORMAT", "AnthropicStreamParser", "AnthropicWireFormat"]
 
@@ -39,7 +50,11 @@ DEFAULT_MAX_TOKENS = 1024
 # API has no seed, penalties, n or logprobs; ``user`` goes as ``metadata.user_id``.
 _SAMPLING = {"top_p": "top_p", "stop": "stop_sequences"}
 _CARRIED = frozenset({*_SAMPLING, "user"}) | DROPPED_BY_RULE
-_JOINER = "\n\n"
+_CARRIED_TOOLS = _CARRIED | {
+    "tools", "tool_messages", "parallel_tool_calls", "images", "response_format:json_object",
+    "response_format:json_schema",
+}  # fmt: skip
+_JOINER = JOINER
 _FINISH_REASONS = {
     "end_turn": "stop",
     "stop_sequence": "stop",
@@ -67,7 +82,9 @@ class AnthropicWireFormat:
     """Builds and reads Messages API calls; see the module docstring."""
 
     def unsupported(self, endpoint: Endpoint, request: ChatRequest) -> str | None:
-        return first_missing(request, _CARRIED)
+        if request.has_images and has_system_images(request):
+            return "images"  # ``system`` takes text only
+        return first_missing(request, _CARRIED_TOOLS)
 
     def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HttpRequest:
         api_version = endpoint.api_version or DEFAULT_API_VERSION
@@ -75,7 +92,7 @@ class AnthropicWireFormat:
         body: dict[str, Any] = {
             "model": endpoint.model,
             "max_tokens": DEFAULT_MAX_TOKENS if request.max_tokens is None else request.max_tokens,
-            "messages": _alternating(request.messages),
+            "messages": messages(endpoint, request.messages),
         }
         if system:
             body["system"] = system
@@ -84,6 +101,8 @@ class AnthropicWireFormat:
         body.update(parameters(request, _SAMPLING))
         if request.user is not None:
             body["metadata"] = {"user_id": request.user}
+        if request.tools or request.response_format is not None:
+            body.update(tool_fields(endpoint, request))
         if request.stream:
             body["stream"] = True
         headers = {"content-type": "application/json", "anthropic-version": api_version}
@@ -98,26 +117,48 @@ class AnthropicWireFormat:
         blocks = _json.field(document, "content")
         if not isinstance(blocks, list):
             raise malformed(endpoint, "response: content is not a list of blocks")
-        # Only text blocks are the answer; thinking blocks and the like are skipped.
-        texts = [_json.string(_json.field(block, "text")) for block in blocks if _json.field(block, "type") == "text"]
-        if any(text is None for text in texts):
-            raise malformed(endpoint, "response: a text block has no text")
-        text = "".join(text for text in texts if text)
+        answer = answer_tool(request)
+        texts: list[str] = []
+        reasoning: list[str] = []
+        calls: list[ToolCall] = []
+        for block in blocks:
+            kind = _json.field(block, "type")
+            if kind == "text":
+                text = _json.string(_json.field(block, "text"))
+                if text is None:
+                    raise malformed(endpoint, "response: a text block has no text")
+                texts.append(text)
+            elif kind == "thinking":
+                reasoning.append(_json.string(_json.field(block, "thinking")) or "")
+            elif kind == "tool_use":
+                call = _tool_call(endpoint, block)
+                if call.name == answer:
+                    texts.append(call.arguments)
+                else:
+                    calls.append(call)
+        text = "".join(texts)
         usage = _json.field(document, "usage")
         prompt_tokens = _prompt_tokens(usage)
         completion_tokens = _json.token_count(_json.field(usage, "output_tokens"))
         usage_total = (
-            None if prompt_tokens is None or completion_tokens is None else Usage(prompt_tokens, completion_tokens)
+            None
+            if prompt_tokens is None or completion_tokens is None
+            else Usage(prompt_tokens, completion_tokens, _cached_tokens(usage))
         )
+        raw_stop = _json.field(document, "stop_reason")
+        if raw_stop == "tool_use" and not calls and answer is not None:
+            raw_stop = "end_turn"  # the answer tool was the answer
         return Completion.single(
             text,
             _json.string(_json.field(document, "model")) or endpoint.model,
             usage_total,
-            _finish_reason(endpoint, _json.field(document, "stop_reason"), text_seen=bool(text)),
+            _finish_reason(endpoint, raw_stop, text_seen=bool(text or calls)),
+            tuple(calls),
+            "".join(reasoning) if reasoning else None,
         )
 
     def new_stream_parser(self, endpoint: Endpoint, request: ChatRequest) -> AnthropicStreamParser:
-        return AnthropicStreamParser(endpoint)
+        return AnthropicStreamParser(endpoint, answer_tool(request))
 
     def classify_error(
         self, endpoint: Endpoint, status_code: int, headers: Mapping[str, str], body: bytes
@@ -133,12 +174,17 @@ class AnthropicWireFormat:
 
 class AnthropicStreamParser:
     """Reads one Messages API stream; remembers the input tokens of ``message_start`` until
-    ``message_delta`` brings the output tokens."""
+    ``message_delta`` brings the output tokens, and what each content block is."""
 
-    def __init__(self, endpoint: Endpoint) -> None:
+    def __init__(self, endpoint: Endpoint, answer_tool: str | None = None) -> None:
         self._endpoint = endpoint
+        self._answer_tool = answer_tool
         self._prompt_tokens: int | None = None
+        self._cached_tokens: int | None = None
         self._text_seen = False
+        # Content block index -> tool call number, or _ANSWER for the answer tool's block.
+        self._tool_blocks: dict[int, int] = {}
+        self._calls_count = 0
 
     def feed(self, event: str, data: str) -> list[StreamDelta]:
         if event == "ping" or not data.strip():
@@ -148,12 +194,25 @@ class AnthropicStreamParser:
         if event == "error" or kind == "error":
             raise _error_event(self._endpoint, document)
         if kind == "message_start":
-            self._prompt_tokens = _prompt_tokens(_json.field(document, "message", "usage"))
+            usage = _json.field(document, "message", "usage")
+            self._prompt_tokens = _prompt_tokens(usage)
+            self._cached_tokens = _cached_tokens(usage)
             return []
         if kind == "content_block_start":
-            return self._text(_json.field(document, "content_block"), "text")
+            block = _json.field(document, "content_block")
+            if _json.field(block, "type") == "tool_use":
+                return self._tool_start(_json.field(document, "index"), block)
+            if _json.field(block, "type") == "thinking":
+                return self._reasoning(_json.field(block, "thinking"))
+            return self._text(block, "text")
         if kind == "content_block_delta":
-            return self._text(_json.field(document, "delta"), "text_delta")
+            delta = _json.field(document, "delta")
+            delta_type = _json.field(delta, "type")
+            if delta_type == "input_json_delta":
+                return self._tool_input(_json.field(document, "index"), _json.field(delta, "partial_json"))
+            if delta_type == "thinking_delta":
+                return self._reasoning(_json.field(delta, "thinking"))
+            return self._text(delta, "text_delta")
         if kind == "message_delta":
             return [self._message_delta(document)]
         if kind == "message_stop":
@@ -162,38 +221,77 @@ class AnthropicStreamParser:
 
     def _text(self, block: object, text_type: str) -> list[StreamDelta]:
         if _json.field(block, "type") != text_type:
-            return []  # thinking, tool input and other non-text blocks
+            return []  # signatures, redacted thinking and other blocks
         text = _json.field(block, "text")
         if not isinstance(text, str):
             raise malformed(self._endpoint, f"stream event: {text_type} without text")
         self._text_seen = self._text_seen or bool(text)
         return [StreamDelta(text=text)] if text else []
 
+    def _reasoning(self, thinking: object) -> list[StreamDelta]:
+        if not isinstance(thinking, str):
+            raise malformed(self._endpoint, "stream event: thinking without text")
+        return [StreamDelta(reasoning=thinking)] if thinking else []
+
+    def _tool_start(self, index: object, block: object) -> list[StreamDelta]:
+        if type(index) is not int or index in self._tool_blocks:
+            raise malformed(self._endpoint, "stream event: a tool_use block without a new index")
+        call = _tool_call(self._endpoint, block)
+        # The API starts every block with input {}; a server that sends the whole input here
+        # sends no fragments after it.
+        arguments = "" if call.arguments == "{}" else call.arguments
+        if call.name == self._answer_tool:
+            self._tool_blocks[index] = _ANSWER
+            self._text_seen = self._text_seen or bool(arguments)
+            return [StreamDelta(text=arguments)] if arguments else []
+        number = self._tool_blocks[index] = self._calls_count
+        self._calls_count += 1
+        self._text_seen = True
+        return [StreamDelta(tool_calls=(ToolCallDelta(number, call.id, call.name, arguments),))]
+
+    def _tool_input(self, index: object, fragment: object) -> list[StreamDelta]:
+        number = self._tool_blocks.get(index) if type(index) is int else None
+        if number is None or not isinstance(fragment, str):
+            raise malformed(self._endpoint, "stream event: input_json_delta outside a tool_use block")
+        if not fragment:
+            return []
+        if number == _ANSWER:
+            self._text_seen = True
+            return [StreamDelta(text=fragment)]
+        return [StreamDelta(tool_calls=(ToolCallDelta(number, arguments=fragment),))]
+
     def _message_delta(self, document: Mapping[str, Any]) -> StreamDelta:
         usage = document.get("usage")
         # Newer API versions repeat the input tokens here; older ones only sent them at the start.
-        prompt_tokens = _prompt_tokens(usage) if _json.field(usage, "input_tokens") is not None else self._prompt_tokens
+        if _json.field(usage, "input_tokens") is not None:
+            prompt_tokens, cached_tokens = _prompt_tokens(usage), _cached_tokens(usage)
+        else:
+            prompt_tokens, cached_tokens = self._prompt_tokens, self._cached_tokens
         completion_tokens = _json.token_count(_json.field(usage, "output_tokens"))
-        finish_reason = _finish_reason(
-            self._endpoint, _json.field(document, "delta", "stop_reason"), text_seen=self._text_seen
-        )
+        raw_stop = _json.field(document, "delta", "stop_reason")
+        if raw_stop == "tool_use" and self._calls_count == 0 and _ANSWER in self._tool_blocks.values():
+            raw_stop = "end_turn"  # the answer tool was the answer
+        finish_reason = _finish_reason(self._endpoint, raw_stop, text_seen=self._text_seen)
         usage_total = None
         if prompt_tokens is not None and completion_tokens is not None:
-            usage_total = Usage(prompt_tokens, completion_tokens)
+            usage_total = Usage(prompt_tokens, completion_tokens, cached_tokens)
         return StreamDelta(usage=usage_total, finish_reason=finish_reason)
 
 
-def _alternating(messages: tuple[Message, ...]) -> list[dict[str, str]]:
-    """The user and assistant messages, consecutive ones of one role joined into one."""
-    merged: list[dict[str, str]] = []
-    for message in messages:
-        if message.role in ("system", "developer"):
-            continue
-        if merged and merged[-1]["role"] == message.role:
-            merged[-1]["content"] += _JOINER + message.text
-        else:
-            merged.append({"role": message.role, "content": message.text})
-    return merged
+_ANSWER = -1  # the answer tool's block, in AnthropicStreamParser._tool_blocks
+
+
+def _tool_call(endpoint: Endpoint, block: object) -> ToolCall:
+    identifier = _json.string(_json.field(block, "id"))
+    name = _json.string(_json.field(block, "name"))
+    tool_input = _json.field(block, "input")
+    if not identifier or not name or not isinstance(tool_input, Mapping):
+        raise malformed(endpoint, "a tool_use block without id, name or input object")
+    return ToolCall(identifier, name, json.dumps(tool_input, ensure_ascii=False, separators=(",", ":")))
+
+
+def _cached_tokens(usage: object) -> int | None:
+    return _json.token_count(_json.field(usage, "cache_read_input_tokens"))
 
 
 def _prompt_tokens(usage: object) -> int | None:
