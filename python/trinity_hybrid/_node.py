@@ -361,9 +361,9 @@ class TrinityHybridNode:
         return await complete_async(plan, self._async_attempts(plan), self._cache)
 
     def _async_attempts(self, plan: Plan) -> Any:
-        from ._drive_async import AsyncAttempts, httpx_async_events
+        from ._drive_async import httpx_attempts
 
-        return AsyncAttempts(httpx_async_events(self._async_client(), plan.options.timeouts), time.monotonic)
+        return httpx_attempts(self._async_client(), plan.options.timeouts)
 
     def embedding_plan(
         self, texts: str | list[str], *, dimensions: int | None = None, input_type: str | None = None,

@@ -148,6 +148,8 @@ class Plan:
     # -- the walk ---------------------------------------------------------------------------
 
     def run(self) -> Steps:
+        # One generator for the whole walk (no ``yield from`` into helpers on the common path):
+        # each step through a nested generator costs every call of the gateway's hot path.
         try:
             if self.options.cache_key is not None:
                 answer = yield CacheGet(self.options.cache_key)
@@ -155,43 +157,44 @@ class Plan:
                 if hit is not None:
                     yield Finish(hit)
                     return
-            yield from self._walk()
+            attempt = self._launch()
+            if attempt is not None:
+                yield Send(attempt)
+            while self.running:
+                event = yield Wait(self._deadline())
+                if type(event) is TimedOut:
+                    if self._out_of_time():
+                        reason = f"the call's total timeout of {self.options.timeouts.total_s:g} s passed"
+                        yield from self._give_up_others(None, reason)
+                        yield Fail(AllProvidersFailed(self.attempts))
+                        return
+                    attempt = self._launch()
+                    if attempt is not None:
+                        yield Send(attempt)
+                    continue
+                attempt = event.attempt
+                if attempt not in self.running:
+                    continue  # news of an attempt already given up
+                kind = type(event)
+                if kind is Replied:
+                    outcome = self._on_reply(attempt, event)
+                elif kind is StreamEvent:
+                    outcome = yield from self._on_stream_event(attempt, event)
+                elif kind is StreamEnded:
+                    outcome = self._on_stream_end(attempt)
+                else:
+                    outcome = event.error
+                if outcome is None:
+                    continue
+                if not isinstance(outcome, ProviderError):
+                    yield from self._on_success(attempt, outcome)
+                    return
+                ended = yield from self._on_failure(attempt, outcome)
+                if ended:
+                    return
+            yield Fail(self._exhausted())
         except TrinityError as error:  # a forced provider refused before anything was sent
             yield Fail(error)
-
-    def _walk(self) -> Steps:
-        yield from self._launch()
-        while self.running:
-            event = yield Wait(self._deadline())
-            if type(event) is TimedOut:
-                if self._out_of_time():
-                    reason = f"the call's total timeout of {self.options.timeouts.total_s:g} s passed"
-                    yield from self._give_up_others(None, reason)
-                    yield Fail(AllProvidersFailed(self.attempts))
-                    return
-                yield from self._launch()
-                continue
-            attempt = event.attempt
-            if attempt not in self.running:
-                continue  # news of an attempt already given up
-            kind = type(event)
-            if kind is StreamEvent:
-                outcome = yield from self._on_stream_event(attempt, event)
-            elif kind is Replied:
-                outcome = self._on_reply(attempt, event)
-            elif kind is StreamEnded:
-                outcome = self._on_stream_end(attempt)
-            else:
-                outcome = event.error
-            if outcome is None:
-                continue
-            if not isinstance(outcome, ProviderError):
-                yield from self._on_success(attempt, outcome)
-                return
-            ended = yield from self._on_failure(attempt, outcome)
-            if ended:
-                return
-        yield Fail(self._exhausted())
 
     def _exhausted(self) -> TrinityError:
         """The error of a chain walked to its end. When every provider was skipped for lacking
@@ -231,15 +234,16 @@ class Plan:
             return None
         return float(stats.latency_ms_p95) / 1000
 
-    def _launch(self) -> Steps:
-        """Starts the next provider of the chain, if one is left and there is time for it."""
+    def _launch(self) -> AttemptRun | None:
+        """The next provider of the chain to start (the caller sends it), if one is left and
+        there is time for it."""
         attempt = None if self._out_of_time() else next(self._candidates, None)
         if attempt is None:
             self.more = False
-            return
+            return None
         self.running[attempt] = None
         self.newest = attempt
-        yield Send(attempt)
+        return attempt
 
     def _tickets(self) -> Iterator[AttemptRun]:
         """Each provider worth calling now, with the request to send it."""
@@ -333,7 +337,8 @@ class Plan:
     def _on_success(self, attempt: AttemptRun, result: Any) -> Steps:
         del self.running[attempt]
         yield Close(attempt)
-        yield from self._give_up_others(attempt)
+        if self.running:  # a hedge's other attempts
+            yield from self._give_up_others(attempt)
         if attempt.stream:
             cost_usd, usage = self._record_success(attempt, attempt.usage)
             yield Finish(StreamChunk("", attempt.provider, usage, attempt.finish_reason, True, cost_usd,
@@ -376,7 +381,9 @@ class Plan:
             yield Fail(final)
             return True
         if not self.running:
-            yield from self._launch()
+            attempt = self._launch()
+            if attempt is not None:
+                yield Send(attempt)
         return False
 
     def _final(self, provider: str, error: ProviderError) -> ProviderError | None:

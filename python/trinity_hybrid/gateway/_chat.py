@@ -19,7 +19,14 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from .._drive_async import AsyncAttempts, AsyncEvents, complete_async, drive_async, httpx_async_events
+from .._drive_async import (
+    AsyncAttempts,
+    AsyncWhole,
+    complete_async,
+    drive_async,
+    httpx_async_events,
+    httpx_async_whole,
+)
 from .._exceptions import TransientError
 from .._http import LOCAL_MOUNT, POOL_LIMITS
 from .._plan_steps import AttemptRun, Event, Replied, TransportFailed
@@ -53,42 +60,44 @@ class ChatService:
         )  # fmt: skip
 
     async def complete(self, plan: Plan) -> Response:
-        attempts = AsyncAttempts(self._events(plan.options.timeouts), time.monotonic)
+        timeouts = plan.options.timeouts
+        # Whole answers only: the node's httpx client is made for a stream alone, if ever.
+        attempts = AsyncAttempts(self._no_streams, time.monotonic, self._whole(timeouts))
         return await complete_async(plan, attempts, self.node.cache)
 
     def stream(self, plan: Plan) -> AsyncIterator[StreamChunk | Response]:
         events = httpx_async_events(self.node._async_client(), plan.options.timeouts)
         return drive_async(plan, AsyncAttempts(events, time.monotonic), self.node.cache)
 
-    def _events(self, timeouts: Timeouts) -> AsyncEvents:
-        """Whole answers over the upstream pool; the local model over the node's httpx client."""
-        local: AsyncEvents | None = None
+    @staticmethod
+    def _no_streams(attempt: AttemptRun) -> AsyncIterator[Event]:
+        raise AssertionError("a whole answer's plan starts no stream")
 
-        async def events(attempt: AttemptRun) -> AsyncIterator[Event]:
+    def _whole(self, timeouts: Timeouts) -> AsyncWhole:
+        """Whole answers over the upstream pool; the local model over the node's httpx client."""
+        local: AsyncWhole | None = None
+
+        async def whole(attempt: AttemptRun) -> Event:
             nonlocal local
             request = attempt.http
             if request.url.startswith(LOCAL_MOUNT):
                 # The in-process model is mounted on the node's httpx client only.
-                local = local or httpx_async_events(self.node._async_client(), timeouts)
-                async for event in local(attempt):
-                    yield event
-                return
+                local = local or httpx_async_whole(self.node._async_client(), timeouts)
+                return await local(attempt)
             body = _JSON.encode(request.json).encode()
             try:
                 status, headers, answer = await self.pool().post(
                     request.url, request.headers, body, connect_s=timeouts.connect_s, read_s=timeouts.read_s
                 )
             except UpstreamTimeout as error:
-                yield TransportFailed(attempt, TransientError(f"timed out ({error})", provider=attempt.provider))
-                return
+                return TransportFailed(attempt, TransientError(f"timed out ({error})", provider=attempt.provider))
             except UpstreamError as error:
-                yield TransportFailed(
+                return TransportFailed(
                     attempt, TransientError(f"connection failed ({error})", provider=attempt.provider)
                 )
-                return
-            yield Replied(attempt, status, headers, answer)
+            return Replied(attempt, status, headers, answer)
 
-        return events
+        return whole
 
     def pool(self) -> UpstreamPool:
         """The provider connections, pooled with the library's limits."""

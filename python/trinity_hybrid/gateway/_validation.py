@@ -18,8 +18,15 @@ from .._messages import json_type
 from .._request import ChatRequest
 from ._errors import ApiError, bad_request
 
-__all__ = ["ChatParams", "gateway_fields", "parse_chat", "parse_goal", "parse_json_object", "request_from_openai",
-           "served_model"]
+__all__ = [
+    "ChatParams",
+    "gateway_fields",
+    "parse_chat",
+    "parse_goal",
+    "parse_json_object",
+    "request_from_openai",
+    "served_model",
+]
 
 GOAL_CHARS_MAX = 20_000
 
@@ -144,9 +151,7 @@ def _optional(document: dict[str, Any], name: str, kind: type | tuple[type, ...]
     if isinstance(value, bool) and kind is not bool:
         raise bad_request(f"{name} must be {_kind_name(kind)}, not a boolean", param=name, code="invalid_type")
     if not isinstance(value, kind):
-        raise bad_request(
-            f"{name} must be {_kind_name(kind)}, not {json_type(value)}", param=name, code="invalid_type"
-        )
+        raise bad_request(f"{name} must be {_kind_name(kind)}, not {json_type(value)}", param=name, code="invalid_type")
     return value
 
 

@@ -51,6 +51,8 @@ def first_missing(request: ChatRequest, carried: frozenset[str]) -> str | None:
     """The first feature the request uses that ``carried`` lacks (by its name in
     ``features_used``), or None when every one is carried. ``extra:*`` in ``carried`` carries
     every unknown field."""
+    if request.plain:
+        return None
     for feature in features_used(request):
         if feature in carried or (feature.startswith("extra:") and "extra:*" in carried):
             continue
