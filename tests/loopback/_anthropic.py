@@ -8,8 +8,10 @@ key (`x-api-key`, or `Authorization: Bearer` as the 2.x SDK sends it), the `anth
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from ._openai import fragments
 from ._server import (
     Endpoint,
     ErrorReply,
@@ -100,7 +102,7 @@ class AnthropicWire(MessagesWire):
             "type": "message",
             "role": "assistant",
             "model": reply.model,
-            "content": [{"type": "text", "text": reply.text}],
+            "content": _content(reply),
             "stop_reason": _stop_reason(reply),
             "stop_sequence": None,
             "usage": {
@@ -133,18 +135,36 @@ class AnthropicWire(MessagesWire):
         def event(name: str, data: dict[str, Any]) -> bytes:
             return sse({"type": name, **data}, event=name)
 
+        head = [event("message_start", {"message": message})]
+        deltas: list[bytes] = []
+        has_text = bool(reply.text) or not reply.tool_calls
+        if has_text:
+            head.append(event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}))
+        head.append(event("ping", {}))
+        deltas.extend(
+            event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": piece}})
+            for piece in reply.pieces
+        )
+        if has_text:
+            deltas.append(event("content_block_stop", {"index": 0}))
+        for position, (call_id, name, arguments) in enumerate(reply.tool_calls):
+            # As the API streams a tool_use block: input {} at its start, then the input's JSON
+            # in input_json_delta fragments (the first one empty), then its stop.
+            index = position + int(has_text)
+            block = {"type": "tool_use", "id": call_id, "name": name, "input": {}}
+            deltas.append(event("content_block_start", {"index": index, "content_block": block}))
+            deltas.extend(
+                event(
+                    "content_block_delta",
+                    {"index": index, "delta": {"type": "input_json_delta", "partial_json": piece}},
+                )
+                for piece in ["", *fragments(json.dumps(arguments))]
+            )
+            deltas.append(event("content_block_stop", {"index": index}))
         return StreamPlan(
-            head=[
-                event("message_start", {"message": message}),
-                event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}),
-                event("ping", {}),
-            ],
-            deltas=[
-                event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": piece}})
-                for piece in reply.pieces
-            ],
+            head=head,
+            deltas=deltas,
             tail=[
-                event("content_block_stop", {"index": 0}),
                 event(
                     "message_delta",
                     {
@@ -182,7 +202,20 @@ class AnthropicWire(MessagesWire):
 
 
 def _stop_reason(reply: Reply) -> str:
+    if reply.tool_calls:
+        return "tool_use"
     return "max_tokens" if reply.truncated else "end_turn"
+
+
+def _content(reply: Reply) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    if reply.text or not reply.tool_calls:
+        blocks.append({"type": "text", "text": reply.text})
+    blocks.extend(
+        {"type": "tool_use", "id": call_id, "name": name, "input": arguments}
+        for call_id, name, arguments in reply.tool_calls
+    )
+    return blocks
 
 
 class AnthropicServer(LoopbackServer):

@@ -6,6 +6,7 @@ error objects (`{"error": {message, type, param, code}}`).
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -98,6 +99,13 @@ class OpenAIWire(MessagesWire):
         return limit if isinstance(limit, int) else None
 
     def render(self, request: Request, reply: Reply) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": reply.text, "refusal": None, "annotations": []}
+        if reply.tool_calls:
+            message["content"] = reply.text or None  # null when the model only calls tools
+            message["tool_calls"] = [
+                {"id": call_id, "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
+                for call_id, name, arguments in reply.tool_calls
+            ]
         return {
             "id": f"chatcmpl-{reply.id}",
             "object": "chat.completion",
@@ -106,7 +114,7 @@ class OpenAIWire(MessagesWire):
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": reply.text, "refusal": None, "annotations": []},
+                    "message": message,
                     "logprobs": None,
                     "finish_reason": _finish_reason(reply),
                 }
@@ -142,9 +150,20 @@ class OpenAIWire(MessagesWire):
         if include_usage:
             tail.append(chunk([], _usage(reply)))
         tail.append(sse("[DONE]"))
+        opening_text = None if reply.tool_calls and not reply.text else ""
+        deltas = [chunk([choice({"content": piece})]) for piece in reply.pieces]
+        for index, (call_id, name, arguments) in enumerate(reply.tool_calls):
+            # As the API streams a call: its id and name with empty arguments, then fragments.
+            opening = {"index": index, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
+            deltas.append(chunk([choice({"tool_calls": [opening]})]))
+            deltas.extend(
+                chunk([choice({"tool_calls": [{"index": index, "function": {"arguments": fragment}}]})])
+                for fragment in fragments(json.dumps(arguments))
+            )
         return StreamPlan(
-            head=[chunk([choice({"role": "assistant", "content": "", "refusal": None})])],
-            deltas=[chunk([choice({"content": piece})]) for piece in reply.pieces],
+            # The API opens with content null when the model goes straight to its calls.
+            head=[chunk([choice({"role": "assistant", "content": opening_text, "refusal": None})])],
+            deltas=deltas,
             tail=tail,
         )
 
@@ -197,7 +216,14 @@ class OpenAIWire(MessagesWire):
 
 
 def _finish_reason(reply: Reply) -> str:
+    if reply.tool_calls:
+        return "tool_calls"
     return "length" if reply.truncated else "stop"
+
+
+def fragments(text: str, size: int = 7) -> list[str]:
+    """``text`` in pieces of ``size`` characters, as APIs stream a tool call's arguments."""
+    return [text[start : start + size] for start in range(0, len(text), size)]
 
 
 def _usage(reply: Reply) -> dict[str, Any]:
