@@ -27,7 +27,8 @@ __all__ = [
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
 ROLES: tuple[str, ...] = ("system", "developer", "user", "assistant", "tool")
-_PLAIN_ROLES = frozenset({"system", "developer", "user", "assistant"})
+# A tuple, not a set: a role that is no string (a list, from a fuzzed body) must compare, not hash.
+_PLAIN_ROLES = ("system", "developer", "user", "assistant")
 
 
 @dataclass(frozen=True, slots=True)

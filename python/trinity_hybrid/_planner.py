@@ -102,8 +102,7 @@ class Providers(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class PlanOptions:
-    """How one call walks its chain. ``forced``: the chain's one provider alone, its failure
-    raised as it is."""
+    """How one call walks its chain. ``forced``: the one provider alone, its failure raised."""
 
     forced: bool = False
     hedge: bool = False
@@ -473,7 +472,7 @@ class Plan:
                    choice["reasoning"], choice["logprobs"], choice["refusal"])
             for choice in answer["choices"]
         )  # fmt: skip
-        completion = Completion(choices, answer["model"], Usage(usage[0], usage[1]))
+        completion = Completion(choices, answer["model"], Usage(*usage))
         response = self._response(answer["provider"], completion, 0.0, completion.usage)  # type: ignore[arg-type]
         return dataclasses.replace(response, attempts=(), cached=True)
 
@@ -491,7 +490,7 @@ def _cache_payload(response: Response) -> dict[str, Any]:
     return {
         "provider": response.provider,
         "model": response.model,
-        "usage": [response.usage.prompt_tokens, response.usage.completion_tokens],
+        "usage": list(dataclasses.astuple(response.usage)),
         "choices": [
             {"text": choice.text, "finish_reason": choice.finish_reason, "reasoning": choice.reasoning,
              "tool_calls": [[call.id, call.name, call.arguments] for call in choice.tool_calls],
