@@ -12,7 +12,8 @@ usage inside the last choice and Groq in ``x_groq.usage``; Zhipu finishes with `
 (NVIDIA).
 
 Tools, tool messages, ``tool_choice`` and ``response_format`` go as OpenAI defines them (the
-request model is OpenAI's). What each provider takes, by rule (anything else skips it):
+request model is OpenAI's; built by ``openai_request``). What each provider takes, by rule
+(anything else skips it):
 
 - ``tools``, ``tool_choice``, tool calls and tool results: every provider. Mistral refuses a
   tool call id that is not 9 letters or digits (``Tool call id was call_... but must be a-z,
@@ -41,13 +42,10 @@ after it.
 
 from __future__ import annotations
 
-import hashlib
-import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .._exceptions import ProviderError, TransientError
-from .._request import ImagePart, TextPart, Tool
 from . import _json
 from ._errors import ErrorFields, content_blocked, error_fields, malformed, provider_error, read_error_body
 from ._features import DROPPED_BY_RULE, first_missing, parameters
@@ -58,12 +56,12 @@ from ._types import (
     Completion,
     Endpoint,
     HttpRequest,
-    Message,
     StreamDelta,
     ToolCall,
     ToolCallDelta,
     Usage,
 )
+from .openai_request import message_json, mistral_tool_call_id, sees_images, tool_fields
 
 __all__ = ["WIRE_FORMAT", "OpenAICompatibleWireFormat"]
 
@@ -78,11 +76,6 @@ _PROVIDERS_WITH_ALL_PARAMETERS = frozenset({"openai", "custom"})
 _PROVIDERS_WITH_PARALLEL_TOOL_CALLS = frozenset({"groq", "mistral"})
 _PROVIDERS_WITH_JSON_SCHEMA = frozenset({"mistral"})
 _PROVIDERS_WITHOUT_JSON_MODE = frozenset({"nvidia"})
-# Models that see images, by name (see the module docstring).
-_VISION_MODEL = re.compile(r"vision|pixtral|-vl|llama-4|glm-4(\.\d+)?v|^mistral-(medium|small)", re.IGNORECASE)
-_OPENAI_TEXT_ONLY_MODEL = re.compile(r"^(gpt-3\.5|o1-mini|o3-mini)", re.IGNORECASE)
-_MISTRAL_TOOL_CALL_ID = re.compile(r"^[A-Za-z0-9]{9}$")
-_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _PROVIDERS_WITHOUT_STREAM_OPTIONS = frozenset({"mistral"})
 # OpenAI deprecated max_tokens, and its reasoning models refuse it; the imitators only know it.
 _PROVIDERS_WITH_MAX_COMPLETION_TOKENS = frozenset({"openai"})
@@ -120,18 +113,18 @@ class OpenAICompatibleWireFormat:
                 carried = carried | {"response_format:json_schema"}
             if provider in _PROVIDERS_WITHOUT_JSON_MODE:
                 carried = carried - {"response_format:json_object"}
-        if request.has_images and _sees_images(endpoint):
+        if request.has_images and sees_images(endpoint):
             carried = carried | {"images"}
         return first_missing(request, carried)
 
     def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HttpRequest:
-        rename = _mistral_tool_call_id if endpoint.provider == "mistral" else None
+        rename = mistral_tool_call_id if endpoint.provider == "mistral" else None
         body: dict[str, Any] = {
             "model": endpoint.model,
             "messages": [
                 {"role": message.role, "content": message.content}
                 if type(message.content) is str and message.role != "tool" and not message.tool_calls
-                else _message(message, rename)
+                else message_json(message, rename)
                 for message in request.messages
             ],
         }
@@ -146,7 +139,8 @@ class OpenAICompatibleWireFormat:
         else:
             body.pop("user", None)  # dropped by rule (providers._features.DROPPED_BY_RULE)
         if not request.plain:
-            body.update(_tool_fields(endpoint, request))
+            parallel = endpoint.provider in _PROVIDERS_WITH_ALL_PARAMETERS | _PROVIDERS_WITH_PARALLEL_TOOL_CALLS
+            body.update(tool_fields(request, send_parallel_tool_calls=parallel))
         # Unknown fields pass on as they came; a known field is never overwritten by one.
         body.update({name: value for name, value in request.extra.items() if name not in body})
         if request.stream:
@@ -253,7 +247,7 @@ class _StreamedCalls:
         self._last: int | None = None
         self.seen = False
 
-    def feed(self, pieces: list[Any] | tuple[Any, ...]) -> list[ToolCallDelta]:
+    def feed(self, pieces: Sequence[Any]) -> list[ToolCallDelta]:
         out: list[ToolCallDelta] = []
         for piece in pieces:
             function = _json.mapping(_json.field(piece, "function"))
@@ -356,99 +350,6 @@ def _reasoning(message: object) -> str | None:
     if not isinstance(value, str):
         value = _json.field(message, "reasoning")
     return value if isinstance(value, str) and value else None
-
-
-def _sees_images(endpoint: Endpoint) -> bool:
-    if endpoint.provider == "custom":
-        return True
-    if endpoint.provider == "openai":
-        return not _OPENAI_TEXT_ONLY_MODEL.match(endpoint.model)
-    return endpoint.provider != "local" and _VISION_MODEL.search(endpoint.model) is not None
-
-
-def _mistral_tool_call_id(identifier: str) -> str:
-    """Mistral's form of a tool call id: 9 letters or digits, derived from the id (kept when it
-    already has that form)."""
-    if _MISTRAL_TOOL_CALL_ID.match(identifier):
-        return identifier
-    number = int.from_bytes(hashlib.sha256(identifier.encode()).digest()[:8], "big")
-    letters = []
-    for _ in range(9):
-        number, digit = divmod(number, len(_ID_ALPHABET))
-        letters.append(_ID_ALPHABET[digit])
-    return "".join(letters)
-
-
-def _message(message: Message, rename: Any) -> dict[str, Any]:
-    """A message with parts, tool calls or a tool result, as OpenAI takes it."""
-    item: dict[str, Any] = {"role": message.role}
-    if type(message.content) is str:
-        item["content"] = message.content
-    else:
-        item["content"] = [_part(part) for part in message.content]
-    if message.name is not None:
-        item["name"] = message.name
-    if message.tool_calls:
-        if not message.content:
-            item["content"] = None  # as OpenAI sends an assistant message that only calls
-        item["tool_calls"] = [
-            {
-                "id": rename(call.id) if rename else call.id,
-                "type": "function",
-                "function": {"name": call.name, "arguments": call.arguments},
-            }
-            for call in message.tool_calls
-        ]
-    if message.tool_call_id is not None:
-        item["tool_call_id"] = rename(message.tool_call_id) if rename else message.tool_call_id
-    return item
-
-
-def _part(part: TextPart | ImagePart) -> dict[str, Any]:
-    if type(part) is TextPart:
-        return {"type": "text", "text": part.text}
-    assert type(part) is ImagePart
-    image: dict[str, Any] = {"url": part.url}
-    if part.detail is not None:
-        image["detail"] = part.detail
-    return {"type": "image_url", "image_url": image}
-
-
-def _tool_fields(endpoint: Endpoint, request: ChatRequest) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    if request.tools:
-        fields["tools"] = [_tool(tool) for tool in request.tools]
-    choice = request.tool_choice
-    if choice is not None:
-        fields["tool_choice"] = (
-            {"type": "function", "function": {"name": choice.name}} if choice.mode == "function" else choice.mode
-        )
-    if request.parallel_tool_calls is not None and (
-        endpoint.provider in _PROVIDERS_WITH_ALL_PARAMETERS or endpoint.provider in _PROVIDERS_WITH_PARALLEL_TOOL_CALLS
-    ):
-        fields["parallel_tool_calls"] = request.parallel_tool_calls
-    response_format = request.response_format
-    if response_format is not None:
-        if response_format.type == "json_object":
-            fields["response_format"] = {"type": "json_object"}
-        else:
-            spec: dict[str, Any] = {"name": response_format.name}
-            for name in ("description", "schema", "strict"):
-                if getattr(response_format, name) is not None:
-                    spec[name] = getattr(response_format, name)
-            fields["response_format"] = {"type": "json_schema", "json_schema": spec}
-    return fields
-
-
-def _tool(tool: Tool) -> dict[str, Any]:
-    function: dict[str, Any] = {"name": tool.name}
-    if tool.description is not None:
-        function["description"] = tool.description
-    if tool.parameters is not None:
-        function["parameters"] = tool.parameters
-    if tool.strict is not None:
-        function["strict"] = tool.strict
-    return {"type": "function", "function": function}
 
 
 def _stream_error(endpoint: Endpoint, chunk: Mapping[str, Any]) -> ProviderError:
