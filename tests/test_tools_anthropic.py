@@ -6,6 +6,7 @@ param types. The stream reader is fuzzed with hypothesis."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from typing import Any
@@ -114,6 +115,25 @@ def test_parallel_calls_and_their_results_in_one_user_message(stream: bool) -> N
         {"type": "tool_result", "tool_use_id": "toolu_rome", "content": "sunny"},
         {"type": "text", "text": "And tomorrow?"},
     ]
+
+
+def test_async_calls_whole_and_streamed() -> None:
+    async def run(node: TrinityHybridNode) -> tuple[list[Any], list[Any]]:
+        whole = await node.ainfer(QUESTION, tools=[WEATHER], force_provider="anthropic")
+        chunks = [
+            chunk async for chunk in node.ainfer(QUESTION, tools=[WEATHER], force_provider="anthropic", stream=True)
+        ]
+        await node.aclose()  # the async client belongs to this event loop
+        return list(whole.tool_calls), streamed_calls(chunks)[0]
+
+    responder = calling(PARIS_AND_ROME, "", lambda request: False)
+    with AnthropicServer(responder=responder) as server, node_for("anthropic", server) as node:
+        whole, streamed = asyncio.run(run(node))
+    for calls in (whole, streamed):
+        assert [(call.id, arguments(call)["city"]) for call in calls] == [
+            ("toolu_paris", "Paris"),
+            ("toolu_rome", "Rome"),
+        ]
 
 
 def test_the_sdk_reads_the_servers_tool_use_whole_and_streamed() -> None:

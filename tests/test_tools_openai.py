@@ -5,6 +5,7 @@ fragments split anywhere rejoin, and garbage never raises anything but a ``Provi
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from typing import Any
@@ -101,6 +102,23 @@ def test_parallel_calls_come_back_in_order(stream: bool) -> None:
         "tool",
         "tool",
     ]
+
+
+def test_async_calls_whole_and_streamed() -> None:
+    async def run(node: TrinityHybridNode) -> tuple[list[Any], list[Any]]:
+        whole = await node.ainfer(QUESTION, tools=[WEATHER], force_provider="openai")
+        chunks = [chunk async for chunk in node.ainfer(QUESTION, tools=[WEATHER], force_provider="openai", stream=True)]
+        await node.aclose()  # the async client belongs to this event loop
+        return list(whole.tool_calls), streamed_calls(chunks)[0]
+
+    responder = calling(PARIS_AND_ROME, "", lambda request: False)
+    with OpenAIServer(responder=responder) as server, node_for("openai", server) as node:
+        whole, streamed = asyncio.run(run(node))
+    for calls in (whole, streamed):
+        assert [(call.id, arguments(call)["city"]) for call in calls] == [
+            ("call_paris", "Paris"),
+            ("call_rome", "Rome"),
+        ]
 
 
 def test_the_sdk_reads_the_servers_tool_calls_whole_and_streamed() -> None:
