@@ -70,6 +70,7 @@ def test_openai_sdk_tool_round_trip(gateway: RunningGateway, provider: tuple[str
     first = sdk.chat.completions.create(model=provider[0], messages=messages, tools=OPENAI_TOOLS)
     choice = first.choices[0]
     assert choice.finish_reason == "tool_calls"
+    assert choice.message.content is None  # only a tool was called
     [call] = choice.message.tool_calls
     assert (call.function.name, json.loads(call.function.arguments)) == (CALL[1], CALL[2])
     messages += [choice.message.model_dump(exclude_none=True),
