@@ -316,11 +316,22 @@ def test_imitators_stream_quirks_come_out_in_openais_shape() -> None:
         tool_chunk({"id": "a", "function": {"arguments": ": 1}"}}),
         tool_chunk({"id": "b", "function": {"name": "g", "arguments": "{}"}}),
         tool_chunk({"index": 5, "function": {"arguments": "{"}}),
-        tool_chunk({"index": 5, "id": "c", "function": {"name": "h", "arguments": "}"}}, finish="tool_calls"),
+        tool_chunk({"index": 5, "id": "c", "function": {"name": "h", "arguments": "}"}}),
+        tool_chunk({"index": 6, "function": {"name": "i", "arguments": {"y": 2}}}, finish="tool_calls"),
     ]
     deltas = feed_all(events)
-    assert joined(deltas) == [("a", "f", '{"x": 1}'), ("b", "g", "{}"), ("c", "h", "{}")]
+    assert joined(deltas) == [("a", "f", '{"x": 1}'), ("b", "g", "{}"), ("c", "h", "{}"), ("call_3", "i", '{"y": 2}')]
     assert deltas[-1].finish_reason == "tool_calls"
+
+
+def test_calls_without_ids_get_distinct_ones_and_object_arguments_become_text() -> None:
+    calls = [{"type": "function", "function": {"name": "f", "arguments": {"x": 1}}}] * 2
+    body = {"choices": [{"message": {"role": "assistant", "content": None, "tool_calls": calls}}]}
+    completion = WIRE.parse_response(endpoint("custom"), ChatRequest.of("Hi"), json.dumps(body).encode())
+    assert [(call.id, call.arguments) for call in completion.tool_calls] == [
+        ("call_0", '{"x": 1}'),
+        ("call_1", '{"x": 1}'),
+    ]
 
 
 def test_a_call_that_never_names_its_function_is_the_attempts_failure() -> None:

@@ -42,6 +42,7 @@ after it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -252,9 +253,7 @@ class _StreamedCalls:
         for piece in pieces:
             function = _json.mapping(_json.field(piece, "function"))
             identifier, name = _json.string(_json.field(piece, "id")), _json.string(function.get("name"))
-            arguments = function.get("arguments")
-            if arguments is not None and not isinstance(arguments, str):
-                raise malformed(self._endpoint, "stream event: tool_calls[].function.arguments is not a string")
+            arguments = _arguments(self._endpoint, function.get("arguments"))
             ours = self._number(_json.field(piece, "index"), identifier)
             self.seen = True
             held = self._held.get(ours)
@@ -324,7 +323,9 @@ def _choice(endpoint: Endpoint, choice: Mapping[str, Any]) -> Choice:
     content = message.get("content")
     if content is not None and not isinstance(content, str):
         raise malformed(endpoint, "response: choices[].message.content is not a string")
-    calls = tuple(_tool_call(endpoint, call) for call in _json.sequence(message.get("tool_calls")))
+    calls = tuple(
+        _tool_call(endpoint, call, position) for position, call in enumerate(_json.sequence(message.get("tool_calls")))
+    )
     text = content or ""
     refusal = _json.string(message.get("refusal")) or None
     finish_reason = _finish_reason(endpoint, choice.get("finish_reason"), text_seen=bool(text or calls or refusal))
@@ -335,13 +336,22 @@ def _choice(endpoint: Endpoint, choice: Mapping[str, Any]) -> Choice:
     )  # fmt: skip
 
 
-def _tool_call(endpoint: Endpoint, call: object) -> ToolCall:
+def _tool_call(endpoint: Endpoint, call: object, position: int) -> ToolCall:
     identifier = _json.string(_json.field(call, "id"))
     name = _json.string(_json.field(call, "function", "name"))
-    arguments = _json.field(call, "function", "arguments")
-    if not name or not isinstance(arguments, (str, type(None))):
-        raise malformed(endpoint, "response: a tool call without function name or with non-string arguments")
-    return ToolCall(identifier or f"call_{name}", name, arguments or "")
+    arguments = _arguments(endpoint, _json.field(call, "function", "arguments"))
+    if not name:
+        raise malformed(endpoint, "response: a tool call without a function name")
+    return ToolCall(identifier or f"call_{position}", name, arguments)
+
+
+def _arguments(endpoint: Endpoint, value: object) -> str:
+    """A call's arguments as JSON text; some imitators (Ollama's older versions) send the object."""
+    if value is None or isinstance(value, str):
+        return value or ""
+    if isinstance(value, Mapping):
+        return json.dumps(value, ensure_ascii=False)
+    raise malformed(endpoint, "a tool call's function.arguments is neither JSON text nor an object")
 
 
 def _reasoning(message: object) -> str | None:
