@@ -16,7 +16,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from loopback import AnthropicServer, OpenAIServer, Request, ToolCallReply
-from tools_harness import QUESTION, TIME, WEATHER, arguments, calling, node_for, streamed_calls
+from tools_harness import QUESTION, TIME, WEATHER, arguments, assistant_of, calling, node_for, streamed_calls
 from trinity_hybrid import ClientRequestError, InvalidInputError, ProviderError, TrinityHybridNode
 from trinity_hybrid.providers import WIRE_FORMATS, ChatRequest, Endpoint
 from trinity_hybrid.providers.anthropic import AnthropicStreamParser
@@ -41,16 +41,6 @@ def built(**parameters: Any) -> dict[str, Any]:
     request = ChatRequest.of(parameters.pop("messages", "Hi"), **parameters)
     assert WIRE.unsupported(ENDPOINT, request) is None
     return WIRE.build_request(ENDPOINT, request).json
-
-
-def assistant_of(calls: list[Any], text: str | None = None) -> dict[str, Any]:
-    return {
-        "role": "assistant",
-        "content": text,
-        "tool_calls": [
-            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}} for c in calls
-        ],
-    }
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])

@@ -283,7 +283,9 @@ def test_a_schema_gemini_cannot_take_is_refused_before_any_call() -> None:
     with GeminiServer() as server, node_for("google", server) as node:
         with pytest.raises(ClientRequestError, match=r"tools\[0\]\.function\.parameters.*recursive"):
             node.infer("Hi", tools=[recursive], force_provider="google")
-        # Unforced, the caller's request is at fault (a 400 at the gateway), with the reason.
+        # Unforced, with no other provider to take it, the caller's request is at fault (a 400
+        # at the gateway), with the reason.
+        node.set_unavailable("local")
         with pytest.raises(InvalidInputError, match="recursive schema"):
             node.infer("Hi", tools=[recursive])
     assert server.requests == []

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from loopback import OpenAIServer, Request
-from tools_harness import QUESTION, TIME, WEATHER, arguments, calling, node_for, streamed_calls
+from tools_harness import QUESTION, TIME, WEATHER, arguments, assistant_of, calling, node_for, streamed_calls
 from trinity_hybrid import ClientRequestError, ProviderError, TrinityHybridNode
 from trinity_hybrid.providers import WIRE_FORMATS, ChatRequest, Endpoint
 from trinity_hybrid.providers.openai_compatible import OpenAICompatibleStreamParser
@@ -38,16 +38,6 @@ def built(provider: str = "openai", model: str = "gpt-4o", **parameters: Any) ->
     request = ChatRequest.of(parameters.pop("messages", "Hi"), **parameters)
     assert WIRE.unsupported(endpoint(provider, model), request) is None
     return WIRE.build_request(endpoint(provider, model), request).json
-
-
-def assistant_of(calls: list[Any], text: str | None = None) -> dict[str, Any]:
-    return {
-        "role": "assistant",
-        "content": text,
-        "tool_calls": [
-            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}} for c in calls
-        ],
-    }
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])

@@ -76,3 +76,14 @@ def streamed_calls(chunks: Iterable[Any]) -> tuple[list[ToolCall], str, str, str
 
 def arguments(call: ToolCall) -> Any:
     return json.loads(call.arguments)
+
+
+def assistant_of(calls: list[Any], text: str | None = None) -> dict[str, Any]:
+    """The assistant message that made ``calls``, as a client sends it back on the next turn."""
+    return {
+        "role": "assistant",
+        "content": text,
+        "tool_calls": [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}} for c in calls
+        ],
+    }
