@@ -25,12 +25,13 @@ from .._exceptions import TrinityError
 from .._node import TrinityHybridNode
 from .._request import ChatRequest
 from .._results import Response
-from . import _anthropic_api, _shapes
+from . import _anthropic_api, _embeddings_api, _shapes
 from ._anthropic_api import COUNT_TOKENS_PATH, MESSAGES_PATH, MessageStream, anthropic_error_body, message_document
 from ._anthropic_request import parse_messages_request
 from ._auth import Authenticator
 from ._autonomous import plan_document, plan_messages
 from ._chat import ChatService
+from ._embeddings_api import EMBEDDINGS_PATH
 from ._errors import ApiError, api_error_for
 from ._metrics import GatewayMetrics
 from ._stream import ChatStream
@@ -62,7 +63,7 @@ class _Api:
 
 
 _ENDPOINTS = {"/v1/chat/completions": "chat", MESSAGES_PATH: "messages", COUNT_TOKENS_PATH: "messages",
-              "/autonomous/plan": "plan"}  # fmt: skip
+              "/autonomous/plan": "plan", EMBEDDINGS_PATH: "embeddings"}  # fmt: skip
 _CHAT = _Api("chat", parse_chat, _shapes.completion_of, lambda model, params: ChatStream(model, params.include_usage))
 _MESSAGES = _Api("messages", parse_messages_request, message_document, lambda model, params: MessageStream(model))
 
@@ -83,11 +84,13 @@ class Gateway:
         self.chat = chat or ChatService(node)
         self.metrics = GatewayMetrics(node)
         self.models = served_models(node)
+        self._embedding_models = _embeddings_api.embedding_models(node, self.models)
         self._model_ids = {provider: name for name, provider in self.models.items() if provider and "/" in name}
         self.routes: dict[tuple[str, str], Callable[[Scope, Receive, Send], Awaitable[None]]] = {
             ("POST", "/v1/chat/completions"): self.chat_completions,
             ("POST", MESSAGES_PATH): functools.partial(self.chat_completions, api=_MESSAGES),
             ("POST", COUNT_TOKENS_PATH): self.count_tokens,
+            ("POST", EMBEDDINGS_PATH): self.embeddings,
             ("GET", "/v1/models"): self.list_models,
             ("GET", "/health"): self.health,
             ("GET", "/status"): self.status,
@@ -164,6 +167,24 @@ class Gateway:
         body = await self._body(scope, receive)
         params = parse_messages_request(body, self.models, self.node.strategy_names, counting=True)
         await _send(send, 200, _anthropic_api.token_count(params.request), JSON_HEADERS)
+
+    async def embeddings(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``POST /v1/embeddings`` (``_embeddings_api``): routed and fallen back like chat."""
+        started_s = time.perf_counter()
+        params = _embeddings_api.parse_embeddings(await self._body(scope, receive), self._embedding_models)
+        plan = _embeddings_api.plan_embeddings(self.node, params)
+        try:
+            response = await _embeddings_api.run_embeddings(self.node, plan)
+        except TrinityError:
+            self._record_attempts_failed(plan)
+            raise
+        body = _embeddings_api.embeddings_document(params, response)
+        duration_s = time.perf_counter() - started_s
+        overhead_s = max(0.0, duration_s - sum(attempt.latency_s for attempt in response.attempts))
+        headers = JSON_HEADERS + _trinity_headers(response.provider, len(response.attempts), overhead_s)
+        await _send(send, 200, body, headers)
+        self._record_chat("embeddings", response.provider, response.attempts, duration_s, overhead_s)
+        self.metrics.record_usage(response.provider, response.usage.prompt_tokens, 0, response.cost_usd)
 
     async def _stream(self, call: Any, api: _Api, params: ChatParams, send: Send, started_s: float) -> None:
         """The API's events (``_stream.ChatStream``, ``_anthropic_api.MessageStream``), sent as
