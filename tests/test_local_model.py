@@ -13,7 +13,9 @@ from trinity_hybrid import ProviderUnavailableError, TrinityHybridNode
 
 INSTALLED = importlib.util.find_spec("llama_cpp") is not None
 # CI installs the `local` extra, so there a missing runtime is a failure, not a skip.
-needs_runtime = pytest.mark.skipif(not INSTALLED and not os.environ.get("CI"), reason="the [local] extra is not installed")
+needs_runtime = pytest.mark.skipif(
+    not INSTALLED and not os.environ.get("CI"), reason="the [local] extra is not installed"
+)
 
 
 @pytest.fixture(scope="module")
@@ -75,3 +77,19 @@ def test_local_model_path_must_exist(monkeypatch: pytest.MonkeyPatch) -> None:
 
     with pytest.raises(ProviderUnavailableError, match="LOCAL_MODEL_PATH"):
         _local.default_model_path({"LOCAL_MODEL_PATH": "/nonexistent/model.gguf"})
+
+
+def test_the_embedded_model_takes_sampling_and_is_skipped_for_what_it_cannot_do(
+    offline_node: TrinityHybridNode,
+) -> None:
+    """Sampling parameters reach llama.cpp; tools or a JSON format would be dropped by it, so a
+    request using them is refused (no provider can take it) rather than answered without them."""
+    from trinity_hybrid import InvalidInputError
+
+    response = offline_node.infer("Say hi.", max_tokens=8, temperature=0, top_p=0.5, seed=7, stop=["\n\n"])
+    assert response.provider == "local"
+    weather = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
+    with pytest.raises(InvalidInputError, match="'tools'"):
+        offline_node.infer("Weather in Paris?", tools=[weather])
+    with pytest.raises(InvalidInputError, match="'response_format'"):
+        offline_node.infer("A JSON object, please.", response_format={"type": "json_object"})

