@@ -18,8 +18,9 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
+from .._config import load_config
 from .._environment import BODY_BYTES_MAX_DEFAULT, read_body_bytes_max
 from .._exceptions import TrinityError
 from .._node import TrinityHybridNode
@@ -34,6 +35,8 @@ from ._chat import ChatService
 from ._embeddings_api import EMBEDDINGS_PATH
 from ._errors import ApiError, api_error_for
 from ._metrics import GatewayMetrics
+from ._observe import EXCHANGE, Exchange, Observer
+from ._request_log import REQUEST_ID_HEADER
 from ._stream import ChatStream
 from ._validation import ChatParams, parse_chat, parse_goal
 
@@ -64,6 +67,8 @@ class _Api:
 
 _ENDPOINTS = {"/v1/chat/completions": "chat", MESSAGES_PATH: "messages", COUNT_TOKENS_PATH: "messages",
               "/autonomous/plan": "plan", EMBEDDINGS_PATH: "embeddings"}  # fmt: skip
+# The endpoints with a request log record and a span.
+_LOGGED = {"/v1/chat/completions": "chat", MESSAGES_PATH: "messages", EMBEDDINGS_PATH: "embeddings"}
 _CHAT = _Api("chat", parse_chat, _shapes.completion_of, lambda model, params: ChatStream(model, params.include_usage))
 _MESSAGES = _Api("messages", parse_messages_request, message_document, lambda model, params: MessageStream(model))
 
@@ -77,12 +82,15 @@ class Gateway:
         authenticator: Authenticator,
         body_bytes_max: int,
         chat: ChatService | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.node = node
         self.authenticator = authenticator
         self.body_bytes_max = body_bytes_max
         self.chat = chat or ChatService(node)
         self.metrics = GatewayMetrics(node)
+        self.observer = observer or Observer.from_env({}, {}, node)
+        self.metrics.add_collector(self.observer.log.prometheus_collector())
         self.models = served_models(node)
         self._embedding_models = _embeddings_api.embedding_models(node, self.models)
         self._model_ids = {provider: name for name, provider in self.models.items() if provider and "/" in name}
@@ -108,6 +116,20 @@ class Gateway:
             return  # websockets: not served
         started_s = time.perf_counter()
         path, method = scope["path"], scope["method"]
+        exchange, span = self.observer.open(
+            send, _header(scope, REQUEST_ID_HEADER), method, path, _LOGGED.get(path), scope
+        )
+        cast(dict[str, Any], scope)[EXCHANGE] = exchange
+        with span:
+            status, outcome, error_type = await self._answer(scope, receive, exchange.send, started_s)
+            exchange.close(status, outcome, error_type)
+
+    async def _answer(
+        self, scope: Scope, receive: Receive, send: Send, started_s: float
+    ) -> tuple[int, str | None, str | None]:
+        """Runs the handler; the status, outcome and error type answered (None: what the
+        handler told the request's Exchange)."""
+        path, method = scope["path"], scope["method"]
         try:
             handler = self.routes.get((method, path))
             if handler is None:
@@ -128,15 +150,21 @@ class Gateway:
                     "unauthorized",
                 )
             await handler(scope, receive, send)
+            return 200, None, None
         except ApiError as error:
             await self._send_error(send, error, scope, started_s)
+            return error.status, error.outcome, error.code or error.type
         except TrinityError as error:
-            await self._send_error(send, api_error_for(error), scope, started_s)
+            answer = api_error_for(error)
+            await self._send_error(send, answer, scope, started_s)
+            return answer.status, answer.outcome, type(error).__name__
         except OSError:
             logger.debug("client went away during %s %s", method, path)
+            return 499, "client_gone", "OSError"
         except Exception as error:  # a bug: logged here, answered without details
             logger.exception("unhandled %s on %s %s", type(error).__name__, method, path)
             await self._send_error(send, api_error_for(TrinityError()), scope, started_s)
+            return 500, "internal_error", type(error).__name__
 
     # ------------------------------------------------------------------------------------------
     # Chat completions.
@@ -145,13 +173,18 @@ class Gateway:
         """A chat request in ``api``'s shapes: Chat Completions, or Anthropic's Messages
         (``_MESSAGES``): the same request model, route and fallback."""
         started_s = time.perf_counter()
+        exchange: Exchange = scope[EXCHANGE]
         params = api.parse(await self._body(scope, receive), self.models, self.node.strategy_names)
+        exchange.requested(params.model, stream=params.stream)
         call = self.chat.start(params)
+        exchange.upstream()
         if params.stream:
-            await self._stream(call, api, params, send, started_s)
+            await self._stream(call, api, params, send, started_s, exchange)
             return
-        response = await self._complete(call)
-        body = api.document(self._model_id(response.provider), response)
+        response = await self._complete(call, exchange)
+        model_id = self._model_id(response.provider)
+        exchange.answered(response, model_id, cache_hit=response.cached if call.options.cache_key is not None else None)
+        body = api.document(model_id, response)
         duration_s = time.perf_counter() - started_s
         overhead_s = max(0.0, duration_s - sum(attempt.latency_s for attempt in response.attempts))
         headers = JSON_HEADERS + _trinity_headers(response.provider, len(response.attempts), overhead_s)
@@ -171,13 +204,17 @@ class Gateway:
     async def embeddings(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``POST /v1/embeddings`` (``_embeddings_api``): routed and fallen back like chat."""
         started_s = time.perf_counter()
+        exchange: Exchange = scope[EXCHANGE]
         params = _embeddings_api.parse_embeddings(await self._body(scope, receive), self._embedding_models)
+        exchange.requested(params.model)
         plan = _embeddings_api.plan_embeddings(self.node, params)
+        exchange.upstream()
         try:
             response = await _embeddings_api.run_embeddings(self.node, plan)
         except TrinityError:
-            self._record_attempts_failed(plan)
+            self._record_attempts_failed(plan, exchange)
             raise
+        exchange.answered(response, f"{response.provider}/{response.model}", traced=False)
         body = _embeddings_api.embeddings_document(params, response)
         duration_s = time.perf_counter() - started_s
         overhead_s = max(0.0, duration_s - sum(attempt.latency_s for attempt in response.attempts))
@@ -186,7 +223,9 @@ class Gateway:
         self._record_chat("embeddings", response.provider, response.attempts, duration_s, overhead_s)
         self.metrics.record_usage(response.provider, response.usage.prompt_tokens, 0, response.cost_usd)
 
-    async def _stream(self, call: Any, api: _Api, params: ChatParams, send: Send, started_s: float) -> None:
+    async def _stream(
+        self, call: Any, api: _Api, params: ChatParams, send: Send, started_s: float, exchange: Exchange
+    ) -> None:
         """The API's events (``_stream.ChatStream``, ``_anthropic_api.MessageStream``), sent as
         the chunks come."""
         chunks = self.chat.stream(call)
@@ -196,12 +235,13 @@ class Gateway:
         try:
             first = await chunks.__anext__()
         except BaseException:
-            self._record_attempts_failed(call)
+            self._record_attempts_failed(call, exchange)
             raise
         first_byte_s = time.perf_counter()
         overhead_s = waited_from_s - started_s  # a stream's overhead: everything before the first upstream wait
         attempts_count = len(first.attempts) if first.done else len(call.attempts) + 1
-        events, endpoint = api.stream(self._model_id(first.provider), params), api.endpoint
+        model_id = self._model_id(first.provider)
+        events, endpoint = api.stream(model_id, params), api.endpoint
         await send(
             {
                 "type": "http.response.start",
@@ -222,23 +262,25 @@ class Gateway:
             await _send_body(send, events.error(api_error_for(error)), more=False)
             self.metrics.record_request(endpoint, first.provider, "upstream_error", first_byte_s - started_s)
             # The call's attempts end with the one that failed after its first token.
-            self._record_attempts_failed(call)
+            self._record_attempts_failed(call, exchange)
+            exchange.outcome, exchange.error_type = "upstream_error", type(error).__name__
             return
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
         await _send_body(send, events.closing(chunk), more=False)
+        exchange.answered(chunk, model_id)
         self._record_chat(endpoint, chunk.provider, chunk.attempts, first_byte_s - started_s, overhead_s)
         if chunk.usage is not None:
             self.metrics.record_usage(
                 chunk.provider, chunk.usage.prompt_tokens, chunk.usage.completion_tokens, chunk.cost_usd
             )
 
-    async def _complete(self, call: Any) -> Response:
+    async def _complete(self, call: Any, exchange: Exchange | None = None) -> Response:
         """The whole answer; when none comes, the attempts made are still counted."""
         try:
             return await self.chat.complete(call)
         except TrinityError:
-            self._record_attempts_failed(call)
+            self._record_attempts_failed(call, exchange)
             raise
 
     def _record_chat(
@@ -248,8 +290,10 @@ class Gateway:
         self.metrics.record_overhead(overhead_s)
         self.metrics.record_attempts(attempts)
 
-    def _record_attempts_failed(self, call: Any) -> None:
+    def _record_attempts_failed(self, call: Any, exchange: Exchange | None = None) -> None:
         self.metrics.record_attempts(call.attempts)
+        if exchange is not None:
+            exchange.failed(call.attempts)
 
     def _model_id(self, provider: str) -> str:
         known = self._model_ids.get(provider)
@@ -365,6 +409,7 @@ class Gateway:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.chat.aclose()
+                self.observer.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -422,7 +467,9 @@ def create_app(
     if body_bytes_max is None:
         body_bytes_max = read_body_bytes_max(source)
     node = node or TrinityHybridNode.from_env(source)
-    return Gateway(node, Authenticator.from_env(source), body_bytes_max, chat)
+    document = load_config(source["TRINITY_CONFIG"]) if source.get("TRINITY_CONFIG", "").strip() else {}
+    observer = Observer.from_env(source, document, node)
+    return Gateway(node, Authenticator.from_env(source), body_bytes_max, chat, observer)
 
 
 def app_from_env() -> Gateway:

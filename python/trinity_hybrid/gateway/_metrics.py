@@ -315,6 +315,10 @@ class GatewayMetrics:
         self._exposed.register(_ScalingCollector(node))
         ProcessCollector(registry=self._exposed)
 
+    def add_collector(self, collector: Collector) -> None:
+        """A collector read at scrape time (the request log's counts)."""
+        self._exposed.register(collector)
+
     def record_request(self, endpoint: str, provider: str | None, outcome: str, duration_s: float) -> None:
         self._inc(REQUESTS, (endpoint, provider or "none", outcome))
         self._observe(REQUEST_DURATION, (endpoint,), duration_s)
