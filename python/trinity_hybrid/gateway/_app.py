@@ -121,7 +121,11 @@ class Gateway:
         )
         cast(dict[str, Any], scope)[EXCHANGE] = exchange
         with span:
-            status, outcome, error_type = await self._answer(scope, receive, exchange.send, started_s)
+            try:
+                status, outcome, error_type = await self._answer(scope, receive, exchange.send, started_s)
+            except BaseException as error:  # cancelled (the client left mid-stream): still one record
+                exchange.close(499, "client_gone", type(error).__name__)
+                raise
             exchange.close(status, outcome, error_type)
 
     async def _answer(

@@ -135,7 +135,7 @@ class Observer:
             return None
 
     def open(self, send: Send, header: bytes | None, method: str, path: str, endpoint: str | None,
-             scope: dict[str, Any]) -> tuple[Exchange, Any]:  # fmt: skip
+             scope: Any) -> tuple[Exchange, Any]:  # fmt: skip
         """The request's Exchange, and its span as a context manager for the caller to enter
         (for an endpoint not logged, a shared no-op)."""
         request_id = request_id_of(header)
