@@ -100,7 +100,9 @@ def _masked_header(name: str, value: str) -> str:
     return mask_key(value)
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, though nothing changes it after it is built: a frozen dataclass's __init__ sets
+# each field through object.__setattr__, which cost every answer's reading microseconds.
+@dataclass(slots=True)
 class Usage:
     """Tokens of one call. ``prompt_tokens`` counts the whole prompt (cached parts included);
     ``completion_tokens`` counts everything generated (reasoning or thinking included).
@@ -113,7 +115,9 @@ class Usage:
     reasoning_tokens: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, though nothing changes it after it is built: a frozen dataclass's __init__ sets
+# each field through object.__setattr__, which cost every answer's reading microseconds.
+@dataclass(slots=True)
 class Choice:
     """One answer of a completion (several with ``n > 1``)."""
 
@@ -126,7 +130,9 @@ class Choice:
     refusal: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, though nothing changes it after it is built: a frozen dataclass's __init__ sets
+# each field through object.__setattr__, which cost every answer's reading microseconds.
+@dataclass(slots=True)
 class Completion:
     """A whole answer: its choices (one unless ``n > 1``), the model that gave it, usage."""
 

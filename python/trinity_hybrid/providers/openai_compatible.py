@@ -166,7 +166,7 @@ class OpenAICompatibleWireFormat:
         if not choices or not all(type(choice) is dict or isinstance(choice, Mapping) for choice in choices):
             raise malformed(endpoint, "response: no choices[0] object")
         return Completion(
-            tuple(_choice(endpoint, choice) for choice in choices),
+            (_choice(endpoint, choices[0]),) if len(choices) == 1 else tuple(_choice(endpoint, c) for c in choices),
             _json.string(document.get("model")) or endpoint.model,
             _usage(document.get("usage")),
         )
@@ -328,6 +328,18 @@ def _usage(value: object) -> Usage | None:
 def _choice(endpoint: Endpoint, choice: Mapping[str, Any]) -> Choice:
     message = _json.mapping(choice.get("message"))
     content = message.get("content")
+    if (
+        type(content) is str
+        and not message.get("tool_calls")
+        and not message.get("refusal")
+        and "reasoning_content" not in message
+        and "reasoning" not in message
+    ):
+        # Most answers are text alone: read without the tool-call, refusal and reasoning paths
+        # (what the general path below would conclude for them, for less of the gateway's CPU).
+        logprobs = choice.get("logprobs")
+        finish_reason = _finish_reason(endpoint, choice.get("finish_reason"), text_seen=bool(content))
+        return Choice(content, finish_reason, (), None, logprobs if isinstance(logprobs, Mapping) else None, None)
     if content is not None and not isinstance(content, str):
         raise malformed(endpoint, "response: choices[].message.content is not a string")
     calls = tuple(
