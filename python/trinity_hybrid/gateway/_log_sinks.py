@@ -55,6 +55,7 @@ POSTGRES_SCHEMA = (
 CONNECT_TIMEOUT_S = 5
 PRUNE_INTERVAL_S = 3600.0
 BUSY_TIMEOUT_MS = 5000
+WRITE_TRIES = 3
 
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
@@ -123,6 +124,18 @@ class SqliteSink:
         self._retention = Retention(retention_days)
 
     def write(self, documents: Sequence[dict[str, Any]]) -> None:
+        # Several processes may share the file: a lock that outlasts the busy timeout (or a
+        # journal-mode switch by another connection, which does not wait) is tried again on a
+        # fresh connection before the batch counts as failed.
+        for attempt in range(WRITE_TRIES):
+            try:
+                self._write(documents)
+                return
+            except sqlite3.OperationalError:
+                if attempt == WRITE_TRIES - 1:
+                    raise
+
+    def _write(self, documents: Sequence[dict[str, Any]]) -> None:
         connection = self._connection or self._connect()
         try:
             with connection:  # one transaction per batch
