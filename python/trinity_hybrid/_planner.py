@@ -54,6 +54,7 @@ from ._plan_steps import (
     TimedOut,
     Wait,
 )
+from ._prices import cost_usd as cost_usd_at
 from ._results import TIMEOUTS_DEFAULT, Attempt, EmbeddingResponse, Response, StreamChunk, Timeouts
 from .providers._features import request_field
 from .providers._types import ChatRequest, Choice, Completion, Embeddings, Endpoint, StreamDelta, ToolCall, Usage
@@ -425,7 +426,9 @@ class Plan:
         if self.options.models and attempt.endpoint.model != self.board.model(attempt.provider):
             # A model the request named: the board prices its configured model; this one is
             # priced by its own listed price (0 when none is listed).
-            cost_usd = _priced(attempt.provider, attempt.endpoint.model, usage)
+            cost_usd = cost_usd_at(
+                attempt.provider, attempt.endpoint.model, usage.prompt_tokens, usage.completion_tokens
+            )
         self.attempts.append(Attempt(attempt.provider, "success", latency_s=latency_s))
         # Checked first: the record's fields would otherwise be built for every answer, logged or not.
         if logger.isEnabledFor(logging.INFO):
@@ -475,15 +478,6 @@ class Plan:
         completion = Completion(choices, answer["model"], Usage(*usage))
         response = self._response(answer["provider"], completion, 0.0, completion.usage)  # type: ignore[arg-type]
         return dataclasses.replace(response, attempts=(), cached=True)
-
-
-def _priced(provider: str, model: str, usage: Usage) -> float:
-    from ._prices import price_of
-
-    price = price_of(provider, model)
-    if price is None:
-        return 0.0
-    return (usage.prompt_tokens * price.input_usd_per_mtok + usage.completion_tokens * price.output_usd_per_mtok) / 1e6
 
 
 def _cache_payload(response: Response) -> dict[str, Any]:

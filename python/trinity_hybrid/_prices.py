@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ._exceptions import ConfigurationError
 
-__all__ = ["PRICES_FILE", "Price", "price_of"]
+__all__ = ["PRICES_FILE", "Price", "cost_usd", "price_of"]
 
 PRICES_FILE = Path(__file__).resolve().parent / "data" / "prices.json"
 logger = logging.getLogger("trinity_hybrid")
@@ -41,3 +41,11 @@ def _prices(path: Path = PRICES_FILE) -> dict[str, Price]:
 def price_of(provider: str, model: str) -> Price | None:
     """``model``'s price at ``provider`` (listed as ``provider/model``), or None when unknown."""
     return _prices().get(f"{provider}/{model}")
+
+
+def cost_usd(provider: str, model: str, tokens_input: int, tokens_output: int = 0) -> float:
+    """The tokens at ``model``'s listed price at ``provider``; 0 when it has none."""
+    price = price_of(provider, model)
+    if price is None:
+        return 0.0
+    return (tokens_input * price.input_usd_per_mtok + tokens_output * price.output_usd_per_mtok) / 1_000_000

@@ -164,11 +164,6 @@ class ChatRequest:
         del document["stream"], document["include_usage"], document["plain"]
         return document
 
-    @property
-    def uses_tools(self) -> bool:
-        """Tools offered, or tool calls and results in the conversation."""
-        return bool(self.tools) or any(m.tool_calls or m.role == "tool" for m in self.messages)
-
 
 # ----------------------------------------------------------------------------------------------
 # Parameters.

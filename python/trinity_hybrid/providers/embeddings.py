@@ -170,10 +170,9 @@ class EmbeddingCall:
 
     def cost_usd(self, endpoint: Endpoint, tokens: int) -> float:
         """``tokens`` at the embedding model's listed price (0 when it has none)."""
-        from .._prices import price_of
+        from .._prices import cost_usd
 
-        price = price_of(endpoint.provider, endpoint.model)
-        return 0.0 if price is None else tokens * price.input_usd_per_mtok / 1_000_000
+        return cost_usd(endpoint.provider, endpoint.model, tokens)
 
 
 def embedding_format(provider: str, chat: WireFormat) -> EmbeddingCall:
