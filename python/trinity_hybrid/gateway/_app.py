@@ -29,12 +29,25 @@ from .._results import Response
 from . import _anthropic_api, _embeddings_api, _shapes
 from ._anthropic_api import COUNT_TOKENS_PATH, MESSAGES_PATH, MessageStream, anthropic_error_body, message_document
 from ._anthropic_request import parse_messages_request
+from ._asgi import (
+    JSON_HEADERS,
+    SSE_HEADERS,
+    Receive,
+    Scope,
+    Send,
+    header,
+    read_body,
+    send_body,
+    send_whole,
+    trinity_headers,
+)
 from ._auth import Authenticator
 from ._autonomous import plan_document, plan_messages
 from ._chat import ChatService
 from ._embeddings_api import EMBEDDINGS_PATH
 from ._errors import ApiError, api_error_for
 from ._metrics import GatewayMetrics
+from ._models import served_models
 from ._observe import EXCHANGE, Exchange, Observer
 from ._request_log import REQUEST_ID_HEADER
 from ._stream import ChatStream
@@ -43,14 +56,6 @@ from ._validation import ChatParams, parse_chat, parse_goal
 __all__ = ["BODY_BYTES_MAX_DEFAULT", "Gateway", "app_from_env", "create_app"]
 
 logger = logging.getLogger("trinity_hybrid.gateway")
-
-
-Scope = Mapping[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-
-JSON_HEADERS = [(b"content-type", b"application/json")]
-SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +122,7 @@ class Gateway:
         started_s = time.perf_counter()
         path, method = scope["path"], scope["method"]
         exchange, span = self.observer.open(
-            send, _header(scope, REQUEST_ID_HEADER), method, path, _LOGGED.get(path), scope
+            send, header(scope, REQUEST_ID_HEADER), method, path, _LOGGED.get(path), scope
         )
         cast(dict[str, Any], scope)[EXCHANGE] = exchange
         with span:
@@ -140,10 +145,10 @@ class Gateway:
                 raise self._no_route(path, method)
             if (
                 path != "/health"
-                and not self.authenticator.allows(_header(scope, b"authorization"))
+                and not self.authenticator.allows(header(scope, b"authorization"))
                 # Anthropic's clients send their key as x-api-key; it is asked for only when
                 # the Authorization header did not pass, so the usual path looks at one header.
-                and not self.authenticator.allows_key(_header(scope, b"x-api-key"))
+                and not self.authenticator.allows_key(header(scope, b"x-api-key"))
             ):
                 raise ApiError(
                     401,
@@ -191,10 +196,10 @@ class Gateway:
         body = api.document(model_id, response)
         duration_s = time.perf_counter() - started_s
         overhead_s = max(0.0, duration_s - sum(attempt.latency_s for attempt in response.attempts))
-        headers = JSON_HEADERS + _trinity_headers(response.provider, len(response.attempts), overhead_s)
+        headers = JSON_HEADERS + trinity_headers(response.provider, len(response.attempts), overhead_s)
         if call.options.cache_key is not None:  # the request went through the response cache
             headers.append((b"x-trinity-cache", b"hit" if response.cached else b"miss"))
-        await _send(send, 200, body, headers)
+        await send_whole(send, 200, body, headers)
         self._record_chat(api.endpoint, response.provider, response.attempts, duration_s, overhead_s)
         self.metrics.record_usage(
             response.provider, response.usage.prompt_tokens, response.usage.completion_tokens, response.cost_usd
@@ -203,7 +208,7 @@ class Gateway:
     async def count_tokens(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = await self._body(scope, receive)
         params = parse_messages_request(body, self.models, self.node.strategy_names, counting=True)
-        await _send(send, 200, _anthropic_api.token_count(params.request), JSON_HEADERS)
+        await send_whole(send, 200, _anthropic_api.token_count(params.request), JSON_HEADERS)
 
     async def embeddings(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``POST /v1/embeddings`` (``_embeddings_api``): routed and fallen back like chat."""
@@ -222,8 +227,8 @@ class Gateway:
         body = _embeddings_api.embeddings_document(params, response)
         duration_s = time.perf_counter() - started_s
         overhead_s = max(0.0, duration_s - sum(attempt.latency_s for attempt in response.attempts))
-        headers = JSON_HEADERS + _trinity_headers(response.provider, len(response.attempts), overhead_s)
-        await _send(send, 200, body, headers)
+        headers = JSON_HEADERS + trinity_headers(response.provider, len(response.attempts), overhead_s)
+        await send_whole(send, 200, body, headers)
         self._record_chat("embeddings", response.provider, response.attempts, duration_s, overhead_s)
         self.metrics.record_usage(response.provider, response.usage.prompt_tokens, 0, response.cost_usd)
 
@@ -250,20 +255,20 @@ class Gateway:
             {
                 "type": "http.response.start",
                 "status": 200,
-                "headers": SSE_HEADERS + _trinity_headers(first.provider, attempts_count, overhead_s),
+                "headers": SSE_HEADERS + trinity_headers(first.provider, attempts_count, overhead_s),
             }
         )
-        await _send_body(send, events.opening())
+        await send_body(send, events.opening())
         chunk = first
         try:
             while not chunk.done:
                 body = events.chunk(chunk)
                 if body:
-                    await _send_body(send, body)
+                    await send_body(send, body)
                 chunk = await chunks.__anext__()
         except TrinityError as error:
             # Mid-stream the status is already sent: the error goes out as the last event.
-            await _send_body(send, events.error(api_error_for(error)), more=False)
+            await send_body(send, events.error(api_error_for(error)), more=False)
             self.metrics.record_request(endpoint, first.provider, "upstream_error", first_byte_s - started_s)
             # The call's attempts end with the one that failed after its first token.
             self._record_attempts_failed(call, exchange)
@@ -271,7 +276,7 @@ class Gateway:
             return
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
-        await _send_body(send, events.closing(chunk), more=False)
+        await send_body(send, events.closing(chunk), more=False)
         exchange.answered(chunk, model_id)
         self._record_chat(endpoint, chunk.provider, chunk.attempts, first_byte_s - started_s, overhead_s)
         if chunk.usage is not None:
@@ -307,21 +312,21 @@ class Gateway:
     # Everything else.
 
     async def list_models(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if _header(scope, b"anthropic-version") is not None:  # Anthropic's clients: their page shape
-            await _send(send, 200, _anthropic_api.model_list(self.models), JSON_HEADERS)
+        if header(scope, b"anthropic-version") is not None:  # Anthropic's clients: their page shape
+            await send_whole(send, 200, _anthropic_api.model_list(self.models), JSON_HEADERS)
             return
-        await _send(send, 200, _shapes.model_list(self.models), JSON_HEADERS)
+        await send_whole(send, 200, _shapes.model_list(self.models), JSON_HEADERS)
 
     async def health(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await _send(send, 200, b'{"status":"ok"}', JSON_HEADERS)
+        await send_whole(send, 200, b'{"status":"ok"}', JSON_HEADERS)
 
     async def status(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await _send(send, 200, json.dumps(self.node.status()).encode(), JSON_HEADERS)
+        await send_whole(send, 200, json.dumps(self.node.status()).encode(), JSON_HEADERS)
 
     async def prometheus(self, scope: Scope, receive: Receive, send: Send) -> None:
         from prometheus_client import CONTENT_TYPE_LATEST
 
-        await _send(send, 200, self.metrics.exposition(), [(b"content-type", CONTENT_TYPE_LATEST.encode())])
+        await send_whole(send, 200, self.metrics.exposition(), [(b"content-type", CONTENT_TYPE_LATEST.encode())])
 
     async def plan(self, scope: Scope, receive: Receive, send: Send) -> None:
         started_s = time.perf_counter()
@@ -333,8 +338,8 @@ class Gateway:
         body = json.dumps(plan_document(goal, response, call.route.reason), ensure_ascii=False).encode()
         duration_s = time.perf_counter() - started_s
         overhead_s = max(0.0, duration_s - sum(attempt.latency_s for attempt in response.attempts))
-        await _send(
-            send, 200, body, JSON_HEADERS + _trinity_headers(response.provider, len(response.attempts), overhead_s)
+        await send_whole(
+            send, 200, body, JSON_HEADERS + trinity_headers(response.provider, len(response.attempts), overhead_s)
         )
         self.metrics.record_request("plan", response.provider, "success", duration_s)
         self.metrics.record_attempts(response.attempts)
@@ -351,38 +356,13 @@ class Gateway:
             "strategy": status["strategy"],
             "total_calls": status["total_calls"],
         }
-        await _send(send, 200, json.dumps(document).encode(), JSON_HEADERS)
+        await send_whole(send, 200, json.dumps(document).encode(), JSON_HEADERS)
 
     # ------------------------------------------------------------------------------------------
     # Plumbing.
 
     async def _body(self, scope: Scope, receive: Receive) -> bytes:
-        """The whole body, refused with 413 as soon as it is known to exceed the limit."""
-        declared = _header(scope, b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.body_bytes_max:
-            raise self._too_large()
-        parts: list[bytes] = []
-        received = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise ApiError(400, "the client disconnected before the body was complete", outcome="client_error")
-            part = message.get("body", b"")
-            received += len(part)
-            if received > self.body_bytes_max:
-                raise self._too_large()
-            parts.append(part)
-            if not message.get("more_body", False):
-                return b"".join(parts)
-
-    def _too_large(self) -> ApiError:
-        return ApiError(
-            413,
-            f"the request body exceeds {self.body_bytes_max} bytes",
-            "invalid_request_error",
-            None,
-            "request_too_large",
-        )
+        return await read_body(scope, receive, self.body_bytes_max)
 
     def _no_route(self, path: str, method: str) -> ApiError:
         if path in self._paths:
@@ -394,7 +374,7 @@ class Gateway:
         self.metrics.record_request(endpoint, None, error.outcome, time.perf_counter() - started_s)
         body = anthropic_error_body(error) if endpoint == "messages" else error.body()
         try:
-            await _send(send, error.status, body, JSON_HEADERS + error.headers())
+            await send_whole(send, error.status, body, JSON_HEADERS + error.headers())
         except RuntimeError:
             pass  # the response had already started (a stream): nothing more can be said
 
@@ -416,46 +396,6 @@ class Gateway:
                 self.observer.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-
-
-def served_models(node: TrinityHybridNode) -> dict[str, str | None]:
-    """Model names a request may give, each with the provider it forces: ``auto`` (none), then
-    ``<provider>/<model>`` and ``<provider>`` for every available provider."""
-    models: dict[str, str | None] = {"auto": None}
-    for provider in node.available_providers:
-        models[f"{provider}/{node.provider_info(provider)['model']}"] = provider
-        models[provider] = provider
-    return models
-
-
-def _trinity_headers(provider: str, attempts: int, overhead_s: float) -> list[tuple[bytes, bytes]]:
-    return [
-        (b"x-trinity-provider", provider.encode()),
-        (b"x-trinity-attempts", str(attempts).encode()),
-        (b"x-trinity-overhead-ms", f"{overhead_s * 1000:.3f}".encode()),
-    ]
-
-
-def _header(scope: Scope, name: bytes) -> bytes | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return value  # type: ignore[no-any-return]
-    return None
-
-
-async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [*headers, (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _send_body(send: Send, body: bytes, *, more: bool = True) -> None:
-    await send({"type": "http.response.body", "body": body, "more_body": more})
 
 
 def create_app(

@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from ._asgi import header
 from ._request_log import REQUEST_ID_HEADER, RequestLog, RequestRecord, request_id_of
 from ._tracing import Tracing
 
@@ -134,19 +135,19 @@ class Observer:
         except Exception:  # noqa: BLE001 - a span without a model rather than no span
             return None
 
-    def open(self, send: Send, header: bytes | None, method: str, path: str, endpoint: str | None,
+    def open(self, send: Send, request_id_header: bytes | None, method: str, path: str, endpoint: str | None,
              scope: Any) -> tuple[Exchange, Any]:  # fmt: skip
         """The request's Exchange, and its span as a context manager for the caller to enter
         (for an endpoint not logged, a shared no-op)."""
-        request_id = request_id_of(header)
+        request_id = request_id_of(request_id_header)
         if endpoint is None:
             return Exchange(send, request_id, None, None, None, self.model_of), _NO_CONTEXT
         if not self.tracing.enabled:
             return Exchange(send, request_id, endpoint, self._records, None, self.model_of), _NO_CONTEXT
         operation = "embeddings" if endpoint == "embeddings" else "chat"
         context = self.tracing.request(method, path, operation=operation, request_id=request_id,
-                                       traceparent=_header(scope, b"traceparent"),
-                                       tracestate=_header(scope, b"tracestate"))  # fmt: skip
+                                       traceparent=header(scope, b"traceparent"),
+                                       tracestate=header(scope, b"tracestate"))  # fmt: skip
         return Exchange(send, request_id, endpoint, self._records, context, self.model_of), context
 
     def close(self) -> None:
@@ -165,10 +166,3 @@ class _NoContext:
 
 
 _NO_CONTEXT = _NoContext()
-
-
-def _header(scope: Any, name: bytes) -> bytes | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return value  # type: ignore[no-any-return]
-    return None
