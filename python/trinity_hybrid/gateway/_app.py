@@ -50,6 +50,8 @@ from ._metrics import GatewayMetrics
 from ._models import served_models
 from ._observe import EXCHANGE, Exchange, Observer
 from ._request_log import REQUEST_ID_HEADER
+from ._responses_api import ResponseStream, response_document
+from ._responses_request import RESPONSES_PATH, parse_responses_request
 from ._stream import ChatStream
 from ._validation import ChatParams, parse_chat, parse_goal
 
@@ -66,16 +68,20 @@ class _Api:
 
     endpoint: str
     parse: Callable[[bytes, dict[str, str | None], tuple[str, ...]], ChatParams]  # (body, models, strategies)
-    document: Callable[[str, Response], bytes]  # (model id, answer)
+    document: Callable[[str, Response, ChatParams], bytes]  # (model id, answer, request)
     stream: Callable[[str, ChatParams], Any]  # (model id, request) -> the stream's events
 
 
 _ENDPOINTS = {"/v1/chat/completions": "chat", MESSAGES_PATH: "messages", COUNT_TOKENS_PATH: "messages",
-              "/autonomous/plan": "plan", EMBEDDINGS_PATH: "embeddings"}  # fmt: skip
+              "/autonomous/plan": "plan", EMBEDDINGS_PATH: "embeddings", RESPONSES_PATH: "responses"}  # fmt: skip
 # The endpoints with a request log record and a span.
-_LOGGED = {"/v1/chat/completions": "chat", MESSAGES_PATH: "messages", EMBEDDINGS_PATH: "embeddings"}
-_CHAT = _Api("chat", parse_chat, _shapes.completion_of, lambda model, params: ChatStream(model, params.include_usage))
-_MESSAGES = _Api("messages", parse_messages_request, message_document, lambda model, params: MessageStream(model))
+_LOGGED = {"/v1/chat/completions": "chat", MESSAGES_PATH: "messages", EMBEDDINGS_PATH: "embeddings",
+           RESPONSES_PATH: "responses"}  # fmt: skip
+_CHAT = _Api("chat", parse_chat, lambda model, response, params: _shapes.completion_of(model, response),
+             lambda model, params: ChatStream(model, params.include_usage))  # fmt: skip
+_MESSAGES = _Api("messages", parse_messages_request, lambda model, response, params: message_document(model, response),
+                 lambda model, params: MessageStream(model))  # fmt: skip
+_RESPONSES = _Api("responses", parse_responses_request, response_document, ResponseStream)
 
 
 class Gateway:
@@ -102,6 +108,7 @@ class Gateway:
         self.routes: dict[tuple[str, str], Callable[[Scope, Receive, Send], Awaitable[None]]] = {
             ("POST", "/v1/chat/completions"): self.chat_completions,
             ("POST", MESSAGES_PATH): functools.partial(self.chat_completions, api=_MESSAGES),
+            ("POST", RESPONSES_PATH): functools.partial(self.chat_completions, api=_RESPONSES),
             ("POST", COUNT_TOKENS_PATH): self.count_tokens,
             ("POST", EMBEDDINGS_PATH): self.embeddings,
             ("GET", "/v1/models"): self.list_models,
@@ -193,7 +200,7 @@ class Gateway:
         response = await self._complete(call, exchange)
         model_id = self._model_id(response.provider)
         exchange.answered(response, model_id, cache_hit=response.cached if call.options.cache_key is not None else None)
-        body = api.document(model_id, response)
+        body = api.document(model_id, response, params)
         duration_s = time.perf_counter() - started_s
         overhead_s = max(0.0, duration_s - sum(attempt.latency_s for attempt in response.attempts))
         headers = JSON_HEADERS + trinity_headers(response.provider, len(response.attempts), overhead_s)
