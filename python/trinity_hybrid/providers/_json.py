@@ -18,12 +18,17 @@ from .._exceptions import TransientError
 __all__ = ["field", "load", "load_object", "mapping", "sequence", "string", "token_count"]
 
 _EMPTY: Mapping[str, Any] = {}
+_DECODER = json.JSONDecoder()  # what json.loads uses without options
 
 
 def load(raw: bytes | str, *, provider: str, what: str) -> Any:
     """The decoded JSON document in ``raw``. The error names only the position of the fault,
     never the content, which could echo anything."""
     try:
+        if type(raw) is bytes and len(raw) > 1 and raw[0] == 0x7B and raw[1]:
+            # An object in UTF-8, as json.loads would detect it ("{" and no UTF-16/32 zero
+            # byte after it), decoded as json.loads does, without its detection's steps.
+            return _DECODER.decode(raw.decode("utf-8", "surrogatepass"))
         return json.loads(raw)
     except ValueError as error:  # JSONDecodeError, UnicodeDecodeError, an integer too long to read
         raise TransientError(f"{what} is not valid JSON ({_reason(error)})", provider=provider) from None

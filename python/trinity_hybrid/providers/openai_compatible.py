@@ -83,6 +83,8 @@ _PROVIDERS_WITHOUT_JSON_MODE = frozenset({"nvidia"})
 _PROVIDERS_WITHOUT_STREAM_OPTIONS = frozenset({"mistral"})
 # OpenAI deprecated max_tokens, and its reasoning models refuse it; the imitators only know it.
 _PROVIDERS_WITH_MAX_COMPLETION_TOKENS = frozenset({"openai"})
+# Where an answer's usage carries cached or reasoning token counts.
+_USAGE_DETAILS = frozenset({"prompt_tokens_details", "completion_tokens_details", "prompt_cache_hit_tokens"})
 _FINISH_REASONS = {"sensitive": "content_filter"}  # Zhipu's name for a filtered answer
 _FINISH_REASONS_TRANSIENT = frozenset({"network_error"})  # Zhipu: the generation broke off
 # The HTTP status an in-stream error would have had, by its type or code.
@@ -126,31 +128,33 @@ class OpenAICompatibleWireFormat:
         return first_missing(request, carried)
 
     def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HttpRequest:
-        rename = mistral_tool_call_id if endpoint.provider == "mistral" else None
-        body: dict[str, Any] = {
-            "model": endpoint.model,
-            "messages": [
+        plain = request.plain  # text messages, at most max_tokens, temperature and stream
+        if plain:
+            messages = [{"role": message.role, "content": message.content} for message in request.messages]
+        else:
+            rename = mistral_tool_call_id if endpoint.provider == "mistral" else None
+            messages = [
                 {"role": message.role, "content": message.content}
                 if type(message.content) is str and message.role != "tool" and not message.tool_calls
                 else message_json(message, rename)
                 for message in request.messages
-            ],
-        }
+            ]
+        body: dict[str, Any] = {"model": endpoint.model, "messages": messages}
         if request.max_tokens is not None:
             uses_new_name = endpoint.provider in _PROVIDERS_WITH_MAX_COMPLETION_TOKENS
             body["max_completion_tokens" if uses_new_name else "max_tokens"] = request.max_tokens
         if request.temperature is not None:
             body["temperature"] = request.temperature
-        body.update(parameters(request, _SAMPLING))
-        if endpoint.provider in _PROVIDERS_WITH_ALL_PARAMETERS:
-            body.update(parameters(request, _OPENAI_ONLY))
-        else:
-            body.pop("user", None)  # dropped by rule (providers._features.DROPPED_BY_RULE)
-        if not request.plain:
+        if not plain:  # a plain request has none of these fields: not asked for, the same body
+            body.update(parameters(request, _SAMPLING))
+            if endpoint.provider in _PROVIDERS_WITH_ALL_PARAMETERS:
+                body.update(parameters(request, _OPENAI_ONLY))
+            else:
+                body.pop("user", None)  # dropped by rule (providers._features.DROPPED_BY_RULE)
             parallel = endpoint.provider in _PROVIDERS_WITH_ALL_PARAMETERS | _PROVIDERS_WITH_PARALLEL_TOOL_CALLS
             body.update(tool_fields(request, send_parallel_tool_calls=parallel))
-        # Unknown fields pass on as they came; a known field is never overwritten by one.
-        body.update({name: value for name, value in request.extra.items() if name not in body})
+            # Unknown fields pass on as they came; a known field is never overwritten by one.
+            body.update({name: value for name, value in request.extra.items() if name not in body})
         if request.stream:
             body["stream"] = True
             if endpoint.provider not in _PROVIDERS_WITHOUT_STREAM_OPTIONS:
@@ -163,12 +167,15 @@ class OpenAICompatibleWireFormat:
     def parse_response(self, endpoint: Endpoint, request: ChatRequest, body: bytes) -> Completion:
         document = _json.load_object(body, provider=endpoint.provider, what="response")
         choices = _json.sequence(document.get("choices"))
-        if not choices or not all(type(choice) is dict or isinstance(choice, Mapping) for choice in choices):
+        if len(choices) == 1 and type(choices[0]) is dict:  # nearly every answer: one choice
+            read = (_choice(endpoint, choices[0]),)
+        elif not choices or not all(type(choice) is dict or isinstance(choice, Mapping) for choice in choices):
             raise malformed(endpoint, "response: no choices[0] object")
+        else:
+            read = tuple(_choice(endpoint, choice) for choice in choices)
+        model = document.get("model")
         return Completion(
-            (_choice(endpoint, choices[0]),) if len(choices) == 1 else tuple(_choice(endpoint, c) for c in choices),
-            _json.string(document.get("model")) or endpoint.model,
-            _usage(document.get("usage")),
+            read, model if isinstance(model, str) and model else endpoint.model, _usage(document.get("usage"))
         )
 
     def new_stream_parser(self, endpoint: Endpoint, request: ChatRequest) -> OpenAICompatibleStreamParser:
@@ -318,6 +325,8 @@ def _usage(value: object) -> Usage | None:
     completion_tokens = _json.token_count(counts.get("completion_tokens"))
     if prompt_tokens is None or completion_tokens is None:
         return None
+    if _USAGE_DETAILS.isdisjoint(counts):  # none of them: what the lookups below would find
+        return Usage(prompt_tokens, completion_tokens)
     cached_tokens = _json.token_count(_json.field(counts, "prompt_tokens_details", "cached_tokens"))
     if cached_tokens is None:
         cached_tokens = _json.token_count(counts.get("prompt_cache_hit_tokens"))  # DeepSeek
