@@ -167,6 +167,15 @@ class AsyncAttempts:
         finally:
             await _close_quietly(iterator)
 
+    def holds(self, attempt: AttemptRun) -> bool:
+        """Whether ``attempt`` has a reader or a task left to close."""
+        return attempt in self._inline or attempt in self._tasks
+
+    @property
+    def idle(self) -> bool:
+        """Whether no attempt has a reader or a task left to close."""
+        return not self._inline and not self._tasks
+
     async def close(self, attempt: AttemptRun) -> None:
         if attempt in self._inline:
             iterator = self._inline.pop(attempt)
@@ -246,22 +255,29 @@ async def complete_async(plan: Plan, attempts: AsyncAttempts, cache: Any) -> Res
     try:
         while True:
             action = steps.send(event)
+            # Every call's actions first (Wait, Send, Finish, Close), tested in that order,
+            # carried out here rather than through _act's call.
             kind = type(action)
-            if kind is Finish:
-                return action.result  # type: ignore[union-attr, return-value]
-            if kind is Fail:
-                raise action.error  # type: ignore[union-attr]
-            assert kind is not Emit, "a non-stream plan hands out no chunks"
-            # The two actions of every call, carried out here rather than through _act's call.
             if kind is Wait:
                 event = await attempts.wait(action.deadline_s)  # type: ignore[union-attr]
             elif kind is Send:
                 attempts.start(action.attempt)  # type: ignore[union-attr]
                 event = None
+            elif kind is Finish:
+                return action.result  # type: ignore[union-attr, return-value]
+            elif kind is Close:
+                # A whole answer read by ``whole`` leaves nothing to close behind it.
+                if attempts.holds(action.attempt):  # type: ignore[union-attr]
+                    await attempts.close(action.attempt)  # type: ignore[union-attr]
+                event = None
+            elif kind is Fail:
+                raise action.error  # type: ignore[union-attr]
             else:
+                assert kind is not Emit, "a non-stream plan hands out no chunks"
                 event = await _act(action, attempts, cache)
     finally:
-        await attempts.close_all()
+        if not attempts.idle:
+            await attempts.close_all()
         steps.close()
 
 

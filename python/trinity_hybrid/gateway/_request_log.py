@@ -39,7 +39,7 @@ Sinks (``_log_sinks``), from the environment (which wins) or the ``[request_log]
 from __future__ import annotations
 
 import logging
-import os
+import random
 import re
 import threading
 import time
@@ -85,7 +85,9 @@ def request_id_of(header: bytes | None) -> str:
     """The client's ``x-request-id`` when it is sane, else a new random id (32 hex digits)."""
     if header is not None and REQUEST_ID_PATTERN.fullmatch(header):
         return header.decode("ascii")
-    return os.urandom(16).hex()
+    # An identifier, not a secret: the random module's generator (reseeded in each worker
+    # process) spares each request the system call os.urandom makes.
+    return f"{random.getrandbits(128):032x}"
 
 
 @dataclass(frozen=True, slots=True)
