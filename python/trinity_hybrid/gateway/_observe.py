@@ -32,11 +32,21 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 class Exchange:
     """One request as it is observed: filled in by the handler, submitted once by ``close``."""
 
-    __slots__ = (
-        "_send", "attempts", "cache_hit", "cost_usd", "endpoint", "error_type", "header", "log", "model",
-        "model_requested", "models", "outcome", "provider", "request_id", "span", "started_s", "stream", "time_s",
-        "tokens_input", "tokens_output",
-    )  # fmt: skip
+    # What every request starts with, as class attributes rather than slots: a request that is
+    # neither logged nor traced (no sink, no exporter: the default) sets only what it must.
+    model_requested: str | None = None
+    stream = False
+    provider: str | None = None
+    model: str | None = None
+    error_type: str | None = None  # a stream's error after its 200 was sent
+    outcome = "success"
+    cache_hit: bool | None = None
+    tokens_input: int | None = None
+    tokens_output: int | None = None
+    cost_usd = 0.0
+    attempts: tuple[Any, ...] = ()
+    time_s = 0.0  # time.time() when the request came in, for its record
+    started_s = 0.0
 
     def __init__(self, send: Send, request_id: str, endpoint: str | None, log: RequestLog | None,
                  span: RequestSpan | None, models: Callable[[str], str | None]) -> None:  # fmt: skip
@@ -47,19 +57,9 @@ class Exchange:
         self.log = log
         self.span = span
         self.models = models
-        self.time_s = time.time()
-        self.started_s = time.perf_counter()
-        self.model_requested: str | None = None
-        self.stream = False
-        self.provider: str | None = None
-        self.model: str | None = None
-        self.error_type: str | None = None  # a stream's error after its 200 was sent
-        self.outcome = "success"
-        self.cache_hit: bool | None = None
-        self.tokens_input: int | None = None
-        self.tokens_output: int | None = None
-        self.cost_usd = 0.0
-        self.attempts: tuple[Any, ...] = ()
+        if log is not None:
+            self.time_s = time.time()
+            self.started_s = time.perf_counter()
 
     async def send(self, message: dict[str, Any]) -> None:
         """The ASGI send, with ``x-request-id`` added to the response's headers."""
@@ -79,6 +79,8 @@ class Exchange:
     def answered(self, result: Any, model: str, *, cache_hit: bool | None = None, traced: bool = True) -> None:
         """A whole answer, a stream's last chunk or an embeddings answer (``traced=False``: its
         result has no finish reasons for the span)."""
+        if self.log is None and self.span is None:
+            return  # nothing would read what follows
         self.provider, self.model, self.cache_hit = result.provider, model, cache_hit
         self.attempts, self.cost_usd = tuple(result.attempts), result.cost_usd
         usage = result.usage

@@ -347,7 +347,9 @@ def _choice(endpoint: Endpoint, choice: Mapping[str, Any]) -> Choice:
         # Most answers are text alone: read without the tool-call, refusal and reasoning paths
         # (what the general path below would conclude for them, for less of the gateway's CPU).
         logprobs = choice.get("logprobs")
-        finish_reason = _finish_reason(endpoint, choice.get("finish_reason"), text_seen=bool(content))
+        finish_reason = choice.get("finish_reason")
+        if finish_reason != "stop":  # "stop" is what _finish_reason would make of "stop"
+            finish_reason = _finish_reason(endpoint, finish_reason, text_seen=bool(content))
         return Choice(content, finish_reason, (), None, logprobs if isinstance(logprobs, Mapping) else None, None)
     if content is not None and not isinstance(content, str):
         raise malformed(endpoint, "response: choices[].message.content is not a string")
