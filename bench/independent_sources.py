@@ -12,6 +12,13 @@ each read at run time from an installed package, never copied into the repositor
   (``pip install --no-deps django``), every ``django.po`` of the framework and its contrib apps;
   English is the message ids; a message left as its English id is dropped. Placeholders and
   markup are taken out.
+- ``fortunes`` (general prose: quotations, sayings, jokes, anecdotes): Debian's `fortune-mod` data
+  packages (``apt-get install -y fortunes fortunes-bg fortunes-br fortunes-cs fortunes-de
+  fortunes-es fortunes-it fortunes-pl fortunes-ru fortunes-zh``), each cookie without its
+  attribution line, split into sentences; 10 of our 28 languages. No news or Wikipedia text is
+  installable from the registries this project reaches (PyPI, Debian, npm): this is the nearest
+  general-domain prose. Files in another language than their folder's are left out
+  (``FORTUNE_FILES_SKIPPED``: Czech folder's Slovak classics and kernel-list quotes in English).
 
 Samples are deduplicated within a source and against the training text (the whole
 `dataset-build` corpus and the everyday words of scripts/train_language_model.py): a sample whose
@@ -59,12 +66,23 @@ CHATTERBOT_FOLDERS = {
     "pt": "portuguese", "ru": "russian", "es": "spanish", "sv": "swedish", "th": "thai",
     "tr": "turkish", "uk": "ukrainian",
 }  # fmt: skip
+FORTUNES = Path("/usr/share/games/fortunes")
+# Language -> the folder of its cookies ("" for the English ones at the top) and, for English,
+# the files read: the top folder also holds ASCII art, Debian tips and offensive ones.
+FORTUNE_FOLDERS = {
+    "bg": "bg", "cs": "cs", "de": "de", "es": "es", "it": "it", "pl": "pl", "ru": "ru",
+    "pt": "brasil", "zh": "chinese", "en": "",
+}  # fmt: skip
+FORTUNE_FILES_ENGLISH = ("education", "food", "humorists", "literature", "love", "people", "politics", "wisdom", "work")
+FORTUNE_FILES_SKIPPED = frozenset(("klasik-sk", "lkml", "asciiart", "art", "ascii-art", "banner"))
 DJANGO_LOCALES = {code: code for code in LANGUAGES_OURS}
 DJANGO_LOCALES.update({"zh": "zh_Hans", "pt": "pt"})
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])")
 _PLACEHOLDER = re.compile(r"%\([^)]*\)[sdifr]|%[sdifr]|\{[^{}]*\}|<[^<>]*>|&[a-z]+;")
 _SPACES = re.compile(r"\s+")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_ATTRIBUTION = re.compile(r"^\s+--")
 
 
 def normalized(text: str) -> str:
@@ -171,6 +189,52 @@ def chatterbot() -> dict[str, list[str]]:
 
 
 # --------------------------------------------------------------------------------------------
+# fortunes: cookies separated by "%" lines.
+
+
+def _fortune_paths(language: str) -> list[Path]:
+    folder = FORTUNE_FOLDERS[language]
+    if language == "en":
+        return [FORTUNES / name for name in FORTUNE_FILES_ENGLISH if (FORTUNES / name).is_file()]
+    path = FORTUNES / folder
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        return []
+    return [
+        p
+        for p in sorted(path.iterdir())
+        if p.is_file() and p.suffix not in (".dat", ".u8") and p.name.split(".")[0] not in FORTUNE_FILES_SKIPPED
+    ]
+
+
+def _cookie_text(cookie: str) -> str:
+    """A cookie's text without its attribution ("\t\t-- Author", and what follows it)."""
+    kept = []
+    for line in _ANSI.sub("", cookie).splitlines():
+        if _ATTRIBUTION.match(line):
+            break
+        kept.append(line)
+    return _SPACES.sub(" ", " ".join(kept)).strip()
+
+
+def fortunes() -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for language in FORTUNE_FOLDERS:
+        sentences = []
+        for path in _fortune_paths(language):
+            try:
+                text = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                continue
+            for cookie in re.split(r"^%$", text, flags=re.MULTILINE):
+                sentences.extend(s.strip() for s in _SENTENCE_END.split(_cookie_text(cookie)))
+        if sentences:
+            found[language] = [s for s in sentences if _letters(s) >= SENTENCE_LETTERS_MIN]
+    return found
+
+
+# --------------------------------------------------------------------------------------------
 # django: gettext catalogues.
 
 
@@ -247,6 +311,11 @@ SOURCES = {
         lambda: f"chatterbot-corpus {_package_version('chatterbot-corpus')} (PyPI)",
     ),
     "django_ui": (django_ui, "short UI strings", lambda: f"django {_package_version('django')} (PyPI)"),
+    "fortunes": (
+        fortunes,
+        "general prose (quotations, jokes)",
+        lambda: f"fortunes {_debian_version('fortunes')} + 9 languages' fortunes-* (Debian)",
+    ),
 }
 
 

@@ -3,6 +3,11 @@
     python bench/run.py            # the full run, about 3 minutes on 2 cores
     python bench/run.py --quick    # a short run (about 2 minutes), to check that everything works
 
+`detect_independent` (language detection on text nobody trained on) reads Debian's
+gnome-user-docs and fortunes packages: run as root on Debian, this script installs them with
+apt-get when they are missing (`DEBIAN_DATA_PACKAGES`); elsewhere it prints the command and that
+benchmark measures the sources it finds.
+
 The `gateway` benchmark also needs wrk and nginx on PATH (`apt-get install -y wrk nginx`) and keeps
 the LiteLLM proxy, its peer, in a venv of its own (`.venv-litellm/`), which it creates on first use.
 
@@ -22,6 +27,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -31,12 +37,17 @@ BENCH_DIRECTORY = Path(__file__).resolve().parent
 ROOT = BENCH_DIRECTORY.parent
 VENV = ROOT / ".venv-bench"
 STAMP = VENV / "bench-extra.sha256"
-BENCHMARKS = ("detect", "route", "tokens", "import", "infer", "hedge", "gateway")
+BENCHMARKS = ("detect", "detect_independent", "route", "tokens", "import", "infer", "hedge", "gateway")
 OPTIONAL_PACKAGES = ("matplotlib",)
 # Read for their data only, so installed without their dependencies: dataset-build's would bring
 # transformers and, through typer, rich and click, which httpx imports whenever they are present,
 # and the import benchmark would measure them instead of what a user's environment holds.
-DATA_ONLY_PACKAGES = ("dataset-build",)
+DATA_ONLY_PACKAGES = ("dataset-build", "chatterbot-corpus", "django")
+# Text for bench/bench_detect_independent.py that only Debian packages (bench/independent_sources.py).
+DEBIAN_DATA_PACKAGES = (
+    "gnome-user-docs", "fortunes", "fortunes-bg", "fortunes-br", "fortunes-cs", "fortunes-de",
+    "fortunes-es", "fortunes-it", "fortunes-pl", "fortunes-ru", "fortunes-zh",
+)  # fmt: skip
 # Peers kept out of .venv-bench, each in a venv of its own (directory -> requirements): litellm's
 # dependencies (click, tokenizers, ...) would change what the other imports load there.
 PEER_VENVS = {".venv-litellm": ("litellm",)}
@@ -91,6 +102,24 @@ def ensure_venv(reinstall_package: bool) -> None:
         pip("install", "--no-deps", "--force-reinstall", str(ROOT))
 
 
+def ensure_debian_data() -> None:
+    """Installs the Debian packages the independent-source bench reads, or says how."""
+    missing = [
+        name
+        for name in DEBIAN_DATA_PACKAGES
+        if _command_output(["dpkg-query", "-W", "-f=${Status}", name]) != "install ok installed"
+    ]
+    if not missing:
+        return
+    command = ["apt-get", "install", "-y", "--no-install-recommends", *missing]
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        print(f"run: {' '.join(command)}", flush=True)
+        subprocess.run(["apt-get", "update", "-qq"], check=False)
+        if subprocess.run(command, check=False).returncode == 0:
+            return
+    print(f"run: detect_independent skips what is missing; install it with: {' '.join(command)}", file=sys.stderr)
+
+
 def ensure_peer_venvs() -> None:
     """Creates each peer's venv on first use; a peer that does not install is left out, said so."""
     for directory, requirements in PEER_VENVS.items():
@@ -143,6 +172,8 @@ def main() -> int:
     ensure_venv(reinstall_package=not options.no_install)
     ensure_peer_venvs()
     selected = options.only or list(BENCHMARKS)
+    if "detect_independent" in selected:
+        ensure_debian_data()
     mode = ("quick" if options.quick else "full") + (
         "" if selected == list(BENCHMARKS) else f" ({', '.join(selected)})"
     )
