@@ -51,7 +51,9 @@ class Timeouts:
 TIMEOUTS_DEFAULT = Timeouts()
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen (hashed and compared all the same): a frozen dataclass's __init__ sets each field
+# through object.__setattr__, and every call builds at least one.
+@dataclass(slots=True, unsafe_hash=True)
 class Attempt:
     """One provider of the chain: ``success``, ``failure``, ``skipped`` (breaker open, or the
     provider lacks a feature the request uses) or ``cancelled`` (a hedged request that lost the

@@ -75,7 +75,9 @@ class Endpoint:
         return f"{self.base_url.rstrip('/')}/{path.lstrip('/')}"
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, though nothing changes it after it is built: a frozen dataclass's __init__ sets
+# each field through object.__setattr__, and every attempt builds one.
+@dataclass(slots=True)
 class HttpRequest:
     """The HTTP request a wire format built: the I/O layer sends ``json`` as the body."""
 
