@@ -2,8 +2,8 @@
 held-out sentences that the tests and the benchmark measure it on.
 
 Training text comes from the `dataset-build` package (BSD-2; about 30k words per language, read
-and cleaned by bench/token_corpus.py), and for the Latin and Cyrillic languages the most frequent
-words of the `wordfreq` package (its data CC BY-SA 4.0) weighted by their frequency. Paragraphs are split deterministically: one in
+and cleaned by bench/token_corpus.py), and for the Latin, Cyrillic and Arabic-script languages
+the most frequent words of the `wordfreq` package (its data CC BY-SA 4.0) weighted by their frequency. Paragraphs are split deterministically: one in
 `HELD_OUT_EVERY` (by a hash of its text) is held out; sentences of held-out paragraphs that also
 occur in training paragraphs are dropped. Everything is deterministic: running the script twice
 gives the same bytes.
@@ -13,7 +13,7 @@ gives the same bytes.
     python scripts/train_language_model.py --check    # fails if they are not what it would write
 
 Outputs:
-- zig/language_model.bin: per alphabet (Latin, Cyrillic, Han) an open-addressing hash table of
+- zig/language_model.bin: per alphabet (Latin, Cyrillic, Han, Arabic) an open-addressing hash table of
   features (character 1- to 4-grams of words padded with spaces, and whole words) in buckets of
   `BUCKET_SLOTS` slots, each slot a 16-bit fingerprint and one u8 cost per language: the
   quantised log-probability that this language lacks against the likeliest one. Layout in
@@ -31,12 +31,13 @@ import re
 import struct
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "scripts"))
 
+from language_features import ORDER_MAX, WORD_CHARS_MAX, text_features, word_key, words
 from token_corpus import LANGUAGE_FOLDERS, load_prose
 
 MODEL_PATH = ROOT / "zig" / "language_model.bin"
@@ -49,29 +50,29 @@ SENTENCE_CHARS_MAX = 300
 SEED = 20251122
 
 # The languages each alphabet's model decides between, in lane order (the order of the costs in
-# a slot). Persian has no training text in dataset-build: Arabic script is left to the filters.
-# "han" scores runs of Han characters for Chinese against Japanese written in kanji.
+# a slot). "han" scores runs of Han characters for Chinese against Japanese written in kanji.
+# "arabic": Arabic against Persian; dataset-build has no Persian, so Persian's table is wordfreq's
+# words alone (Arabic has both).
 ALPHABETS: dict[str, tuple[str, ...]] = {
     "latin": ("en", "de", "fr", "es", "pt", "it", "nl", "pl", "cs", "sv", "da", "fi", "hu", "ro", "tr", "vi"),
     "cyrillic": ("ru", "uk", "bg"),
     "han": ("zh", "ja"),
+    "arabic": ("ar", "fa"),
 }
 # Costs stored per slot (a vector width: the language count rounded up).
-LANES = {"latin": 16, "cyrillic": 4, "han": 4}
+LANES = {"latin": 16, "cyrillic": 4, "han": 4, "arabic": 4}
 LANES_MAX = 16
 # Table sizes (slots, a power of two) and the features each may hold.
-SLOTS_LOG2 = {"latin": 17, "cyrillic": 16, "han": 15}
+SLOTS_LOG2 = {"latin": 17, "cyrillic": 16, "han": 15, "arabic": 15}
 LOAD_MAX = 0.75
 
-ORDER_MAX = 4
-WORD_CHARS_MAX = 12
 # Laplace-style smoothing per feature kind, and the scale of the quantised costs.
 ALPHA = 0.5
 COST_PER_NAT = 16
 COST_MAX = 255
 
 MAGIC = b"THLM"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 # Slots per bucket: the native lookup compares a bucket's fingerprints at once (one 16-byte
 # vector); a key lives in its home bucket, or in the first bucket after it with room.
 BUCKET_SLOTS = 8
@@ -79,186 +80,6 @@ BUCKET_BITS = 3
 assert 1 << BUCKET_BITS == BUCKET_SLOTS
 # The header is padded so that every array starts on a cache line.
 DATA_ALIGNMENT = 64
-
-# --------------------------------------------------------------------------------------------
-# Text to features: exactly what zig/language_model.zig computes.
-
-FNV_OFFSET = 0xCBF29CE484222325
-FNV_PRIME = 0x100000001B3
-MASK64 = (1 << 64) - 1
-WORD_MARK = 0x110000  # not a code point: seeds the whole-word hash apart from the n-grams
-SPACE = 0x20
-# An n-gram's key packs its code points 16 bits each, the newest lowest: natively that is a
-# shift register updated once per letter, where a hash over each n-gram cost a loop per order.
-# Every letter of the Latin and Cyrillic tables lies in the BMP; a Han character beyond it keeps
-# its low 16 bits, which no BMP Han character shares.
-GRAM_BITS = 16
-# XORed into the packed n-gram per order, so that orders never share a key.
-ORDER_SEEDS = tuple((order * 0x9E3779B97F4A7C15) & MASK64 for order in range(ORDER_MAX + 1))
-
-
-def lowercase(codepoint: int) -> int:
-    """zig/language_model.zig `lowercase`, code point for code point."""
-    c = codepoint
-    if 0x41 <= c <= 0x5A or 0xC0 <= c <= 0xD6 or 0xD8 <= c <= 0xDE:
-        return c + 0x20
-    if c == 0x130:
-        return 0x69
-    if (
-        0x100 <= c <= 0x12F
-        or 0x132 <= c <= 0x137
-        or 0x14A <= c <= 0x177
-        or 0x218 <= c <= 0x21B
-        or 0x1E00 <= c <= 0x1EFF
-    ):
-        return c | 1
-    if 0x139 <= c <= 0x148 or 0x179 <= c <= 0x17E:
-        return c + 1 if c & 1 else c
-    if 0x400 <= c <= 0x40F:
-        return c + 0x50
-    if 0x410 <= c <= 0x42F:
-        return c + 0x20
-    if c == 0x490:
-        return 0x491
-    return c
-
-
-def is_latin_letter(c: int) -> bool:
-    """zig/script_table.zig's Latin letters."""
-    return (
-        0x41 <= c <= 0x5A
-        or 0x61 <= c <= 0x7A
-        or c in (0xAA, 0xBA)
-        or 0xC0 <= c <= 0xD6
-        or 0xD8 <= c <= 0xF6
-        or 0xF8 <= c <= 0x2AF
-        or 0x1D00 <= c <= 0x1DBF
-        or 0x1E00 <= c <= 0x1EFF
-        or 0x2090 <= c <= 0x209C
-        or 0x2C60 <= c <= 0x2C7F
-        or 0xA722 <= c <= 0xA7FF
-        or 0xAB30 <= c <= 0xAB5A
-        or 0xAB5C <= c <= 0xAB69
-        or 0xFB00 <= c <= 0xFB06
-        or 0xFF21 <= c <= 0xFF3A
-        or 0xFF41 <= c <= 0xFF5A
-    )
-
-
-def is_cyrillic_letter(c: int) -> bool:
-    """zig/script_table.zig's Cyrillic letters."""
-    return (
-        0x400 <= c <= 0x481
-        or 0x48A <= c <= 0x52F
-        or 0x1C80 <= c <= 0x1C88
-        or 0xA640 <= c <= 0xA66E
-        or 0xA67F <= c <= 0xA69D
-    )
-
-
-def is_han_letter(c: int) -> bool:
-    """zig/script_table.zig's Han letters."""
-    return (
-        0x3005 <= c <= 0x3007
-        or 0x303B <= c <= 0x303C
-        or 0x3400 <= c <= 0x4DBF
-        or 0x4E00 <= c <= 0x9FFF
-        or 0xF900 <= c <= 0xFAFF
-        or 0x20000 <= c <= 0x2A6DF
-        or 0x2A700 <= c <= 0x2EE5F
-        or 0x2F800 <= c <= 0x2FA1F
-        or 0x30000 <= c <= 0x323AF
-    )
-
-
-LETTER_TEST = {"latin": is_latin_letter, "cyrillic": is_cyrillic_letter, "han": is_han_letter}
-
-
-def is_cjk_punctuation(c: int) -> bool:
-    """zig/language_model.zig `isCjkPunctuation`: the punctuation of Chinese and Japanese text
-    (general punctuation such as dashes and quotation marks, the CJK Symbols and Punctuation
-    block, the katakana middle dot, fullwidth and halfwidth forms), without the letters script_table.zig lists in those blocks
-    (々 〆 〇 〻 〼, fullwidth Latin, halfwidth katakana)."""
-    return (
-        0x2010 <= c <= 0x2027
-        or c == 0x30FB
-        or (0x3001 <= c <= 0x303F and not 0x3005 <= c <= 0x3007 and not 0x303B <= c <= 0x303C)
-        or (0xFF01 <= c <= 0xFF65 and not 0xFF21 <= c <= 0xFF3A and not 0xFF41 <= c <= 0xFF5A)
-    )
-
-
-def words(text: str, alphabet: str) -> Iterator[list[int]]:
-    """Lowercase words: maximal runs of the alphabet's letters. For Han, each CJK punctuation
-    mark is a word of its own: Chinese and Japanese punctuate differently (Japanese lists and
-    clauses with 、 where Chinese writes ，, quotes with 「」 where Chinese writes “”), evidence
-    that kanji-only Japanese needs."""
-    test = LETTER_TEST[alphabet]
-    word: list[int] = []
-    for character in text:
-        c = ord(character)
-        if test(c):
-            word.append(lowercase(c))
-            continue
-        if word:
-            yield word
-            word = []
-        if alphabet == "han" and is_cjk_punctuation(c):
-            yield [c]
-    if word:
-        yield word
-
-
-def fnv(seed: int, codepoints: list[int]) -> int:
-    h = seed
-    for c in codepoints:
-        h = ((h ^ c) * FNV_PRIME) & MASK64
-    return h
-
-
-def mix(h: int) -> int:
-    """A finaliser (murmur3's fmix64) so that slot and fingerprint bits are independent."""
-    h ^= h >> 33
-    h = (h * 0xFF51AFD7ED558CCD) & MASK64
-    h ^= h >> 33
-    h = (h * 0xC4CEB9FE1A85EC53) & MASK64
-    h ^= h >> 33
-    return h
-
-
-def gram_key(gram: list[int]) -> int:
-    """zig/language_model.zig `gramKey`: the n-gram packed, then mixed with its order's seed."""
-    assert 1 <= len(gram) <= ORDER_MAX and ORDER_MAX * GRAM_BITS <= 64
-    packed = 0
-    for c in gram:
-        packed = (packed << GRAM_BITS) | (c & ((1 << GRAM_BITS) - 1))
-    return mix(packed ^ ORDER_SEEDS[len(gram)])
-
-
-def word_features(word: list[int]) -> Iterator[int]:
-    """Keys of the n-grams (1..ORDER_MAX) of " word " and of the whole word (an FNV hash)."""
-    padded = [SPACE, *word, SPACE]
-    for end in range(1, len(padded) + 1):
-        for order in range(1, ORDER_MAX + 1):
-            start = end - order
-            if start < 0:
-                break
-            gram = padded[start:end]
-            if gram == [SPACE]:
-                continue
-            yield gram_key(gram)
-    if len(word) <= WORD_CHARS_MAX:
-        yield word_key(word)
-
-
-def word_key(word: list[int]) -> int:
-    """The key of a whole word: FNV-1a over it, apart from the n-grams by its seed."""
-    return mix(fnv(FNV_OFFSET, [WORD_MARK, *word]))
-
-
-def text_features(text: str, alphabet: str) -> Iterator[int]:
-    for word in words(text, alphabet):
-        yield from word_features(word)
-
 
 # --------------------------------------------------------------------------------------------
 # Corpus split.
@@ -430,7 +251,7 @@ def train_alphabet(alphabet: str, training: dict[str, list[str]], budget: int) -
     ]
     for language in languages:
         counter: Counter[int] = Counter()
-        for paragraph in training[language]:
+        for paragraph in training.get(language, []):
             counter.update(text_features(paragraph, alphabet))
         for _ in range(EVERYDAY_WEIGHT):
             counter.update(text_features(EVERYDAY_TEXT.get(language, ""), alphabet))
@@ -492,11 +313,12 @@ def prefix(sentence: str, language: str, words_count: int) -> str:
 def evaluate(alphabet: str, model: dict[int, list[int]], held_out: dict[str, list[str]]) -> None:
     for name, words_count in (("sentence", 10_000), ("4 words", 4), ("2 words", 2)):
         accuracies = []
-        for language in ALPHABETS[alphabet]:
+        languages = [language for language in ALPHABETS[alphabet] if held_out.get(language)]
+        for language in languages:
             items = held_out[language]
             right = sum(classify(prefix(s, language, words_count), alphabet, model) == language for s in items)
             accuracies.append(right / len(items))
-        worst = min(zip(accuracies, ALPHABETS[alphabet]))
+        worst = min(zip(accuracies, languages))
         print(
             f"{alphabet:9} {name:9} macro {100 * sum(accuracies) / len(accuracies):6.2f} % worst {worst[1]} {100 * worst[0]:.1f} %"
         )
@@ -508,7 +330,7 @@ def evaluate(alphabet: str, model: dict[int, list[int]], held_out: dict[str, lis
 
 def model_bytes(tables: list[Table]) -> bytes:
     """Header: magic, format version, order max, word chars max, cost per nat, table count; then
-    per table: alphabet id (0 Latin, 1 Cyrillic, 2 Han), language count, slots log2, lanes (cost
+    per table: alphabet id (0 Latin, 1 Cyrillic, 2 Han, 3 Arabic), language count, slots log2, lanes (cost
     bytes per slot), and its languages as two-letter codes padded to LANES_MAX; zero bytes up to a
     multiple of DATA_ALIGNMENT; then per table the fingerprints (u16 little-endian, BUCKET_SLOTS
     per bucket) and the costs (lanes bytes per slot)."""

@@ -16,6 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import language_features
 import train_language_model as trainer
 
 SENTENCES_PER_LANGUAGE = 300
@@ -26,7 +27,7 @@ MARGINS_NATS = (25, 50, 70, 90)
 def word_steps(text: str, alphabet: str, model: dict[int, list[int]]) -> list[tuple[int, list[int], int]]:
     """Per word: the byte offset after the character that ends it (where the native code checks
     the lead), the summed costs of its features, and its feature count."""
-    test = trainer.LETTER_TEST[alphabet]
+    test = language_features.LETTER_TEST[alphabet]
     lanes = len(trainer.ALPHABETS[alphabet])
     steps: list[tuple[int, list[int], int]] = []
     word: list[int] = []
@@ -34,7 +35,7 @@ def word_steps(text: str, alphabet: str, model: dict[int, list[int]]) -> list[tu
 
     def close(at: int) -> None:
         costs = [0] * lanes
-        features = list(trainer.word_features(word))
+        features = list(language_features.word_features(word))
         for key in features:
             for lane, cost in enumerate(model.get(key, ())):
                 costs[lane] += cost
@@ -44,7 +45,7 @@ def word_steps(text: str, alphabet: str, model: dict[int, list[int]]) -> list[tu
         offset += len(character.encode())
         c = ord(character)
         if test(c):
-            word.append(trainer.lowercase(c))
+            word.append(language_features.lowercase(c))
         elif word:
             close(offset)
             word = []

@@ -1,6 +1,7 @@
-//! Arabic script: Arabic or Persian. The training text of the n-gram model has no Persian, so
-//! letters that only Persian (پ چ ژ گ ک ی, the non-joiner, the hamza above) or only Arabic
-//! (ة ى ي ك) writes, a few function words, and Arabic's article "ال" decide. `language.zig`'s `detect` calls `decideArabic(scoreArabic(window))`.
+//! Arabic script: Arabic or Persian where the n-gram model's Arabic-script table holds nothing
+//! of the text (`language.zig`'s `decideArabicScript` asks it first): letters that only Persian
+//! (پ چ ژ گ ک ی, the non-joiner, the hamza above) or only Arabic (ة ى ي ك) writes, a few function
+//! words, and Arabic's article "ال" decide.
 const std = @import("std");
 const assert = std.debug.assert;
 const script = @import("script.zig");

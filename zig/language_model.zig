@@ -1,4 +1,4 @@
-//! The character n-gram model of the languages written in the Latin and Cyrillic alphabets: a
+//! The character n-gram model of the languages written in the Latin, Cyrillic and Arabic alphabets: a
 //! naive Bayes classifier over the 1- to 4-grams of each word (padded with a space on both sides)
 //! and over whole words, trained by scripts/train_language_model.py and embedded as
 //! `language_model.bin`. The Han table (Chinese against Japanese) reads runs of Han characters as
@@ -71,6 +71,7 @@ fn isLetter(alphabet: Alphabet, codepoint: u21) bool {
         .latin => .latin,
         .cyrillic => .cyrillic,
         .han => .han,
+        .arabic => .arabic,
     };
     return script.classify(codepoint) == wanted;
 }
@@ -120,17 +121,17 @@ inline fn lowercaseCyrillic(codepoint: u21) u21 {
 }
 
 /// `lowercase` of a letter of `alphabet`: the switch runs through its ranges in order, and
-/// Cyrillic letters fall to its last cases, Han to none (no case).
+/// Cyrillic letters fall to its last cases, Han and Arabic to none (no case).
 inline fn lowercaseLetter(comptime alphabet: Alphabet, codepoint: u21) u21 {
     return switch (alphabet) {
         .latin => lowercase(codepoint),
         .cyrillic => lowercaseCyrillic(codepoint),
-        .han => codepoint,
+        .han, .arabic => codepoint,
     };
 }
 
 test "lowercaseLetter agrees with lowercase on every letter of its alphabet" {
-    inline for (.{ Alphabet.latin, Alphabet.cyrillic, Alphabet.han }) |alphabet| {
+    inline for (.{ Alphabet.latin, Alphabet.cyrillic, Alphabet.han, Alphabet.arabic }) |alphabet| {
         var codepoint: u21 = 0;
         while (codepoint <= 0x10FFFF) : (codepoint += 1) {
             if (codepoint >= 0xD800 and codepoint <= 0xDFFF) continue;
@@ -359,7 +360,7 @@ test "decisive: the leader's margin over the runner-up, as rank computes it" {
     var prng = std.Random.DefaultPrng.init(0xdec1);
     const random = prng.random();
     const margin = decisive_margin_nats * cost_per_nat;
-    inline for (.{ Alphabet.latin, Alphabet.cyrillic, Alphabet.han }) |alphabet| {
+    inline for (.{ Alphabet.latin, Alphabet.cyrillic, Alphabet.han, Alphabet.arabic }) |alphabet| {
         for (0..20_000) |_| {
             var state: WordState(alphabet) = .{};
             var totals: [tables[@backingInt(alphabet)].lanes]u32 = undefined;
