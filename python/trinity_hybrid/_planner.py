@@ -318,13 +318,17 @@ class Plan:
             if delta.done:
                 attempt.done = True
             if not delta.started:
+                # With n > 1 each choice ends on its own: its finish reason is a chunk of its own.
+                if delta.finish_reason is not None and attempt.started and (self.request.n or 1) > 1:
+                    yield Emit(StreamChunk("", attempt.provider, finish_reason=delta.finish_reason, index=delta.index))
                 continue
             if not attempt.started:
                 attempt.started = True
                 self.winner = attempt
                 yield from self._give_up_others(attempt)
-            yield Emit(StreamChunk(delta.text, attempt.provider, tool_calls=delta.tool_calls,
-                                   reasoning=delta.reasoning, index=delta.index, logprobs=delta.logprobs))  # fmt: skip
+            yield Emit(StreamChunk(delta.text, attempt.provider, finish_reason=delta.finish_reason,
+                                   tool_calls=delta.tool_calls, reasoning=delta.reasoning, index=delta.index,
+                                   logprobs=delta.logprobs))  # fmt: skip
         if attempt.done:
             return self._on_stream_end(attempt)
         return None

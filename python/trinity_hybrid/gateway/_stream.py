@@ -30,7 +30,7 @@ class ChatStream:
     """One stream's events. ``opening`` once, ``chunk`` per chunk, then ``closing`` (the last,
     ``done`` chunk) or ``error``."""
 
-    __slots__ = ("_choices", "_text_head", "created", "identifier", "include_usage", "model")
+    __slots__ = ("_choices", "_finished", "_reasons", "_text_head", "created", "identifier", "include_usage", "model")
 
     def __init__(self, model: str, include_usage: bool) -> None:
         self.identifier = completion_id()
@@ -38,6 +38,8 @@ class ChatStream:
         self.model = model
         self.include_usage = include_usage
         self._choices = {0}  # the choices opened (their role sent); the opening chunk opens choice 0
+        self._finished: set[int] = set()  # the choices closed with their own finish reason (n > 1)
+        self._reasons: dict[int, str] = {}  # finish reasons that came with a choice's last piece
         self._text_head = (
             f'data: {{"id":{_string(self.identifier)},"object":"chat.completion.chunk","created":{self.created},'
             f'"model":{_string(model)},"system_fingerprint":null,"choices":[{{"index":0,"delta":{{"content":'
@@ -49,7 +51,7 @@ class ChatStream:
     def chunk(self, chunk: StreamChunk) -> bytes:
         if chunk.index == 0 and not chunk.tool_calls and not chunk.reasoning and chunk.logprobs is None:
             if not chunk.text:
-                return b""
+                return b"" if chunk.finish_reason is None else self._finish(chunk)
             return self._text_head + _string(chunk.text).encode() + b'},"logprobs":null,"finish_reason":null}]}\n\n'
         delta: dict[str, Any] = {}
         if chunk.index not in self._choices:
@@ -62,17 +64,31 @@ class ChatStream:
         if chunk.tool_calls:
             delta["tool_calls"] = [tool_call_delta_json(piece) for piece in chunk.tool_calls]
         logprobs = None if chunk.logprobs is None else dict(chunk.logprobs)
+        if chunk.finish_reason is not None:
+            if not delta and logprobs is None:
+                return self._finish(chunk)
+            self._reasons[chunk.index] = chunk.finish_reason
         return self._event(delta, index=chunk.index, logprobs=logprobs)
 
     def closing(self, last: StreamChunk) -> bytes:
-        """Each choice's closing chunk, the usage chunk if asked for, and ``[DONE]``. The
-        library's stream carries one finish reason (the last the provider sent), so with n > 1
-        every choice closes with it."""
+        """The closing chunk of each choice not closed yet, the usage chunk if asked for, and
+        ``[DONE]``. With n > 1 a choice's own finish reason came as a chunk of its own when it
+        ended (``_finish``); any other closes with the stream's last one."""
         finish_reason = last.finish_reason or "stop"
-        events = b"".join(self._event({}, finish_reason, index=index) for index in sorted(self._choices))
+        events = b"".join(self._event({}, self._reasons.get(index, finish_reason), index=index)
+                          for index in sorted(self._choices - self._finished))  # fmt: skip
         if self.include_usage and last.usage is not None:
             events += stream_chunk(self.identifier, self.created, self.model, None, usage=last.usage)
         return events + DONE_EVENT
+
+    def _finish(self, chunk: StreamChunk) -> bytes:
+        """A choice's own end (n > 1): its closing chunk, sent once."""
+        if chunk.index in self._finished:
+            return b""
+        self._finished.add(chunk.index)
+        delta: dict[str, Any] = {} if chunk.index in self._choices else {"role": "assistant"}
+        self._choices.add(chunk.index)
+        return self._event(delta, chunk.finish_reason, index=chunk.index)
 
     def error(self, error: ApiError) -> bytes:
         """An error after the stream began: OpenAI sends its error object as one more event."""
