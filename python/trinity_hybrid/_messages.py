@@ -27,6 +27,8 @@ __all__ = [
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
 ROLES: tuple[str, ...] = ("system", "developer", "user", "assistant", "tool")
+# How a failed tool's result reads where a wire format cannot flag it (``Message.result_text``).
+TOOL_ERROR_PREFIX = "Error: "
 # A tuple, not a set: a role that is no string (a list, from a fuzzed body) must compare, not hash.
 _PLAIN_ROLES = ("system", "developer", "user", "assistant")
 
@@ -70,13 +72,15 @@ class ToolCall:
 class Message:
     """One chat message. ``content`` is a string for plain text (the common case, kept as it
     came) or a tuple of parts; an assistant message may have ``tool_calls`` and no content; a
-    tool message answers the call ``tool_call_id``."""
+    tool message answers the call ``tool_call_id``, and ``is_error`` says the tool failed
+    (Anthropic's ``tool_result`` flag; OpenAI's tool messages have none)."""
 
     role: Role
     content: str | tuple[Part, ...]
     name: str | None = None
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
+    is_error: bool = False
 
     @property
     def text(self) -> str:
@@ -84,6 +88,12 @@ class Message:
         if type(self.content) is str:
             return self.content
         return "\n".join(part.text for part in self.content if type(part) is TextPart)  # type: ignore[union-attr]
+
+    @property
+    def result_text(self) -> str:
+        """A tool result's text for a wire format with no error flag (OpenAI-compatible,
+        Cohere): the text, prefixed ``Error: `` when the result reports the tool's failure."""
+        return TOOL_ERROR_PREFIX + self.text if self.is_error else self.text
 
     @property
     def images(self) -> tuple[ImagePart, ...]:
@@ -176,7 +186,10 @@ def _message(position: int, item: object) -> Message:
         call_id = item.get("tool_call_id")
         if not isinstance(call_id, str) or not call_id:
             raise invalid("messages", f"{where}: a tool message needs tool_call_id")
-        return Message("tool", _content(content, where, role), None, (), call_id)
+        is_error = item.get("is_error", False)
+        if not isinstance(is_error, bool):
+            raise invalid("messages", f"{where}.is_error must be a boolean")
+        return Message("tool", _content(content, where, role), None, (), call_id, is_error)
     if type(content) is str:
         return Message(role, content, name)
     return Message(role, _content(content, where, role), name)

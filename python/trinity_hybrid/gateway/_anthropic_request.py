@@ -21,8 +21,10 @@ Accepted and not carried, since no provider in the chain can be asked for them i
 ``thinking`` and ``output_config.effort`` (a provider's reasoning still comes back, as thinking
 blocks); in earlier assistant turns, ``thinking`` / ``redacted_thinking`` blocks (a provider's
 own reasoning, which no other provider can read); and the hints on how Anthropic itself serves
-a request (``cache_control``, ``service_tier``, ``speed``, ``inference_geo``). A ``tool_result``'s ``is_error`` is not carried either: the request
-model's tool messages have no such flag. Anything else unknown is a 400, as Anthropic answers.
+a request (``cache_control``, ``service_tier``, ``speed``, ``inference_geo``). A
+``tool_result``'s ``is_error`` is carried (``Message.is_error``): to Anthropic as the flag, to
+other formats by the rule of ``Message.result_text``. Anything else unknown is a 400, as
+Anthropic answers.
 """
 
 from __future__ import annotations
@@ -339,7 +341,10 @@ def _tool_result(block: dict[str, Any], at: str, called: set[str]) -> dict[str, 
     is_error = block.get("is_error")
     if is_error is not None and not isinstance(is_error, bool):
         raise bad_request(f"{at}.is_error: must be a boolean", param="messages")
-    return {"role": "tool", "tool_call_id": identifier, "content": content}
+    result = {"role": "tool", "tool_call_id": identifier, "content": content}
+    if is_error:
+        result["is_error"] = True
+    return result
 
 
 def _shown(block: object) -> str:

@@ -151,6 +151,8 @@ def _blocks(endpoint: Endpoint, message: Message, position: int) -> list[dict[st
         result: dict[str, Any] = {"type": "tool_result", "tool_use_id": tool_use_id(message.tool_call_id)}
         if message.text:
             result["content"] = message.text
+        if message.is_error:
+            result["is_error"] = True
         return [result]
     blocks: list[dict[str, Any]] = []
     if type(message.content) is str:

@@ -183,7 +183,7 @@ def _system_images(request: ChatRequest) -> bool:
 
 def _message(message: Message) -> dict[str, Any]:
     if message.role == "tool":
-        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.text}
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.result_text}
     role = "system" if message.role == "developer" else message.role
     if message.tool_calls:
         calls = [

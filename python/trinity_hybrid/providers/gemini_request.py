@@ -121,7 +121,9 @@ def contents(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
 def _parts(message: Message, names: dict[str, str], where: str) -> list[dict[str, Any]]:
     if message.role == "tool":
         call_id = message.tool_call_id or ""
-        response = {"id": call_id, "name": names.get(call_id, ""), "response": _tool_output(message.text)}
+        # A failed tool's result goes under "error", the key Gemini documents for it.
+        output = {"error": message.text} if message.is_error else _tool_output(message.text)
+        response = {"id": call_id, "name": names.get(call_id, ""), "response": output}
         return [{"functionResponse": response}]
     parts: list[dict[str, Any]] = []
     if isinstance(message.content, str):

@@ -66,6 +66,8 @@ def message_json(message: Message, rename: Callable[[str], str] | None) -> dict[
         ]
     if message.tool_call_id is not None:
         item["tool_call_id"] = rename(message.tool_call_id) if rename else message.tool_call_id
+        if message.is_error:  # OpenAI's tool messages have no error flag: the rule of result_text
+            item["content"] = message.result_text
     return item
 
 
