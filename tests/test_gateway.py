@@ -128,8 +128,12 @@ def test_model_forces_a_provider() -> None:
             assert raw.headers["x-trinity-provider"] == "anthropic"
             assert raw.parse().choices[0].message.content == f"echo: {PROMPT}"
         assert len(anthropic.requests) == 2 and groq.requests == []
+        # Any model of an available provider is routable; an unknown provider is not.
+        named = sdk.chat.completions.create(model="anthropic/some-other-model", messages=MESSAGES)
+        assert named.model == "anthropic/some-other-model"
+        assert anthropic.requests[-1].json["model"] == "some-other-model"
         with pytest.raises(openai.NotFoundError) as raised:
-            sdk.chat.completions.create(model="anthropic/some-other-model", messages=MESSAGES)
+            sdk.chat.completions.create(model="acme/some-other-model", messages=MESSAGES)
         assert raised.value.code == "model_not_found"
         listed = [model.id for model in sdk.models.list()]
         assert listed[0] == "auto"

@@ -93,9 +93,9 @@ def _flag(value: object) -> bool:
 
 Check = tuple[Callable[[object], bool], str]
 
-# [virtual_keys] (gateway keys, budgets, limits: gateway/_key_definitions.py) and [request_log]
-# (gateway/_request_log.py) are checked by the gateway.
-GATEWAY_TABLES = frozenset({"virtual_keys", "request_log"})
+# [virtual_keys] (gateway keys, budgets, limits: gateway/_key_definitions.py), [request_log]
+# (gateway/_request_log.py) and [models] (aliases: gateway/_models.py) are checked by the gateway.
+GATEWAY_TABLES = frozenset({"virtual_keys", "request_log", "models"})
 
 TOP_LEVEL: dict[str, Check] = {
     "strategy": (_text, "a strategy name"),

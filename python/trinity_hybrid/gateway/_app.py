@@ -47,8 +47,9 @@ from ._chat import ChatService
 from ._embeddings_api import EMBEDDINGS_PATH
 from ._errors import ApiError, api_error_for
 from ._metrics import GatewayMetrics
-from ._models import served_models
+from ._models import ServedModels, served_models
 from ._observe import EXCHANGE, Exchange, Observer
+from ._request_headers import routed
 from ._request_log import REQUEST_ID_HEADER
 from ._responses_api import ResponseStream, response_document
 from ._responses_request import RESPONSES_PATH, parse_responses_request
@@ -94,6 +95,7 @@ class Gateway:
         body_bytes_max: int,
         chat: ChatService | None = None,
         observer: Observer | None = None,
+        models: ServedModels | None = None,
     ) -> None:
         self.node = node
         self.authenticator = authenticator
@@ -102,7 +104,7 @@ class Gateway:
         self.metrics = GatewayMetrics(node)
         self.observer = observer or Observer.from_env({}, {}, node)
         self.metrics.add_collector(self.observer.log.prometheus_collector())
-        self.models = served_models(node)
+        self.models = models if models is not None else served_models(node)
         self._embedding_models = _embeddings_api.embedding_models(node, self.models)
         self._model_ids = {provider: name for name, provider in self.models.items() if provider and "/" in name}
         self.routes: dict[tuple[str, str], Callable[[Scope, Receive, Send], Awaitable[None]]] = {
@@ -193,6 +195,7 @@ class Gateway:
         # read_body and chat.complete awaited here, not through _body and _complete: a coroutine
         # less each on every request.
         params = api.parse(await read_body(scope, receive, self.body_bytes_max), self.models, self.node.strategy_names)
+        params = routed(params, self.models, scope, self.node.strategy_names)
         stream = params.stream
         exchange.requested(params.model, stream=stream)
         call = self.chat.start(params)
@@ -205,7 +208,7 @@ class Gateway:
         except TrinityError:
             self._record_attempts_failed(call, exchange)
             raise
-        model_id = self._model_id(response.provider)
+        model_id = self._model_id(response.provider, params.targets)
         exchange.answered(response, model_id, cache_hit=response.cached if call.options.cache_key is not None else None)
         body = api.document(model_id, response, params)
         duration_s = time.perf_counter() - started_s
@@ -263,7 +266,7 @@ class Gateway:
         first_byte_s = time.perf_counter()
         overhead_s = waited_from_s - started_s  # a stream's overhead: everything before the first upstream wait
         attempts_count = len(first.attempts) if first.done else len(call.attempts) + 1
-        model_id = self._model_id(first.provider)
+        model_id = self._model_id(first.provider, params.targets)
         events, endpoint = api.stream(model_id, params), api.endpoint
         await send(
             {
@@ -318,7 +321,10 @@ class Gateway:
         if exchange is not None:
             exchange.failed(call.attempts)
 
-    def _model_id(self, provider: str) -> str:
+    def _model_id(self, provider: str, targets: tuple[tuple[str, str | None], ...] | None = None) -> str:
+        for named, model in targets or ():  # the model the request named for this provider
+            if named == provider and model is not None:
+                return f"{provider}/{model}"
         known = self._model_ids.get(provider)
         return known if known is not None else f"{provider}/{self.node.provider_info(provider)['model']}"
 
@@ -427,7 +433,8 @@ def create_app(
     node = node or TrinityHybridNode.from_env(source)
     document = load_config(source["TRINITY_CONFIG"]) if source.get("TRINITY_CONFIG", "").strip() else {}
     observer = Observer.from_env(source, document, node)
-    return Gateway(node, Authenticator.from_env(source), body_bytes_max, chat, observer)
+    models = served_models(node, document)
+    return Gateway(node, Authenticator.from_env(source), body_bytes_max, chat, observer, models)
 
 
 def app_from_env() -> Gateway:

@@ -14,6 +14,7 @@ This is the seam for what wraps a call later: wrap or subclass ``ChatService`` a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator
@@ -31,7 +32,7 @@ from .._exceptions import TransientError
 from .._http import LOCAL_MOUNT, POOL_LIMITS
 from .._plan_steps import AttemptRun, Event, Replied, TransportFailed
 from .._planner import Plan
-from .._results import Response, StreamChunk, Timeouts
+from .._results import TIMEOUTS_DEFAULT, Response, StreamChunk, Timeouts
 from ._upstream import UpstreamError, UpstreamPool, UpstreamTimeout
 
 if TYPE_CHECKING:
@@ -54,9 +55,19 @@ class ChatService:
     def start(self, params: ChatParams) -> Plan:
         """Routes the request; raises ``InvalidInputError`` or ``NoProviderAvailable`` before
         any provider is called."""
+        targets = params.targets
+        if targets is not None and params.rules_fallback:
+            # provider/model (or an alias with fallback = "rules"): the rules' chain for this
+            # prompt follows, without the providers already named.
+            named = {provider for provider, _ in targets}
+            chain = self.node.route(params.request.text, params.quality, None, params.strategy).providers
+            targets = (*targets, *((provider, None) for provider in chain if provider not in named))
+        timeout = None
+        if params.timeout_s is not None:
+            timeout = dataclasses.replace(self.node.timeouts or TIMEOUTS_DEFAULT, total_s=params.timeout_s)
         return self.node.plan(
             params.request, quality=params.quality, force_provider=params.force_provider, strategy=params.strategy,
-            cache=params.cache,
+            cache=params.cache, targets=targets, timeout=timeout,
         )  # fmt: skip
 
     async def complete(self, plan: Plan) -> Response:

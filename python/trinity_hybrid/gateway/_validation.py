@@ -17,6 +17,7 @@ from .._exceptions import InvalidInputError
 from .._messages import json_type
 from .._request import ChatRequest
 from ._errors import ApiError, bad_request
+from ._models import ServedModels
 
 __all__ = [
     "ChatParams",
@@ -29,6 +30,7 @@ __all__ = [
 ]
 
 GOAL_CHARS_MAX = 20_000
+MODEL_SHOWN_CHARS_MAX = 100  # of an unknown model's name, quoted in the 404
 
 
 # The gateway's own fields of a chat body, beside OpenAI's: how to route, and the cache.
@@ -49,6 +51,13 @@ class ChatParams:
     # The response cache, per request (the library's ``cache`` argument): True, "always" (also
     # with temperature > 0), False, or None for what the gateway's configuration says.
     cache: bool | str | None = None
+    # The chain the request names (``_models.ModelRoute``: ``provider/model``, an alias, or the
+    # ``x-trinity-providers`` header), as (provider, model or None); None: the rules' chain.
+    # ``rules_fallback``: the rules' chain's other providers follow the targets.
+    targets: tuple[tuple[str, str | None], ...] | None = None
+    rules_fallback: bool = False
+    # ``x-trinity-timeout-s``: the whole call's bound in seconds (None: the gateway's timeouts).
+    timeout_s: float | None = None
 
     @property
     def stream(self) -> bool:
@@ -93,12 +102,16 @@ def parse_chat(body: bytes, models: dict[str, str | None], strategies: tuple[str
 
 
 def served_model(document: dict[str, Any], models: dict[str, str | None]) -> str:
-    """The body's ``model``, one of those the gateway serves (else a 404 naming the list)."""
+    """The body's ``model``, one of those the gateway serves (else a 404 naming the list).
+    With ``_models.ServedModels`` (the gateway's), ``<provider>/<any model>`` is served too;
+    what a name routes to is ``models.route(name)``."""
     model: str = _required(document, "model", str)
     if model not in models:
+        names = models.names() if isinstance(models, ServedModels) else [name for name in models if name]
+        shown = model if len(model) <= MODEL_SHOWN_CHARS_MAX else model[:MODEL_SHOWN_CHARS_MAX] + "..."
         raise ApiError(
             404,
-            f"the model {model!r} does not exist here; GET /v1/models lists the served models",
+            f"the model {shown!r} does not exist here; routable: {', '.join(names)} (GET /v1/models)",
             "invalid_request_error",
             "model",
             "model_not_found",
