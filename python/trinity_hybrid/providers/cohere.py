@@ -16,7 +16,9 @@ tool_call_id, content}``. Images (``image_url`` content parts, ``data:`` or web 
 Cohere's vision models only (a model name with ``vision``: ``command-a-vision-*``,
 ``c4ai-aya-vision-*``), in user messages; other models, and images in system messages, skip
 Cohere. ``response_format`` is
-``{type: json_object, json_schema?}``.
+``{type: json_object, json_schema?}``. Tool parameters and the response format's schema are
+translated to the subset of JSON Schema Cohere takes, or refused with the reason before any
+call (``cohere_schema``).
 
 In answers, ``message.tool_calls`` are the tool calls and ``tool_plan`` (the model's plan
 before it calls tools, not its answer) is the reasoning; ``TOOL_CALL`` is ``tool_calls``. A
@@ -33,13 +35,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .._exceptions import ProviderError, TransientError
+from .._exceptions import ClientRequestError, ProviderError, TransientError
 from .._request import TextPart, Tool
 from . import _json
 from ._errors import malformed, provider_error, read_error_body, scrub
 from ._features import DROPPED_BY_RULE, first_missing, parameters
 from ._retry_after import lower_headers, retry_after_s
 from ._types import ChatRequest, Completion, Endpoint, HttpRequest, Message, StreamDelta, ToolCall, ToolCallDelta, Usage
+from .cohere_schema import FIELDS_MAX, CohereSchemaError, cohere_schema, fields_count
 
 __all__ = ["WIRE_FORMAT", "CohereStreamParser", "CohereWireFormat"]
 
@@ -79,17 +82,12 @@ class CohereWireFormat:
             "messages": [_message(m) for m in request.messages],
             "stream": request.stream,
         }
-        if request.tools:
-            body["tools"] = [_tool(tool) for tool in request.tools]
-            if all(tool.strict for tool in request.tools):
-                body["strict_tools"] = True
+        try:
+            body.update(_schemas(request))
+        except CohereSchemaError as error:
+            raise ClientRequestError(f"Cohere cannot take {error}", provider=endpoint.provider) from None
         if request.tool_choice is not None and request.tool_choice.mode in _TOOL_CHOICES:
             body["tool_choice"] = _TOOL_CHOICES[request.tool_choice.mode]
-        if request.response_format is not None:
-            response_format: dict[str, Any] = {"type": "json_object"}
-            if request.response_format.schema is not None:
-                response_format["json_schema"] = request.response_format.schema
-            body["response_format"] = response_format
         if request.max_tokens is not None:
             body["max_tokens"] = request.max_tokens
         if request.temperature is not None:
@@ -208,11 +206,40 @@ def _message(message: Message) -> dict[str, Any]:
     return {"role": role, "content": parts}
 
 
-def _tool(tool: Tool) -> dict[str, Any]:
+def _schemas(request: ChatRequest) -> dict[str, Any]:
+    """``tools`` (``strict_tools`` when every tool is strict) and ``response_format``, their
+    schemas translated by ``cohere_schema``; raises ``CohereSchemaError``."""
+    fields: dict[str, Any] = {}
+    if request.tools:
+        strict = all(tool.strict for tool in request.tools)
+        fields["tools"] = [_tool(tool, index, strict) for index, tool in enumerate(request.tools)]
+        if strict:
+            fields["strict_tools"] = True
+            count = sum(fields_count(tool["function"]["parameters"]) for tool in fields["tools"])
+            if count > FIELDS_MAX:
+                raise CohereSchemaError(f"tools: {count} fields with strict tools (Cohere takes {FIELDS_MAX} in all)")
+    if request.response_format is not None:
+        response_format: dict[str, Any] = {"type": "json_object"}
+        schema = request.response_format.schema
+        if schema is not None:
+            response_format["json_schema"] = cohere_schema(schema, "response_format.json_schema.schema",
+                                                           structured=True)  # fmt: skip
+        fields["response_format"] = response_format
+    return fields
+
+
+def _tool(tool: Tool, index: int, strict: bool) -> dict[str, Any]:
+    where = f"tools[{index}].function.parameters"
     function: dict[str, Any] = {"name": tool.name}
     if tool.description:
         function["description"] = tool.description
-    function["parameters"] = tool.parameters if tool.parameters is not None else {"type": "object", "properties": {}}
+    if tool.parameters is None:
+        parameters: dict[str, Any] = {"type": "object", "properties": {}}
+    else:
+        parameters = cohere_schema(tool.parameters, where, structured=strict)
+    if strict and not parameters.get("required"):
+        raise CohereSchemaError(f"{where}: a strict tool needs at least one required parameter at Cohere")
+    function["parameters"] = parameters
     return {"type": "function", "function": function}
 
 
