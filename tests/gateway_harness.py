@@ -26,8 +26,10 @@ STARTUP_TIMEOUT_S = 15.0
 
 
 def provider_environment(**servers: Any) -> dict[str, str]:
-    """`<PROVIDER>_API_KEY` and `<PROVIDER>_BASE_URL` for name=server pairs."""
-    environment: dict[str, str] = {}
+    """`<PROVIDER>_API_KEY` and `<PROVIDER>_BASE_URL` for name=server pairs, and no
+    same-provider retries: the tests script one fault per request to show the fallback (a test of
+    retries sets `TRINITY_RETRIES` itself)."""
+    environment: dict[str, str] = {"TRINITY_RETRIES": "0"}
     for provider, server in servers.items():
         variable = provider.upper()
         environment[f"{variable}_API_KEY" if provider != "kimi" else "KIMI_K2_API_KEY"] = server.api_key

@@ -25,7 +25,8 @@ from trinity_hybrid.providers import ChatRequest
 
 
 def node_for(*, namespace: str | None = None, redis_url: str | None = None, **servers: OpenAIServer) -> TrinityHybridNode:
-    environment = {"DEFAULT_LLM_PROVIDER": next(iter(servers))}
+    # One scripted fault per request shows the fallback; same-provider retries: test_retries.py.
+    environment = {"DEFAULT_LLM_PROVIDER": next(iter(servers)), "TRINITY_RETRIES": "0"}
     for provider, server in servers.items():
         environment[f"{provider.upper()}_API_KEY"] = server.api_key
         environment[f"{provider.upper()}_BASE_URL"] = server.base_url

@@ -27,7 +27,8 @@ def server() -> Iterator[EmbeddingServer]:
 def node_for(server: EmbeddingServer, *providers: str, **variables: str) -> TrinityHybridNode:
     bases = {"openai": server.origin + "/v1", "google": server.origin, "cohere": server.origin,
              "groq": server.origin + "/v1"}  # fmt: skip
-    environment = {**variables}
+    # One scripted fault per request shows the fallback; same-provider retries: test_retries.py.
+    environment = {"TRINITY_RETRIES": "0", **variables}
     for provider in providers:
         environment[f"{provider.upper()}_API_KEY"] = server.api_key
         environment[f"{provider.upper()}_BASE_URL"] = bases[provider]

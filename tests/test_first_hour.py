@@ -62,6 +62,7 @@ def test_ainfer_streams_with_async_for_directly(openai_server: OpenAIServer) -> 
         ("TRINITY_CACHE_TTL_S", "soon"),
         ("TRINITY_CACHE_ENTRIES_MAX", "0"),
         ("TRINITY_MAX_BODY_BYTES", "abc"),
+        ("TRINITY_RETRIES", "-1"),
         ("TRINITY_CACHE", "disk"),
         ("TRINITY_STRATEGY", "fastest"),
         ("DEFAULT_LLM_PROVIDER", "gpt"),

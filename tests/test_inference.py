@@ -22,7 +22,8 @@ from trinity_hybrid import (
 
 def node_for(**servers: object) -> TrinityHybridNode:
     """A node whose providers point at loopback servers: name=server pairs."""
-    environment: dict[str, str] = {}
+    # One scripted fault per request shows the fallback; same-provider retries: test_retries.py.
+    environment: dict[str, str] = {"TRINITY_RETRIES": "0"}
     for provider, server in servers.items():
         variable = provider.upper()
         environment[f"{variable}_API_KEY" if provider != "kimi" else "KIMI_K2_API_KEY"] = server.api_key  # type: ignore[attr-defined]

@@ -10,7 +10,8 @@ from trinity_hybrid import AllProvidersFailed, InvalidInputError, NoProviderAvai
 
 
 def node_for(**servers: OpenAIServer) -> TrinityHybridNode:
-    environment: dict[str, str] = {}
+    # One scripted fault per request shows the fallback; same-provider retries: test_retries.py.
+    environment: dict[str, str] = {"TRINITY_RETRIES": "0"}
     for provider, server in servers.items():
         environment[f"{provider.upper()}_API_KEY"] = server.api_key
         environment[f"{provider.upper()}_BASE_URL"] = server.base_url

@@ -44,6 +44,7 @@ def test_a_fallback_through_real_providers_is_logged_and_traced(tmp_path: Path, 
         "GROQ_API_KEY": WRONG_KEY, "OPENAI_API_KEY": OPENAI_KEY, "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
         "TRINITY_REQUEST_LOG_SQLITE": str(tmp_path / "requests.db"), "TRINITY_REQUEST_LOG_STDOUT": "0",
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{receiver.port}",
+        "TRINITY_RETRIES": "0",  # one 503 shows the fallback; same-provider retries: test_retries.py
     }  # fmt: skip
     with (
         OpenAIServer(api_key=GROQ_KEY) as groq,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -25,6 +27,7 @@ from trinity_hybrid import (
 )
 from trinity_hybrid._drive_async import AsyncAttempts, complete_async, drive_async
 from trinity_hybrid._drive_sync import SyncAttempts, drive_sync
+from trinity_hybrid._plan_retry import RetryPolicy
 from trinity_hybrid._plan_steps import (
     AttemptRun,
     CacheAnswer,
@@ -85,8 +88,19 @@ def stream_events(attempt: AttemptRun, text: str) -> list[StreamEvent]:
     return [StreamEvent(attempt, "message", item) for item in data]
 
 
-# What a scripted provider does with an attempt.
-OUTCOMES = ("ok", "500", "429", "reset", "400", "broken_stream")
+# What a scripted provider does with an attempt. "429_short": a Retry-After of 5 ms, which a
+# same-provider retry waits out; "429" says 1 s, longer than the tests' backoff_max_s.
+OUTCOMES = ("ok", "500", "429", "429_short", "reset", "400", "broken_stream")
+# A provider's outcome: one for every attempt, or a list consumed one per attempt (the last one
+# repeats), for a provider that fails and then answers its retry.
+Outcomes = dict[str, "str | list[str]"]
+
+
+def next_outcome(outcomes: Outcomes, provider: str) -> str:
+    outcome = outcomes.get(provider, "ok")
+    if isinstance(outcome, list):
+        return outcome.pop(0) if len(outcome) > 1 else outcome[0]
+    return outcome
 
 
 def scripted_events(attempt: AttemptRun, outcome: str) -> list[Any]:
@@ -96,7 +110,9 @@ def scripted_events(attempt: AttemptRun, outcome: str) -> list[Any]:
     if outcome == "context":
         body = error_body(400, "This model's maximum context length is 10 tokens", "context_length_exceeded")
         return [Replied(attempt, 400, {}, body)]
-    if outcome in ("500", "429", "400"):
+    if outcome == "429_short":
+        return [Replied(attempt, 429, {"retry-after-ms": "5"}, error_body(429, "slow down"))]
+    if outcome in ("500", "429", "400", "401"):
         status = int(outcome)
         return [Replied(attempt, status, {"retry-after": "1"} if status == 429 else {}, error_body(status, "no"))]
     text = f"answer from {attempt.provider}"
@@ -111,9 +127,10 @@ def scripted_events(attempt: AttemptRun, outcome: str) -> list[Any]:
 
 class Script:
     """Runs a plan by hand: every sent attempt answers with its provider's scripted outcome,
-    attempts in the order they were sent; a wait with a deadline and nothing pending times out."""
+    attempts in the order they were sent; a wait with a deadline and nothing pending times out
+    (at once, or with ``real_time`` once the plan's clock has reached the deadline)."""
 
-    def __init__(self, outcomes: dict[str, str]) -> None:
+    def __init__(self, outcomes: Outcomes) -> None:
         self.outcomes = outcomes
         self.sent: list[str] = []
         self.closed: list[str] = []
@@ -123,7 +140,8 @@ class Script:
         self.cache_asked: list[str] = []
         self.cache_stored: list[tuple[str, dict[str, Any]]] = []
 
-    def run(self, plan: Plan, cache_answer: dict[str, Any] | None = None, *, hold: tuple[str, ...] = ()) -> Any:
+    def run(self, plan: Plan, cache_answer: dict[str, Any] | None = None, *, hold: tuple[str, ...] = (),
+            real_time: bool = False) -> Any:  # fmt: skip
         """The plan's end: its result, or its error (returned, not raised). Attempts of the
         providers in ``hold`` stay silent until a wait times out (a slow provider)."""
         steps = plan.run()
@@ -134,7 +152,7 @@ class Script:
             event = None
             if isinstance(action, Send):
                 self.sent.append(action.attempt.provider)
-                outcome = self.outcomes.get(action.attempt.provider, "ok")
+                outcome = next_outcome(self.outcomes, action.attempt.provider)
                 (held if action.attempt.provider in hold else self.pending).extend(
                     scripted_events(action.attempt, outcome)
                 )
@@ -143,6 +161,8 @@ class Script:
                 if self.pending:
                     event = self.pending.pop(0)
                 elif action.deadline_s is not None:
+                    if real_time:
+                        time.sleep(max(0.0, action.deadline_s - plan.clock()))
                     event = TimedOut()
                 else:
                     self.pending, held = held, []
@@ -188,7 +208,7 @@ def test_the_head_of_the_chain_answers() -> None:
 @pytest.mark.parametrize("failure", ["500", "429", "reset"])
 def test_a_transient_failure_moves_to_the_next_provider(failure: str) -> None:
     node = new_node()
-    plan = node.plan("Hello")
+    plan = node.plan("Hello", retries=0)  # same-provider retries: tests/test_retries.py
     first, second = plan.route.providers[:2]
     result = Script({first: failure}).run(plan)
     assert result.provider == second
@@ -208,7 +228,7 @@ def test_a_rejected_request_ends_the_call() -> None:
 
 def test_every_provider_failing_raises_with_every_attempt() -> None:
     node = new_node()
-    plan = node.plan("Hello")
+    plan = node.plan("Hello", retries=0)
     error = Script(dict.fromkeys(REMOTE, "500")).run(plan)
     assert isinstance(error, AllProvidersFailed)
     assert outcomes_of(error.attempts) == [(provider, "failure") for provider in plan.route.providers]
@@ -230,7 +250,7 @@ def test_an_open_breaker_is_skipped_and_said() -> None:
 
 def test_a_forced_provider_fails_as_itself() -> None:
     node = new_node()
-    plan = node.plan("Hello", force_provider="openai")
+    plan = node.plan("Hello", force_provider="openai", retries=0)
     script = Script({"openai": "500"})
     error = script.run(plan)
     assert type(error).__name__ == "TransientError"
@@ -310,26 +330,39 @@ def test_a_feature_no_provider_carries_is_the_callers_error() -> None:
 # The drivers agree.
 
 
-def sync_events(outcomes: dict[str, str]) -> Any:
+def sync_events(outcomes: Outcomes) -> Any:
     def events(attempt: AttemptRun) -> Iterator[Any]:
-        yield from scripted_events(attempt, outcomes.get(attempt.provider, "ok"))
+        yield from scripted_events(attempt, next_outcome(outcomes, attempt.provider))
 
     return events
 
 
-def async_events(outcomes: dict[str, str]) -> Any:
+def async_events(outcomes: Outcomes) -> Any:
     async def events(attempt: AttemptRun) -> AsyncIterator[Any]:
-        for event in scripted_events(attempt, outcomes.get(attempt.provider, "ok")):
+        for event in scripted_events(attempt, next_outcome(outcomes, attempt.provider)):
             yield event
 
     return events
 
 
-def through_sync(outcomes: dict[str, str], stream: bool) -> list[tuple[str, str]]:
-    node = new_node()
-    plan = node.plan("Hello", stream=stream)
+# Retries in the drivers' tests: one, after at most 2 ms; a 429's Retry-After of 1 s is too long
+# to wait for, its 5 ms one is waited out (the breaker holds the provider that long).
+DRIVER_RETRIES = RetryPolicy(attempts=1, backoff_base_s=0.001, backoff_max_s=0.5)
+
+
+def driven_plan(outcomes: Outcomes, stream: bool) -> tuple[Plan, Outcomes]:
+    """A plan with seeded retries, and a copy of ``outcomes`` for its attempts to consume."""
+    plan = new_node().plan("Hello", stream=stream, retries=DRIVER_RETRIES)
+    plan.random = random.Random(7)
+    return plan, {provider: list(outcome) if isinstance(outcome, list) else outcome
+                  for provider, outcome in outcomes.items()}  # fmt: skip
+
+
+def through_sync(outcomes: Outcomes, stream: bool) -> list[tuple[str, str]]:
+    plan, outcomes = driven_plan(outcomes, stream)
     try:
-        items = list(drive_sync(plan, SyncAttempts(sync_events(outcomes), node._hedge_executor, lambda: 0.0), None))
+        executor = TrinityHybridNode()._hedge_executor
+        items = list(drive_sync(plan, SyncAttempts(sync_events(outcomes), executor, time.monotonic), None))
     except (AllProvidersFailed, StreamInterruptedError) as error:
         return [*outcomes_of(error.attempts), ("raised", type(error).__name__)]
     except ClientRequestError:
@@ -337,11 +370,10 @@ def through_sync(outcomes: dict[str, str], stream: bool) -> list[tuple[str, str]
     return outcomes_of(items[-1].attempts)
 
 
-def through_async(outcomes: dict[str, str], stream: bool) -> list[tuple[str, str]]:
+def through_async(outcomes: Outcomes, stream: bool) -> list[tuple[str, str]]:
     async def run() -> list[tuple[str, str]]:
-        node = new_node()
-        plan = node.plan("Hello", stream=stream)
-        attempts = AsyncAttempts(async_events(outcomes), lambda: 0.0)
+        plan, consumed = driven_plan(outcomes, stream)
+        attempts = AsyncAttempts(async_events(consumed), time.monotonic)
         try:
             if stream:
                 items = [item async for item in drive_async(plan, attempts, None)]
@@ -356,14 +388,21 @@ def through_async(outcomes: dict[str, str], stream: bool) -> list[tuple[str, str
 
 
 @settings(max_examples=40, deadline=None)
-@given(outcomes=st.fixed_dictionaries({provider: st.sampled_from(OUTCOMES) for provider in REMOTE}))
-def test_sync_and_async_drivers_make_the_same_attempts(outcomes: dict[str, str]) -> None:
-    whole = {provider: outcome if outcome != "broken_stream" else "ok" for provider, outcome in outcomes.items()}
+@given(
+    outcomes=st.fixed_dictionaries(
+        {provider: st.lists(st.sampled_from(OUTCOMES), min_size=1, max_size=3) for provider in REMOTE}
+    )
+)
+def test_sync_and_async_drivers_make_the_same_attempts(outcomes: dict[str, list[str]]) -> None:
+    """Each provider's attempts take its outcomes in turn, so a provider that fails and then
+    answers shows the same-provider retry (and its backoff, waited by each driver)."""
+    whole: Outcomes = {provider: [outcome if outcome != "broken_stream" else "ok" for outcome in sequence]
+                       for provider, sequence in outcomes.items()}  # fmt: skip
     assert through_sync(whole, stream=False) == through_async(whole, stream=False)
-    assert through_sync(outcomes, stream=True) == through_async(outcomes, stream=True)
+    assert through_sync(dict(outcomes), stream=True) == through_async(dict(outcomes), stream=True)
     # A stream that never broke walks the chain as the whole answer does.
-    if "broken_stream" not in outcomes.values():
-        assert through_sync(outcomes, stream=True) == through_sync(outcomes, stream=False)
+    if not any("broken_stream" in sequence for sequence in outcomes.values()):
+        assert through_sync(dict(outcomes), stream=True) == through_sync(dict(outcomes), stream=False)
 
 
 class Unexpected(Exception):
@@ -393,11 +432,11 @@ def test_a_reader_that_raises_or_fails_to_close_never_escapes_untyped() -> None:
         finally:
             raise Unexpected("while closing")
 
-    plan = node.plan("Hello")
+    plan = node.plan("Hello", retries=0)  # the next provider, not the same reader again
     items = list(drive_sync(plan, SyncAttempts(sync_reader, node._hedge_executor, lambda: 0.0), None))
 
     async def run_async() -> Any:
-        return await complete_async(node.plan("Hello"), AsyncAttempts(async_reader, lambda: 0.0), None)
+        return await complete_async(node.plan("Hello", retries=0), AsyncAttempts(async_reader, lambda: 0.0), None)
 
     answered = asyncio.run(run_async())
     for result in (items[-1], answered):

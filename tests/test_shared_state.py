@@ -44,7 +44,9 @@ def redis_url() -> Iterator[str]:
 
 
 def replica(url: str, namespace: str, op_timeout_s: float = 0.05, **servers: OpenAIServer) -> TrinityHybridNode:
-    environment = {"GROQ_API_KEY": "gsk_shared_state_test_key_0123456789", "DEFAULT_LLM_PROVIDER": "groq"}
+    # One scripted fault per request shows the fallback; same-provider retries: test_retries.py.
+    environment = {"GROQ_API_KEY": "gsk_shared_state_test_key_0123456789", "DEFAULT_LLM_PROVIDER": "groq",
+                   "TRINITY_RETRIES": "0"}  # fmt: skip
     for provider, server in servers.items():
         environment[f"{provider.upper()}_API_KEY"] = server.api_key
         environment[f"{provider.upper()}_BASE_URL"] = server.base_url

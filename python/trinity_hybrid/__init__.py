@@ -41,6 +41,7 @@ _LAZY = {
     "providers": ".providers",
     "Timeouts": "._results",
     "ResponseCache": "._cache",
+    "RetryPolicy": "._plan_retry",
 }
 
 
@@ -75,6 +76,7 @@ __all__ = [
     "RateLimitedError",
     "Response",
     "ResponseCache",
+    "RetryPolicy",
     "Route",
     "Secret",
     "StreamChunk",

@@ -394,6 +394,13 @@ class Board:
             last_failure_kind=None if out.last_failure_kind < 0 else FAILURE_KINDS[out.last_failure_kind],
         )
 
+    def hold_s(self, provider: str) -> float:
+        """How much longer ``provider``'s breaker holds it open (0 when it admits a call or a
+        probe), in seconds on the breaker's clock."""
+        moment = now_ms()
+        open_until_ms = self.stats(provider, now_ms=moment).open_until_ms
+        return max(0, open_until_ms - moment) / 1000 if open_until_ms else 0.0
+
     def status(self, *, now_ms: int | None = None) -> dict[str, Any]:
         """The core's status document: per-provider counters and breaker state, total calls,
         available providers. Keys appear only masked. A provider with no call yet shows its

@@ -17,6 +17,11 @@
     read_s = 120
     first_token_s = 60
 
+    [retries]                              # same-provider retries of transient failures
+    attempts = 1                           # retries after the first try (TRINITY_RETRIES); 0: none
+    backoff_base_s = 0.25                  # full jitter: uniform in [0, min(max, base * 2**n)]
+    backoff_max_s = 2.0                    # also the longest Retry-After a 429 is retried after
+
     [shared_state]                         # replicas share breakers and counters (TRINITY_REDIS_URL)
     url = "redis://127.0.0.1:6379/0"
     namespace = "trinity"
@@ -115,6 +120,12 @@ TIMEOUTS: dict[str, Check] = {
     "read_s": (_positive_number, "a positive number of seconds"),
     "first_token_s": (_positive_number, "a positive number of seconds"),
 }
+RETRIES: dict[str, Check] = {
+    "attempts": (lambda value: not isinstance(value, bool) and isinstance(value, int) and 0 <= value <= 10,
+                 "a whole number from 0 to 10"),
+    "backoff_base_s": (_positive_number, "a positive number of seconds"),
+    "backoff_max_s": (_positive_number, "a positive number of seconds"),
+}
 SHARED_STATE: dict[str, Check] = {
     "url": (lambda value: isinstance(value, str) and value.startswith(("redis://", "rediss://", "unix://")),
             "a redis://, rediss:// or unix:// URL"),
@@ -167,7 +178,8 @@ def _check_table(table: object, checks: dict[str, Check], where: str) -> None:
 
 
 def _validate(document: dict[str, Any]) -> None:
-    sections = {"breaker": BREAKER, "timeouts": TIMEOUTS, "shared_state": SHARED_STATE, "cache": CACHE}
+    sections = {"breaker": BREAKER, "timeouts": TIMEOUTS, "retries": RETRIES, "shared_state": SHARED_STATE,
+                "cache": CACHE}  # fmt: skip
     # Tables the gateway reads and checks itself (the core never imports it): passed through.
     top = {key: value for key, value in document.items() if key not in {*sections, "providers", *GATEWAY_TABLES}}
     _check_table(top, TOP_LEVEL, "")
@@ -184,8 +196,8 @@ def _validate(document: dict[str, Any]) -> None:
 def apply_config(board: Board, directory: Directory, document: dict[str, Any]) -> Timeouts | None:
     """Applies a validated document to the board and the directory; names are checked against
     the core's own. Returns the file's default timeouts (None when it sets none).
-    ``shared_state`` and ``cache`` are left to ``TrinityHybridNode.from_env``, which merges them
-    with their environment variables before connecting anything."""
+    ``retries``, ``shared_state`` and ``cache`` are left to ``TrinityHybridNode.from_env``, which
+    merges them with their environment variables before connecting anything."""
     try:
         return _apply(board, directory, document)
     except ConfigurationError as error:

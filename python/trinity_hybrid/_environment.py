@@ -23,6 +23,7 @@ __all__ = ["BODY_BYTES_MAX_DEFAULT", "Environment", "ProviderVariables", "read_b
 BODY_BYTES_MAX_DEFAULT = 8 * 1024 * 1024
 CACHE_BACKENDS = ("off", "memory", "redis")
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+RETRIES_MAX = 10  # ``_plan_retry.ATTEMPTS_MAX``
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,8 @@ class Environment:
     cache_ttl_s: float | None = None
     cache_entries_max: int | None = None
     body_bytes_max: int = BODY_BYTES_MAX_DEFAULT
+    # Same-provider retries of a transient failure (``_plan_retry``); None: the default.
+    retries: int | None = None
 
 
 def read_environment(
@@ -92,6 +95,7 @@ def read_environment(
         cache_ttl_s=_positive_number(source, "TRINITY_CACHE_TTL_S"),
         cache_entries_max=_positive_integer(source, "TRINITY_CACHE_ENTRIES_MAX"),
         body_bytes_max=read_body_bytes_max(source),
+        retries=_retries(source),
     )
 
 
@@ -138,6 +142,15 @@ def _positive_integer(source: Mapping[str, str], name: str) -> int | None:
         return None
     if not text.isascii() or not text.isdigit() or int(text) < 1:
         raise _bad(name, text, "must be a positive whole number")
+    return int(text)
+
+
+def _retries(source: Mapping[str, str]) -> int | None:
+    text = _get(source, "TRINITY_RETRIES")
+    if text is None:
+        return None
+    if not text.isascii() or not text.isdigit() or int(text) > RETRIES_MAX:
+        raise _bad("TRINITY_RETRIES", text, f"must be a whole number from 0 to {RETRIES_MAX}")
     return int(text)
 
 

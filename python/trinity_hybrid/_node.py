@@ -28,10 +28,12 @@ from ._clients import Clients
 from ._directory import Directory
 from ._environment import Environment, ProviderVariables, read_environment
 from ._exceptions import ConfigurationError, InvalidInputError, NoProviderAvailable
+from ._plan_retry import RetryPolicy, retry_policy
 from ._planner import Plan, PlanOptions
 from ._request import ChatRequest
 from ._results import TIMEOUTS_DEFAULT, EmbeddingResponse, Response, Timeouts
 from ._route import Prompt, Route, Router
+from ._scaling import configure_scaling
 from ._secret import Secret, mask_key
 
 if TYPE_CHECKING:
@@ -74,8 +76,9 @@ class TrinityHybridNode:
         self.disabled = self._directory.disabled
         # <PROVIDER>_EMBEDDING_MODEL overrides of providers.embeddings.EMBEDDING_MODELS.
         self.embedding_models: dict[str, str] = {}
-        # Default timeouts of infer; None means the built-in ones.
+        # Default timeouts and same-provider retries of infer; None means the built-in ones.
         self.timeouts: Timeouts | None = None
+        self.retries: RetryPolicy | None = None
         self._shared: SharedState | None = None
         self._cache: ResponseCache | None = None
         self._clients = Clients(lambda: board.context_window_tokens("local"))
@@ -106,7 +109,8 @@ class TrinityHybridNode:
             document = load_config(environment.config_path)
             node.timeouts = apply_config(board, node._directory, document)
         node._apply_environment(environment)
-        node._configure_scaling(environment, document.get("shared_state", {}), document.get("cache", {}))
+        node.retries = retry_policy(environment.retries, document.get("retries", {}))
+        configure_scaling(node, environment, document.get("shared_state", {}), document.get("cache", {}))
         return node
 
     def _apply_environment(self, environment: Environment) -> None:
@@ -228,13 +232,16 @@ class TrinityHybridNode:
         cache: bool | str | None = None,
         hedge: bool = False,
         targets: Sequence[tuple[str, str | None]] | None = None,
+        retries: int | RetryPolicy | None = None,
         **parameters: Any,
     ) -> Plan:
         """One call's plan (see ``_planner``): the request checked, routed, the cache asked.
         Raises ``InvalidInputError`` or ``NoProviderAvailable`` before any provider is called.
         ``parameters`` are Chat Completions parameters in OpenAI's names (``max_tokens``,
         ``temperature``, ``stream``, ``tools``, ``response_format``, ...). ``targets``: the
-        chain named by the caller, (provider, model or None) in order, instead of the rules'."""
+        chain named by the caller, (provider, model or None) in order, instead of the rules'.
+        ``retries``: same-provider retries of a transient failure (a count, or a ``RetryPolicy``;
+        None: the node's, from ``TRINITY_RETRIES`` / ``[retries]``, else 1)."""
         if isinstance(prompt, ChatRequest):
             request = prompt
         else:
@@ -259,7 +266,8 @@ class TrinityHybridNode:
                 reason=route.reason,
             )
         cache_key = self._cache_key(request, cache, force_provider, strategy, quality, targets)
-        options = PlanOptions(force_provider is not None, hedge, timeouts, cache_key, models)
+        retry = RetryPolicy.of(retries, self.retries)
+        options = PlanOptions(force_provider is not None, hedge, timeouts, cache_key, models, retry)
         return Plan(request, route, options, self._board, self._directory, time.monotonic)
 
     def _cache_key(
@@ -380,7 +388,9 @@ class TrinityHybridNode:
             self.require_available(force_provider)
         route = self._router.route(request.text, force_provider=force_provider)
         timeouts = Timeouts.of(timeout) if timeout is not None else self.timeouts or TIMEOUTS_DEFAULT
-        options = PlanOptions(forced=force_provider is not None, timeouts=timeouts)
+        options = PlanOptions(
+            forced=force_provider is not None, timeouts=timeouts, retry=RetryPolicy.of(None, self.retries)
+        )
         providers = EmbeddingDirectory(self._directory, {**EMBEDDING_MODELS, **self.embedding_models})
         return Plan(request, route, options, self._board, providers, time.monotonic)  # type: ignore[arg-type]
 
@@ -425,27 +435,6 @@ class TrinityHybridNode:
 
     # ------------------------------------------------------------------------------------------
     # Scaling past one process: shared state with other replicas, the response cache.
-
-    def _configure_scaling(self, environment: Environment, shared_file: Mapping[str, Any],
-                           cache_file: Mapping[str, Any]) -> None:  # fmt: skip
-        """``TRINITY_REDIS_URL`` (shared state), ``TRINITY_CACHE`` (off, memory or redis; on
-        by default for every request when set), ``TRINITY_CACHE_TTL_S``, ``TRINITY_CACHE_ENTRIES_MAX``,
-        each over the ``[shared_state]`` and ``[cache]`` tables of the configuration file."""
-        redis_url = environment.redis_url or shared_file.get("url", "")
-        if redis_url:
-            shared_options = {key: value for key, value in shared_file.items() if key != "url"}
-            self.enable_shared_state(redis_url, **shared_options)
-        backend = environment.cache_backend or cache_file.get("backend", "off")
-        if backend == "off":
-            return
-        # Set by the variable, the cache serves every request; the file says so with `default`.
-        options: dict[str, Any] = {"default": True if environment.cache_backend else cache_file.get("default", False)}
-        options |= {key: cache_file[key] for key in ("ttl_s", "entries_max", "bytes_max") if key in cache_file}
-        if environment.cache_ttl_s is not None:
-            options["ttl_s"] = environment.cache_ttl_s
-        if environment.cache_entries_max is not None:
-            options["entries_max"] = environment.cache_entries_max
-        self.enable_cache(backend=backend, **options)
 
     def enable_shared_state(self, url: str, *, namespace: str = "trinity", op_timeout_s: float = 0.05,
                             replica_id: str | None = None) -> None:  # fmt: skip

@@ -16,7 +16,8 @@ does with bytes: it never touches a socket or a clock other than the one it was 
 Every rule lives here: admission by the breaker, skipping a provider that lacks a feature the
 request uses, what each failure means (next provider, larger window, raise), hedging (a
 provider slower than its own p95 gets the next one started beside it; a stream only before its
-first token), the response cache, and recording each outcome on the board.
+first token), same-provider retries of transient failures (``_plan_retry``), the response cache,
+and recording each outcome on the board (``_plan_record``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import dataclasses
 import logging
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
+from random import Random
 from typing import Any, Protocol
 
 from ._exceptions import (
@@ -32,12 +34,14 @@ from ._exceptions import (
     CircuitOpenError,
     ClientRequestError,
     ContextLengthExceededError,
-    InvalidInputError,
     ProviderError,
     StreamInterruptedError,
     TransientError,
     TrinityError,
 )
+from ._plan_answers import cache_payload, cached_completion
+from ._plan_record import Recording
+from ._plan_retry import RETRY_DEFAULT, Retries, RetryPolicy
 from ._plan_steps import (
     Action,
     AttemptRun,
@@ -54,10 +58,9 @@ from ._plan_steps import (
     TimedOut,
     Wait,
 )
-from ._prices import cost_usd as cost_usd_at
 from ._results import TIMEOUTS_DEFAULT, Attempt, EmbeddingResponse, Response, StreamChunk, Timeouts
 from .providers._features import request_field
-from .providers._types import ChatRequest, Choice, Completion, Embeddings, Endpoint, StreamDelta, ToolCall, Usage
+from .providers._types import ChatRequest, Completion, Embeddings, Endpoint, StreamDelta, Usage
 
 __all__ = ["Plan", "PlanOptions"]
 
@@ -66,18 +69,10 @@ __all__ = ["Plan", "PlanOptions"]
 # provider text has already had any key scrubbed out.
 logger = logging.getLogger("trinity_hybrid")
 
+# The draws of the retries' jitter, unless a plan is given its own (a test's seeded one).
+RANDOM = Random()
 # A provider's p95 means little before this many successes; until then a hedge waits for it.
 HEDGE_SAMPLES_MIN = 10
-# What the native breaker calls each of our failure kinds; a context-length error says nothing
-# about the provider's health, so it is recorded like any other client error.
-NATIVE_FAILURE_KIND = {
-    "transient": "transient",
-    "rate_limited": "rate_limited",
-    "credential": "credential",
-    "client": "client",
-    "quota_exhausted": "quota_exhausted",
-    "context_length": "client",
-}
 
 
 class Board(Protocol):
@@ -89,6 +84,7 @@ class Board(Protocol):
     def record_failure(self, provider: str, kind: str, *, latency_ms: int, retry_after_ms: int) -> None: ...
     def stats(self, provider: str) -> Any: ...
     def context_window_tokens(self, provider: str) -> int: ...
+    def hold_s(self, provider: str) -> float: ...
 
 
 class Providers(Protocol):
@@ -112,6 +108,8 @@ class PlanOptions:
     # The model to ask of the chain's provider at the same position (None: its configured one),
     # for a request that names its models (``provider/model``, an alias's targets).
     models: tuple[str | None, ...] = ()
+    # Same-provider retries of transient failures (``_plan_retry``).
+    retry: RetryPolicy = RETRY_DEFAULT
 
 
 # ----------------------------------------------------------------------------------------------
@@ -120,11 +118,11 @@ class PlanOptions:
 Steps = Generator[Action, Any, None]
 
 
-class Plan:
+class Plan(Recording):
     """One call's walk along ``route.providers``; see the module docstring."""
 
     def __init__(self, request: ChatRequest, route: Any, options: PlanOptions, board: Board, providers: Providers,
-                 clock: Callable[[], float]) -> None:  # fmt: skip
+                 clock: Callable[[], float], random: Random = RANDOM) -> None:  # fmt: skip
         self.request = request
         self.route = route
         self.options = options
@@ -144,6 +142,13 @@ class Plan:
         # The feature each provider skipped for lacking it (``providers._features``).
         self.missing: list[str] = []
         self._candidates: Iterator[AttemptRun] = self._tickets()
+        # Retries (``_plan_retry``), made at the first failure: the draws of their jitter, when
+        # the one that waits starts, whether the provider just tried goes again, and why.
+        self.random = random
+        self.retries: Retries | None = None
+        self.backoff_until_s: float | None = None
+        self.again = False
+        self.retry_error: ProviderError | None = None
 
     # -- the walk ---------------------------------------------------------------------------
 
@@ -160,7 +165,7 @@ class Plan:
             attempt = self._launch()
             if attempt is not None:
                 yield Send(attempt)
-            while self.running:
+            while self.running or self.backoff_until_s is not None:
                 event = yield Wait(self._deadline())
                 if type(event) is TimedOut:
                     if self._out_of_time():
@@ -168,6 +173,7 @@ class Plan:
                         yield from self._give_up_others(None, reason)
                         yield Fail(AllProvidersFailed(self.attempts))
                         return
+                    self.backoff_until_s = None  # a retry's wait is over, or a hedge is due
                     attempt = self._launch()
                     if attempt is not None:
                         yield Send(attempt)
@@ -196,26 +202,12 @@ class Plan:
         except TrinityError as error:  # a forced provider refused before anything was sent
             yield Fail(error)
 
-    def _exhausted(self) -> TrinityError:
-        """The error of a chain walked to its end. When every provider was skipped for lacking
-        a feature the request uses, or refused to build it (a JSON schema one API cannot take),
-        that is the caller's request, not the providers' failure: a 400 at the gateway."""
-        refusals = ("UnsupportedFeature", "ClientRequestError")
-        if self.attempts and all(
-            attempt.outcome == "skipped" and attempt.error_type in refusals for attempt in self.attempts
-        ):
-            reasons = "; ".join(
-                f"{attempt.provider}: {str(attempt.error).removeprefix(f'{attempt.provider}: ')}"
-                for attempt in self.attempts
-            )
-            error = InvalidInputError(f"no available provider can take this request ({reasons})")
-            error.param = request_field(self.missing[0]) if self.missing else None
-            return error
-        return AllProvidersFailed(self.attempts)
-
     def _deadline(self) -> float | None:
         """When to wake without news: to start the next provider beside the running ones (a
-        hedge), or at the call's total timeout; None: not before the next event."""
+        hedge), for a retry's backoff to end, or at the call's total timeout; None: not before
+        the next event."""
+        if self.backoff_until_s is not None:
+            return self.backoff_until_s  # before the total timeout: see ``_plan_retry``
         total = self.total_deadline_s
         if not self.options.hedge or not self.more or self.winner is not None or self.newest is None:
             return total
@@ -270,26 +262,34 @@ class Plan:
                 if self.options.forced:
                     raise ClientRequestError(reason, provider=provider)
                 continue
-            admission = self.board.admit(provider)
-            if admission.startswith("denied"):
-                self.attempts.append(Attempt(provider, "skipped", f"circuit breaker: {admission}", "CircuitOpenError"))
-                if self.options.forced:
-                    raise CircuitOpenError(f"circuit breaker refused the call ({admission})", provider=provider)
-                continue
-            try:
-                http = wire_format.build_request(endpoint, request)
-            except ProviderError as error:
-                if admission == "allowed_probe":
-                    self.board.release_probe(provider)
-                self.attempts.append(Attempt(provider, "skipped", str(error), type(error).__name__))
-                if self.options.forced:
-                    raise
-                continue
-            attempt = AttemptRun(provider, wire_format, endpoint, http, request.stream, self.clock(), admission)
-            if request.stream:
-                attempt.parser = wire_format.new_stream_parser(endpoint, request)
-                attempt.first_token_deadline_s = attempt.started_s + self.options.timeouts.first_token_s
-            yield attempt
+            while True:  # once, and again for each retry (``_retry`` sets ``again``)
+                admission = self.board.admit(provider)
+                if admission.startswith("denied"):
+                    self.attempts.append(
+                        Attempt(provider, "skipped", f"circuit breaker: {admission}", "CircuitOpenError")
+                    )
+                    if self.options.forced:
+                        raise self.retry_error or CircuitOpenError(
+                            f"circuit breaker refused the call ({admission})", provider=provider
+                        )
+                    break
+                try:
+                    http = wire_format.build_request(endpoint, request)
+                except ProviderError as error:
+                    if admission == "allowed_probe":
+                        self.board.release_probe(provider)
+                    self.attempts.append(Attempt(provider, "skipped", str(error), type(error).__name__))
+                    if self.options.forced:
+                        raise
+                    break
+                attempt = AttemptRun(provider, wire_format, endpoint, http, request.stream, self.clock(), admission)
+                if request.stream:
+                    attempt.parser = wire_format.new_stream_parser(endpoint, request)
+                    attempt.first_token_deadline_s = attempt.started_s + self.options.timeouts.first_token_s
+                yield attempt
+                if not self.again:
+                    break
+                self.again = False
 
     # -- what each event means ----------------------------------------------------------------
 
@@ -361,7 +361,7 @@ class Plan:
         cost_usd, usage = self._record_success(attempt, completion.usage)
         response = self._response(attempt.provider, completion, cost_usd, usage)
         if self.options.cache_key is not None:
-            yield CachePut(self.options.cache_key, _cache_payload(response))
+            yield CachePut(self.options.cache_key, cache_payload(response))
         yield Finish(response)
 
     def _on_failure(self, attempt: AttemptRun, error: ProviderError) -> Generator[Action, Any, bool]:
@@ -379,6 +379,8 @@ class Plan:
             interrupted.attempts = tuple(self.attempts)
             yield Fail(interrupted)
             return True
+        if not self.running and attempt is self.newest and self._retry(attempt.provider, error):
+            return False  # the same provider again, once its backoff has passed
         final = self._final(attempt.provider, error)
         if final is not None:
             yield from self._give_up_others(None)
@@ -389,6 +391,25 @@ class Plan:
             if attempt is not None:
                 yield Send(attempt)
         return False
+
+    def _retry(self, provider: str, error: ProviderError) -> bool:
+        """Whether ``provider`` is tried again after ``error`` (see ``_plan_retry``); if so, the
+        plan waits for its backoff (``backoff_until_s``), then ``_tickets`` sends it again."""
+        if self.options.retry.attempts == 0:
+            return False
+        if self.retries is None:
+            self.retries = Retries(self.options.retry, self.random)
+        now_s = self.clock()
+        time_left_s = None if self.total_deadline_s is None else self.total_deadline_s - now_s
+        delay_s = self.retries.delay_s(provider, error, lambda: self.board.hold_s(provider), time_left_s)
+        if delay_s is None:
+            return False
+        self.again = True
+        self.retry_error = error
+        self.backoff_until_s = now_s + delay_s
+        logger.info("%s: trying again in %.0f ms", provider, delay_s * 1000,
+                    extra={"provider": provider, "outcome": "retry", "latency_ms": round(delay_s * 1000)})  # fmt: skip
+        return True
 
     def _final(self, provider: str, error: ProviderError) -> ProviderError | None:
         """The error that ends the call, or None when the chain goes on."""
@@ -416,48 +437,6 @@ class Plan:
                 extra={"provider": other.provider, "outcome": "cancelled", "latency_ms": round(latency_s * 1000)},
             )  # fmt: skip
 
-    # -- recording ----------------------------------------------------------------------------
-
-    def _record_success(self, attempt: AttemptRun, usage: Usage | None) -> tuple[float, Usage]:
-        """Records a success; returns (cost in USD, usage), usage estimated when not reported."""
-        latency_s = self.clock() - attempt.started_s
-        if usage is None:
-            usage = Usage(prompt_tokens=self.route.tokens_estimated, completion_tokens=0)
-        cost_usd = self.board.record_success(
-            attempt.provider, latency_ms=round(latency_s * 1000), tokens_input=usage.prompt_tokens,
-            tokens_output=usage.completion_tokens,
-        )  # fmt: skip
-        if self.options.models and attempt.endpoint.model != self.board.model(attempt.provider):
-            # A model the request named: the board prices its configured model; this one is
-            # priced by its own listed price (0 when none is listed).
-            cost_usd = cost_usd_at(
-                attempt.provider, attempt.endpoint.model, usage.prompt_tokens, usage.completion_tokens
-            )
-        self.attempts.append(Attempt(attempt.provider, "success", latency_s=latency_s))
-        # Checked first: the record's fields would otherwise be built for every answer, logged or not.
-        if logger.isEnabledFor(logging.INFO):
-            logger.info(
-                "%s answered in %.0f ms", attempt.provider, latency_s * 1000,
-                extra={"provider": attempt.provider, "outcome": "success", "latency_ms": round(latency_s * 1000)},
-            )  # fmt: skip
-        return cost_usd, usage
-
-    def _record_failure(self, provider: str, started_s: float, error: ProviderError) -> None:
-        latency_s = self.clock() - started_s
-        retry_after_ms = round(error.retry_after_s * 1000) if error.retry_after_s else 0
-        self.board.record_failure(
-            provider, NATIVE_FAILURE_KIND.get(error.failure_kind, "transient"), latency_ms=round(latency_s * 1000),
-            retry_after_ms=retry_after_ms,
-        )  # fmt: skip
-        self.attempts.append(
-            Attempt(provider, "failure", str(error), type(error).__name__, latency_s, error.status_code)
-        )
-        logger.warning(
-            "%s failed: %s", provider, error,
-            extra={"provider": provider, "outcome": "failure", "latency_ms": round(latency_s * 1000),
-                   "error_type": type(error).__name__},
-        )  # fmt: skip
-
     # -- answers ------------------------------------------------------------------------------
 
     def _response(self, provider: str, completion: Completion, cost_usd: float, usage: Usage) -> Response:
@@ -473,26 +452,6 @@ class Plan:
         """The cached answer as a Response, or None on a miss."""
         if answer is None:
             return None
-        usage = answer["usage"]
-        choices = tuple(
-            Choice(choice["text"], choice["finish_reason"], tuple(ToolCall(*call) for call in choice["tool_calls"]),
-                   choice["reasoning"], choice["logprobs"], choice["refusal"])
-            for choice in answer["choices"]
-        )  # fmt: skip
-        completion = Completion(choices, answer["model"], Usage(*usage))
-        response = self._response(answer["provider"], completion, 0.0, completion.usage)  # type: ignore[arg-type]
+        provider, completion = cached_completion(answer)
+        response = self._response(provider, completion, 0.0, completion.usage)
         return dataclasses.replace(response, attempts=(), cached=True)
-
-
-def _cache_payload(response: Response) -> dict[str, Any]:
-    return {
-        "provider": response.provider,
-        "model": response.model,
-        "usage": list(dataclasses.astuple(response.usage)),
-        "choices": [
-            {"text": choice.text, "finish_reason": choice.finish_reason, "reasoning": choice.reasoning,
-             "tool_calls": [[call.id, call.name, call.arguments] for call in choice.tool_calls],
-             "logprobs": choice.logprobs, "refusal": choice.refusal}
-            for choice in response.choices
-        ],
-    }  # fmt: skip
