@@ -193,16 +193,50 @@ def wordfreq_counts(language: str) -> list[tuple[str, int]]:
     return counted
 
 
+# An everyday word is one language's own when no other language lists it, and no other language
+# of the alphabet uses it as a common word (wordfreq frequency at least EVERYDAY_SHARED_FREQUENCY,
+# about the 200 commonest words) unless this one uses it EVERYDAY_OWN_RATIO times as often. Not
+# own: "que" (Portuguese's "o que", Spanish's commonest word), "не", "так", "non", "je", "was",
+# "du", "como". Own words are weighted as whole words and left out of the other languages'
+# wordfreq counts; the former rule (any word on one list alone) took Spanish's "que" and "me",
+# Italian's "non" and Russian's "не" out of their counts. Both numbers are set from what a common
+# word and a loan are, not tuned.
+EVERYDAY_SHARED_FREQUENCY = 1e-3
+EVERYDAY_OWN_RATIO = 10.0
+
+
+def everyday_own(alphabet: str, everyday_lists: list[set[tuple[int, ...]]]) -> list[set[tuple[int, ...]]]:
+    """Per language of the alphabet, the words of its everyday list that are its own."""
+    languages = ALPHABETS[alphabet]
+    if WORDFREQ_TOKENS == 0 or alphabet == "han":
+        return [own - set().union(*(o for o in everyday_lists if o is not own)) for own in everyday_lists]
+    import wordfreq
+
+    owned = []
+    for language, listed in zip(languages, everyday_lists):
+        kept = set()
+        for word in listed:
+            text = "".join(map(chr, word))
+            here = wordfreq.word_frequency(text, language)
+            elsewhere = max(wordfreq.word_frequency(text, other) for other in languages if other != language)
+            listed_elsewhere = any(word in o for o, other in zip(everyday_lists, languages) if other != language)
+            common_elsewhere = elsewhere >= EVERYDAY_SHARED_FREQUENCY and here < EVERYDAY_OWN_RATIO * elsewhere
+            if not listed_elsewhere and not common_elsewhere:
+                kept.add(word)
+        owned.append(kept)
+    return owned
+
+
 def add_wordfreq(
     counter: Counter[int],
     language: str,
     alphabet: str,
     own: set[tuple[int, ...]],
-    everyday_lists: list[set[tuple[int, ...]]],
+    owned: list[set[tuple[int, ...]]],
 ) -> None:
-    """Counts the features of the language's frequent words, but for another language's everyday
-    words: "hello" is one language's greeting, and a loan elsewhere."""
-    others = set().union(*(other for other in everyday_lists if other is not own)) - own
+    """Counts the features of the language's frequent words, but for another language's own
+    everyday words: "hello" is one language's greeting, and a loan elsewhere."""
+    others = set().union(*(other for other in owned if other is not own)) - own
     for word, count in wordfreq_counts(language):
         if all(tuple(letters) not in others for letters in words(word, alphabet)):
             for key in text_features(word, alphabet):
@@ -244,11 +278,12 @@ def train_alphabet(alphabet: str, training: dict[str, list[str]], budget: int) -
     """Key -> cost per language of the alphabet, for the `budget` most frequent features."""
     languages = ALPHABETS[alphabet]
     counts: list[Counter[int]] = []
-    # Words of one language's everyday list alone ("hello", not "no" or "por favor"): shared
-    # ones are no evidence between those languages, and weighting them would only tip it.
+    # Words of one language's everyday list that are its own ("hello", not "no", "que" or "por
+    # favor"): shared ones are no evidence between those languages, and weighting them would tip it.
     everyday_lists = [
         {tuple(word) for word in words(EVERYDAY_TEXT.get(language, ""), alphabet)} for language in languages
     ]
+    owned = everyday_own(alphabet, everyday_lists)
     for language in languages:
         counter: Counter[int] = Counter()
         for paragraph in training.get(language, []):
@@ -256,9 +291,8 @@ def train_alphabet(alphabet: str, training: dict[str, list[str]], budget: int) -
         for _ in range(EVERYDAY_WEIGHT):
             counter.update(text_features(EVERYDAY_TEXT.get(language, ""), alphabet))
         if alphabet != "han":
-            add_wordfreq(counter, language, alphabet, everyday_lists[languages.index(language)], everyday_lists)
-        own = everyday_lists[languages.index(language)]
-        for word in own - set().union(*(other for other in everyday_lists if other is not own)):
+            add_wordfreq(counter, language, alphabet, owned[languages.index(language)], owned)
+        for word in owned[languages.index(language)]:
             if len(word) <= WORD_CHARS_MAX:
                 counter[word_key(list(word))] += EVERYDAY_WORD_WEIGHT
         counts.append(counter)
