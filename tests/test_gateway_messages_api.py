@@ -16,6 +16,7 @@ import pytest
 from gateway_harness import GATEWAY_KEY, RunningGateway, provider_environment, running_gateway
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from json_bodies import JSON_VALUES, JUNK, typed
 from loopback import AnthropicServer, Fault, OpenAIServer
 from scripted_chat import ToolCall, ToolCallDelta, Usage, last_chunk, scripted
 from trinity_hybrid._messages import ImagePart
@@ -376,20 +377,6 @@ def test_a_wrong_body_is_a_400_naming_the_field(change: dict[str, Any], wording:
     with pytest.raises(ApiError) as raised:
         parse({name: value for name, value in document.items() if value is not None})
     assert raised.value.status == 400 and wording in raised.value.message
-
-
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-5, 300) | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3),
-    max_leaves=12,
-)
-# A few values of every JSON type, for a field that expects another.
-JUNK = st.sampled_from([None, True, 0, -1, 2.5, "", "x", [], [1], {}, {"type": "text"}])
-
-
-def typed(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    """Usually a value of the field's type, sometimes one of another type."""
-    return st.sampled_from((strategy, strategy, strategy, strategy, JUNK)).flatmap(lambda chosen: chosen)
 
 
 TEXT_PARTS = st.lists(st.fixed_dictionaries({"type": typed(st.just("text")), "text": typed(st.text(max_size=3))}),

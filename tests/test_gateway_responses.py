@@ -14,10 +14,12 @@ from typing import Any
 import openai
 import pydantic
 import pytest
+from every_wire import wire_fixtures
 from gateway_harness import GATEWAY_KEY, RunningGateway, provider_environment, running_gateway
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from loopback import AnthropicServer, CohereServer, GeminiServer, LoopbackServer, OpenAIServer, Request, ToolCallReply
+from json_bodies import JSON_VALUES, JUNK, typed
+from loopback import LoopbackServer, OpenAIServer, Request, ToolCallReply
 from scripted_chat import ToolCall, ToolCallDelta, Usage, last_chunk, scripted
 from trinity_hybrid._exceptions import StreamInterruptedError
 from trinity_hybrid._messages import ImagePart
@@ -154,20 +156,7 @@ def test_json_object_and_the_echoed_format(gateway: RunningGateway, groq: OpenAI
 # ------------------------------------------------------------------------------------------------
 # Tool round trips through each provider wire format.
 
-SERVERS = {"groq": OpenAIServer, "anthropic": AnthropicServer, "google": GeminiServer, "cohere": CohereServer}
-
-
-@pytest.fixture(scope="module", params=sorted(SERVERS))
-def provider(request: pytest.FixtureRequest) -> Iterator[tuple[str, LoopbackServer]]:
-    with SERVERS[request.param](responder=weather) as server:
-        yield request.param, server
-
-
-@pytest.fixture(scope="module")
-def any_gateway(provider: tuple[str, LoopbackServer]) -> Iterator[RunningGateway]:
-    name, server = provider
-    with running_gateway(provider_environment(**{name: server})) as running:
-        yield running
+provider, any_gateway = wire_fixtures(weather, gateway_name="any_gateway")
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
@@ -330,19 +319,6 @@ def test_items_become_the_request_model() -> None:
 def test_a_plain_text_input_is_the_plain_request() -> None:
     request = parse({"model": "auto", "input": "Hi", "max_output_tokens": 20, "temperature": 0.2}).request
     assert request == ChatRequest.of("Hi", max_tokens=20, temperature=0.2)
-
-
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-5, 300) | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3),
-    max_leaves=12,
-)
-JUNK = st.sampled_from([None, True, 0, -1, 2.5, "", "x", [], [1], {}, {"type": "text"}])
-
-
-def typed(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    """Usually a value of the field's type, sometimes one of another type."""
-    return st.sampled_from((strategy, strategy, strategy, strategy, JUNK)).flatmap(lambda chosen: chosen)
 
 
 PARTS = st.lists(typed(st.fixed_dictionaries(

@@ -6,16 +6,16 @@ calling), over loopback providers of each wire format the feature is carried to.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pydantic
 import pytest
+from every_wire import wire_fixtures
 from gateway_harness import GATEWAY_KEY, RunningGateway, provider_environment, running_gateway
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
-from loopback import AnthropicServer, CohereServer, GeminiServer, LoopbackServer, OpenAIServer, Request, ToolCallReply
+from loopback import CohereServer, LoopbackServer, Request, ToolCallReply
 
 QUESTION = "What is the weather in Paris?"
 ANSWER = "It is sunny in Paris."
@@ -48,21 +48,8 @@ def responder(request: Request) -> str | ToolCallReply:
     return ToolCallReply(calls=(CALL,))
 
 
-# The OpenAI wire as "openai" (the provider that takes json_schema) and the three others.
-SERVERS = {"openai": OpenAIServer, "anthropic": AnthropicServer, "google": GeminiServer, "cohere": CohereServer}
-
-
-@pytest.fixture(scope="module", params=sorted(SERVERS))
-def provider(request: pytest.FixtureRequest) -> Iterator[tuple[str, LoopbackServer]]:
-    with SERVERS[request.param](responder=responder) as server:
-        yield request.param, server
-
-
-@pytest.fixture(scope="module")
-def gateway(provider: tuple[str, LoopbackServer]) -> Iterator[RunningGateway]:
-    name, server = provider
-    with running_gateway(provider_environment(**{name: server})) as running:
-        yield running
+# The OpenAI-compatible wire as "openai", the provider that takes json_schema.
+provider, gateway = wire_fixtures(responder, openai_as="openai")
 
 
 def chat_model(gateway: RunningGateway, provider: str, **options: Any) -> ChatOpenAI:

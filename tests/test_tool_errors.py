@@ -7,13 +7,13 @@ with no such flag (OpenAI-compatible, Cohere) the result's text prefixed ``Error
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import anthropic
 import pytest
-from gateway_harness import GATEWAY_KEY, RunningGateway, provider_environment, running_gateway
-from loopback import AnthropicServer, CohereServer, GeminiServer, LoopbackServer, OpenAIServer, Request, ToolCallReply
+from every_wire import wire_fixtures
+from gateway_harness import GATEWAY_KEY, RunningGateway
+from loopback import LoopbackServer, Request, ToolCallReply
 from trinity_hybrid._exceptions import InvalidInputError
 from trinity_hybrid._request import ChatRequest
 
@@ -29,20 +29,7 @@ def responder(request: Request) -> str | ToolCallReply:
     return ToolCallReply(calls=(("call_weather_1", "weather", {"city": "Paris"}),))
 
 
-SERVERS = {"groq": OpenAIServer, "anthropic": AnthropicServer, "google": GeminiServer, "cohere": CohereServer}
-
-
-@pytest.fixture(scope="module", params=sorted(SERVERS))
-def provider(request: pytest.FixtureRequest) -> Iterator[tuple[str, LoopbackServer]]:
-    with SERVERS[request.param](responder=responder) as server:
-        yield request.param, server
-
-
-@pytest.fixture(scope="module")
-def gateway(provider: tuple[str, LoopbackServer]) -> Iterator[RunningGateway]:
-    name, server = provider
-    with running_gateway(provider_environment(**{name: server})) as running:
-        yield running
+provider, gateway = wire_fixtures(responder)
 
 
 def tool_result_sent(name: str, body: dict[str, Any]) -> Any:

@@ -251,7 +251,7 @@ class ResponseStream:
             events += self._start(item)
         item.text += text
         name = "response.output_text.delta" if kind == "message" else "response.reasoning_text.delta"
-        extra = {"logprobs": []} if kind == "message" else {}
+        extra: dict[str, Any] = {"logprobs": []} if kind == "message" else {}
         events.append(self._event(name, item_id=item.identifier, output_index=len(self._items) - 1, content_index=0,
                                   delta=text, **extra))  # fmt: skip
         return events
@@ -280,7 +280,7 @@ class ResponseStream:
             events.append(self._event("response.function_call_arguments.done", **at, arguments=item.text))
         else:
             done = "response.output_text.done" if item.kind == "message" else "response.reasoning_text.done"
-            extra = {"logprobs": []} if item.kind == "message" else {}
+            extra: dict[str, Any] = {"logprobs": []} if item.kind == "message" else {}
             events.append(self._event(done, **at, content_index=0, text=item.text, **extra))
             events.append(self._event("response.content_part.done", **at, content_index=0,
                                       part=self._part(item, item.text)))  # fmt: skip

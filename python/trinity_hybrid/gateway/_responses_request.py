@@ -161,7 +161,8 @@ def _user(document: Mapping[str, Any]) -> str | None:
     user, safety = document.get("user"), document.get("safety_identifier")
     if safety is not None and not isinstance(safety, str):
         raise bad_request("safety_identifier: must be a string", param="safety_identifier", code="invalid_type")
-    return user if user is not None else safety  # type: ignore[no-any-return]
+    chosen: str | None = user if user is not None else safety
+    return chosen
 
 
 def _text_format(text: object) -> dict[str, Any] | None:
@@ -207,8 +208,9 @@ def _tools(value: object) -> list[dict[str, Any]] | None:
             raise bad_request(f"{at}.type: {shown} tools are not served by this gateway (built-in tools run on "
                               "OpenAI's servers); only function tools {type: function, name, parameters}",
                               param="tools")  # fmt: skip
-        function = {name: tool[name] for name in ("name", "description", "parameters", "strict")  # type: ignore[index]
-                    if tool.get(name) is not None}  # type: ignore[union-attr]  # fmt: skip
+        assert isinstance(tool, dict)  # a dict: its type was read above
+        function = {name: tool[name] for name in ("name", "description", "parameters", "strict")
+                    if tool.get(name) is not None}  # fmt: skip
         tools.append({"type": "function", "function": function})
     return tools or None
 
@@ -216,9 +218,8 @@ def _tools(value: object) -> list[dict[str, Any]] | None:
 def _tool_choice(value: object) -> object:
     if value is None or value in ("auto", "none", "required"):
         return value
-    kind = value.get("type") if isinstance(value, dict) else None
-    if kind == "function":
-        name = value.get("name")  # type: ignore[union-attr]
+    if isinstance(value, dict) and value.get("type") == "function":
+        name = value.get("name")
         if not isinstance(name, str) or not name:
             raise bad_request("tool_choice.name: must name one of the tools", param="tool_choice")
         return {"type": "function", "function": {"name": name}}
@@ -271,20 +272,21 @@ def _message(item: dict[str, Any], at: str) -> dict[str, Any]:
     return {"role": role, "content": parts}
 
 
-def _part(part: object, at: str, role: str) -> dict[str, Any]:
-    kind = part.get("type") if isinstance(part, dict) else None
+def _part(value: object, at: str, role: str) -> dict[str, Any]:
+    part: dict[str, Any] = value if isinstance(value, dict) else {}
+    kind = part.get("type")
     if role == "assistant":
-        if kind == "output_text" and isinstance(part.get("text"), str):  # type: ignore[union-attr]
-            return {"type": "text", "text": part["text"]}  # type: ignore[index]
-        if kind == "refusal" and isinstance(part.get("refusal"), str):  # type: ignore[union-attr]
-            return {"type": "text", "text": part["refusal"]}  # type: ignore[index]
+        if kind == "output_text" and isinstance(part.get("text"), str):
+            return {"type": "text", "text": part["text"]}
+        if kind == "refusal" and isinstance(part.get("refusal"), str):
+            return {"type": "text", "text": part["refusal"]}
         raise bad_request(f"{at}: an assistant message's parts must be output_text {{text}} or refusal, "
                           f"got {_shown(kind)}", param="input")  # fmt: skip
-    if kind == "input_text" and isinstance(part.get("text"), str):  # type: ignore[union-attr]
-        return {"type": "text", "text": part["text"]}  # type: ignore[index]
+    if kind == "input_text" and isinstance(part.get("text"), str):
+        return {"type": "text", "text": part["text"]}
     if kind == "input_image":
-        url, detail = part.get("image_url"), part.get("detail")  # type: ignore[union-attr]
-        if part.get("file_id") is not None:  # type: ignore[union-attr]
+        url, detail = part.get("image_url"), part.get("detail")
+        if part.get("file_id") is not None:
             raise bad_request(f"{at}.file_id: {STATELESS} (no uploaded files); send image_url", param="input")
         if not isinstance(url, str):
             raise bad_request(f"{at}.image_url: must be an http(s) or data: URL", param="input")
