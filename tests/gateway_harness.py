@@ -56,8 +56,13 @@ class RunningGateway:
 
 @contextmanager
 def running_gateway(
-    environment: Mapping[str, str], *, api_keys: str | None = GATEWAY_KEY, body_bytes_max: int | None = None
+    environment: Mapping[str, str],
+    *,
+    api_keys: str | None = GATEWAY_KEY,
+    body_bytes_max: int | None = None,
+    **server_options: Any,
 ) -> Iterator[RunningGateway]:
+    """``server_options`` go to ``uvicorn.Config`` (``http=`` a protocol class, ``limit_concurrency``)."""
     node = TrinityHybridNode.from_env(environment)
     node.set_unavailable("local")
     gateway_environment = dict(environment)
@@ -67,7 +72,8 @@ def running_gateway(
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    config = uvicorn.Config(app, http="httptools", loop="uvloop", log_level="warning", access_log=False, lifespan="on")
+    options = {"http": "httptools", **server_options}
+    config = uvicorn.Config(app, loop="uvloop", log_level="warning", access_log=False, lifespan="on", **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()

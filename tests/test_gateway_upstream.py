@@ -337,9 +337,7 @@ def test_an_answer_nobody_asked_for_closes_the_connection_and_leaves_the_first_i
 
 
 def test_an_answer_over_the_size_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    from trinity_hybrid.gateway import _upstream
-
-    monkeypatch.setattr(_upstream, "BODY_BYTES_MAX", 1000)
+    monkeypatch.setenv("TRINITY_MAX_UPSTREAM_BYTES", "1000")  # read when the pool is made
 
     async def test(server: ScriptedServer, url: str) -> None:
         with pytest.raises(UpstreamError, match="exceeds 1000 bytes"):

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from typing import Any
 
 import httpx
-from httpx_sse import EventSource, SSEError
+from httpx_sse import SSEError
 
 from ._http import transport_error
 from ._plan_steps import (
@@ -42,6 +42,7 @@ from ._plan_steps import (
 )
 from ._planner import Plan
 from ._results import EmbeddingResponse, Response, StreamChunk, Timeouts
+from ._sse import aiter_events, aread_capped
 
 __all__ = [
     "AsyncAttempts",
@@ -76,9 +77,9 @@ def httpx_async_events(client: httpx.AsyncClient, timeouts: Timeouts) -> AsyncEv
             async with client.stream("POST", request.url, headers=request.headers, json=request.json,
                                      timeout=timeout) as response:  # fmt: skip
                 if response.status_code >= 300:
-                    yield Replied(attempt, response.status_code, response.headers, await response.aread())
+                    yield Replied(attempt, response.status_code, response.headers, await aread_capped(response))
                     return
-                async for sse in EventSource(response).aiter_sse():
+                async for sse in aiter_events(response):
                     yield StreamEvent(attempt, sse.event, sse.data)
             yield StreamEnded(attempt)
         except (httpx.HTTPError, SSEError) as error:

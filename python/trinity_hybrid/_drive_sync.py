@@ -17,7 +17,7 @@ from concurrent.futures import Executor
 from typing import Any
 
 import httpx
-from httpx_sse import EventSource, SSEError
+from httpx_sse import SSEError
 
 from ._http import transport_error
 from ._plan_steps import (
@@ -41,6 +41,7 @@ from ._plan_steps import (
 )
 from ._planner import Plan
 from ._results import EmbeddingResponse, Response, StreamChunk
+from ._sse import iter_events, read_capped
 
 __all__ = ["SyncAttempts", "drive_sync", "httpx_events"]
 
@@ -63,9 +64,9 @@ def httpx_events(client: httpx.Client, timeouts: Any) -> Events:
             with client.stream("POST", request.url, headers=request.headers, json=request.json,
                                timeout=timeout) as response:  # fmt: skip
                 if response.status_code >= 300:
-                    yield Replied(attempt, response.status_code, response.headers, response.read())
+                    yield Replied(attempt, response.status_code, response.headers, read_capped(response))
                     return
-                for sse in EventSource(response).iter_sse():
+                for sse in iter_events(response):
                     yield StreamEvent(attempt, sse.event, sse.data)
             yield StreamEnded(attempt)
         except (httpx.HTTPError, SSEError) as error:

@@ -29,6 +29,7 @@ import click
 from .._extras import install_command
 from ._auth import KEYS_VARIABLE
 from ._listen import ListenError, address_url, reserve_port
+from ._server_limits import read_server_limits
 
 if TYPE_CHECKING:
     from .. import TrinityHybridNode
@@ -120,6 +121,7 @@ def serve(host: str | None, port: int, workers: int, log_level: str, access_log:
     import uvicorn
 
     from .. import TrinityError, TrinityHybridNode
+    from ._protocol import GatewayProtocol
 
     given = os.environ.get(MULTIPROCESS_VARIABLE)
     if given and not os.path.isdir(given):
@@ -130,6 +132,7 @@ def serve(host: str | None, port: int, workers: int, log_level: str, access_log:
         click.echo(warning, err=True)
     try:
         node = TrinityHybridNode.from_env()  # a bad configuration fails here, once, with a clear message
+        limits = read_server_limits(os.environ)  # and so does a bad limit (each worker reads them again)
         port = reserve_port(bound, port)
     except (TrinityError, ListenError) as error:
         click.echo(f"error: {error}", err=True)
@@ -147,9 +150,11 @@ def serve(host: str | None, port: int, workers: int, log_level: str, access_log:
             host=bound,
             port=port,
             workers=workers,
-            # httptools and uvloop when installed (the `gateway` extra installs both where they exist).
-            http="auto",
+            # uvicorn's httptools protocol with header and body deadlines and header limits
+            # (``_protocol``, ``_server_limits``); uvloop when installed.
+            http=GatewayProtocol,
             loop="auto",
+            limit_concurrency=limits.connections_max,
             log_level=log_level,
             access_log=access_log,
             server_header=False,

@@ -20,6 +20,7 @@ compression (none is asked for; a gzip or deflate body sent anyway is decoded), 
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 import zlib
 from collections.abc import Mapping
@@ -28,10 +29,10 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from ._server_limits import read_server_limits
+
 __all__ = ["UpstreamError", "UpstreamPool", "UpstreamTimeout"]
 
-# An answer larger than this is refused, not buffered: a chat completion is kilobytes.
-BODY_BYTES_MAX = 32 * 1024 * 1024
 # Parsed targets kept; URLs are one per provider and model, so this is never reached in practice.
 TARGETS_MAX = 1024
 
@@ -91,8 +92,9 @@ def _refuse_line_breaks(text: str, lines: int) -> None:
 class _Connection(asyncio.Protocol):
     """One keep-alive connection; at most one request on it at a time."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, body_bytes_max: int) -> None:
         self._loop = loop
+        self._body_bytes_max = body_bytes_max
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.idle_since_s = 0.0
@@ -161,8 +163,9 @@ class _Connection(asyncio.Protocol):
         if self._waiter is None:
             return  # after an abort, or a second answer: nothing more is kept
         self._body_bytes += len(body)
-        if self._body_bytes > BODY_BYTES_MAX:
-            self._abort(UpstreamError(f"the answer exceeds {BODY_BYTES_MAX} bytes"))
+        if self._body_bytes > self._body_bytes_max:
+            # Refused as it arrives, not buffered: a chat completion is kilobytes.
+            self._abort(UpstreamError(f"the answer exceeds {self._body_bytes_max} bytes"))
             return
         self._body.append(body)
 
@@ -267,12 +270,23 @@ class _Connection(asyncio.Protocol):
 class UpstreamPool:
     """Keep-alive connections per origin. ``connections_max`` bounds the connections in use at
     once (a request beyond it waits for one to come free); ``idle_max`` bounds those kept idle,
-    each for at most ``idle_s``. ``ssl_context`` defaults to ``ssl.create_default_context()``."""
+    each for at most ``idle_s``. ``ssl_context`` defaults to ``ssl.create_default_context()``. An
+    answer's body over ``body_bytes_max`` (by default ``TRINITY_MAX_UPSTREAM_BYTES``, 50 MB) fails
+    the request with ``UpstreamError`` as soon as it is seen; its bytes are not kept."""
 
     def __init__(
-        self, connections_max: int, idle_max: int, idle_s: float, ssl_context: ssl.SSLContext | None = None
+        self,
+        connections_max: int,
+        idle_max: int,
+        idle_s: float,
+        ssl_context: ssl.SSLContext | None = None,
+        body_bytes_max: int | None = None,
     ) -> None:
         assert connections_max > 0 and idle_max >= 0 and idle_s > 0
+        if body_bytes_max is None:
+            body_bytes_max = read_server_limits(os.environ).upstream_bytes_max
+        assert body_bytes_max > 0
+        self._body_bytes_max = body_bytes_max
         self._connections_max = connections_max
         self._idle_max = idle_max
         self._idle_s = idle_s
@@ -357,7 +371,7 @@ class UpstreamPool:
         try:
             _, connection = await asyncio.wait_for(
                 loop.create_connection(
-                    lambda: _Connection(loop),
+                    lambda: _Connection(loop, self._body_bytes_max),
                     target.host,
                     target.port,
                     ssl=context,

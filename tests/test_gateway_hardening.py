@@ -1,0 +1,273 @@
+"""The gateway against bad clients and bad providers, over real sockets: limits on the request's
+head and body, deadlines for slow clients, a cap on connections, requests that smuggle a second
+length, hang-ups that must stop the provider's work, answers too large to keep, and keys that must
+never come back out. Bad JSON at volume (nested 100,000 deep, over the size limit) is
+tests/test_gateway_bad_input.py's; each error's exact shape, tests/test_gateway_errors.py's.
+
+The deadlines here are a second (configured short): a test asserts that the connection got closed,
+never how fast anything was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from gateway_harness import GATEWAY_KEY, RunningGateway, provider_environment, running_gateway
+from loopback import OpenAIServer
+from raw_provider import RawProvider, RawRequest, chunk, hold, sse_head
+from trinity_hybrid.gateway._protocol import GatewayProtocol
+from trinity_hybrid.gateway._server_limits import ServerLimits
+
+PROMPT = "What is the capital of France?"
+BODY = b'{"model":"auto","messages":[{"role":"user","content":"What is the capital of France?"}]}'
+STREAM_BODY = BODY[:-1] + b',"stream":true}'
+CLOSE_TIMEOUT_S = 15.0  # how long a test waits for a close it expects (the deadlines are 1 s)
+AUTH = f"Authorization: Bearer {GATEWAY_KEY}\r\n".encode()
+
+
+class QuickProtocol(GatewayProtocol):
+    limits = ServerLimits(head_bytes_max=8192, headers_max=50, head_timeout_s=1.0, body_timeout_s=1.0)
+
+
+@pytest.fixture
+def groq() -> Iterator[OpenAIServer]:
+    with OpenAIServer() as server:
+        yield server
+
+
+@pytest.fixture
+def gateway(groq: OpenAIServer) -> Iterator[RunningGateway]:
+    with running_gateway(provider_environment(groq=groq), body_bytes_max=4096, http=QuickProtocol) as running:
+        yield running
+
+
+def connect(gateway: RunningGateway) -> socket.socket:
+    connection = socket.create_connection(("127.0.0.1", int(gateway.url.rsplit(":", 1)[1])), timeout=CLOSE_TIMEOUT_S)
+    return connection
+
+
+def read_until_closed(connection: socket.socket) -> bytes:
+    """Everything the gateway sends until it closes the connection (a socket timeout fails)."""
+    received = b""
+    while True:
+        try:
+            data = connection.recv(65536)
+        except ConnectionResetError:
+            return received
+        if not data:
+            return received
+        received += data
+
+
+def post_head(path: bytes = b"/v1/chat/completions", extra: bytes = b"") -> bytes:
+    return b"POST " + path + b" HTTP/1.1\r\nHost: gateway\r\n" + AUTH + extra
+
+
+# Request size and framing ---------------------------------------------------------------------
+
+
+def test_a_chunked_body_over_the_limit_without_a_length_is_refused_with_413(gateway: RunningGateway) -> None:
+    with connect(gateway) as connection:
+        connection.sendall(post_head(extra=b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"))
+        connection.sendall(chunk(b'{"model":"auto","messages":"' + b"x" * 3000))
+        connection.sendall(chunk(b"y" * 3000))
+        answer = connection.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+    assert b"request_too_large" in answer
+
+
+def test_content_length_with_transfer_encoding_is_refused_with_400(gateway: RunningGateway, groq: OpenAIServer) -> None:
+    with connect(gateway) as connection:
+        connection.sendall(
+            post_head(extra=b"Content-Length: %d\r\nTransfer-Encoding: chunked\r\n\r\n" % len(BODY)) + chunk(BODY) + chunk(b"")
+        )  # fmt: skip
+        answer = read_until_closed(connection)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+    assert groq.requests == []
+
+
+def test_headers_over_the_size_limit_get_431_and_a_closed_connection(gateway: RunningGateway) -> None:
+    with connect(gateway) as connection:
+        connection.sendall(post_head(extra=b"X-Padding: " + b"p" * 20_000 + b"\r\n"))
+        answer = read_until_closed(connection)
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+
+
+def test_one_endless_header_line_is_cut_off_at_the_limit(gateway: RunningGateway) -> None:
+    with connect(gateway) as connection:
+        connection.sendall(post_head(extra=b"X-Padding: "))
+        try:
+            for _ in range(200):  # 2 MB, never a line end: refused long before the end
+                connection.sendall(b"p" * 10_000)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        answer = read_until_closed(connection)
+    assert answer.startswith(b"HTTP/1.1 431 ") or answer == b"", answer[:200]
+
+
+def test_too_many_header_lines_get_431(gateway: RunningGateway, groq: OpenAIServer) -> None:
+    lines = b"".join(b"X-H%d: v\r\n" % index for index in range(60))
+    with connect(gateway) as connection:
+        connection.sendall(post_head(extra=lines + b"Content-Length: %d\r\n\r\n" % len(BODY)) + BODY)
+        answer = read_until_closed(connection)
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+    assert groq.requests == []
+
+
+def test_headers_under_the_limits_are_served(gateway: RunningGateway) -> None:
+    lines = b"".join(b"X-H%d: %s\r\n" % (index, b"v" * 100) for index in range(40))
+    with connect(gateway) as connection:
+        connection.sendall(
+            post_head(extra=lines + b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(BODY)) + BODY
+        )
+        answer = read_until_closed(connection)
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:300]
+
+
+# Slow clients -----------------------------------------------------------------------------------
+
+
+def trickle(connection: socket.socket, data: bytes, pause_s: float = 0.2) -> bool:
+    """Sends ``data`` a byte at a time; False once the gateway has closed the connection."""
+    for index in range(len(data)):
+        try:
+            connection.sendall(data[index : index + 1])
+        except (BrokenPipeError, ConnectionResetError):
+            return False
+        time.sleep(pause_s)
+    return True
+
+
+def test_a_head_trickled_a_byte_at_a_time_is_closed_with_408(gateway: RunningGateway) -> None:
+    with connect(gateway) as connection:
+        finished = trickle(connection, post_head(extra=b"Content-Length: 2\r\n\r\n{}"))
+        answer = read_until_closed(connection)
+    assert not finished  # the head is 100-odd bytes: 20 s at this pace, against a 1 s deadline
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+
+
+def test_a_connection_that_sends_nothing_is_closed(gateway: RunningGateway) -> None:
+    with connect(gateway) as connection:
+        answer = read_until_closed(connection)
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+
+
+def test_a_body_trickled_a_byte_at_a_time_is_closed_with_408(gateway: RunningGateway, groq: OpenAIServer) -> None:
+    with connect(gateway) as connection:
+        connection.sendall(post_head(extra=b"Content-Length: %d\r\n\r\n" % len(BODY)))
+        finished = trickle(connection, BODY)
+        answer = read_until_closed(connection)
+    assert not finished
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+    assert groq.requests == []
+
+
+def test_a_keep_alive_connection_serves_a_second_request_after_the_first(gateway: RunningGateway) -> None:
+    request = post_head(extra=b"Content-Length: %d\r\n\r\n" % len(BODY)) + BODY
+    with connect(gateway) as connection:
+        connection.sendall(request)
+        first = connection.recv(65536)
+        time.sleep(1.5)  # longer than the head deadline: it runs only while a head is being read
+        connection.sendall(request)
+        second = connection.recv(65536)
+    assert first.startswith(b"HTTP/1.1 200 ") and second.startswith(b"HTTP/1.1 200 "), (first[:100], second[:100])
+
+
+# Connections ------------------------------------------------------------------------------------
+
+
+def test_connections_beyond_the_cap_get_503(groq: OpenAIServer) -> None:
+    with running_gateway(provider_environment(groq=groq), limit_concurrency=4, http=GatewayProtocol) as gateway:
+        idle = [connect(gateway) for _ in range(4)]
+        try:
+            deadline_s = time.monotonic() + CLOSE_TIMEOUT_S
+            while True:  # until the server has taken in the idle connections
+                refused = httpx.get(gateway.url + "/health", timeout=CLOSE_TIMEOUT_S)
+                if refused.status_code == 503 or time.monotonic() > deadline_s:
+                    break
+                time.sleep(0.05)
+        finally:
+            for connection in idle:
+                connection.close()
+        time.sleep(0.2)
+        served = httpx.get(gateway.url + "/health", timeout=CLOSE_TIMEOUT_S)
+    assert refused.status_code == 503, refused.text
+    assert served.status_code == 200
+
+
+# Hang-ups stop the provider's work --------------------------------------------------------------
+
+
+def through_raw_provider(behaviour: object) -> tuple[RawProvider, OpenAIServer]:
+    return RawProvider(behaviour), OpenAIServer()  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "body, first_bytes",
+    [(BODY, None), (STREAM_BODY, b"data: "), (STREAM_BODY, None)],
+    ids=["whole_answer", "mid_stream", "stream_before_its_first_token"],
+)
+def test_a_client_that_hangs_up_cancels_the_provider_request(body: bytes, first_bytes: bytes | None) -> None:
+    async def silent(request: RawRequest, writer: asyncio.StreamWriter) -> bool:
+        return False
+
+    provider = RawProvider(hold if first_bytes is not None or body is BODY else silent)
+    try:
+        with running_gateway(provider_environment(groq=provider), http=QuickProtocol) as gateway:
+            with connect(gateway) as connection:
+                connection.sendall(post_head(extra=b"Content-Length: %d\r\n\r\n" % len(body)) + body)
+                received = b""
+                while first_bytes is not None and first_bytes not in received:
+                    received += connection.recv(65536)
+                deadline_s = time.monotonic() + CLOSE_TIMEOUT_S
+                while not provider.requests and time.monotonic() < deadline_s:
+                    time.sleep(0.02)
+                assert provider.requests, "the request never reached the provider"
+                assert provider.requests[0].closed_s is None  # held open while the client waits
+            # The gateway's own read timeout is 120 s and its first-token timeout 60 s: only the
+            # hang-up can end the provider's request within this wait.
+            assert provider.wait_closed(0, CLOSE_TIMEOUT_S), "the provider's request was not cancelled"
+            assert gateway.request("GET", "/health").status_code == 200
+    finally:
+        provider.close()
+
+
+# Answers too large to keep ----------------------------------------------------------------------
+
+
+async def endless_answer(request: RawRequest, writer: asyncio.StreamWriter) -> bool:
+    """An answer that never ends: a JSON body of one endless string, or one endless SSE event."""
+    if request.stream:
+        writer.write(sse_head() + chunk(b'data: {"choices": "'))
+    else:
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
+        writer.write(chunk(b'{"choices": "'))
+    piece = chunk(b"x" * 65536)
+    try:
+        while True:
+            writer.write(piece)
+            await writer.drain()
+    except ConnectionError:
+        return False
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole_answer", "stream_event"])
+def test_an_endless_answer_fails_its_attempt_and_the_next_provider_answers(
+    stream: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRINITY_MAX_UPSTREAM_BYTES", "1000000")  # the whole answers' bound, read by the pool
+    provider = RawProvider(endless_answer)
+    try:
+        with OpenAIServer() as backup, running_gateway(provider_environment(groq=provider, openai=backup)) as gateway:
+            answer = gateway.request("POST", "/v1/chat/completions", content=STREAM_BODY if stream else BODY)
+            assert provider.wait_closed(0, CLOSE_TIMEOUT_S)
+    finally:
+        provider.close()
+    assert answer.status_code == 200, answer.text[:300]
+    assert (answer.headers["x-trinity-provider"], answer.headers["x-trinity-attempts"]) == ("openai", "2")
+    assert f"echo: {PROMPT}" in answer.text.replace('"', "").replace("\\", "") or "echo:" in answer.text
