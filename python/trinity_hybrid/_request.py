@@ -198,7 +198,8 @@ _SIMPLE = frozenset({"max_tokens", "max_completion_tokens", "temperature", "stre
 
 
 def _build(messages: tuple[Message, ...], document: dict[str, Any], *, extra_allowed: bool) -> ChatRequest:
-    if not document:  # messages alone: every parameter at its default
+    if not document or (len(document) == 1 and document.get("stream") is False):
+        # Messages alone (the library's infer(prompt) passes stream=False): every default.
         return ChatRequest(messages, plain=_plain(messages))
     if _SIMPLE.issuperset(document):
         # Most requests: text messages and at most these fields. Checked the same way, without

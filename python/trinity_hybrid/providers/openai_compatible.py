@@ -327,11 +327,12 @@ def _usage(value: object) -> Usage | None:
         return None
     if _USAGE_DETAILS.isdisjoint(counts):  # none of them: what the lookups below would find
         return Usage(prompt_tokens, completion_tokens)
-    cached_tokens = _json.token_count(_json.field(counts, "prompt_tokens_details", "cached_tokens"))
+    # _json.field(counts, "prompt_tokens_details", "cached_tokens"), without its path walk.
+    cached_tokens = _json.token_count(_json.mapping(counts.get("prompt_tokens_details")).get("cached_tokens"))
     if cached_tokens is None:
         cached_tokens = _json.token_count(counts.get("prompt_cache_hit_tokens"))  # DeepSeek
-    reasoning_tokens = _json.token_count(_json.field(counts, "completion_tokens_details", "reasoning_tokens"))
-    return Usage(prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens)
+    details = _json.mapping(counts.get("completion_tokens_details"))
+    return Usage(prompt_tokens, completion_tokens, cached_tokens, _json.token_count(details.get("reasoning_tokens")))
 
 
 def _choice(endpoint: Endpoint, choice: Mapping[str, Any]) -> Choice:
