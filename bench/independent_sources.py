@@ -276,6 +276,18 @@ def _ui_text(message: str) -> str:
     return _SPACES.sub(" ", _PLACEHOLDER.sub(" ", message)).strip(" :")
 
 
+def ui_samples(messages: list[tuple[str, str]], english: bool) -> list[str]:
+    """The UI texts of (msgid, msgstr) pairs: the ids for English, else the translations that
+    differ from their id (one left as in English, "Slug", "Email", "OK", is not this language),
+    without placeholders and markup, and of at least SAMPLE_CHARS_MIN letters."""
+    texts = []
+    for message_id, message in messages:
+        if not english and (not message or normalized(_ui_text(message)) == normalized(_ui_text(message_id))):
+            continue
+        texts.append(_ui_text(message_id if english else message))
+    return [t for t in texts if len(t) >= SAMPLE_CHARS_MIN and _letters(t) >= SAMPLE_CHARS_MIN]
+
+
 def django_ui() -> dict[str, list[str]]:
     folder = _package_folder("django")
     if folder is None:
@@ -283,17 +295,10 @@ def django_ui() -> dict[str, list[str]]:
     catalogues = sorted(folder.glob("**/locale/*/LC_MESSAGES/django.po"))
     found: dict[str, list[str]] = {}
     for language, locale in DJANGO_LOCALES.items():
-        texts = []
         # English is the message ids: any one language's catalogues hold every id.
         read = "de" if language == "en" else locale
-        for path in catalogues:
-            if path.parent.parent.name != read:
-                continue
-            for message_id, message in _po_messages(path):
-                if language != "en" and normalized(message) == normalized(message_id):
-                    continue  # left as in English ("Slug", "Email", "OK")
-                texts.append(_ui_text(message_id if language == "en" else message))
-        found[language] = [t for t in texts if len(t) >= SAMPLE_CHARS_MIN and _letters(t) >= SAMPLE_CHARS_MIN]
+        messages = [m for path in catalogues if path.parent.parent.name == read for m in _po_messages(path)]
+        found[language] = ui_samples(messages, english=language == "en")
     return found
 
 

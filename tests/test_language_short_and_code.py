@@ -87,3 +87,47 @@ def test_code_around_a_chinese_sentence_never_hides_it(code: str) -> None:
     assume("```" not in code)  # a fenced block around the sentence makes it code
     text = f"{code} 请用中文解释量子计算的基本原理 {code}"
     assert trinity_hybrid.detect_language(text).language == "zh"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyzÀéñßабвгдеж0123456789 .,!?-_()", max_size=30))
+def test_under_three_latin_or_cyrillic_letters_is_und(text: str) -> None:
+    assume(sum(character.isalpha() for character in text) < 3)
+    detection = trinity_hybrid.detect_language(text)
+    assert (detection.language, detection.confidence) == ("und", 0.0)
+
+
+ARABIC_LETTERS = "ابتثجحخدذرزسشصضطظعغفقكلمنهويءآأؤإئةىپچژگکی"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=ARABIC_LETTERS + " ،.؟", min_size=1, max_size=80))
+def test_arabic_script_is_arabic_or_persian_with_some_confidence(text: str) -> None:
+    assume(any(character in ARABIC_LETTERS for character in text))
+    detection = trinity_hybrid.detect_language(text)
+    assert detection.language in ("ar", "fa")
+    assert 0.0 < detection.confidence <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        # No letter that only Persian writes: the model's Persian words decide (issue 18).
+        ("امروز هوا خوب است", "fa"),
+        ("دانشگاه تهران", "fa"),
+        ("ذهبنا إلى المدرسة صباحا", "ar"),
+        # Common words that one language's everyday list holds and another uses as much
+        # ("que", "non", "ne", "was") are no longer taken for that one language's.
+        ("Lo que quiero es dormir", "es"),
+        ("Non lo so", "it"),
+        ("Il ne sait pas", "fr"),
+        ("Was ist das", "de"),
+    ],
+)
+def test_words_two_languages_share(text: str, language: str) -> None:
+    assert trinity_hybrid.detect_language(text).language == language
+
+
+def test_a_word_that_two_languages_use_alike_is_not_a_confident_guess() -> None:
+    detection = trinity_hybrid.detect_language("que")
+    assert detection.language == "und" or detection.confidence < 0.5
