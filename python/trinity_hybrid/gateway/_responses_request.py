@@ -121,7 +121,7 @@ def parse_responses_request(body: bytes, models: dict[str, str | None], strategi
     tools = _tools(document.get("tools"))
     openai: dict[str, Any] = {
         "messages": system + _input(document["input"]),
-        "max_tokens": _hint_typed(document, "max_output_tokens", int),
+        "max_tokens": _integer(document, "max_output_tokens"),
         "temperature": document.get("temperature"),
         "top_p": document.get("top_p"),
         "stream": document.get("stream"),
@@ -137,7 +137,10 @@ def parse_responses_request(body: bytes, models: dict[str, str | None], strategi
     except ApiError as error:  # named as the client sent the field
         if error.param in RESPONSES_NAMES:
             renamed = RESPONSES_NAMES[error.param]
-            error.message = f"{renamed}: {error.message}".replace("messages", "input")
+            # The request model counts chat messages: the instructions first, then the input
+            # items, consecutive function calls as one message, reasoning items left out.
+            where = " (messages[i]: the instructions and input items as chat messages)" if renamed == "input" else ""
+            error.message = f"{renamed}: {error.message}{where}"
             error.param = renamed
         raise
     return ResponsesParams(model=model, request=request, force_provider=models[model], quality=quality,
@@ -148,11 +151,11 @@ def parse_responses_request(body: bytes, models: dict[str, str | None], strategi
 # Fields.
 
 
-def _hint_typed(document: Mapping[str, Any], name: str, kind: type) -> Any:
+def _integer(document: Mapping[str, Any], name: str) -> int | None:
     value = document.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, kind):
+    if isinstance(value, bool) or not isinstance(value, int):
         raise bad_request(f"{name}: must be an integer, not {json_type(value)}", param=name, code="invalid_type")
     return value
 
