@@ -444,6 +444,12 @@ def format_status(status: Mapping[str, Any]) -> str:
             f"{entry['failed_calls']:>6} {rate:>8} {entry['avg_latency']:>8} "
             f"{entry['key'] or '-':<12} {entry['model']}"
         )
+        for key in entry.get("keys", ()):  # a provider's several keys (``_keyring``), each its own breaker
+            rate = key["success_rate"] if key["success_rate"] is not None else "-"
+            lines.append(
+                f"{'  key':<10} {key['state']:<9} {key['total_calls']:>6} {key['successful_calls']:>6} "
+                f"{key['failed_calls']:>6} {rate:>8} {key['avg_latency']:>8} {key['key'] or '-':<12} {key['model']}"
+            )
     lines.append(
         f"total calls: {status['total_calls']}; available: {', '.join(status['available_providers']) or 'none'}"
     )

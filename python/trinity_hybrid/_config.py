@@ -44,6 +44,11 @@
     price_input_usd_per_mtok = 0.59
     price_output_usd_per_mtok = 0.79
 
+    [[providers.openai.deployments]]       # several keys / deployments of one provider, each
+    key_env = "OPENAI_KEY_EU"              # with its own breaker and stats (``_keyring``): the
+    base_url = "https://eu.example.com/v1" # variable holding its key, its base URL and model
+    model = "gpt-4o-mini"                  # (each optional: the provider's own otherwise)
+
 Every key is checked: an unknown key or a value of the wrong type raises ``ConfigurationError``
 naming it (``TRINITY_CONFIG providers.groq.modle: unknown key``). Keys never go in this file:
 they come from the environment only.
@@ -149,6 +154,13 @@ PROVIDER: dict[str, Check] = {
     "speed_tokens_per_s": (_positive_number, "a positive number"),
     "price_input_usd_per_mtok": (_non_negative_number, "a non-negative number"),
     "price_output_usd_per_mtok": (_non_negative_number, "a non-negative number"),
+    "deployments": (lambda value: isinstance(value, list) and len(value) <= 64,
+                    "a list of at most 64 tables ([[providers.NAME.deployments]])"),
+}
+DEPLOYMENT: dict[str, Check] = {
+    "key_env": (lambda value: isinstance(value, str) and value.isidentifier(), "the name of a variable"),
+    "base_url": (lambda value: isinstance(value, str) and value.startswith(("http://", "https://")), "an http(s) URL"),
+    "model": (_text, "a model name"),
 }
 
 
@@ -191,6 +203,8 @@ def _validate(document: dict[str, Any]) -> None:
         raise ConfigurationError("TRINITY_CONFIG providers: must be a table of provider tables")
     for name, table in providers.items():
         _check_table(table, PROVIDER, f"providers.{name}")
+        for position, deployment in enumerate(table.get("deployments", [])):
+            _check_table(deployment, DEPLOYMENT, f"providers.{name}.deployments[{position}]")
 
 
 def apply_config(board: Board, directory: Directory, document: dict[str, Any]) -> Timeouts | None:
@@ -220,6 +234,7 @@ def _apply(board: Board, directory: Directory, document: dict[str, Any]) -> Time
         if name not in board.provider_names:
             raise ConfigurationError(f"providers.{name}: unknown provider; expected one of {', '.join(board.provider_names)}")
         settings = dict(table)
+        settings.pop("deployments", None)  # built by _keyring.configure_keyrings, with the keys
         if settings.pop("enabled", True) is False:
             directory.disabled.add(name)
         if "base_url" in settings:

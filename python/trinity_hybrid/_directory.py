@@ -31,6 +31,8 @@ class Directory:
         # provider -> (the base URL override it was built with, Endpoint); see ``endpoint``.
         self._endpoints: dict[str, tuple[str | None, Endpoint]] = {}
         self._wire_formats: dict[str, WireFormat] = {}
+        # provider -> its keys when it has several (``_keyring.Keyring``; built by the node)
+        self.keyrings: dict[str, Any] = {}
 
     def set_key(self, provider: str, key: str | None) -> None:
         if key:
@@ -116,6 +118,7 @@ class EmbeddingDirectory:
     def __init__(self, directory: Directory, models: dict[str, str]) -> None:
         self._directory = directory
         self._models = models
+        self.keyrings: dict[str, Any] = {}  # an embeddings call uses each provider's first key
 
     def endpoint(self, provider: str) -> Endpoint:
         import dataclasses

@@ -40,6 +40,8 @@ class Environment:
     """The checked values; ``None`` or empty where a variable is unset (or blank)."""
 
     keys: dict[str, str] = field(default_factory=dict)
+    # provider -> every key, when it has several (``<PROVIDER>_API_KEYS``, after its single key)
+    key_lists: dict[str, tuple[str, ...]] = field(default_factory=dict)
     base_urls: dict[str, str] = field(default_factory=dict)
     # provider -> (model, the variable that set it)
     models: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -64,13 +66,17 @@ def read_environment(
 ) -> Environment:
     """Reads ``source``; ``variables`` maps each provider to its variables' names."""
     keys: dict[str, str] = {}
+    key_lists: dict[str, tuple[str, ...]] = {}
     base_urls: dict[str, str] = {}
     models: dict[str, tuple[str, str]] = {}
     embedding_models: dict[str, str] = {}
     for provider, names in variables.items():
         key = next((value for value in (_get(source, name) for name in names.keys) if value), None)
-        if key:
-            keys[provider] = key
+        several = _key_list(source, names.keys, key)
+        if len(several) > 1:
+            key_lists[provider] = several
+        if key or several:
+            keys[provider] = key or several[0]
         base_url = _get(source, names.base_url)
         if base_url:
             if not base_url.startswith(("http://", "https://")):
@@ -84,6 +90,7 @@ def read_environment(
             embedding_models[provider] = embedding_model
     return Environment(
         keys=keys,
+        key_lists=key_lists,
         base_urls=base_urls,
         models=models,
         embedding_models=embedding_models,
@@ -143,6 +150,26 @@ def _positive_integer(source: Mapping[str, str], name: str) -> int | None:
     if not text.isascii() or not text.isdigit() or int(text) < 1:
         raise _bad(name, text, "must be a positive whole number")
     return int(text)
+
+
+def _key_list(source: Mapping[str, str], names: tuple[str, ...], key: str | None) -> tuple[str, ...]:
+    """The single key (if set) and then those of each ``<NAME>S`` variable, comma-separated.
+    A bad list is named by its variable and the entry's position, never by a key."""
+    keys = [key] if key else []
+    for name in names:
+        text = _get(source, name + "S")
+        if text is None:
+            continue
+        for position, entry in enumerate(text.split(","), start=1):
+            entry = entry.strip()
+            if not entry:
+                raise ConfigurationError(f"{name}S: entry {position} is empty (keys are separated by commas)")
+            if entry == key:
+                continue  # the single key in the list too: the same key, once
+            if entry in keys:
+                raise ConfigurationError(f"{name}S: entry {position} repeats a key given before")
+            keys.append(entry)
+    return tuple(keys)
 
 
 def _retries(source: Mapping[str, str]) -> int | None:

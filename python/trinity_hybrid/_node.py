@@ -28,6 +28,7 @@ from ._clients import Clients
 from ._directory import Directory
 from ._environment import Environment, ProviderVariables, read_environment
 from ._exceptions import ConfigurationError, InvalidInputError, NoProviderAvailable
+from ._keyring import configure_keyrings, keyring_status
 from ._plan_retry import RetryPolicy, retry_policy
 from ._planner import Plan, PlanOptions
 from ._request import ChatRequest
@@ -97,10 +98,10 @@ class TrinityHybridNode:
         ``TRINITY_STRATEGY``, and the TOML file named by ``TRINITY_CONFIG`` (which the variables
         override). The local provider needs no key and is available unless the file disables it.
         Every variable is checked first; a bad one raises ``ConfigurationError`` naming it."""
-        node = cls()
+        node, source = cls(), os.environ if environ is None else environ
         board = node._board
         variables = {name: ProviderVariables(*board.variables(name)) for name in board.provider_names}
-        environment = read_environment(os.environ if environ is None else environ, variables, board.strategy_names)
+        environment = read_environment(source, variables, board.strategy_names)
         document: dict[str, Any] = {}
         if environment.config_path:
             # The file first: environment variables are more specific and override it.
@@ -109,6 +110,7 @@ class TrinityHybridNode:
             document = load_config(environment.config_path)
             node.timeouts = apply_config(board, node._directory, document)
         node._apply_environment(environment)
+        configure_keyrings(node, environment, document, source)  # several keys per provider
         node.retries = retry_policy(environment.retries, document.get("retries", {}))
         configure_scaling(node, environment, document.get("shared_state", {}), document.get("cache", {}))
         return node
@@ -161,6 +163,8 @@ class TrinityHybridNode:
             failure_threshold=failure_threshold, cooldown_s=cooldown_s, credential_cooldown_s=credential_cooldown_s,
             quota_cooldown_s=quota_cooldown_s, probe_lease_s=probe_lease_s, ewma_alpha=ewma_alpha,
         )  # fmt: skip
+        for ring in self._directory.keyrings.values():
+            ring.configure_breaker(self._board.breaker_config())
 
     def provider_info(self, provider: str) -> dict[str, Any]:
         return self._board.provider_info(provider)
@@ -207,7 +211,7 @@ class TrinityHybridNode:
         """The status document: per-provider counters and breaker state, total calls, the
         available providers, and the shared state's and cache's sections when they are on.
         Keys appear only masked; a provider with no call yet has no success rate (None)."""
-        document = self._board.status(now_ms=now_ms)
+        document = keyring_status(self._board.status(now_ms=now_ms), self._directory.keyrings)
         if self._shared is not None:
             document["shared_state"] = self._shared.status()
         if self._cache is not None:
@@ -267,7 +271,7 @@ class TrinityHybridNode:
             )
         cache_key = self._cache_key(request, cache, force_provider, strategy, quality, targets)
         retry = RetryPolicy.of(retries, self.retries)
-        options = PlanOptions(force_provider is not None, hedge, timeouts, cache_key, models, retry)
+        options = PlanOptions(force_provider is not None, hedge, timeouts, cache_key, models, retry, strategy)
         return Plan(request, route, options, self._board, self._directory, time.monotonic)
 
     def _cache_key(

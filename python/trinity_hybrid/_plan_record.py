@@ -34,6 +34,7 @@ class Recording:
     """``Plan``'s recording and its end of the walk; the attributes are the plan's."""
 
     board: Any
+    providers: Any
     route: Any
     options: Any
     clock: Any
@@ -66,6 +67,11 @@ class Recording:
             attempt.provider, latency_ms=round(latency_s * 1000), tokens_input=usage.prompt_tokens,
             tokens_output=usage.completion_tokens,
         )  # fmt: skip
+        if attempt.key is not None:  # one of several keys: its own board too
+            self.providers.keyrings[attempt.provider].record_success(
+                attempt.key, latency_ms=round(latency_s * 1000), tokens_input=usage.prompt_tokens,
+                tokens_output=usage.completion_tokens,
+            )  # fmt: skip
         if self.options.models and attempt.endpoint.model != self.board.model(attempt.provider):
             # A model the request named: the board prices its configured model; this one is
             # priced by its own listed price (0 when none is listed).
@@ -81,12 +87,15 @@ class Recording:
             )  # fmt: skip
         return cost_usd, usage
 
-    def _record_failure(self, provider: str, started_s: float, error: ProviderError) -> None:
+    def _record_failure(self, provider: str, started_s: float, error: ProviderError, key: int | None = None) -> None:
+        """Records a failed try: on the provider's board, or with several keys on the key's own
+        (the provider's entry records the turn's end: ``_plan_keys``)."""
         latency_s = self.clock() - started_s
         retry_after_ms = round(error.retry_after_s * 1000) if error.retry_after_s else 0
-        self.board.record_failure(
-            provider, NATIVE_FAILURE_KIND.get(error.failure_kind, "transient"), latency_ms=round(latency_s * 1000),
-            retry_after_ms=retry_after_ms,
+        board = self.board if key is None else self.providers.keyrings[provider]
+        board.record_failure(
+            key if key is not None else provider, NATIVE_FAILURE_KIND.get(error.failure_kind, "transient"),
+            latency_ms=round(latency_s * 1000), retry_after_ms=retry_after_ms,
         )  # fmt: skip
         self.attempts.append(
             Attempt(provider, "failure", str(error), type(error).__name__, latency_s, error.status_code)

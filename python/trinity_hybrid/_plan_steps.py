@@ -45,6 +45,7 @@ class AttemptRun:
         "finish_reason",
         "first_token_deadline_s",
         "http",
+        "key",
         "parser",
         "provider",
         "started",
@@ -69,6 +70,7 @@ class AttemptRun:
         self.finish_reason: str | None = None
         self.done = False
         self.first_token_deadline_s = 0.0
+        self.key: int | None = None  # which of the provider's keys (``_keyring``), when it has several
 
     def __repr__(self) -> str:
         return f"AttemptRun({self.provider!r}, stream={self.stream})"

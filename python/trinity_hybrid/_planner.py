@@ -40,6 +40,7 @@ from ._exceptions import (
     TrinityError,
 )
 from ._plan_answers import cache_payload, cached_completion
+from ._plan_keys import KeyTurns
 from ._plan_record import Recording
 from ._plan_retry import RETRY_DEFAULT, Retries, RetryPolicy
 from ._plan_steps import (
@@ -96,6 +97,9 @@ class Providers(Protocol):
         """The first feature of ``request`` that ``provider`` cannot take, or None."""
         ...
 
+    # provider -> its keys, for a provider with several (``_keyring.Keyring``)
+    keyrings: dict[str, Any]
+
 
 @dataclass(frozen=True, slots=True)
 class PlanOptions:
@@ -110,6 +114,8 @@ class PlanOptions:
     models: tuple[str | None, ...] = ()
     # Same-provider retries of transient failures (``_plan_retry``).
     retry: RetryPolicy = RETRY_DEFAULT
+    # The call's strategy (None: the node's), which also orders a provider's keys.
+    strategy: str | None = None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -118,7 +124,7 @@ class PlanOptions:
 Steps = Generator[Action, Any, None]
 
 
-class Plan(Recording):
+class Plan(Recording, KeyTurns):
     """One call's walk along ``route.providers``; see the module docstring."""
 
     def __init__(self, request: ChatRequest, route: Any, options: PlanOptions, board: Board, providers: Providers,
@@ -149,6 +155,7 @@ class Plan(Recording):
         self.backoff_until_s: float | None = None
         self.again = False
         self.retry_error: ProviderError | None = None
+        self.keys_tried: dict[str, set[int]] = {}
 
     # -- the walk ---------------------------------------------------------------------------
 
@@ -262,8 +269,12 @@ class Plan(Recording):
                 if self.options.forced:
                     raise ClientRequestError(reason, provider=provider)
                 continue
-            while True:  # once, and again for each retry (``_retry`` sets ``again``)
-                admission = self.board.admit(provider)
+            ring = self.providers.keyrings.get(provider)
+            while True:  # once, and again for each retry or next key (``_retry`` sets ``again``)
+                if ring is None:
+                    admission, target, key = self.board.admit(provider), endpoint, None
+                else:
+                    admission, target, key = self._admit_key(ring, provider, endpoint)
                 if admission.startswith("denied"):
                     self.attempts.append(
                         Attempt(provider, "skipped", f"circuit breaker: {admission}", "CircuitOpenError")
@@ -274,17 +285,18 @@ class Plan(Recording):
                         )
                     break
                 try:
-                    http = wire_format.build_request(endpoint, request)
+                    http = wire_format.build_request(target, request)
                 except ProviderError as error:
                     if admission == "allowed_probe":
-                        self.board.release_probe(provider)
+                        (self.board if ring is None else ring).release_probe(provider if ring is None else key)
                     self.attempts.append(Attempt(provider, "skipped", str(error), type(error).__name__))
                     if self.options.forced:
                         raise
                     break
-                attempt = AttemptRun(provider, wire_format, endpoint, http, request.stream, self.clock(), admission)
+                attempt = AttemptRun(provider, wire_format, target, http, request.stream, self.clock(), admission)
+                attempt.key = key
                 if request.stream:
-                    attempt.parser = wire_format.new_stream_parser(endpoint, request)
+                    attempt.parser = wire_format.new_stream_parser(target, request)
                     attempt.first_token_deadline_s = attempt.started_s + self.options.timeouts.first_token_s
                 yield attempt
                 if not self.again:
@@ -369,7 +381,7 @@ class Plan(Recording):
         up for it, in which case the next one is started when none runs."""
         del self.running[attempt]
         yield Close(attempt)
-        self._record_failure(attempt.provider, attempt.started_s, error)
+        self._record_failure(attempt.provider, attempt.started_s, error, attempt.key)
         if attempt.started:
             # After the first token no other provider may answer: the caller would get two
             # answers spliced together, so the failure is raised, typed.
@@ -379,8 +391,14 @@ class Plan(Recording):
             interrupted.attempts = tuple(self.attempts)
             yield Fail(interrupted)
             return True
-        if not self.running and attempt is self.newest and self._retry(attempt.provider, error):
-            return False  # the same provider again, once its backoff has passed
+        if not self.running and attempt is self.newest and self._retry(attempt, error):
+            if self.backoff_until_s is None:  # the provider's next key, at once
+                attempt = self._launch()  # type: ignore[assignment]
+                if attempt is not None:
+                    yield Send(attempt)
+            return False  # else the same provider again, once its backoff has passed
+        if attempt.key is not None:
+            self._end_turn(attempt, error)
         final = self._final(attempt.provider, error)
         if final is not None:
             yield from self._give_up_others(None)
@@ -392,18 +410,26 @@ class Plan(Recording):
                 yield Send(attempt)
         return False
 
-    def _retry(self, provider: str, error: ProviderError) -> bool:
-        """Whether ``provider`` is tried again after ``error`` (see ``_plan_retry``); if so, the
-        plan waits for its backoff (``backoff_until_s``), then ``_tickets`` sends it again."""
+    def _retry(self, attempt: AttemptRun, error: ProviderError) -> bool:
+        """Whether the provider is tried again after ``error``: its next key at once
+        (``_plan_keys``), or after a backoff (``_plan_retry``; the plan waits until
+        ``backoff_until_s``), then ``_tickets`` sends it again."""
+        if self._next_key(attempt, error):
+            return True
         if self.options.retry.attempts == 0:
             return False
+        provider = attempt.provider
+        ring = self.providers.keyrings.get(provider) if attempt.key is not None else None
         if self.retries is None:
             self.retries = Retries(self.options.retry, self.random)
         now_s = self.clock()
         time_left_s = None if self.total_deadline_s is None else self.total_deadline_s - now_s
-        delay_s = self.retries.delay_s(provider, error, lambda: self.board.hold_s(provider), time_left_s)
+        hold_s = ring.hold_s if ring is not None else lambda: self.board.hold_s(provider)
+        delay_s = self.retries.delay_s(provider, error, hold_s, time_left_s)
         if delay_s is None:
             return False
+        if ring is not None:
+            self.keys_tried[provider].clear()  # after the backoff, every key may be tried again
         self.again = True
         self.retry_error = error
         self.backoff_until_s = now_s + delay_s
@@ -429,7 +455,10 @@ class Plan(Recording):
             del self.running[other]
             yield Close(other)
             if other.admission == "allowed_probe":
-                self.board.release_probe(other.provider)
+                if other.key is None:
+                    self.board.release_probe(other.provider)
+                else:
+                    self.providers.keyrings[other.provider].release_probe(other.key)
             latency_s = self.clock() - other.started_s
             self.attempts.append(Attempt(other.provider, "cancelled", reason, None, latency_s))
             logger.info(

@@ -1,0 +1,145 @@
+"""Several keys and deployments per provider (issue 17, point 2), end to end against loopback
+providers: each key has its own breaker and stats, the call's strategy spreads calls over the
+keys, a failure on one key moves to the next key of the same provider before the next
+provider, and keys appear only masked.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from loopback import Fault, OpenAIServer
+from trinity_hybrid import CircuitOpenError, ConfigurationError, TransientError, TrinityHybridNode
+
+KEY_1 = "sk-first-key-0123456789abcdef"
+KEY_2 = "sk-second-key-0123456789abcdef"
+KEY_3 = "sk-third-key-0123456789abcdef"
+
+
+def keyed_node(server: OpenAIServer, **variables: str) -> TrinityHybridNode:
+    node = TrinityHybridNode.from_env({
+        "OPENAI_API_KEYS": f"{KEY_1},{KEY_2}", "OPENAI_BASE_URL": server.base_url, "TRINITY_RETRIES": "0",
+        **variables,
+    })  # fmt: skip
+    node.set_unavailable("local")
+    return node
+
+
+def keys_sent(server: OpenAIServer) -> list[str]:
+    return [request.headers["authorization"].removeprefix("Bearer ") for request in server.requests]
+
+
+def outcomes(response: Any) -> list[tuple[str, str]]:
+    return [(attempt.provider, attempt.outcome) for attempt in response.attempts]
+
+
+def test_round_robin_spreads_calls_over_the_keys() -> None:
+    with OpenAIServer(api_key="") as server, keyed_node(server) as node:  # keyless: takes any key
+        for _ in range(4):
+            assert node.infer("Hello", strategy="round_robin").provider == "openai"
+        assert keys_sent(server) == [KEY_1, KEY_2, KEY_1, KEY_2]
+        keys = node.status()["providers"]["openai"]["keys"]
+        assert [entry["successful_calls"] for entry in keys] == [2, 2]
+        assert node.status()["providers"]["openai"]["successful_calls"] == 4
+
+
+def test_a_rate_limited_key_moves_to_the_next_key_and_stays_held() -> None:
+    with OpenAIServer(api_key="") as server, keyed_node(server) as node:
+        server.faults.push(Fault.status(429, retry_after_s=30))
+        response = node.infer("Hello", strategy="priority")
+        assert response.provider == "openai"
+        assert outcomes(response) == [("openai", "failure"), ("openai", "success")]
+        assert keys_sent(server) == [KEY_1, KEY_2]
+        status = node.status()["providers"]["openai"]
+        first, second = status["keys"]
+        assert (first["failed_calls"], first["state"], second["successful_calls"]) == (1, "open", 1)
+        # The provider answered: its own entry (routing's) is healthy, one call, no failure.
+        assert (status["state"], status["successful_calls"], status["failed_calls"]) == ("closed", 1, 0)
+        node.infer("Hello again", strategy="priority")  # the held key is not asked
+        assert keys_sent(server) == [KEY_1, KEY_2, KEY_2]
+
+
+def test_a_server_that_refuses_one_key_is_answered_with_the_other() -> None:
+    with OpenAIServer(api_key=KEY_2) as server, keyed_node(server) as node:
+        response = node.infer("Hello")
+        assert outcomes(response) == [("openai", "failure"), ("openai", "success")]
+        assert response.attempts[0].error_type == "CredentialError"
+        assert keys_sent(server) == [KEY_1, KEY_2]
+        first, second = node.status()["providers"]["openai"]["keys"]
+        assert first["last_failure"] == "credential" and second["successful_calls"] == 1
+
+
+def test_every_key_failing_falls_back_to_the_next_provider_once_recorded() -> None:
+    with OpenAIServer(api_key="") as server, OpenAIServer() as backup:
+        node = keyed_node(server, GROQ_API_KEY=backup.api_key, GROQ_BASE_URL=backup.base_url,
+                          DEFAULT_LLM_PROVIDER="openai")  # fmt: skip
+        server.faults.push(Fault.status(503), Fault.status(503))
+        response = node.infer("Hello")
+        assert response.provider == "groq"
+        assert outcomes(response) == [("openai", "failure"), ("openai", "failure"), ("groq", "success")]
+        status = node.status()["providers"]["openai"]
+        assert [entry["failed_calls"] for entry in status["keys"]] == [1, 1]
+        assert status["failed_calls"] == 1  # the provider failed the call once, through both keys
+        node.close()
+
+
+def test_deployments_from_the_config_file_have_their_own_key_url_and_model(tmp_path: Path) -> None:
+    with OpenAIServer(api_key=KEY_1) as europe, OpenAIServer(api_key=KEY_3, model_ids=("gpt-4o",)) as america:
+        config = tmp_path / "trinity.toml"
+        config.write_text(
+            "[[providers.openai.deployments]]\n"
+            f'key_env = "OPENAI_KEY_EU"\nbase_url = "{europe.base_url}"\nmodel = "gpt-4o-mini"\n'
+            "[[providers.openai.deployments]]\n"
+            f'key_env = "OPENAI_KEY_US"\nbase_url = "{america.base_url}"\n'
+        )
+        node = TrinityHybridNode.from_env({"TRINITY_CONFIG": str(config), "OPENAI_KEY_EU": KEY_1,
+                                           "OPENAI_KEY_US": KEY_3, "TRINITY_RETRIES": "0"})  # fmt: skip
+        node.set_unavailable("local")
+        europe.faults.push(Fault.status(503))
+        response = node.infer("Hello", force_provider="openai")
+        assert outcomes(response) == [("openai", "failure"), ("openai", "success")]
+        assert europe.requests[0].json["model"] == "gpt-4o-mini"
+        assert america.requests[0].json["model"] == "gpt-4o"
+        assert keys_sent(europe) == [KEY_1] and keys_sent(america) == [KEY_3]
+        node.close()
+        config.write_text('[[providers.openai.deployments]]\nkey_env = "OPENAI_KEY_NOWHERE"\n')
+        with pytest.raises(ConfigurationError, match=r"deployments\[0\].key_env: the variable OPENAI_KEY_NOWHERE"):
+            TrinityHybridNode.from_env({"TRINITY_CONFIG": str(config), "OPENAI_API_KEY": KEY_2})
+
+
+def test_keys_appear_only_masked_and_bad_lists_are_named_without_them(capsys: Any) -> None:
+    with OpenAIServer(api_key="") as server, keyed_node(server) as node:
+        node.infer("Hello")
+        node.print_status()
+        shown = json.dumps(node.status()) + capsys.readouterr().out
+        for key in (KEY_1, KEY_2):
+            assert key not in shown
+            assert key[:8] + "***" in shown
+    for value, message in ((f"{KEY_1},,{KEY_2}", "entry 2 is empty"), (f"{KEY_1},{KEY_1}", "entry 2 repeats")):
+        with pytest.raises(ConfigurationError, match=f"OPENAI_API_KEYS: {message}") as raised:
+            TrinityHybridNode.from_env({"OPENAI_API_KEYS": value})
+        assert KEY_1 not in str(raised.value)
+
+
+def test_the_single_key_and_the_list_together_and_every_provider_takes_a_list() -> None:
+    node = TrinityHybridNode.from_env({"OPENAI_API_KEY": KEY_1, "OPENAI_API_KEYS": f"{KEY_1},{KEY_2}",
+                                       "GEMINI_API_KEYS": f"{KEY_2},{KEY_3}"})  # fmt: skip
+    assert [entry["key"] for entry in node.status()["providers"]["openai"]["keys"]] == [KEY_1[:8] + "***",
+                                                                                       KEY_2[:8] + "***"]  # fmt: skip
+    assert len(node.status()["providers"]["google"]["keys"]) == 2
+    assert "google" in node.available_providers
+
+
+def test_a_key_held_by_its_breaker_is_skipped_and_all_held_fails_the_provider() -> None:
+    with OpenAIServer(api_key="") as server, keyed_node(server) as node:
+        node.configure_breaker(failure_threshold=1)
+        server.faults.push(Fault.status(500), Fault.status(500))
+        with pytest.raises(TransientError):  # a forced provider fails as itself, through both keys
+            node.infer("Hello", force_provider="openai")
+        assert [entry["state"] for entry in node.status()["providers"]["openai"]["keys"]] == ["open", "open"]
+        with pytest.raises(CircuitOpenError, match="every key of this provider is held"):
+            node.infer("Hello", force_provider="openai")
+        assert len(server.requests) == 2  # nothing sent while every key is held
