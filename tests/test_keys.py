@@ -6,13 +6,23 @@ provider, and keys appear only masked.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
+import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from loopback import Fault, OpenAIServer
-from trinity_hybrid import CircuitOpenError, ConfigurationError, TransientError, TrinityHybridNode
+from test_planner import DRIVER_RETRIES, OUTCOMES, next_outcome, outcomes_of, scripted_events
+from trinity_hybrid import CircuitOpenError, ConfigurationError, TransientError, TrinityError, TrinityHybridNode
+from trinity_hybrid._drive_async import AsyncAttempts, drive_async
+from trinity_hybrid._drive_sync import SyncAttempts, drive_sync
+from trinity_hybrid._plan_steps import AttemptRun
 
 KEY_1 = "sk-first-key-0123456789abcdef"
 KEY_2 = "sk-second-key-0123456789abcdef"
@@ -143,3 +153,75 @@ def test_a_key_held_by_its_breaker_is_skipped_and_all_held_fails_the_provider() 
         with pytest.raises(CircuitOpenError, match="every key of this provider is held"):
             node.infer("Hello", force_provider="openai")
         assert len(server.requests) == 2  # nothing sent while every key is held
+
+
+# ----------------------------------------------------------------------------------------------
+# The plan's turn over keys, scripted (no sockets), and the drivers agreeing on it.
+
+LANES = ("openai/0", "openai/1", "groq")
+
+
+def lane(attempt: AttemptRun) -> str:
+    return attempt.provider if attempt.key is None else f"{attempt.provider}/{attempt.key}"
+
+
+def scripted_node() -> TrinityHybridNode:
+    node = TrinityHybridNode.from_env({"OPENAI_API_KEYS": f"{KEY_1},{KEY_2}", "GROQ_API_KEY": "gsk_keys_0123456789",
+                                       "DEFAULT_LLM_PROVIDER": "openai"})  # fmt: skip
+    node.set_unavailable("local")
+    return node
+
+
+def through(outcomes: dict[str, list[str]], stream: bool, sync: bool) -> tuple[list[Any], list[str]]:
+    """(the attempts' outcomes and the error raised, if any; the lanes sent, in order)."""
+    node = scripted_node()
+    plan = node.plan("Hello", stream=stream, retries=DRIVER_RETRIES, strategy="round_robin")
+    plan.random = random.Random(3)
+    remaining = {name: list(sequence) for name, sequence in outcomes.items()}
+    sent: list[str] = []
+
+    def events_of(attempt: AttemptRun) -> list[Any]:
+        sent.append(lane(attempt))
+        return scripted_events(attempt, next_outcome(remaining, lane(attempt)))
+
+    def sync_events(attempt: AttemptRun) -> Iterator[Any]:
+        yield from events_of(attempt)
+
+    async def async_events(attempt: AttemptRun) -> AsyncIterator[Any]:
+        for event in events_of(attempt):
+            yield event
+
+    async def run_async() -> list[Any]:
+        items = [item async for item in drive_async(plan, AsyncAttempts(async_events, time.monotonic), None)]
+        return items
+
+    try:
+        if sync:
+            items = list(drive_sync(plan, SyncAttempts(sync_events, node._hedge_executor, time.monotonic), None))
+        else:
+            items = asyncio.run(run_async())
+    except TrinityError as error:
+        return [*outcomes_of(getattr(error, "attempts", None) or plan.attempts), type(error).__name__], sent
+    return outcomes_of(items[-1].attempts), sent
+
+
+def test_scripted_a_failing_key_moves_to_the_next_key_before_the_next_provider() -> None:
+    result, sent = through({"openai/0": ["500"], "openai/1": ["ok"]}, stream=False, sync=True)
+    assert sent == ["openai/0", "openai/1"]
+    assert result == [("openai", "failure"), ("openai", "success")]
+    result, sent = through({"openai/0": ["400"]}, stream=False, sync=True)
+    assert sent == ["openai/0"] and result[-1] == "ClientRequestError"  # the request's fault: no other key
+
+
+@settings(max_examples=30, deadline=None)
+@given(outcomes=st.fixed_dictionaries({name: st.lists(st.sampled_from(OUTCOMES), min_size=1, max_size=3)
+                                       for name in LANES}))  # fmt: skip
+def test_sync_and_async_drivers_make_the_same_attempts_over_keys(outcomes: dict[str, list[str]]) -> None:
+    whole = {name: [outcome if outcome != "broken_stream" else "ok" for outcome in sequence]
+             for name, sequence in outcomes.items()}  # fmt: skip
+    assert through(whole, stream=False, sync=True) == through(whole, stream=False, sync=False)
+    assert through(outcomes, stream=True, sync=True) == through(outcomes, stream=True, sync=False)
+    _, sent = through(whole, stream=False, sync=True)
+    # Every key of the provider is tried before the next provider is.
+    if "groq" in sent:
+        assert set(sent[: sent.index("groq")]) == {"openai/0", "openai/1"}
