@@ -225,3 +225,30 @@ def test_sync_and_async_drivers_make_the_same_attempts_over_keys(outcomes: dict[
     # Every key of the provider is tried before the next provider is.
     if "groq" in sent:
         assert set(sent[: sent.index("groq")]) == {"openai/0", "openai/1"}
+
+
+def test_through_the_gateway_a_rate_limited_key_is_answered_by_the_next_and_shown_masked() -> None:
+    """The gateway gets several keys from the same library core: a 429 on the first key is
+    answered by the second (the client sees one 200), and /status and /metrics show the keys
+    masked only."""
+    import openai
+    from gateway_harness import GATEWAY_KEY, running_gateway
+
+    with OpenAIServer(api_key="") as server:
+        environment = {"OPENAI_API_KEYS": f"{KEY_1},{KEY_2}", "OPENAI_BASE_URL": server.base_url,
+                       "DEFAULT_LLM_PROVIDER": "openai", "TRINITY_RETRIES": "0"}  # fmt: skip
+        with running_gateway(environment) as gateway:
+            server.faults.push(Fault.status(429, retry_after_s=30))
+            sdk = openai.OpenAI(base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0)
+            raw = sdk.chat.completions.with_raw_response.create(
+                model="auto", messages=[{"role": "user", "content": "Hello there"}]
+            )
+            assert raw.parse().choices[0].message.content == "echo: Hello there"
+            assert raw.headers["x-trinity-provider"] == "openai"
+            assert keys_sent(server) == [KEY_1, KEY_2]
+            status = gateway.request("GET", "/status").json()
+            keys = status["providers"]["openai"]["keys"]
+            assert [entry["key"] for entry in keys] == [KEY_1[:8] + "***", KEY_2[:8] + "***"]
+            assert [entry["state"] for entry in keys] == ["open", "closed"]
+            shown = json.dumps(status) + gateway.request("GET", "/metrics").text
+            assert KEY_1 not in shown and KEY_2 not in shown
