@@ -209,6 +209,11 @@ def test_scripted_a_failing_key_moves_to_the_next_key_before_the_next_provider()
     result, sent = through({"openai/0": ["500"], "openai/1": ["ok"]}, stream=False, sync=True)
     assert sent == ["openai/0", "openai/1"]
     assert result == [("openai", "failure"), ("openai", "success")]
+    # Every key failing: one retry after the backoff (one more try, not another walk over the
+    # keys), then the next provider: keys + retries tries, never keys * (1 + retries).
+    result, sent = through({"openai/0": ["500"], "openai/1": ["500"]}, stream=False, sync=True)
+    assert sent[:3] == ["openai/0", "openai/1", sent[2]] and sent[2].startswith("openai/")
+    assert sent[3:] == ["groq"] and result[-1] == ("groq", "success")
     result, sent = through({"openai/0": ["400"]}, stream=False, sync=True)
     assert sent == ["openai/0"] and result[-1] == "ClientRequestError"  # the request's fault: no other key
 

@@ -24,6 +24,7 @@ class KeyTurns:
     options: Any
     providers: Any
     random: Any
+    retries: Any
     again: bool
     # provider -> the keys tried since its turn (or its last backoff) began
     keys_tried: dict[str, set[int]]
@@ -46,6 +47,10 @@ class KeyTurns:
         """Whether the same provider's next key is tried now, after ``error`` on one: a rate
         limit, a credential or a deployment's fault is that key's, not the provider's."""
         if attempt.key is None or error.failure_kind not in ROTATING_KINDS:
+            return False
+        if self.retries is not None and self.retries.done.get(attempt.provider):
+            # After a backoff the provider has one more try per retry, not another walk over its
+            # keys: a call makes at most (keys + retries) tries of it, never keys * retries.
             return False
         ring: Keyring = self.providers.keyrings[attempt.provider]
         tried = self.keys_tried[attempt.provider]

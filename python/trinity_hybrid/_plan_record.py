@@ -67,8 +67,8 @@ class Recording:
             attempt.provider, latency_ms=round(latency_s * 1000), tokens_input=usage.prompt_tokens,
             tokens_output=usage.completion_tokens,
         )  # fmt: skip
-        if attempt.key is not None:  # one of several keys: its own board too
-            self.providers.keyrings[attempt.provider].record_success(
+        if attempt.key is not None:  # one of several keys: its own board too, priced at its model
+            cost_usd = self.providers.keyrings[attempt.provider].record_success(
                 attempt.key, latency_ms=round(latency_s * 1000), tokens_input=usage.prompt_tokens,
                 tokens_output=usage.completion_tokens,
             )  # fmt: skip
