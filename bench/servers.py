@@ -241,3 +241,12 @@ def tree_rss_bytes(root: int) -> int:
                 total_kib += int(line.split()[1])
                 break
     return total_kib * 1024
+
+
+def tree_open_fds(root: int) -> int:
+    """The open file descriptors of ``root`` and all its descendants (Linux /proc)."""
+    total = 0
+    for pid in tree_pids(root):
+        with contextlib.suppress(OSError):  # gone meanwhile
+            total += len(os.listdir(f"/proc/{pid}/fd"))
+    return total
