@@ -227,6 +227,19 @@ def test_a_streamed_answer_with_reasoning_text_and_two_calls(gateway: RunningGat
     assert names.count("response.function_call_arguments.done") == 2 and names[-1] == "response.completed"
 
 
+def test_a_whole_answer_with_reasoning_and_usage_details(gateway: RunningGateway) -> None:
+    with scripted(gateway) as chat:
+        chat.answer = {"text": "Four.", "reasoning": "Two and two.", "finish_reason": "stop",
+                       "usage": Usage(20, 9, cached_tokens=5, reasoning_tokens=3)}  # fmt: skip
+        response = client(gateway).responses.create(model="auto", input="2 + 2?")
+    assert [item.type for item in response.output] == ["reasoning", "message"]
+    assert response.output[0].content[0].text == "Two and two."  # type: ignore[union-attr,index]
+    assert response.output_text == "Four." and response.status == "completed"
+    assert response.usage is not None and (response.usage.input_tokens, response.usage.output_tokens) == (20, 9)
+    assert response.usage.input_tokens_details.cached_tokens == 5
+    assert response.usage.output_tokens_details.reasoning_tokens == 3
+
+
 def test_a_truncated_answer_is_incomplete(gateway: RunningGateway) -> None:
     with scripted(gateway) as chat:
         chat.answer = {"text": "Once upon", "finish_reason": "length"}
