@@ -104,10 +104,12 @@ pub const Detection = struct {
 /// evidence than needed, and the scoring of a 10 MB prompt costs no more than that of 64 KiB.
 pub const window_bytes_max = 64 * 1024;
 
-/// Han, kana and Hangul weigh this many letters when choosing the dominant script: one CJK
-/// character carries about as much text as a short alphabetic word does, so "用中文解释
-/// Kubernetes" is a Chinese prompt, while "Translate 你好 into English" stays English.
-const cjk_letter_weight = 2;
+/// Han, kana and Hangul weigh this many letters when choosing the dominant script: an English
+/// word averages about 4.7 letters and a Chinese one about 1.5 characters, so a CJK character
+/// carries about three letters' worth of text. "用中文解释 Kubernetes" and "这些协议是 HTTP、
+/// HTTPS、FTP 和 SOCKS。" are Chinese prompts, while "Translate 你好 into English" stays English.
+/// (2, the former weight, took the second for Latin text, and so for Swedish.)
+const cjk_letter_weight = 3;
 
 pub fn detect(text_whole: []const u8) Detection {
     var buffer: language_prose.Buffer = undefined;
@@ -435,6 +437,8 @@ test "detect: mixed text keeps the dominant language and reports script shares" 
     try testing.expect(latin_share > 0.2);
     try testing.expectApproxEqAbs(@as(f32, 1), han_share + latin_share, 1e-6);
     try expectLanguage(.en, "Translate 你好 into English please");
+    try expectLanguage(.zh, "这些协议是 HTTP、HTTPS、FTP 和 SOCKS。");
+    try expectLanguage(.zh, "用中文解释 Kubernetes");
 }
 
 test "detect: invalid UTF-8 never fails and is counted" {
