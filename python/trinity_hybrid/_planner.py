@@ -389,6 +389,8 @@ class Plan(Recording, KeyTurns):
                 f"stream failed after its first token: {error}", provider=attempt.provider, cause=error
             )
             interrupted.attempts = tuple(self.attempts)
+            if attempt.key is not None:
+                self._end_turn(attempt, error)
             yield Fail(interrupted)
             return True
         if not self.running and attempt is self.newest and self._retry(attempt, error):
