@@ -67,7 +67,7 @@ class RetryPolicy:
             return value
         if value == base.attempts and not isinstance(value, bool):
             return base
-        return cls(value, base.backoff_base_s, base.backoff_max_s)  # type: ignore[arg-type]
+        return cls(value, base.backoff_base_s, base.backoff_max_s)
 
 
 RETRY_DEFAULT = RetryPolicy()

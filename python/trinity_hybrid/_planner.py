@@ -395,9 +395,9 @@ class Plan(Recording, KeyTurns):
             return True
         if not self.running and attempt is self.newest and self._retry(attempt, error):
             if self.backoff_until_s is None:  # the provider's next key, at once
-                attempt = self._launch()  # type: ignore[assignment]
-                if attempt is not None:
-                    yield Send(attempt)
+                launched = self._launch()
+                if launched is not None:
+                    yield Send(launched)
             return False  # else the same provider again, once its backoff has passed
         if attempt.key is not None:
             self._end_turn(attempt, error)
@@ -407,9 +407,9 @@ class Plan(Recording, KeyTurns):
             yield Fail(final)
             return True
         if not self.running:
-            attempt = self._launch()
-            if attempt is not None:
-                yield Send(attempt)
+            launched = self._launch()
+            if launched is not None:
+                yield Send(launched)
         return False
 
     def _retry(self, attempt: AttemptRun, error: ProviderError) -> bool:
@@ -484,5 +484,5 @@ class Plan(Recording, KeyTurns):
         if answer is None:
             return None
         provider, completion = cached_completion(answer)
-        response = self._response(provider, completion, 0.0, completion.usage)
+        response = self._response(provider, completion, 0.0, completion.usage)  # type: ignore[arg-type]
         return dataclasses.replace(response, attempts=(), cached=True)
