@@ -243,3 +243,23 @@ def test_the_loopback_provider_failing_twice_falls_back() -> None:
             groq.faults.push(*[Fault.status(500)] * 2)
             backup.faults.push(*[Fault.status(500)] * 2)
             node.infer("Hello there")
+
+
+def test_the_gateway_retries_the_same_provider_before_falling_back() -> None:
+    """The gateway walks the same plan: a 503 from the head is retried on it (the openai SDK,
+    itself retrying nothing, sees one 200 after two attempts), the backup never asked."""
+    import openai
+    from gateway_harness import GATEWAY_KEY, running_gateway
+
+    with OpenAIServer() as groq, OpenAIServer() as backup:
+        environment = {"GROQ_API_KEY": groq.api_key, "GROQ_BASE_URL": groq.base_url, "OPENAI_API_KEY": backup.api_key,
+                       "OPENAI_BASE_URL": backup.base_url, "DEFAULT_LLM_PROVIDER": "groq", "TRINITY_RETRIES": "1"}  # fmt: skip
+        with running_gateway(environment) as gateway:
+            groq.faults.push(Fault.status(503))
+            sdk = openai.OpenAI(base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0)
+            raw = sdk.chat.completions.with_raw_response.create(
+                model="auto", messages=[{"role": "user", "content": "Hello there"}]
+            )
+            assert raw.parse().choices[0].message.content == "echo: Hello there"
+            assert (raw.headers["x-trinity-provider"], raw.headers["x-trinity-attempts"]) == ("groq", "2")
+            assert len(groq.requests) == 2 and backup.requests == []
