@@ -10,7 +10,7 @@ import io
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from loopback import OpenAIServer
 from trinity_hybrid import ConfigurationError, NoProviderAvailable, TrinityHybridNode
@@ -83,6 +83,7 @@ NUMERIC_VARIABLES = ("TRINITY_CACHE_TTL_S", "TRINITY_CACHE_ENTRIES_MAX", "TRINIT
 
 
 @given(variable=st.sampled_from(NUMERIC_VARIABLES), value=st.text(max_size=12))
+@example(variable="TRINITY_CACHE_TTL_S", value="1E10")  # past the cache's own limit: once refused unnamed
 def test_any_value_is_taken_or_refused_by_name(variable: str, value: str) -> None:
     try:
         TrinityHybridNode.from_env({variable: value, "TRINITY_CACHE": "memory"})

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Union
 
+from ._environment import CACHE_TTL_S_LIMIT
 from ._exceptions import ConfigurationError, InvalidInputError
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ class ResponseCache:
         shared: SharedState | None = None,
         default: bool = False,
     ) -> None:
-        if not (ttl_s > 0 and ttl_s < 10**7):
+        if not (ttl_s > 0 and ttl_s < CACHE_TTL_S_LIMIT):
             raise ConfigurationError(f"cache TTL must be a positive number of seconds, got {ttl_s!r}")
         if entries_max < 1 or bytes_max < 1:
             raise ConfigurationError("cache bounds must be at least 1 entry and 1 byte")

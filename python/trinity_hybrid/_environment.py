@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 
 from ._exceptions import ConfigurationError
 
+# About 115 days: a cache entry meant to live longer is a configuration mistake, not a cache.
+CACHE_TTL_S_LIMIT = 10**7
+
 __all__ = ["BODY_BYTES_MAX_DEFAULT", "Environment", "ProviderVariables", "read_body_bytes_max", "read_environment"]
 
 # The gateway's request body limit: room for a long-context prompt (a million tokens is about
@@ -99,7 +102,7 @@ def read_environment(
         strategy=_choice(source, "TRINITY_STRATEGY", strategies, "a strategy"),
         redis_url=_redis_url(source),
         cache_backend=_choice(source, "TRINITY_CACHE", CACHE_BACKENDS, "a cache backend"),
-        cache_ttl_s=_positive_number(source, "TRINITY_CACHE_TTL_S"),
+        cache_ttl_s=_positive_number(source, "TRINITY_CACHE_TTL_S", below=CACHE_TTL_S_LIMIT),
         cache_entries_max=_positive_integer(source, "TRINITY_CACHE_ENTRIES_MAX"),
         body_bytes_max=read_body_bytes_max(source),
         retries=_retries(source),
@@ -130,16 +133,17 @@ def _choice(source: Mapping[str, str], name: str, allowed: tuple[str, ...], what
     return value
 
 
-def _positive_number(source: Mapping[str, str], name: str) -> float | None:
+def _positive_number(source: Mapping[str, str], name: str, *, below: float = math.inf) -> float | None:
     text = _get(source, name)
     if text is None:
         return None
+    must = "must be a positive number of seconds" + (f" below {below:.0f}" if below < math.inf else "")
     try:
         value = float(text)
     except ValueError:
-        raise _bad(name, text, "must be a positive number of seconds") from None
-    if not (math.isfinite(value) and value > 0):
-        raise _bad(name, text, "must be a positive number of seconds")
+        raise _bad(name, text, must) from None
+    if not (math.isfinite(value) and 0 < value < below):
+        raise _bad(name, text, must)
     return value
 
 
