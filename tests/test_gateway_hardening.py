@@ -11,14 +11,20 @@ never how fast anything was.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from gateway_harness import GATEWAY_KEY, RunningGateway, provider_environment, running_gateway
-from loopback import OpenAIServer
+from gateway_process import GatewayProcess
+from loopback import AnthropicServer, Fault, OpenAIServer
 from raw_provider import RawProvider, RawRequest, chunk, hold, sse_head
 from trinity_hybrid.gateway._protocol import GatewayProtocol
 from trinity_hybrid.gateway._server_limits import ServerLimits
@@ -178,6 +184,20 @@ def test_a_keep_alive_connection_serves_a_second_request_after_the_first(gateway
     assert first.startswith(b"HTTP/1.1 200 ") and second.startswith(b"HTTP/1.1 200 "), (first[:100], second[:100])
 
 
+@pytest.mark.parametrize(
+    "variable, value", [("TRINITY_MAX_CONNECTIONS", "many"), ("TRINITY_HEADER_TIMEOUT_S", "-1"),
+                        ("TRINITY_MAX_UPSTREAM_BYTES", "0"), ("TRINITY_BODY_TIMEOUT_S", "inf")],
+)  # fmt: skip
+def test_serve_refuses_a_bad_limit_naming_its_variable(variable: str, value: str) -> None:
+    environment = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
+    completed = subprocess.run(
+        [sys.executable, "-m", "trinity_hybrid", "serve", "--port", "0"],
+        env={**environment, variable: value}, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 1, completed.stderr
+    assert f"{variable}={value!r}" in completed.stderr, completed.stderr
+
+
 # Connections ------------------------------------------------------------------------------------
 
 
@@ -271,3 +291,81 @@ def test_an_endless_answer_fails_its_attempt_and_the_next_provider_answers(
     assert answer.status_code == 200, answer.text[:300]
     assert (answer.headers["x-trinity-provider"], answer.headers["x-trinity-attempts"]) == ("openai", "2")
     assert f"echo: {PROMPT}" in answer.text.replace('"', "").replace("\\", "") or "echo:" in answer.text
+
+
+# No key comes back out ---------------------------------------------------------------------------
+
+KEYS = {
+    "groq": "gsk_LEAKPROBEgroq7f3a9c2e1d0b4a59",
+    "openai": "sk-LEAKPROBEopenai0c1d2e3f4a5b6c7d",
+    "anthropic": "sk-ant-LEAKPROBEanthropic99aa88bb77",
+}
+LEAK_CONFIG = """
+[timeouts]
+connect_s = 1
+read_s = 1
+first_token_s = 1
+
+[providers.local]
+enabled = false
+"""
+
+
+async def echo_the_key(request: RawRequest, writer: asyncio.StreamWriter) -> bool:
+    """A 401 that quotes the whole Authorization header back, in the body and in a header, as a
+    careless proxy in front of a provider might."""
+    sent = next(line for line in request.head.split(b"\r\n") if line.lower().startswith(b"authorization:"))
+    quoted = sent.split(b":", 1)[1].strip().decode()
+    body = json.dumps({"error": {"message": f"Incorrect API key provided: {quoted}", "type": "invalid_request_error",
+                                 "code": "invalid_api_key"}}).encode()  # fmt: skip
+    writer.write(
+        b"HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\nx-echo: %s\r\nconnection: close\r\n"
+        b"content-length: %d\r\n\r\n%s" % (quoted.encode(), len(body), body)
+    )
+    return True
+
+
+def test_no_key_in_any_answer_log_trace_status_or_metrics(tmp_path: Path) -> None:
+    from otlp_receiver import OtlpReceiver
+
+    receiver = OtlpReceiver()
+    receiver.start()
+    groq = RawProvider(echo_the_key, api_key=KEYS["groq"])
+    config = tmp_path / "trinity.toml"
+    config.write_text(LEAK_CONFIG)
+    seen: list[str] = []
+    with OpenAIServer(api_key=KEYS["openai"]) as openai, AnthropicServer(api_key="sk-ant-another-key") as anthropic:
+        environment = {
+            "GROQ_API_KEY": KEYS["groq"], "GROQ_BASE_URL": groq.base_url,
+            "OPENAI_API_KEY": KEYS["openai"], "OPENAI_BASE_URL": openai.base_url,
+            "ANTHROPIC_API_KEY": KEYS["anthropic"], "ANTHROPIC_BASE_URL": anthropic.base_url,
+            "TRINITY_API_KEYS": GATEWAY_KEY, "TRINITY_CONFIG": str(config), "TRINITY_RETRIES": "0",
+            "TRINITY_REQUEST_LOG_STDOUT": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{receiver.port}",
+        }  # fmt: skip
+        gateway = GatewayProcess(tmp_path, "gateway", environment)
+        try:
+            gateway.wait_ready()
+            headers = {"Authorization": f"Bearer {GATEWAY_KEY}"}
+            # Every request meets the echoing 401 first, then one of openai's faults (a 500, a reset,
+            # silence past the read timeout, a broken stream) or its answer, then anthropic's 401.
+            faults = [None, Fault.status(500), Fault.reset(), Fault.hang(), Fault.stream_cut(1), Fault.status(401)]
+            for fault in faults:
+                for body in (BODY, STREAM_BODY):
+                    if fault is not None:
+                        openai.faults.push(fault)
+                    answer = httpx.post(gateway.url + "/v1/chat/completions", content=body, headers=headers, timeout=30)
+                    seen += [answer.text, json.dumps(dict(answer.headers))]
+            for path in ("/status", "/metrics", "/v1/models", "/health"):
+                seen.append(gateway.get(path).text)
+        finally:
+            gateway.stop()
+            groq.close()
+            receiver.stop()
+    statuses = {text[:12] for text in seen}
+    haystack = "\n".join(seen) + gateway.log_path.read_text(errors="replace")
+    haystack += "\n".join(raw.decode("latin-1") for raw in receiver.raw)
+    assert groq.requests, statuses  # the key was echoed at least once
+    assert receiver.raw, "no trace reached the receiver"
+    for key in KEYS.values():
+        for piece in (key, key[8:], key[-12:]):
+            assert piece not in haystack, f"a piece of a key ({piece[:4]}...) came out"
