@@ -190,8 +190,9 @@ def test_hedge_takes_the_fast_provider_and_cancels_the_slow_one(sync: bool) -> N
         slow.faults.push(Fault.slow_first_byte(5.0))
         failed_before = node.stats("groq").calls_failed
         response = hedged(node, "Which one answers first?", sync=sync)
-        # The slow provider was asked, lost the race, and is not counted as failed.
-        assert slow.requests[-1].user_text == "Which one answers first?"
+    # The slow provider was asked (its attempt started: "cancelled", not skipped), lost the race,
+    # and is not counted as failed. Whether its request reached the server before the cancel is
+    # the machine's timing (on a loaded machine it may not have), so the test does not ask.
     assert response.provider == "openai"
     assert response.text == "echo: Which one answers first?"
     outcomes = {attempt.provider: attempt.outcome for attempt in response.attempts}
@@ -245,7 +246,6 @@ def test_a_hedged_stream_is_won_by_the_first_token(sync: bool) -> None:
         warm(node, "groq", latency_ms=2)
         slow.faults.push(Fault.slow_first_byte(5.0))
         chunks = hedged_stream(node, "Who streams first?", sync=sync)
-        assert slow.requests[-1].user_text == "Who streams first?"
     assert {chunk.provider for chunk in chunks} == {"openai"}
     assert "".join(chunk.text for chunk in chunks) == "echo: Who streams first?"
     outcomes = {attempt.provider: attempt.outcome for attempt in chunks[-1].attempts}
