@@ -31,6 +31,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from bench_gateway import WRK_SCRIPT, lua_string
 from servers import (
     GATEWAY_API_KEY,
     UPSTREAM_API_KEY,
@@ -47,21 +48,6 @@ RESULTS = ROOT / "bench" / "results"
 SAMPLE_EVERY_S = 30.0
 SETTLE_S = 5.0  # after the load, before the last sample: connections closed, buffers freed
 BODY = {"model": "auto", "messages": [{"role": "user", "content": "Say hello."}]}
-WRK_SCRIPT = """
-wrk.method = "POST"
-wrk.body = {body}
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer {key}"
-
-function done(summary, latency, requests)
-  local errors = summary.errors
-  io.write(string.format(
-    'WRK_JSON {{"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,' ..
-    '"status":%d,"timeout":%d,"p50_us":%d,"p99_us":%d}}\\n',
-    summary.requests, summary.duration, errors.connect, errors.read, errors.write,
-    errors.status, errors.timeout, latency:percentile(50.0), latency:percentile(99.0)))
-end
-"""
 
 
 def counted_requests(url: str) -> dict[str, float]:
@@ -104,7 +90,7 @@ def soak(duration_s: float, connections: int, directory: Path) -> dict[str, Any]
     gateway = Server("gateway", command, environment, directory / "gateway.log")
     url = f"http://127.0.0.1:{gateway_port}"
     script = directory / "soak.lua"
-    script.write_text(WRK_SCRIPT.format(body=json.dumps(json.dumps(BODY)), key=GATEWAY_API_KEY))
+    script.write_text(WRK_SCRIPT.format(body=lua_string(json.dumps(BODY)), key=GATEWAY_API_KEY))
     with running(nginx), running(gateway):
         gateway.ready(url + "/v1/chat/completions", BODY, timeout_s=60.0)
         started_s = time.monotonic()
