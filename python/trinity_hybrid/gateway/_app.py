@@ -44,7 +44,6 @@ from ._asgi import (
 from ._auth import Authenticator
 from ._autonomous import plan_document, plan_messages
 from ._chat import ChatService
-from ._disconnect import AnswerSend, unless_disconnected
 from ._embeddings_api import EMBEDDINGS_PATH
 from ._errors import ApiError, api_error_for
 from ._metrics import GatewayMetrics
@@ -202,11 +201,10 @@ class Gateway:
         call = self.chat.start(params)
         exchange.upstream()
         if stream:
-            answer = AnswerSend(send)  # a hang-up cancels the stream (_disconnect)
-            await unless_disconnected(receive, self._stream(call, api, params, answer, started_s, exchange), answer)
+            await self._stream(call, api, params, send, started_s, exchange)
             return
         try:
-            response = await unless_disconnected(receive, self.chat.complete(call))
+            response = await self.chat.complete(call)
         except TrinityError:
             self._record_attempts_failed(call, exchange)
             raise

@@ -1,20 +1,30 @@
 """uvicorn's httptools protocol with the limits it lacks: a deadline for the request's head and
-one for its body, and a bound on the head's size and number of lines (``_server_limits``).
+one for its body, a bound on the head's size and number of lines (``_server_limits``), and a
+request whose client hangs up before its answer is complete cancelled.
 
 Without them one client holds a connection (and its buffers) as long as it likes: uvicorn's
 keep-alive timer is reset by every byte, so a head sent a byte a second is never closed, and
 httptools buffers a header line of any length. The deadlines are armed only when a read spans
 more than one ``data_received`` (a request that arrives in one piece costs no timer), and both
 phases end with a 408 (when no answer has begun) and the connection closed.
+
+A hang-up: uvicorn only marks the request disconnected, and the app learns it when it next
+calls ``receive`` (or never: ``send`` is silently dropped), so a gateway waiting on a provider
+would keep waiting, and a stream keep reading, for nobody. Here the lost connection cancels the
+request's task; the cancel unwinds the upstream call (the pool aborts the provider's connection,
+a stream's response is closed), and the request ends as ``client_gone``. Watching ``receive``
+from the app instead costs a task per request: measured at 70,000 instructions a request (+16 %
+of the gateway's whole path) with bench/gateway_instructions.py; this costs a coroutine frame.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 from typing import Any, ClassVar
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from ._server_limits import ServerLimits, read_server_limits
 
@@ -48,6 +58,8 @@ class GatewayProtocol(HttpToolsProtocol):
         self._headers_count = 0
         self._deadline: asyncio.TimerHandle | None = None
         self._deadline_phase: str | None = None
+        self._answering: tuple[RequestResponseCycle, asyncio.Task[None]] | None = None
+        self._hung_up = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -55,7 +67,32 @@ class GatewayProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
-        super().connection_lost(exc)
+        super().connection_lost(exc)  # marks an unfinished answer's request disconnected
+        if self._answering is not None:
+            cycle, task = self._answering
+            if cycle.disconnected and not task.done():
+                self._hung_up = True
+                task.cancel()
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        # uvicorn's, keeping the task: the request that a hang-up cancels.
+        if app is self.app:
+            app = self._app_until_hang_up
+        if getattr(self.config, "reset_contextvars", False):
+            task = self.loop.create_task(cycle.run_asgi(app), context=contextvars.Context())
+        else:
+            task = self.loop.create_task(cycle.run_asgi(app))
+        task.add_done_callback(self.tasks.discard)
+        self.tasks.add(task)
+        self._answering = (cycle, task)
+
+    async def _app_until_hang_up(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except asyncio.CancelledError:
+            if not self._hung_up:
+                raise
+            # Cancelled here because the client left: nothing is left to answer or to log.
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
