@@ -24,6 +24,8 @@ import httpx
 import pytest
 from gateway_harness import GATEWAY_KEY, RunningGateway, provider_environment, running_gateway
 from gateway_process import GatewayProcess
+from hypothesis import given
+from hypothesis import strategies as st
 from loopback import AnthropicServer, Fault, OpenAIServer
 from raw_provider import RawProvider, RawRequest, chunk, hold, sse_head
 from trinity_hybrid.gateway._protocol import GatewayProtocol
@@ -369,3 +371,41 @@ def test_no_key_in_any_answer_log_trace_status_or_metrics(tmp_path: Path) -> Non
     for key in KEYS.values():
         for piece in (key, key[8:], key[-12:]):
             assert piece not in haystack, f"a piece of a key ({piece[:4]}...) came out"
+
+
+# The bounded SSE reader --------------------------------------------------------------------------
+
+FIELD_LINES = st.sampled_from(["data: x", 'data: {"a":1}', "data: héllo", "data:", "data:  two", "event: e1",
+                               "event: delta", ": a comment", "id: 7", "retry: 10", "", ""])  # fmt: skip
+
+
+@given(st.lists(FIELD_LINES, max_size=30), st.sampled_from(["\n", "\r\n", "\r"]), st.lists(st.integers(1, 9)))
+def test_the_bounded_reader_reads_what_httpx_sse_reads(lines: list[str], end: str, cuts: list[int]) -> None:
+    from httpx_sse._decoders import SSEDecoder, SSELineDecoder
+    from trinity_hybrid._sse import _Decoder
+
+    text = end.join(lines) + end + end
+    reference, decoder, line_decoder = [], SSEDecoder(), SSELineDecoder()
+    for line in [*line_decoder.decode(text), *line_decoder.flush()]:
+        event = decoder.decode(line.rstrip("\n"))
+        if event is not None:
+            reference.append((event.event, event.data))
+    data, ours, bounded, start = text.encode(), [], _Decoder(1 << 20), 0
+    for cut in [*cuts, len(data)]:
+        ours += [(event.event, event.data) for event in bounded.feed(data[start : start + cut])]
+        start += cut
+    ours += [(event.event, event.data) for event in bounded.feed(data[start:])]
+    ours += [(event.event, event.data) for event in bounded.finish()]
+    assert ours == reference
+
+
+@pytest.mark.parametrize("piece", [b"x" * 100, b"data: x\n"], ids=["one_endless_line", "endless_data_lines"])
+def test_the_bounded_reader_refuses_an_event_over_its_bound(piece: bytes) -> None:
+    from httpx_sse import SSEError
+    from trinity_hybrid._sse import _Decoder
+
+    bounded = _Decoder(10_000)
+    bounded.feed(b"data: ")
+    with pytest.raises(SSEError, match="exceeds 10000 bytes"):
+        for _ in range(5000):  # 40,000 bytes or more
+            bounded.feed(piece)

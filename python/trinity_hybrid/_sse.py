@@ -37,13 +37,27 @@ class Event:
 class _Decoder:
     """Bytes in, whole events out; holds at most ``bytes_max`` of one event."""
 
-    __slots__ = ("_buffer", "_bytes_max", "_data", "_event", "_held", "_pending", "_pieces", "_started")
+    __slots__ = (
+        "_buffer",
+        "_bytes_max",
+        "_data",
+        "_event",
+        "_held",
+        "_id",
+        "_pending",
+        "_pieces",
+        "_retry",
+        "_started",
+    )
 
     def __init__(self, bytes_max: int) -> None:
         self._bytes_max = bytes_max
         self._buffer = b""
         self._event = ""
         self._data: list[str] = []
+        # As httpx-sse: a block with only an id or a retry is an event too, and the last id stays.
+        self._id = ""
+        self._retry = False
         self._held = 0  # the bytes of the event so far, its lines' ends included
         self._pieces: list[bytes] = []  # the rest of an unfinished line, not yet joined to _buffer
         self._pending = 0
@@ -83,9 +97,9 @@ class _Decoder:
 
     def _line(self, line: bytes, events: list[Event]) -> None:
         if not line:
-            if self._data or self._event:
+            if self._data or self._event or self._id or self._retry:
                 events.append(Event(self._event or "message", "\n".join(self._data)))
-            self._event, self._data, self._held = "", [], 0
+            self._event, self._data, self._held, self._retry = "", [], 0, False
             return
         if line[:1] == b":":
             return
@@ -95,6 +109,10 @@ class _Decoder:
             self._data.append(value.decode("utf-8", "replace"))
         elif name == b"event":
             self._event = value.decode("utf-8", "replace")
+        elif name == b"id" and b"\0" not in value:
+            self._id = value.decode("utf-8", "replace")
+        elif name == b"retry" and value.isdigit():
+            self._retry = True
         if self._held > self._bytes_max:
             raise SSEError(f"a server-sent event exceeds {self._bytes_max} bytes")
 
