@@ -27,6 +27,7 @@ from .._node import TrinityHybridNode
 from .._request import ChatRequest
 from .._results import Response
 from . import _anthropic_api, _embeddings_api, _shapes
+from ._admission import ADMIN_PREFIX, Admission
 from ._anthropic_api import COUNT_TOKENS_PATH, MESSAGES_PATH, MessageStream, anthropic_error_body, message_document
 from ._anthropic_request import parse_messages_request
 from ._asgi import (
@@ -96,6 +97,7 @@ class Gateway:
         chat: ChatService | None = None,
         observer: Observer | None = None,
         models: ServedModels | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.node = node
         self.authenticator = authenticator
@@ -104,6 +106,8 @@ class Gateway:
         self.metrics = GatewayMetrics(node)
         self.observer = observer or Observer.from_env({}, {}, node)
         self.metrics.add_collector(self.observer.log.prometheus_collector())
+        self.admission = admission or Admission(authenticator)
+        self.admission.add_collectors(self.metrics)
         self.models = models if models is not None else served_models(node)
         self._embedding_models = _embeddings_api.embedding_models(node, self.models)
         self._model_ids = {provider: name for name, provider in self.models.items() if provider and "/" in name}
@@ -151,22 +155,11 @@ class Gateway:
         try:
             handler = self.routes.get((method, path))
             if handler is None:
-                raise self._no_route(path, method)
-            if (
-                path != "/health"
-                and not self.authenticator.allows(header(scope, b"authorization"))
-                # Anthropic's clients send their key as x-api-key; it is asked for only when
-                # the Authorization header did not pass, so the usual path looks at one header.
-                and not self.authenticator.allows_key(header(scope, b"x-api-key"))
-            ):
-                raise ApiError(
-                    401,
-                    "a valid API key is required: Authorization: Bearer <key> (or x-api-key: <key>)",
-                    "invalid_request_error",
-                    None,
-                    "invalid_api_key",
-                    "unauthorized",
-                )
+                if not path.startswith(ADMIN_PREFIX):  # /admin/*: the admin key, checked by _admin
+                    raise self._no_route(path, method)
+                handler = functools.partial(self.admission.admin_route, body_bytes_max=self.body_bytes_max)
+            elif path != "/health":  # operators' keys (TRINITY_API_KEYS), or a virtual key
+                self.admission.authorize(scope, path)
             await handler(scope, receive, send)
             return 200, None, None
         except ApiError as error:
@@ -183,6 +176,9 @@ class Gateway:
             logger.exception("unhandled %s on %s %s", type(error).__name__, method, path)
             await self._send_error(send, api_error_for(TrinityError()), scope, started_s)
             return 500, "internal_error", type(error).__name__
+        finally:  # a virtual key's hold, replaced by what was used: on every path, cancelled too
+            if scope[EXCHANGE].ticket is not None:
+                await self.admission.settle(scope[EXCHANGE])
 
     # ------------------------------------------------------------------------------------------
     # Chat completions.
@@ -199,6 +195,7 @@ class Gateway:
         stream = params.stream
         exchange.requested(params.model, stream=stream)
         call = self.chat.start(params)
+        await self.admission.admit(scope, exchange, params.model, call, self.node)
         exchange.upstream()
         if stream:
             await self._stream(call, api, params, send, started_s, exchange)
@@ -224,6 +221,7 @@ class Gateway:
 
     async def count_tokens(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = await self._body(scope, receive)
+        await self.admission.known(scope)
         params = parse_messages_request(body, self.models, self.node.strategy_names, counting=True)
         await send_whole(send, 200, _anthropic_api.token_count(params.request), JSON_HEADERS)
 
@@ -234,6 +232,7 @@ class Gateway:
         params = _embeddings_api.parse_embeddings(await self._body(scope, receive), self._embedding_models)
         exchange.requested(params.model)
         plan = _embeddings_api.plan_embeddings(self.node, params)
+        await self.admission.admit(scope, exchange, params.model, plan, self.node)
         exchange.upstream()
         try:
             response = await _embeddings_api.run_embeddings(self.node, plan)
@@ -332,6 +331,7 @@ class Gateway:
     # Everything else.
 
     async def list_models(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.admission.known(scope)
         if header(scope, b"anthropic-version") is not None:  # Anthropic's clients: their page shape
             await send_whole(send, 200, _anthropic_api.model_list(self.models), JSON_HEADERS)
             return
@@ -341,11 +341,16 @@ class Gateway:
         await send_whole(send, 200, b'{"status":"ok"}', JSON_HEADERS)
 
     async def status(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send_whole(send, 200, json.dumps(self.node.status()).encode(), JSON_HEADERS)
+        document = self.node.status()
+        keys = await self.admission.status()  # per virtual key: limits and spend, by name only
+        if keys is not None:
+            document["virtual_keys"] = keys
+        await send_whole(send, 200, json.dumps(document).encode(), JSON_HEADERS)
 
     async def prometheus(self, scope: Scope, receive: Receive, send: Send) -> None:
         from prometheus_client import CONTENT_TYPE_LATEST
 
+        await self.admission.refresh()
         await send_whole(send, 200, self.metrics.exposition(), [(b"content-type", CONTENT_TYPE_LATEST.encode())])
 
     async def plan(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -354,7 +359,9 @@ class Gateway:
         if strategy is not None and strategy not in self.node.strategy_names:
             raise ApiError(400, f"strategy must be one of {', '.join(self.node.strategy_names)}", param="strategy")
         call = self.chat.start(ChatParams("auto", ChatRequest.of(plan_messages(goal)), None, quality, strategy))
+        await self.admission.admit(scope, scope[EXCHANGE], "auto", call, self.node)
         response = await self._complete(call)
+        scope[EXCHANGE].answered(response, "auto")  # for the virtual key's spend
         body = json.dumps(plan_document(goal, response, call.route.reason), ensure_ascii=False).encode()
         duration_s = time.perf_counter() - started_s
         overhead_s = max(0.0, duration_s - sum(attempt.latency_s for attempt in response.attempts))
@@ -368,6 +375,7 @@ class Gateway:
         )
 
     async def autonomous_status(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.admission.known(scope)
         status = self.node.status()
         document = {
             "status": "ok",
@@ -413,6 +421,7 @@ class Gateway:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.chat.aclose()
+                await self.admission.close()
                 self.observer.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -434,7 +443,8 @@ def create_app(
     document = load_config(source["TRINITY_CONFIG"]) if source.get("TRINITY_CONFIG", "").strip() else {}
     observer = Observer.from_env(source, document, node)
     models = served_models(node, document)
-    return Gateway(node, Authenticator.from_env(source), body_bytes_max, chat, observer, models)
+    admission = Admission.from_config(Authenticator.from_env(source), document, source)
+    return Gateway(node, admission.authenticator, body_bytes_max, chat, observer, models, admission)
 
 
 def app_from_env() -> Gateway:

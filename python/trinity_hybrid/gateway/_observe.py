@@ -47,6 +47,9 @@ class Exchange:
     attempts: tuple[Any, ...] = ()
     time_s = 0.0  # time.time() when the request came in, for its record
     started_s = 0.0
+    # A virtual key's name (never its secret) and its admitted request's ``_admission.Ticket``.
+    key_name: str | None = None
+    ticket: Any = None
 
     def __init__(self, send: Send, request_id: str, endpoint: str | None, log: RequestLog | None,
                  span: RequestSpan | None, models: Callable[[str], str | None]) -> None:  # fmt: skip
@@ -65,6 +68,8 @@ class Exchange:
         """The ASGI send, with ``x-request-id`` added to the response's headers."""
         if message["type"] == "http.response.start":
             message["headers"] = [*message["headers"], self.header]
+            if self.ticket is not None and not self.ticket.answered:
+                self.ticket.streaming = message["status"] == 200  # a stream's answer comes later
         await self._send(message)
 
     def requested(self, model: str, *, stream: bool = False) -> None:
@@ -79,6 +84,8 @@ class Exchange:
     def answered(self, result: Any, model: str, *, cache_hit: bool | None = None, traced: bool = True) -> None:
         """A whole answer, a stream's last chunk or an embeddings answer (``traced=False``: its
         result has no finish reasons for the span)."""
+        if self.ticket is not None:
+            self.ticket.spent(result)
         if self.log is None and self.span is None:
             return  # nothing would read what follows
         self.provider, self.model, self.cache_hit = result.provider, model, cache_hit
@@ -110,7 +117,7 @@ class Exchange:
                 model_requested=self.model_requested, provider=self.provider, model=self.model,
                 error_type=error_type, stream=self.stream, cache_hit=self.cache_hit,
                 tokens_input=self.tokens_input, tokens_output=self.tokens_output, cost_usd=self.cost_usd,
-                attempts=self.attempts, trace_id=None if span is None else span.trace_id,
+                attempts=self.attempts, trace_id=None if span is None else span.trace_id, key_name=self.key_name,
             )
         )  # fmt: skip
 
