@@ -304,3 +304,14 @@ def test_a_bad_alias_table_is_refused_at_startup_naming_the_key(tmp_path: Path, 
     config.write_text(table + "\n")
     with pytest.raises(ConfigurationError, match=f"TRINITY_CONFIG {named}[:.]"):
         create_app(environ={"OPENAI_API_KEY": "sk-test-0", "TRINITY_CONFIG": str(config)})
+
+
+def test_the_responses_api_routes_models_the_same(gateway: RunningGateway, openai_server: OpenAIServer) -> None:
+    sdk = client(gateway)
+    answer = sdk.responses.create(model="openai/gpt-4o-mini", input="Hello there")
+    assert answer.model == "openai/gpt-4o-mini" and asked(openai_server) == ["gpt-4o-mini"]
+    assert sdk.responses.create(model="fast", input="Hello there").model == "groq/llama-3.1-8b-instant"
+    with pytest.raises(openai.NotFoundError):
+        sdk.responses.create(model="nope", input="Hello there")
+    with pytest.raises(openai.BadRequestError):
+        sdk.responses.create(model="auto", input="Hello there", extra_headers={"x-trinity-cache": "maybe"})

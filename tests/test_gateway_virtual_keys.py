@@ -15,6 +15,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import anthropic
 import httpx
 import openai
 import pytest
@@ -22,6 +23,7 @@ from gateway_harness import GATEWAY_KEY, RunningGateway, provider_environment, r
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from loopback import Fault, OpenAIServer
+from loopback._embeddings import EmbeddingServer
 from redis_server import RedisServer, require_binary
 from trinity_hybrid.gateway._key_definitions import digest_of
 from trinity_hybrid.gateway._log_sinks import COLUMNS, TABLE
@@ -360,3 +362,25 @@ def test_no_secret_in_answers_status_metrics_or_the_request_log(
         assert secret not in seen
     for secret in (SECRET_A, SECRET_B, new_secret):
         assert digest_of(secret) not in seen
+
+
+def test_messages_and_embeddings_count_against_the_same_key(provider: OpenAIServer, tmp_path: Path) -> None:
+    fresh_minute()
+    values = environment(provider, tmp_path, None, rpm=3)
+    with EmbeddingServer() as embedder:
+        values.update({"COHERE_API_KEY": embedder.api_key, "COHERE_BASE_URL": embedder.origin})
+        with running_gateway(values) as gateway:
+            claude = anthropic.Anthropic(base_url=gateway.url, api_key=SECRET_A, max_retries=0)
+            claude.messages.create(model="auto", max_tokens=20, messages=MESSAGES)  # type: ignore[arg-type]
+            embedded = sdk(gateway).embeddings.create(model="cohere", input="a sentence")
+            assert embedded.data and len(embedder.requests) == 1
+            sdk(gateway).chat.completions.create(model="auto", messages=MESSAGES)
+            with pytest.raises(anthropic.RateLimitError) as refused:  # Anthropic's shape on /v1/messages
+                claude.messages.create(model="auto", max_tokens=20, messages=MESSAGES)  # type: ignore[arg-type]
+            body = refused.value.body
+            assert isinstance(body, dict) and body["error"]["type"] == "rate_limit_error"
+            assert "rpm" in body["error"]["message"] and refused.value.response.headers["retry-after"]
+            with pytest.raises(openai.RateLimitError):
+                sdk(gateway).embeddings.create(model="cohere", input="a sentence")
+            assert len(embedder.requests) == 1
+            assert key_line(gateway, "team-a")["requests_minute"] == 3
