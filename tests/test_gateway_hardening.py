@@ -11,6 +11,7 @@ never how fast anything was.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import os
 import socket
@@ -293,6 +294,31 @@ def test_an_endless_answer_fails_its_attempt_and_the_next_provider_answers(
     assert answer.status_code == 200, answer.text[:300]
     assert (answer.headers["x-trinity-provider"], answer.headers["x-trinity-attempts"]) == ("openai", "2")
     assert f"echo: {PROMPT}" in answer.text.replace('"', "").replace("\\", "") or "echo:" in answer.text
+
+
+async def gzip_bomb(request: RawRequest, writer: asyncio.StreamWriter) -> bool:
+    """A 200 whose 60 KB of gzip inflate to a valid completion of 60 MB."""
+    head = b'{"id":"bomb","object":"chat.completion","created":0,"model":"m","choices":[{"index":0,'
+    answer = head + b'"message":{"role":"assistant","content":"' + b" " * 60_000_000 + b'"},"finish_reason":"stop"}]}'
+    packed = gzip.compress(answer, compresslevel=9)
+    writer.write(
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\nconnection: close\r\n"
+        b"content-length: %d\r\n\r\n%s" % (len(packed), packed)
+    )
+    return True
+
+
+def test_a_compressed_answer_is_bounded_once_inflated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRINITY_MAX_UPSTREAM_BYTES", "1000000")
+    provider = RawProvider(gzip_bomb)
+    try:
+        with OpenAIServer() as backup, running_gateway(provider_environment(groq=provider, openai=backup)) as gateway:
+            answer = gateway.request("POST", "/v1/chat/completions", content=BODY)
+    finally:
+        provider.close()
+    assert len(provider.requests) == 1
+    assert answer.status_code == 200, answer.text[:300]
+    assert (answer.headers["x-trinity-provider"], answer.headers["x-trinity-attempts"]) == ("openai", "2")
 
 
 # No key comes back out ---------------------------------------------------------------------------

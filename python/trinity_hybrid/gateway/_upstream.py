@@ -231,14 +231,19 @@ class _Connection(asyncio.Protocol):
             return
         body = b"".join(self._body)
         encoding = self._headers.get("content-encoding", "").lower()
-        try:
-            if encoding == "gzip":
-                body = zlib.decompress(body, 16 + zlib.MAX_WBITS)
-            elif encoding == "deflate":
-                body = zlib.decompress(body)
-        except zlib.error:
-            self._abort(UpstreamError(f"the {encoding} body does not decompress"))
-            return
+        if encoding in ("gzip", "deflate"):
+            # Inflated under the same bound: a few kilobytes of gzip can stand for gigabytes.
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS)
+            try:
+                body = inflater.decompress(body, self._body_bytes_max + 1)
+            except zlib.error:
+                body = b""
+            if len(body) > self._body_bytes_max:
+                self._abort(UpstreamError(f"the answer exceeds {self._body_bytes_max} bytes once decompressed"))
+                return
+            if not inflater.eof:
+                self._abort(UpstreamError(f"the {encoding} body does not decompress"))
+                return
         result = (self._parser.get_status_code(), self._headers, body)
         self._settle()
         waiter, self._waiter = self._waiter, None
