@@ -384,3 +384,31 @@ def test_messages_and_embeddings_count_against_the_same_key(provider: OpenAIServ
                 sdk(gateway).embeddings.create(model="cohere", input="a sentence")
             assert len(embedder.requests) == 1
             assert key_line(gateway, "team-a")["requests_minute"] == 3
+
+
+@pytest.mark.parametrize("failure_mode", ["open", "closed"])
+def test_when_redis_goes_away_the_failure_mode_decides(
+    provider: OpenAIServer, tmp_path: Path, failure_mode: str
+) -> None:
+    require_binary()
+    with RedisServer() as redis_server:
+        values = environment(provider, tmp_path, redis_server.url, rpm=100)
+        config_path = Path(values["TRINITY_CONFIG"])
+        text = config_path.read_text().replace(
+            "op_timeout_s = 5.0", f'op_timeout_s = 1.0\nfailure_mode = "{failure_mode}"'
+        )
+        config_path.write_text(text)
+        with running_gateway(values) as gateway:
+            sdk(gateway).chat.completions.create(model="auto", messages=MESSAGES)  # seen in Redis
+            redis_server.stop()
+            if failure_mode == "open":
+                assert sdk(gateway).chat.completions.create(model="auto", messages=MESSAGES).choices
+                status = gateway.request("GET", "/status").json()["virtual_keys"]
+                assert status["mode"] == "degraded" and status["counters_total"]["degraded_admits"] >= 1
+                assert redis_server.url not in json.dumps(status)
+            else:
+                with pytest.raises(openai.APIStatusError) as refused:
+                    sdk(gateway).chat.completions.create(model="auto", messages=MESSAGES)
+                assert refused.value.status_code == 503
+                assert refused.value.response.headers["retry-after"] == "1"
+                assert len(provider.requests) == 1
