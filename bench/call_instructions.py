@@ -18,41 +18,13 @@ tree's for both, so that only the library differs.
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import sys
 import time
-from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-PROMPT = "Explain how a hash map works."
+from bench_infer import PROMPT, ServerProcess  # the loopback server in a child process, as bench_infer runs it
+
 CONCURRENCY = 32
-SERVER_CODE = """
-import sys
-sys.path.insert(0, sys.argv[1])
-from loopback import OpenAIServer
-with OpenAIServer() as server:
-    print(server.base_url, server.api_key, flush=True)
-    sys.stdin.read()  # serve until the parent closes our stdin
-"""
-
-
-class ServerProcess:
-    """The loopback server in a child process (as bench_infer.py runs it)."""
-
-    def __enter__(self) -> Self:
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", SERVER_CODE, str(ROOT / "tests")], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            text=True,
-        )  # fmt: skip
-        assert self.process.stdout is not None
-        self.base_url, self.api_key = self.process.stdout.readline().split()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        self.process.wait(timeout=30)
 
 
 def node_for(server: ServerProcess | None) -> Any:

@@ -25,9 +25,9 @@ import sys
 import time
 from typing import Any
 
+from gateway_cpu import BODY, scope  # the same request as gateway_cpu.py's
 from servers import CANNED_COMPLETION, GATEWAY_API_KEY, UPSTREAM_API_KEY
 
-BODY = json.dumps({"model": "auto", "messages": [{"role": "user", "content": "Say hello."}]}).encode()
 ANSWER = json.dumps(CANNED_COMPLETION, separators=(",", ":")).encode()
 ANSWER_HEADERS = {"content-type": "application/json", "content-length": str(len(ANSWER))}
 UPSTREAM = "http://127.0.0.1:9/v1"  # never connected to
@@ -41,19 +41,6 @@ class CannedPool:
 
     def close(self) -> None:
         pass
-
-
-def scope() -> dict[str, Any]:
-    return {
-        "type": "http",
-        "path": "/v1/chat/completions",
-        "method": "POST",
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"authorization", f"Bearer {GATEWAY_API_KEY}".encode()),
-            (b"content-length", str(len(BODY)).encode()),
-        ],
-    }
 
 
 def gateway() -> Any:

@@ -168,7 +168,7 @@ class OpenAICompatibleWireFormat:
         document = _json.load_object(body, provider=endpoint.provider, what="response")
         choices = _json.sequence(document.get("choices"))
         if len(choices) == 1 and type(choices[0]) is dict:  # nearly every answer: one choice
-            read = (_choice(endpoint, choices[0]),)
+            read: tuple[Choice, ...] = (_choice(endpoint, choices[0]),)
         elif not choices or not all(type(choice) is dict or isinstance(choice, Mapping) for choice in choices):
             raise malformed(endpoint, "response: no choices[0] object")
         else:
