@@ -20,7 +20,7 @@ import httpx
 import openai
 import pytest
 from gateway_harness import GATEWAY_KEY, RunningGateway, provider_environment, running_gateway
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from loopback import Fault, OpenAIServer
 from loopback._embeddings import EmbeddingServer
@@ -307,6 +307,18 @@ def admin_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningG
         st.text(max_size=40),
     )
 )
+@example(body={"name": "k0", "rpm": float("inf")})
+@example(body={"name": "k1", "rpm": float("-inf")})
+@example(body={"name": "k2", "rpm": float("nan")})
+@example(body={"name": "k3", "tpm": float("inf")})
+@example(body={"name": "k4", "tpm": float("-inf")})
+@example(body={"name": "k5", "tpm": float("nan")})
+@example(body={"name": "k6", "budget_day_usd": float("inf")})
+@example(body={"name": "k7", "budget_day_usd": float("-inf")})
+@example(body={"name": "k8", "budget_day_usd": float("nan")})
+@example(body={"name": "k9", "budget_month_usd": float("inf")})
+@example(body={"name": "k10", "budget_month_usd": float("-inf")})
+@example(body={"name": "k11", "budget_month_usd": float("nan")})
 def test_any_admin_body_is_created_or_a_4xx(admin_gateway: RunningGateway, body: Any) -> None:
     # json.dumps as Python writes it: NaN and Infinity too, which strict JSON has not.
     answer = admin_gateway.request(
