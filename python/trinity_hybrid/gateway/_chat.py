@@ -51,6 +51,7 @@ class ChatService:
     def __init__(self, node: TrinityHybridNode) -> None:
         self.node = node
         self._pool: UpstreamPool | None = None
+        self._whole_last: tuple[Timeouts, AsyncWhole] | None = None
 
     def start(self, params: ChatParams) -> Plan:
         """Routes the request; raises ``InvalidInputError`` or ``NoProviderAvailable`` before
@@ -72,8 +73,13 @@ class ChatService:
 
     async def complete(self, plan: Plan) -> Response:
         timeouts = plan.options.timeouts
+        whole = self._whole_last
+        if whole is None or whole[0] is not timeouts:
+            # One closure per timeouts in use (nearly always the node's, one object), not one per
+            # request; a request's own timeout makes its own.
+            whole = self._whole_last = (timeouts, self._whole(timeouts))
         # Whole answers only: the node's httpx client is made for a stream alone, if ever.
-        attempts = AsyncAttempts(self._no_streams, time.monotonic, self._whole(timeouts))
+        attempts = AsyncAttempts(self._no_streams, time.monotonic, whole[1])
         return await complete_async(plan, attempts, self.node.cache)
 
     def stream(self, plan: Plan) -> AsyncIterator[StreamChunk | Response]:

@@ -86,7 +86,8 @@ STATELESS = "this gateway is stateless: it stores no responses or conversations;
 RESPONSES_NAMES = {"messages": "input", "max_tokens": "max_output_tokens", "response_format": "text.format"}
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, as ChatParams (a frozen dataclass cannot inherit from a non-frozen one).
+@dataclass(slots=True)
 class ResponsesParams(ChatParams):
     """``ChatParams`` and what a Response echoes of its request that the request model does not
     keep: the instructions as sent."""

@@ -37,7 +37,9 @@ MODEL_SHOWN_CHARS_MAX = 100  # of an unknown model's name, quoted in the 404
 GATEWAY_FIELDS = frozenset({"model", "quality", "strategy", "cache"})
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen (a frozen __init__ sets each field through object.__setattr__, per request);
+# never changed once parsed: dataclasses.replace makes a new one.
+@dataclass(slots=True)
 class ChatParams:
     """A Chat Completions request as the gateway acts on it: the library's one request model
     (``request``), and the gateway's routing fields. ``model`` is the name as sent;
