@@ -83,6 +83,9 @@ def test_fallback_and_breaker_show_in_the_json(
     ):
         configure(monkeypatch, "groq", groq)
         configure(monkeypatch, "anthropic", anthropic)
+        # One refused connection per prompt (no same-provider retry, tests/test_retries.py), so
+        # that the three failures that open the breaker are three prompts' fallbacks.
+        monkeypatch.setenv("TRINITY_RETRIES", "0")
         out = tmp_path / "demo.json"
         result = runner.invoke(main, ["demo", "--fail", "groq", "--json", str(out)])
         assert result.exit_code == 0, result.output
