@@ -1,7 +1,7 @@
 """A request's ``model`` through the real gateway (issue 17, point 1): ``provider/<any model>``
 with the rules' chain behind it, aliases from TRINITY_CONFIG, /v1/models, unknown models as a
 404 listing the routable names (OpenAI's shape, and Anthropic's on /v1/messages); and the
-``x-trinity-*`` headers of point 6 (timeout, strategy, providers, cache). The official openai
+``x-trinity-*`` headers of point 6 (timeout, strategy, providers, cache, retries). The official openai
 and anthropic SDKs as clients, loopback providers behind."""
 
 from __future__ import annotations
@@ -211,9 +211,36 @@ def test_the_cache_and_strategy_headers(gateway: RunningGateway, groq: OpenAISer
     assert len(groq.requests) >= asked_before
 
 
+def test_the_retries_header_sets_this_calls_same_provider_retries(
+    gateway: RunningGateway, groq: OpenAIServer, openai_server: OpenAIServer
+) -> None:
+    """The gateway's environment says no retries (TRINITY_RETRIES=0); the header asks for two:
+    two 503s from groq are retried on it and groq answers the third try."""
+    sdk = client(gateway)
+    groq.faults.push(Fault.status(503), Fault.status(503))
+    raw = sdk.chat.completions.with_raw_response.create(
+        model="auto", messages=MESSAGES, extra_headers={"x-trinity-retries": "2", "x-trinity-providers": "groq,openai"}
+    )
+    assert (raw.headers["x-trinity-provider"], raw.headers["x-trinity-attempts"]) == ("groq", "3")
+    assert len(groq.requests) == 3 and openai_server.requests == []
+    # 0 is a valid value (none for this call): the 503 moves on to openai at once.
+    groq.faults.push(Fault.status(503))
+    raw = sdk.chat.completions.with_raw_response.create(
+        model="auto", messages=MESSAGES, extra_headers={"x-trinity-retries": "0", "x-trinity-providers": "groq,openai"}
+    )
+    assert (raw.headers["x-trinity-provider"], raw.headers["x-trinity-attempts"]) == ("openai", "2")
+    assert len(groq.requests) == 4 and len(openai_server.requests) == 1
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
+        ("x-trinity-retries", "11"),
+        ("x-trinity-retries", "-1"),
+        ("x-trinity-retries", "+3"),
+        ("x-trinity-retries", "1.5"),
+        ("x-trinity-retries", "1_0"),
+        ("x-trinity-retries", "two"),
         ("x-trinity-timeout-s", "0"),
         ("x-trinity-timeout-s", "nan"),
         ("x-trinity-timeout-s", "soon"),
@@ -264,8 +291,20 @@ def test_any_model_name_is_routed_or_a_404(models: ServedModels, model: str) -> 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    name=st.sampled_from([b"x-trinity-timeout-s", b"x-trinity-strategy", b"x-trinity-providers", b"x-trinity-cache"]),
-    value=st.one_of(st.binary(max_size=2000), st.text(max_size=50).map(str.encode)),
+    name=st.sampled_from(
+        [
+            b"x-trinity-timeout-s",
+            b"x-trinity-strategy",
+            b"x-trinity-providers",
+            b"x-trinity-cache",
+            b"x-trinity-retries",
+        ]
+    ),
+    value=st.one_of(
+        st.binary(max_size=2000),
+        st.text(max_size=50).map(str.encode),
+        st.integers(-20, 120).map(lambda number: str(number).encode()),
+    ),
 )
 def test_any_header_value_is_applied_or_a_400_naming_it(models: ServedModels, name: bytes, value: bytes) -> None:
     body = b'{"model": "auto", "messages": [{"role": "user", "content": "hi"}]}'
@@ -281,6 +320,9 @@ def test_any_header_value_is_applied_or_a_400_naming_it(models: ServedModels, na
         assert route.targets and {provider for provider, _ in route.targets} <= {"openai", "groq"}
     elif name == b"x-trinity-cache":
         assert route.cache in (True, False, "always")
+    elif name == b"x-trinity-retries":
+        assert route.retries is not None and 0 <= route.retries <= 10
+        assert route.retries == int(value)  # what was sent, not a default
     else:
         assert route.strategy in ("cost", "balanced")
 

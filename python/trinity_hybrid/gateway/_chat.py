@@ -68,7 +68,7 @@ class ChatService:
             timeout = dataclasses.replace(self.node.timeouts or TIMEOUTS_DEFAULT, total_s=params.timeout_s)
         return self.node.plan(
             params.request, quality=params.quality, force_provider=params.force_provider, strategy=params.strategy,
-            cache=params.cache, targets=targets, timeout=timeout,
+            cache=params.cache, targets=targets, timeout=timeout, retries=params.retries,
         )  # fmt: skip
 
     async def complete(self, plan: Plan) -> Response:

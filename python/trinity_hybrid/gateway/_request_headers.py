@@ -8,6 +8,8 @@ this call's timeout, strategy, provider order and cache (issue 17, point 6).
                                        ``model`` names for it (provider/model, an alias's
                                        targets), else its configured model
     x-trinity-cache: true|false|always as the body's ``cache``
+    x-trinity-retries: 2               same-provider retries of a transient failure, 0 to 10
+                                       (the node's ``retries=``; else TRINITY_RETRIES / [retries])
 
 A header wins over the body's field of the same meaning (``strategy``, ``cache``). A bad value
 is a 400 naming the header. Called by every chat endpoint (chat completions, messages,
@@ -20,14 +22,16 @@ import dataclasses
 import math
 from typing import Any
 
+from .._plan_retry import ATTEMPTS_MAX
 from ._errors import bad_request
 from ._models import ServedModels
 from ._validation import ChatParams
 
-__all__ = ["HEADER_PREFIX", "TIMEOUT_S_MAX", "routed"]
+__all__ = ["HEADER_PREFIX", "RETRIES_MAX", "TIMEOUT_S_MAX", "routed"]
 
 HEADER_PREFIX = b"x-trinity-"
 TIMEOUT_S_MAX = 3600.0
+RETRIES_MAX = ATTEMPTS_MAX  # the plan's own bound (RetryPolicy), so that no valid header fails later
 VALUE_CHARS_MAX = 1024
 PROVIDERS_MAX = 16
 CACHE_VALUES: dict[str, bool | str] = {"true": True, "false": False, "always": "always"}
@@ -57,6 +61,8 @@ def routed(params: ChatParams, models: ServedModels, scope: Any, strategies: tup
             if value.lower() not in CACHE_VALUES:
                 raise bad_request(f"{name}: must be true, false or always", param=name)
             changes["cache"] = CACHE_VALUES[value.lower()]
+        elif key == b"x-trinity-retries":
+            changes["retries"] = _retries(name, value)
         elif key == b"x-trinity-providers":
             changes["targets"] = _providers(name, value, models, route.targets or ())
             changes["force_provider"], changes["rules_fallback"] = None, False
@@ -81,6 +87,13 @@ def _timeout(name: str, value: str) -> float:
     if not (math.isfinite(seconds) and 0 < seconds <= TIMEOUT_S_MAX):
         raise bad_request(f"{name}: must be a number of seconds above 0 and at most {TIMEOUT_S_MAX:g}", param=name)
     return seconds
+
+
+def _retries(name: str, value: str) -> int:
+    # ASCII digits only: int() would also take "+3", " 3", "1_0" and other scripts' digits.
+    if not (0 < len(value) <= 2 and value.isdigit() and int(value) <= RETRIES_MAX):
+        raise bad_request(f"{name}: must be a whole number from 0 to {RETRIES_MAX}", param=name)
+    return int(value)
 
 
 def _providers(

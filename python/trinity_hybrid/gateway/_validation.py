@@ -60,6 +60,8 @@ class ChatParams:
     rules_fallback: bool = False
     # ``x-trinity-timeout-s``: the whole call's bound in seconds (None: the gateway's timeouts).
     timeout_s: float | None = None
+    # ``x-trinity-retries``: same-provider retries of a transient failure (None: the node's).
+    retries: int | None = None
 
     @property
     def stream(self) -> bool:
