@@ -246,8 +246,8 @@ def test_sync_and_async_drivers_make_the_same_attempts_over_keys(outcomes: dict[
 
 def test_through_the_gateway_a_rate_limited_key_is_answered_by_the_next_and_shown_masked() -> None:
     """The gateway gets several keys from the same library core: a 429 on the first key is
-    answered by the second (the client sees one 200), and /status and /metrics show the keys
-    masked only."""
+    answered by the second (the client sees one 200); /status shows each key masked with its own
+    breaker and counters, /metrics the same per key labelled by position, no key anywhere."""
     import openai
     from gateway_harness import GATEWAY_KEY, running_gateway
 
@@ -267,5 +267,35 @@ def test_through_the_gateway_a_rate_limited_key_is_answered_by_the_next_and_show
             keys = status["providers"]["openai"]["keys"]
             assert [entry["key"] for entry in keys] == [KEY_1[:8] + "***", KEY_2[:8] + "***"]
             assert [entry["state"] for entry in keys] == ["open", "closed"]
-            shown = json.dumps(status) + gateway.request("GET", "/metrics").text
+            # Each key's own counters: key 1 failed once, key 2 answered with the tokens.
+            assert [(entry["successful_calls"], entry["failed_calls"]) for entry in keys] == [(0, 1), (1, 0)]
+            assert keys[0]["tokens_output"] == 0 and keys[1]["tokens_output"] > 0
+            assert keys[0]["cost_usd"] == 0 and keys[1]["cost_usd"] > 0
+            metrics = gateway.request("GET", "/metrics").text
+            series = key_series(metrics)
+            assert series[("trinity_provider_key_breaker_state", "1", "")] == 2.0  # open
+            assert series[("trinity_provider_key_breaker_state", "2", "")] == 0.0  # closed
+            assert series[("trinity_provider_key_calls_total", "1", "failure")] == 1
+            assert series[("trinity_provider_key_calls_total", "1", "success")] == 0
+            assert series[("trinity_provider_key_calls_total", "2", "success")] == 1
+            assert series[("trinity_provider_key_tokens_total", "2", "output")] == keys[1]["tokens_output"]
+            assert series[("trinity_provider_key_cost_usd_total", "2", "")] == pytest.approx(keys[1]["cost_usd"])
+            shown = json.dumps(status) + metrics
             assert KEY_1 not in shown and KEY_2 not in shown
+            # Not even the mask /status shows: a label is the key's position.
+            assert KEY_1[:8] not in metrics and KEY_2[:8] not in metrics
+
+
+def key_series(metrics: str) -> dict[tuple[str, str, str], float]:
+    """The per-key series of an exposition, by (name, key label, outcome or direction)."""
+    from prometheus_client.parser import text_string_to_metric_families
+    from trinity_hybrid.gateway._metrics import PROVIDER_KEY_METRIC_NAMES
+
+    found: dict[tuple[str, str, str], float] = {}
+    for family in text_string_to_metric_families(metrics):
+        for sample in family.samples:
+            if sample.name in PROVIDER_KEY_METRIC_NAMES:
+                assert sample.labels["provider"] == "openai" and sample.labels["key"] in ("1", "2"), sample
+                extra = sample.labels.get("outcome") or sample.labels.get("direction") or ""
+                found[(sample.name, sample.labels["key"], extra)] = sample.value
+    return found

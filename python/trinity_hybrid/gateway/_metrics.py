@@ -8,9 +8,13 @@ path nothing. With several workers (``--workers N``), prometheus_client's multip
 counters and histograms of every worker at each scrape (``serve`` sets it up); the gauges read
 at scrape time (breakers, shared state, cache, memory) are then those of the worker scraped.
 No label ever holds a key or a prompt:
-labels are provider names, outcomes, error class names and directions.
+labels are provider names, outcomes, error class names and directions. A provider with several
+keys (``_keyring``) has series per key, labelled by the key's position in its declared order
+(``key="1"`` is the first, as in the configuration's error messages): not even a masked key,
+whose first characters would still be key material.
 
-``METRIC_NAMES`` lists every series name exported, for the Grafana dashboard's test.
+``METRIC_NAMES`` lists every series name exported, for the Grafana dashboard's test;
+``PROVIDER_KEY_METRIC_NAMES`` the per-key ones.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from prometheus_client.utils import floatToGoString
 if TYPE_CHECKING:
     from .._node import TrinityHybridNode
 
-__all__ = ["METRIC_NAMES", "GatewayMetrics"]
+__all__ = ["METRIC_NAMES", "PROVIDER_KEY_METRIC_NAMES", "GatewayMetrics"]
 
 # The `_created` timestamp series double the exposition and no dashboard reads them.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -74,6 +78,12 @@ METRIC_NAMES = (
     "trinity_cache_entries",
     "process_resident_memory_bytes",
 )
+PROVIDER_KEY_METRIC_NAMES = (
+    "trinity_provider_key_breaker_state",
+    "trinity_provider_key_calls_total",
+    "trinity_provider_key_tokens_total",
+    "trinity_provider_key_cost_usd_total",
+)
 
 
 class _BreakerCollector(Collector):
@@ -96,6 +106,44 @@ class _BreakerCollector(Collector):
                 state.add_metric([provider], float(BREAKER_STATES[stats.state]))
         yield state
         yield available
+
+
+class _KeyCollector(Collector):
+    """Each key of a several-key provider: its breaker state, calls by outcome, tokens and cost,
+    read at scrape time from the node's status (``providers.<name>.keys``, one native board per
+    key). Labels: the provider and the key's position from 1, never the key nor its mask."""
+
+    def __init__(self, node: TrinityHybridNode) -> None:
+        self._node = node
+
+    def collect(self) -> Iterable[GaugeMetricFamily | CounterMetricFamily]:
+        labels = ["provider", "key"]
+        state = GaugeMetricFamily(
+            "trinity_provider_key_breaker_state",
+            "Each key's circuit breaker: 0 closed, 1 half-open, 2 open (key: its position, from 1).",
+            labels=labels,
+        )
+        calls = CounterMetricFamily(
+            "trinity_provider_key_calls", "Calls through each key, by outcome (success, failure).",
+            labels=[*labels, "outcome"],
+        )  # fmt: skip
+        tokens = CounterMetricFamily(
+            "trinity_provider_key_tokens", "Tokens through each key by direction (input, output).",
+            labels=[*labels, "direction"],
+        )  # fmt: skip
+        cost = CounterMetricFamily(
+            "trinity_provider_key_cost_usd", "Cost through each key in USD at its model's price.", labels=labels
+        )
+        for provider, entry in self._node.status()["providers"].items():
+            for position, key in enumerate(entry.get("keys") or (), start=1):
+                series = [provider, str(position)]
+                state.add_metric(series, float(BREAKER_STATES[key["state"]]))
+                calls.add_metric([*series, "success"], key["successful_calls"])
+                calls.add_metric([*series, "failure"], key["failed_calls"])
+                tokens.add_metric([*series, "input"], key["tokens_input"])
+                tokens.add_metric([*series, "output"], key["tokens_output"])
+                cost.add_metric(series, key["cost_usd"])
+        yield from (state, calls, tokens, cost)
 
 
 class _ScalingCollector(Collector):
@@ -312,6 +360,7 @@ class GatewayMetrics:
             self._exposed = CollectorRegistry(auto_describe=True)
             MultiProcessCollector(self._exposed)  # type: ignore[no-untyped-call]
         self._exposed.register(_BreakerCollector(node))
+        self._exposed.register(_KeyCollector(node))
         self._exposed.register(_ScalingCollector(node))
         ProcessCollector(registry=self._exposed)
 
