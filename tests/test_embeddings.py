@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 
 import cohere
 import openai
@@ -89,6 +90,37 @@ def test_an_embedding_model_override_and_its_price(server: EmbeddingServer) -> N
     answer = node.embed("hello there world")
     assert server.requests[-1][1]["model"] == "text-embedding-3-large"
     assert answer.cost_usd == pytest.approx(answer.usage.prompt_tokens * 0.13 / 1e6)
+
+
+def test_several_keys_turn_over_as_for_chat_with_the_embedding_model(tmp_path: Path) -> None:
+    """Two deployments of openai, each with its own key and a chat model: the server refuses the
+    first key (401), the second answers, and both are asked for the embedding model, not the
+    deployment's chat model. Then a 429 on the answering key moves back to the other, which the
+    server now takes."""
+    first, second = "sk-embed-first-0123456789", "sk-embed-second-0123456789"
+    with EmbeddingServer(api_key=second) as server:
+        config = tmp_path / "trinity.toml"
+        config.write_text(
+            "".join(
+                f'[[providers.openai.deployments]]\nkey_env = "{name}"\nbase_url = "{server.origin}/v1"\n'
+                'model = "gpt-4o-mini"\n'
+                for name in ("OPENAI_KEY_A", "OPENAI_KEY_B")
+            )
+        )
+        node = TrinityHybridNode.from_env(
+            {"TRINITY_CONFIG": str(config), "OPENAI_KEY_A": first, "OPENAI_KEY_B": second, "TRINITY_RETRIES": "0"}
+        )
+        node.set_unavailable("local")
+        answer = node.embed(TEXTS, force_provider="openai")
+        assert server.keys == [first, second]
+        assert [body["model"] for _, body in server.requests] == ["text-embedding-3-small"] * 2
+        assert [(attempt.provider, attempt.outcome) for attempt in answer.attempts] == [
+            ("openai", "failure"), ("openai", "success"),
+        ]  # fmt: skip
+        assert answer.vectors[0] == tuple(vector_of(TEXTS[0]))
+        keys = node.status()["providers"]["openai"]["keys"]
+        assert [(key["successful_calls"], key["failed_calls"]) for key in keys] == [(0, 1), (1, 0)]
+        node.close()
 
 
 def test_aembed(server: EmbeddingServer) -> None:

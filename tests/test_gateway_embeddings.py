@@ -72,6 +72,33 @@ def test_a_failing_provider_falls_back(server: EmbeddingServer) -> None:
         assert [item["embedding"] for item in answer.json()["data"]] == [vector_of(text) for text in TEXTS]
 
 
+def test_a_rate_limited_key_is_answered_by_the_next_key(server: EmbeddingServer) -> None:
+    """OPENAI_API_KEYS with two keys: a 429 on the first is answered by the second (one 200 for
+    the SDK, which retries nothing here), the first is held and skipped by the next call, and
+    /status shows each key's counts, masked."""
+    first, second = "sk-embed-first-0123456789", "sk-embed-second-0123456789"
+    with EmbeddingServer(api_key=second) as keyed:
+        variables = {"OPENAI_API_KEYS": f"{first},{second}", "OPENAI_BASE_URL": keyed.origin + "/v1",
+                     "TRINITY_RETRIES": "0"}  # fmt: skip
+        with running_gateway(variables) as gateway:
+            keyed.statuses.append(429)
+            keyed.retry_after_s = 30
+            client = client_of(gateway.url)
+            answer = client.embeddings.create(model="openai", input=TEXTS, encoding_format="float")
+            assert [item.embedding for item in answer.data] == [vector_of(text) for text in TEXTS]
+            assert keyed.keys == [first, second]
+            client.embeddings.create(model="openai", input="again")
+            assert keyed.keys == [first, second, second]  # the first is held by its 429
+            status = gateway.request("GET", "/status").json()
+            keys = status["providers"]["openai"]["keys"]
+            assert [key["key"] for key in keys] == [first[:8] + "***", second[:8] + "***"]
+            assert [(key["state"], key["successful_calls"], key["failed_calls"]) for key in keys] == [
+                ("open", 0, 1), ("closed", 2, 0),
+            ]  # fmt: skip
+            shown = gateway.request("GET", "/status").text + gateway.request("GET", "/metrics").text
+            assert first not in shown and second not in shown
+
+
 def test_bad_input_is_a_400_naming_the_field(server: EmbeddingServer) -> None:
     with running_gateway(environment(server, "openai")) as gateway:
         client = client_of(gateway.url)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._board import Board
 from ._exceptions import NoProviderAvailable, ProviderUnavailableError
+from ._keyring import EmbeddingKeys
 from ._secret import Secret
 
 if TYPE_CHECKING:
@@ -113,12 +114,14 @@ class EmbeddingDirectory:
     """The planner's view of the providers for an embeddings call: the same keys and base URLs,
     each provider's embedding model (``providers.embeddings.EMBEDDING_MODELS``, or
     ``<PROVIDER>_EMBEDDING_MODEL``), and its embeddings wire format. A provider with no
-    embedding model is skipped, said as such."""
+    embedding model is skipped, said as such. A provider with several keys turns over them as
+    for chat."""
 
     def __init__(self, directory: Directory, models: dict[str, str]) -> None:
         self._directory = directory
         self._models = models
-        self.keyrings: dict[str, Any] = {}  # an embeddings call uses each provider's first key
+        # Each provider's keys as chat turns over them, with the embedding model (``_keyring``).
+        self.keyrings: dict[str, Any] = {provider: EmbeddingKeys(ring) for provider, ring in directory.keyrings.items()}
 
     def endpoint(self, provider: str) -> Endpoint:
         import dataclasses

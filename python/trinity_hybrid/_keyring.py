@@ -27,7 +27,7 @@ from ._board import Board
 from ._exceptions import ConfigurationError
 from ._secret import Secret
 
-__all__ = ["ROTATING_KINDS", "Deployment", "Keyring", "configure_keyrings", "keyring_status"]
+__all__ = ["ROTATING_KINDS", "Deployment", "EmbeddingKeys", "Keyring", "configure_keyrings", "keyring_status"]
 
 # Failures after which the next key of the same provider is tried before the next provider: the
 # key's own limit or credential, or a fault of the deployment it reaches (5xx, reset, timeout).
@@ -141,6 +141,24 @@ class Keyring:
             entry = board.status()["providers"][self.provider]
             entries.append({field: entry.get(field) for field in STATUS_FIELDS})
         return entries
+
+
+class EmbeddingKeys:
+    """A provider's keyring as an embeddings call uses it: the same keys, breakers, stats and
+    order (a 429 on one key moves to the next, and holds that key for chat too: the limit is the
+    key's), each key's own base URL, and the call's embedding model, since a deployment's
+    ``model`` is a chat model. Everything but ``endpoint`` is the keyring's own."""
+
+    def __init__(self, ring: Keyring) -> None:
+        self.ring = ring
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.ring, name)
+
+    def endpoint(self, index: int, base: Any) -> Any:
+        """``base`` (the provider's embeddings endpoint) with key ``index``'s key and base URL."""
+        deployment = self.ring.deployments[index]
+        return dataclasses.replace(base, key=deployment.key, base_url=deployment.base_url or base.base_url)
 
 
 def configure_keyrings(node: Any, environment: Any, document: Mapping[str, Any], source: Mapping[str, str]) -> None:

@@ -33,7 +33,9 @@ class EmbeddingServer:
     def __init__(self, api_key: str = "loopback-embedding-key") -> None:
         self.api_key = api_key
         self.requests: list[tuple[str, dict[str, Any]]] = []  # (path, body)
+        self.keys: list[str] = []  # the key each request came with, in order
         self.statuses: list[int] = []  # answered with these errors first, in order
+        self.retry_after_s: int | None = None  # a Retry-After header on those errors, when set
         self._socket = socket.socket()
         self._socket.bind(("127.0.0.1", 0))
         self.port: int = self._socket.getsockname()[1]
@@ -82,18 +84,23 @@ class EmbeddingServer:
     async def _read(self, request: web.Request) -> dict[str, Any]:
         body: dict[str, Any] = await request.json()
         self.requests.append((request.path, body))
+        self.keys.append(self._key(request))
         return body
 
-    def _authorized(self, request: web.Request) -> bool:
-        given = request.headers.get("Authorization", "").removeprefix("Bearer ") or request.headers.get(
+    @staticmethod
+    def _key(request: web.Request) -> str:
+        return request.headers.get("Authorization", "").removeprefix("Bearer ") or request.headers.get(
             "x-goog-api-key", ""
         )
-        return given == self.api_key
+
+    def _authorized(self, request: web.Request) -> bool:
+        return self._key(request) == self.api_key
 
     def _scripted(self, error: dict[str, Any]) -> web.Response | None:
         if not self.statuses:
             return None
-        return web.json_response(error, status=self.statuses.pop(0))
+        headers = {} if self.retry_after_s is None else {"Retry-After": str(self.retry_after_s)}
+        return web.json_response(error, status=self.statuses.pop(0), headers=headers)
 
     async def _openai(self, request: web.Request) -> web.Response:
         body = await self._read(request)
