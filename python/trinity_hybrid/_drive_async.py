@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 from httpx_sse import SSEError
 
+from ._environment import UPSTREAM_BYTES_MAX_DEFAULT
 from ._http import transport_error
 from ._plan_steps import (
     AttemptRun,
@@ -42,7 +43,7 @@ from ._plan_steps import (
 )
 from ._planner import Plan
 from ._results import EmbeddingResponse, Response, StreamChunk, Timeouts
-from ._sse import aiter_events, aread_capped
+from ._sse import WHOLE_ANSWER, aiter_events, aread_capped
 
 __all__ = [
     "AsyncAttempts",
@@ -63,16 +64,18 @@ AsyncWhole = Callable[[AttemptRun], Awaitable[Event]]
 logger = logging.getLogger("trinity_hybrid")
 
 
-def httpx_async_events(client: httpx.AsyncClient, timeouts: Timeouts) -> AsyncEvents:
-    """The events of one attempt sent over ``client``."""
+def httpx_async_events(
+    client: httpx.AsyncClient, timeouts: Timeouts, bytes_max: int = UPSTREAM_BYTES_MAX_DEFAULT
+) -> AsyncEvents:
+    """The events of one attempt sent over ``client``; a whole answer as ``httpx_async_whole``."""
     timeout = timeouts.httpx()
+    whole = httpx_async_whole(client, timeouts, bytes_max)
 
     async def events(attempt: AttemptRun) -> AsyncIterator[Event]:
         request = attempt.http
         try:
             if not attempt.stream:
-                response = await client.post(request.url, headers=request.headers, json=request.json, timeout=timeout)
-                yield Replied(attempt, response.status_code, response.headers, response.content)
+                yield await whole(attempt)
                 return
             async with client.stream("POST", request.url, headers=request.headers, json=request.json,
                                      timeout=timeout) as response:  # fmt: skip
@@ -88,24 +91,32 @@ def httpx_async_events(client: httpx.AsyncClient, timeouts: Timeouts) -> AsyncEv
     return events
 
 
-def httpx_async_whole(client: httpx.AsyncClient, timeouts: Timeouts) -> AsyncWhole:
-    """The one event of a whole answer sent over ``client``."""
+def httpx_async_whole(
+    client: httpx.AsyncClient, timeouts: Timeouts, bytes_max: int = UPSTREAM_BYTES_MAX_DEFAULT
+) -> AsyncWhole:
+    """The one event of a whole answer sent over ``client``: its body read as it comes, and the
+    attempt failed (``transport_error``) once past ``bytes_max`` (``TRINITY_MAX_UPSTREAM_BYTES``)."""
     timeout = timeouts.httpx()
 
     async def whole(attempt: AttemptRun) -> Event:
         request = attempt.http
         try:
-            response = await client.post(request.url, headers=request.headers, json=request.json, timeout=timeout)
+            async with client.stream("POST", request.url, headers=request.headers, json=request.json,
+                                     timeout=timeout) as response:  # fmt: skip
+                body = await aread_capped(response, bytes_max, WHOLE_ANSWER)
         except httpx.HTTPError as error:
             return TransportFailed(attempt, transport_error(attempt.provider, error))
-        return Replied(attempt, response.status_code, response.headers, response.content)
+        return Replied(attempt, response.status_code, response.headers, body)
 
     return whole
 
 
-def httpx_attempts(client: httpx.AsyncClient, timeouts: Timeouts) -> AsyncAttempts:
+def httpx_attempts(
+    client: httpx.AsyncClient, timeouts: Timeouts, bytes_max: int = UPSTREAM_BYTES_MAX_DEFAULT
+) -> AsyncAttempts:
     """A call's attempts over ``client``: whole answers and streams."""
-    return AsyncAttempts(httpx_async_events(client, timeouts), time.monotonic, httpx_async_whole(client, timeouts))
+    whole = httpx_async_whole(client, timeouts, bytes_max)
+    return AsyncAttempts(httpx_async_events(client, timeouts, bytes_max), time.monotonic, whole)
 
 
 class AsyncAttempts:

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from httpx_sse import SSEError
 
+from ._environment import UPSTREAM_BYTES_MAX_DEFAULT
 from ._http import transport_error
 from ._plan_steps import (
     AttemptRun,
@@ -41,7 +42,7 @@ from ._plan_steps import (
 )
 from ._planner import Plan
 from ._results import EmbeddingResponse, Response, StreamChunk
-from ._sse import iter_events, read_capped
+from ._sse import WHOLE_ANSWER, iter_events, read_capped
 
 __all__ = ["SyncAttempts", "drive_sync", "httpx_events"]
 
@@ -50,16 +51,19 @@ Events = Callable[[AttemptRun], Iterator[Event]]
 logger = logging.getLogger("trinity_hybrid")
 
 
-def httpx_events(client: httpx.Client, timeouts: Any) -> Events:
-    """The events of one attempt sent over ``client``."""
+def httpx_events(client: httpx.Client, timeouts: Any, bytes_max: int = UPSTREAM_BYTES_MAX_DEFAULT) -> Events:
+    """The events of one attempt sent over ``client``; a whole answer's body past ``bytes_max``
+    (``TRINITY_MAX_UPSTREAM_BYTES``) stops being read and fails the attempt."""
     timeout = timeouts.httpx()
 
     def events(attempt: AttemptRun) -> Iterator[Event]:
         request = attempt.http
         try:
             if not attempt.stream:
-                response = client.post(request.url, headers=request.headers, json=request.json, timeout=timeout)
-                yield Replied(attempt, response.status_code, response.headers, response.content)
+                with client.stream("POST", request.url, headers=request.headers, json=request.json,
+                                   timeout=timeout) as response:  # fmt: skip
+                    body = read_capped(response, bytes_max, WHOLE_ANSWER)
+                yield Replied(attempt, response.status_code, response.headers, body)
                 return
             with client.stream("POST", request.url, headers=request.headers, json=request.json,
                                timeout=timeout) as response:  # fmt: skip

@@ -19,11 +19,22 @@ from ._exceptions import ConfigurationError
 # About 115 days: a cache entry meant to live longer is a configuration mistake, not a cache.
 CACHE_TTL_S_LIMIT = 10**7
 
-__all__ = ["BODY_BYTES_MAX_DEFAULT", "Environment", "ProviderVariables", "read_body_bytes_max", "read_environment"]
+__all__ = [
+    "BODY_BYTES_MAX_DEFAULT",
+    "UPSTREAM_BYTES_MAX_DEFAULT",
+    "Environment",
+    "ProviderVariables",
+    "read_body_bytes_max",
+    "read_environment",
+    "read_upstream_bytes_max",
+]
 
 # The gateway's request body limit: room for a long-context prompt (a million tokens is about
 # 4 MB of text) and little more.
 BODY_BYTES_MAX_DEFAULT = 8 * 1024 * 1024
+# A provider's whole answer (TRINITY_MAX_UPSTREAM_BYTES), read by the library's HTTP client and the
+# gateway's upstream pool alike: far above any real completion, far below what would exhaust memory.
+UPSTREAM_BYTES_MAX_DEFAULT = 50 * 1000 * 1000
 CACHE_BACKENDS = ("off", "memory", "redis")
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 RETRIES_MAX = 10  # ``_plan_retry.ATTEMPTS_MAX``
@@ -58,6 +69,7 @@ class Environment:
     cache_ttl_s: float | None = None
     cache_entries_max: int | None = None
     body_bytes_max: int = BODY_BYTES_MAX_DEFAULT
+    upstream_bytes_max: int = UPSTREAM_BYTES_MAX_DEFAULT
     # Same-provider retries of a transient failure (``_plan_retry``); None: the default.
     retries: int | None = None
 
@@ -105,6 +117,7 @@ def read_environment(
         cache_ttl_s=_positive_number(source, "TRINITY_CACHE_TTL_S", below=CACHE_TTL_S_LIMIT),
         cache_entries_max=_positive_integer(source, "TRINITY_CACHE_ENTRIES_MAX"),
         body_bytes_max=read_body_bytes_max(source),
+        upstream_bytes_max=read_upstream_bytes_max(source),
         retries=_retries(source),
     )
 
@@ -112,6 +125,11 @@ def read_environment(
 def read_body_bytes_max(source: Mapping[str, str]) -> int:
     """``TRINITY_MAX_BODY_BYTES``, the gateway's request body limit, or its default."""
     return _positive_integer(source, "TRINITY_MAX_BODY_BYTES") or BODY_BYTES_MAX_DEFAULT
+
+
+def read_upstream_bytes_max(source: Mapping[str, str]) -> int:
+    """``TRINITY_MAX_UPSTREAM_BYTES``: a provider's whole answer larger fails that attempt."""
+    return _positive_integer(source, "TRINITY_MAX_UPSTREAM_BYTES") or UPSTREAM_BYTES_MAX_DEFAULT
 
 
 def _get(source: Mapping[str, str], name: str) -> str | None:

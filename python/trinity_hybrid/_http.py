@@ -15,6 +15,7 @@ from httpx_sse import SSEError
 
 from ._exceptions import TransientError
 from ._local import LOCAL_BASE_URL, AsyncLocalTransport, LocalTransport
+from ._sse import AnswerTooLarge
 
 if TYPE_CHECKING:
     from ._local import LocalModel
@@ -28,6 +29,8 @@ DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
 
 def transport_error(provider: str, error: httpx.HTTPError | SSEError) -> TransientError:
     """The one place where the HTTP layer's errors become ours."""
+    if isinstance(error, AnswerTooLarge):  # its message names the bound, never the body
+        return TransientError(str(error), provider=provider, cause=error)
     if isinstance(error, httpx.TimeoutException):
         return TransientError(f"timed out ({type(error).__name__})", provider=provider, cause=error)
     return TransientError(f"connection failed ({type(error).__name__})", provider=provider, cause=error)

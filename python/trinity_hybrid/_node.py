@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from ._board import Board, ProviderStats, format_status
 from ._clients import Clients
 from ._directory import Directory
-from ._environment import Environment, ProviderVariables, read_environment
+from ._environment import UPSTREAM_BYTES_MAX_DEFAULT, Environment, ProviderVariables, read_environment
 from ._exceptions import ConfigurationError, InvalidInputError, NoProviderAvailable
 from ._keyring import configure_keyrings, keyring_status
 from ._plan_retry import RetryPolicy, retry_policy
@@ -80,6 +80,7 @@ class TrinityHybridNode:
         # Default timeouts and same-provider retries of infer; None means the built-in ones.
         self.timeouts: Timeouts | None = None
         self.retries: RetryPolicy | None = None
+        self.upstream_bytes_max = UPSTREAM_BYTES_MAX_DEFAULT  # a whole answer's body (TRINITY_MAX_UPSTREAM_BYTES)
         self._shared: SharedState | None = None
         self._cache: ResponseCache | None = None
         self._clients = Clients(lambda: board.context_window_tokens("local"))
@@ -126,6 +127,7 @@ class TrinityHybridNode:
         for name, (model, variable) in environment.models.items():
             self.set_model(name, model, variable=variable)
         self.embedding_models.update(environment.embedding_models)
+        self.upstream_bytes_max = environment.upstream_bytes_max
         self.set_available("local", "")
         for name in self.disabled:
             self.set_unavailable(name)
@@ -325,8 +327,8 @@ class TrinityHybridNode:
             prompt, quality=quality, force_provider=force_provider, strategy=strategy, timeout=timeout, cache=cache,
             hedge=hedge, max_tokens=max_tokens, temperature=temperature, stream=stream, **parameters,
         )  # fmt: skip
-        attempts = SyncAttempts(httpx_events(self._sync_client(), plan.options.timeouts), self._hedge_executor,
-                                time.monotonic)  # fmt: skip
+        events = httpx_events(self._sync_client(), plan.options.timeouts, self.upstream_bytes_max)
+        attempts = SyncAttempts(events, self._hedge_executor, time.monotonic)
         steps = drive_sync(plan, attempts, self._cache)
         if stream:
             return steps
@@ -375,7 +377,7 @@ class TrinityHybridNode:
     def _async_attempts(self, plan: Plan) -> Any:
         from ._drive_async import httpx_attempts
 
-        return httpx_attempts(self._async_client(), plan.options.timeouts)
+        return httpx_attempts(self._async_client(), plan.options.timeouts, self.upstream_bytes_max)
 
     def embedding_plan(
         self, texts: str | list[str], *, dimensions: int | None = None, input_type: str | None = None,
@@ -404,7 +406,7 @@ class TrinityHybridNode:
         from ._drive_sync import SyncAttempts, drive_sync, httpx_events
 
         plan = self.embedding_plan(texts, **options)
-        events = httpx_events(self._sync_client(), plan.options.timeouts)
+        events = httpx_events(self._sync_client(), plan.options.timeouts, self.upstream_bytes_max)
         steps = drive_sync(plan, SyncAttempts(events, self._hedge_executor, time.monotonic), None)
         with contextlib.closing(steps):
             result = next(steps)

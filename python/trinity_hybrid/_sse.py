@@ -4,7 +4,8 @@ httpx-sse, which this replaces on the stream path, keeps a line until its end co
 until its blank line comes, without limit: a provider (or whatever stands in its place) that
 sends one endless line would fill the memory. Here an event (its lines so far, and the line being
 read) over ``EVENT_BYTES_MAX`` raises ``SSEError``, which fails that attempt like a broken
-connection (the planner falls back); so does an error answer's body over the same bound. The
+connection (the planner falls back); so does an error answer's body over the same bound, and a
+whole answer's body over ``TRINITY_MAX_UPSTREAM_BYTES`` (``AnswerTooLarge``, read as it comes). The
 parsing follows the WHATWG rules httpx-sse follows: lines end in CRLF, LF or CR, ``data`` lines
 join with LF, ``event`` names the event (``message`` when none), a line starting with ``:`` is a
 comment, and a blank line ends the event.
@@ -19,13 +20,28 @@ from dataclasses import dataclass
 import httpx
 from httpx_sse import SSEError
 
-__all__ = ["EVENT_BYTES_MAX", "Event", "aiter_events", "aread_capped", "iter_events", "read_capped"]
+__all__ = [
+    "EVENT_BYTES_MAX",
+    "WHOLE_ANSWER",
+    "AnswerTooLarge",
+    "Event",
+    "aiter_events",
+    "aread_capped",
+    "iter_events",
+    "read_capped",
+]
 
 # A chat stream's event is a delta of a few hundred bytes; a whole tool call's arguments or a
 # provider's final event with usage may be kilobytes.
 EVENT_BYTES_MAX = 8 * 1024 * 1024
+# How a whole answer past its bound is named (the drivers' ``read_capped(..., what=)``).
+WHOLE_ANSWER = "the answer (TRINITY_MAX_UPSTREAM_BYTES)"
 
 _LINE_END = re.compile(rb"\r\n|\r|\n")
+
+
+class AnswerTooLarge(SSEError):
+    """A body past its bound; caught where SSEError is, its message says which bound."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,24 +159,26 @@ def iter_events(response: httpx.Response, bytes_max: int = EVENT_BYTES_MAX) -> I
     yield from decoder.finish()
 
 
-async def aread_capped(response: httpx.Response, bytes_max: int = EVENT_BYTES_MAX) -> bytes:
-    """A streamed response's (error) body, refused past ``bytes_max``."""
+async def aread_capped(
+    response: httpx.Response, bytes_max: int = EVENT_BYTES_MAX, what: str = "the error answer"
+) -> bytes:
+    """A streamed response's body (decoded), refused past ``bytes_max``: reading stops there."""
     parts: list[bytes] = []
     size = 0
     async for chunk in response.aiter_bytes():
         size += len(chunk)
         if size > bytes_max:
-            raise SSEError(f"the error answer exceeds {bytes_max} bytes")
+            raise AnswerTooLarge(f"{what} exceeds {bytes_max} bytes")
         parts.append(chunk)
     return b"".join(parts)
 
 
-def read_capped(response: httpx.Response, bytes_max: int = EVENT_BYTES_MAX) -> bytes:
+def read_capped(response: httpx.Response, bytes_max: int = EVENT_BYTES_MAX, what: str = "the error answer") -> bytes:
     parts: list[bytes] = []
     size = 0
     for chunk in response.iter_bytes():
         size += len(chunk)
         if size > bytes_max:
-            raise SSEError(f"the error answer exceeds {bytes_max} bytes")
+            raise AnswerTooLarge(f"{what} exceeds {bytes_max} bytes")
         parts.append(chunk)
     return b"".join(parts)

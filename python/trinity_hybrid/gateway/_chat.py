@@ -83,7 +83,7 @@ class ChatService:
         return await complete_async(plan, attempts, self.node.cache)
 
     def stream(self, plan: Plan) -> AsyncIterator[StreamChunk | Response]:
-        events = httpx_async_events(self.node._async_client(), plan.options.timeouts)
+        events = httpx_async_events(self.node._async_client(), plan.options.timeouts, self.node.upstream_bytes_max)
         return drive_async(plan, AsyncAttempts(events, time.monotonic), self.node.cache)
 
     @staticmethod
@@ -99,7 +99,7 @@ class ChatService:
             request = attempt.http
             if request.url.startswith(LOCAL_MOUNT):
                 # The in-process model is mounted on the node's httpx client only.
-                local = local or httpx_async_whole(self.node._async_client(), timeouts)
+                local = local or httpx_async_whole(self.node._async_client(), timeouts, self.node.upstream_bytes_max)
                 return await local(attempt)
             body = _JSON.encode(request.json).encode()
             try:

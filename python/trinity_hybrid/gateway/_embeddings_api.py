@@ -86,7 +86,7 @@ def plan_embeddings(node: TrinityHybridNode, params: EmbeddingParams) -> Plan:
 
 
 async def run_embeddings(node: TrinityHybridNode, plan: Plan) -> EmbeddingResponse:
-    attempts = httpx_attempts(node._async_client(), plan.options.timeouts)
+    attempts = httpx_attempts(node._async_client(), plan.options.timeouts, node.upstream_bytes_max)
     result: Any = await complete_async(plan, attempts, None)
     if type(result) is not EmbeddingResponse:
         raise TrinityError("an embeddings plan finished without vectors")

@@ -22,6 +22,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .._environment import UPSTREAM_BYTES_MAX_DEFAULT, read_upstream_bytes_max
 from .._exceptions import ConfigurationError
 
 __all__ = ["ServerLimits", "read_server_limits"]
@@ -34,7 +35,7 @@ class ServerLimits:
     head_timeout_s: float = 10.0
     body_timeout_s: float = 60.0
     connections_max: int = 1000
-    upstream_bytes_max: int = 50 * 1000 * 1000
+    upstream_bytes_max: int = UPSTREAM_BYTES_MAX_DEFAULT  # the library's httpx client reads the same
 
 
 def read_server_limits(source: Mapping[str, str]) -> ServerLimits:
@@ -47,7 +48,7 @@ def read_server_limits(source: Mapping[str, str]) -> ServerLimits:
         head_timeout_s=_seconds(source, "TRINITY_HEADER_TIMEOUT_S", default.head_timeout_s),
         body_timeout_s=_seconds(source, "TRINITY_BODY_TIMEOUT_S", default.body_timeout_s),
         connections_max=_whole(source, "TRINITY_MAX_CONNECTIONS", default.connections_max),
-        upstream_bytes_max=_whole(source, "TRINITY_MAX_UPSTREAM_BYTES", default.upstream_bytes_max),
+        upstream_bytes_max=read_upstream_bytes_max(source),
     )
 
 
