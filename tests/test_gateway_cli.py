@@ -178,8 +178,87 @@ def test_serve_without_keys_warns_when_told_to_listen_everywhere(openai_server: 
     with serve(["--host", "0.0.0.0"], provider_environment(groq=openai_server), port) as process:
         assert httpx.get(f"http://127.0.0.1:{port}/status", timeout=5.0).status_code == 200  # open: no keys
     warning = process.communicate()[1]
-    assert "TRINITY_API_KEYS is not set" in warning
+    assert "neither TRINITY_API_KEYS nor virtual keys are set" in warning
     assert openai_server.api_key not in warning
+
+
+VIRTUAL_SECRET = "tvk-serve-test-0123456789abcdef"
+ADMIN_KEY = "tadm-serve-test-0123456789abcdef"
+
+
+def test_serve_with_virtual_keys_alone_is_protected_and_listens_everywhere(
+    openai_server: OpenAIServer, tmp_path: Path
+) -> None:
+    """[virtual_keys] in TRINITY_CONFIG and no TRINITY_API_KEYS: every request needs a key, so
+    serve binds every interface by default without the warning, and a request without a key is
+    a 401 while the virtual key's is answered (the openai SDK)."""
+    from trinity_hybrid.gateway._key_definitions import digest_of
+
+    config = tmp_path / "trinity.toml"
+    config.write_text(
+        f'[virtual_keys]\n[[virtual_keys.keys]]\nname = "team-a"\nsecret_sha256 = "{digest_of(VIRTUAL_SECRET)}"\n'
+    )
+    environment = {**provider_environment(groq=openai_server), "TRINITY_CONFIG": str(config),
+                   "TRINITY_REQUEST_LOG_SQLITE": str(tmp_path / "log.db")}  # fmt: skip
+    port = free_port()
+    with serve([], environment, port) as process:
+        url = f"http://127.0.0.1:{port}"
+        body = {"model": "auto", "messages": [{"role": "user", "content": "hi"}]}
+        assert httpx.post(url + "/v1/chat/completions", json=body, timeout=10.0).status_code == 401
+        sdk = openai.OpenAI(base_url=url + "/v1", api_key=VIRTUAL_SECRET, max_retries=0)
+        completion = sdk.chat.completions.create(model="auto", messages=[{"role": "user", "content": "hi"}])
+        assert completion.choices[0].message.content == "echo: hi"
+    out, err = process.communicate()
+    assert out.startswith(f"listening on http://0.0.0.0:{port} ")
+    assert "warning" not in err and VIRTUAL_SECRET not in out + err
+    # No operator or admin key: /status and /metrics stay readable (key names, spend), and serve says so.
+    assert "note: /status and /metrics answer without a key" in err
+
+
+def test_serve_with_only_the_admin_key_takes_an_explicit_host_without_a_warning(
+    openai_server: OpenAIServer, tmp_path: Path
+) -> None:
+    environment = {**provider_environment(groq=openai_server), "TRINITY_ADMIN_KEY": ADMIN_KEY,
+                   "TRINITY_REQUEST_LOG_SQLITE": str(tmp_path / "log.db")}  # fmt: skip
+    port = free_port()
+    with serve(["--host", "0.0.0.0"], environment, port) as process:
+        body = {"model": "auto", "messages": [{"role": "user", "content": "hi"}]}
+        answer = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body, timeout=10.0)
+        assert answer.status_code == 401  # protected: no key, no answer
+        assert openai_server.requests == []
+    out, err = process.communicate()
+    assert out.startswith(f"listening on http://0.0.0.0:{port} ")
+    assert "warning" not in err and ADMIN_KEY not in out + err
+
+
+@pytest.mark.parametrize(
+    ("variables", "table", "protected", "status_guarded"),
+    [
+        ({}, "", False, False),
+        ({"TRINITY_API_KEYS": " , "}, "", False, False),  # no key in it: Authenticator requires none
+        ({"TRINITY_ADMIN_KEY": "  "}, "", False, False),
+        ({"TRINITY_API_KEYS": "k1"}, "", True, True),
+        ({"TRINITY_ADMIN_KEY": ADMIN_KEY}, "", True, True),
+        ({}, "[virtual_keys]\n", True, False),
+        ({"TRINITY_ADMIN_KEY": ADMIN_KEY}, "[virtual_keys]\n", True, True),
+        ({}, '[models.fast]\ntargets = ["openai"]\n', False, False),
+    ],
+)
+def test_what_counts_as_protected_and_where_serve_binds(
+    tmp_path: Path, variables: dict[str, str], table: str, protected: bool, status_guarded: bool
+) -> None:
+    from trinity_hybrid.gateway._serve import choose_host, protection
+
+    environ = dict(variables)
+    if table:
+        config = tmp_path / "trinity.toml"
+        config.write_text(table)
+        environ["TRINITY_CONFIG"] = str(config)
+    assert protection(environ) == (protected, status_guarded)
+    host, warning = choose_host(None, protected)
+    assert (host, warning) == ("0.0.0.0" if protected else "127.0.0.1", None)
+    host, warning = choose_host("0.0.0.0", protected)
+    assert host == "0.0.0.0" and (warning is None) is protected
 
 
 def test_serve_on_a_busy_port_says_so_in_one_line_and_exits_1() -> None:

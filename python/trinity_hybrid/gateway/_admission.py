@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._prices import cost_usd
-from ._admin import AdminApi
+from ._admin import ADMIN_KEY_VARIABLE, AdminApi
 from ._asgi import JSON_HEADERS, Receive, Scope, Send, header, read_body, send_whole
 from ._auth import BEARER_PREFIX, Authenticator
 from ._errors import ApiError
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from .._planner import Plan
     from ._key_decisions import Reservation
 
-__all__ = ["ADMIN_PREFIX", "Admission", "Ticket"]
+__all__ = ["ADMIN_PREFIX", "Admission", "Ticket", "virtual_keys_on"]
 
 SECRET = "trinity.secret"  # the scope's key for a virtual key's secret, between authorize and admit
 ADMIN_PREFIX = "/admin/"
@@ -78,6 +78,12 @@ class Ticket:
         self.cost_usd, self.answered = result.cost_usd, True
 
 
+def virtual_keys_on(document: Mapping[str, Any], environ: Mapping[str, str]) -> bool:
+    """Whether TRINITY_CONFIG (``document``) has ``[virtual_keys]`` or TRINITY_ADMIN_KEY is set:
+    then every request needs a key (``serve`` counts the gateway as protected)."""
+    return "virtual_keys" in document or bool(environ.get(ADMIN_KEY_VARIABLE, "").strip())
+
+
 class Admission:
     """The gateway's keys: operators' (``Authenticator``), virtual (``VirtualKeys``), admin."""
 
@@ -94,8 +100,7 @@ class Admission:
     ) -> Admission:
         """Virtual keys from ``[virtual_keys]`` of TRINITY_CONFIG, shared through
         ``TRINITY_REDIS_URL`` (else ``[shared_state].url``; else this process's memory)."""
-        admin_key = environ.get("TRINITY_ADMIN_KEY", "").strip()
-        if "virtual_keys" not in document and not admin_key:
+        if not virtual_keys_on(document, environ):
             return cls(authenticator)
         shared = document.get("shared_state", {})
         redis_url = environ.get("TRINITY_REDIS_URL", "").strip() or (shared.get("url") if shared else None)

@@ -6,9 +6,12 @@ directory (``PROMETHEUS_MULTIPROC_DIR``, a temporary one made here and removed o
 variable was set already) and any worker's ``/metrics`` adding them all up. One worker keeps
 the faster in-memory values.
 
-Binding: with ``TRINITY_API_KEYS`` set the gateway listens on every interface by default; without
-it, only on loopback, and a ``--host`` given explicitly is obeyed with a warning on stderr, since
-anyone who can reach the port can then spend the providers' keys.
+Binding: when the gateway is protected (every request needs a key: ``TRINITY_API_KEYS``, or
+virtual keys, which ``[virtual_keys]`` in TRINITY_CONFIG or ``TRINITY_ADMIN_KEY`` turn on) it
+listens on every interface by default; otherwise only on loopback, and a ``--host`` given
+explicitly is obeyed with a warning on stderr, since anyone who can reach the port can then
+spend the providers' keys. With virtual keys from ``[virtual_keys]`` alone (no operator key, no
+admin key) ``/status`` and ``/metrics`` answer without a key (``_admission``): a note says so.
 
 Before uvicorn starts, the command checks that it can listen (a busy port is one line and exit
 code 1), then prints the address and the providers it found: their names only, never a key.
@@ -20,14 +23,16 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .._extras import install_command
-from ._auth import KEYS_VARIABLE
+from ._admin import ADMIN_KEY_VARIABLE
+from ._admission import virtual_keys_on
+from ._auth import KEYS_VARIABLE, Authenticator
 from ._listen import ListenError, address_url, reserve_port
 from ._server_limits import read_server_limits
 
@@ -39,18 +44,36 @@ __all__ = ["serve"]
 MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 LOOPBACK = "127.0.0.1"
 EVERYWHERE = "0.0.0.0"
+LOOPBACK_NAMES = frozenset({LOOPBACK, "localhost", "::1"})
 
 
-def choose_host(host: str | None, keys_configured: bool) -> tuple[str, str | None]:
-    """(the address to bind, a warning to print or None)."""
+def choose_host(host: str | None, protected: bool) -> tuple[str, str | None]:
+    """(the address to bind, a warning to print or None); ``protected``: see ``protection``."""
     if host is None:
-        return (EVERYWHERE if keys_configured else LOOPBACK), None
-    if not keys_configured and host not in {LOOPBACK, "localhost", "::1"}:
+        return (EVERYWHERE if protected else LOOPBACK), None
+    if not protected and host not in LOOPBACK_NAMES:
         return host, (
-            f"warning: {KEYS_VARIABLE} is not set, so the gateway on {host} answers anyone who can reach it "
-            f"with your providers' keys; set {KEYS_VARIABLE} to require a bearer key"
+            f"warning: neither {KEYS_VARIABLE} nor virtual keys are set, so the gateway on {host} answers "
+            f"anyone who can reach it with your providers' keys; set {KEYS_VARIABLE} (or [virtual_keys] in "
+            f"TRINITY_CONFIG, or {ADMIN_KEY_VARIABLE}) to require a key"
         )
     return host, None
+
+
+def protection(environ: Mapping[str, str]) -> tuple[bool, bool]:
+    """(whether every request needs a key, whether /status and /metrics do). A request needs an
+    operator key (``TRINITY_API_KEYS``, at least one non-blank entry, as ``Authenticator`` reads
+    it) or, with virtual keys on (as ``Admission`` turns them on), a virtual key; /status and
+    /metrics an operator key or the admin key. TRINITY_CONFIG was checked by ``from_env``."""
+    operators = Authenticator.from_env(environ).required
+    admin = bool(environ.get(ADMIN_KEY_VARIABLE, "").strip())
+    path = environ.get("TRINITY_CONFIG", "").strip()
+    document: dict[str, Any] = {}
+    if path and not operators:
+        from .._config import load_config
+
+        document = load_config(path)
+    return operators or virtual_keys_on(document, environ), operators or admin
 
 
 def providers_line(node: TrinityHybridNode) -> str:
@@ -98,7 +121,9 @@ def metrics_directory(workers: int) -> Iterator[str | None]:
 
 @click.command()
 @click.option(
-    "--host", default=None, help=f"Address to bind [default: {EVERYWHERE} with {KEYS_VARIABLE} set, else {LOOPBACK}]."
+    "--host",
+    default=None,
+    help=f"Address to bind [default: {EVERYWHERE} with {KEYS_VARIABLE} or virtual keys set, else {LOOPBACK}].",
 )
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 @click.option(
@@ -127,12 +152,16 @@ def serve(host: str | None, port: int, workers: int, log_level: str, access_log:
     if given and not os.path.isdir(given):
         click.echo(f"error: {MULTIPROCESS_VARIABLE} is set to {given!r}, which is not a directory", err=True)
         raise SystemExit(1)
-    bound, warning = choose_host(host, bool(os.environ.get(KEYS_VARIABLE, "").strip()))
-    if warning:
-        click.echo(warning, err=True)
     try:
         node = TrinityHybridNode.from_env()  # a bad configuration fails here, once, with a clear message
         limits = read_server_limits(os.environ)  # and so does a bad limit (each worker reads them again)
+        protected, status_guarded = protection(os.environ)
+        bound, warning = choose_host(host, protected)
+        if warning:
+            click.echo(warning, err=True)
+        elif not status_guarded and bound not in LOOPBACK_NAMES:
+            click.echo(f"note: /status and /metrics answer without a key (virtual key names and spend); set "
+                       f"{ADMIN_KEY_VARIABLE} or {KEYS_VARIABLE} to require one", err=True)  # fmt: skip
         port = reserve_port(bound, port)
     except (TrinityError, ListenError) as error:
         click.echo(f"error: {error}", err=True)
