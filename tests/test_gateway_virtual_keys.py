@@ -398,6 +398,43 @@ def test_messages_and_embeddings_count_against_the_same_key(provider: OpenAIServ
             assert key_line(gateway, "team-a")["requests_minute"] == 3
 
 
+def test_an_embeddings_hold_is_priced_at_the_embedding_model(provider: OpenAIServer, tmp_path: Path) -> None:
+    """A budget of $0.00001 a day: a hold at cohere's chat price, with 512 output tokens, is
+    about $0.005 and refused (the chat request below shows it); an embeddings call holds its
+    input at embed-v4.0's $0.12 per million tokens, is admitted, and is charged what it cost."""
+    values = environment(provider, tmp_path, None, budget_day_usd=0.00001)
+    with EmbeddingServer() as embedder:
+        values.update({"COHERE_API_KEY": embedder.api_key, "COHERE_BASE_URL": embedder.origin})
+        with running_gateway(values) as gateway:
+            embedded = sdk(gateway).embeddings.create(model="cohere", input="a sentence to embed")
+            assert embedded.data and len(embedder.requests) == 1
+            line = key_line(gateway, "team-a")
+            assert line["spend_day_usd"] == pytest.approx(embedded.usage.prompt_tokens * 0.12 / 1e6)
+            assert line["reserved_day_usd"] == 0
+            with pytest.raises(openai.APIStatusError) as refused:
+                sdk(gateway).chat.completions.create(model="cohere", messages=MESSAGES)
+            assert refused.value.status_code == 402 and len(embedder.requests) == 1
+
+
+def test_the_embeddings_estimate_without_output_and_at_listed_prices_only() -> None:
+    from trinity_hybrid import TrinityHybridNode
+    from trinity_hybrid.gateway._admission import estimate
+
+    node = TrinityHybridNode.from_env({"OPENAI_API_KEY": "sk-test-0", "COHERE_API_KEY": "co-test-0"})
+    plan = node.embedding_plan(["one text", "another text"], force_provider="openai")
+    tokens, cost = estimate(plan, node)
+    assert tokens == plan.route.tokens_estimated > 0  # no output tokens
+    assert cost == pytest.approx(tokens * 0.02 / 1e6)  # text-embedding-3-small
+    plan = node.embedding_plan("one text")  # the chain: the dearest listed embedding model
+    tokens, cost = estimate(plan, node)
+    assert cost == pytest.approx(tokens * 0.12 / 1e6)  # cohere embed-v4.0 over openai's 0.02
+    unlisted = TrinityHybridNode.from_env({"COHERE_API_KEY": "co-test-0", "COHERE_EMBEDDING_MODEL": "embed-unlisted"})
+    plan = unlisted.embedding_plan("one text", force_provider="cohere")
+    assert estimate(plan, unlisted)[1] == 0.0  # charged by the same list: nothing to hold
+    node.close()
+    unlisted.close()
+
+
 @pytest.mark.parametrize("failure_mode", ["open", "closed"])
 def test_when_redis_goes_away_the_failure_mode_decides(
     provider: OpenAIServer, tmp_path: Path, failure_mode: str

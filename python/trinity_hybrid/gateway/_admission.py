@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._prices import cost_usd
+from ..providers._types import EmbeddingRequest
+from ..providers.embeddings import EMBEDDING_MODELS
 from ._admin import ADMIN_KEY_VARIABLE, AdminApi
 from ._asgi import JSON_HEADERS, Receive, Scope, Send, header, read_body, send_whole
 from ._auth import BEARER_PREFIX, Authenticator
@@ -222,9 +224,12 @@ class Admission:
 
 def estimate(plan: Plan, node: TrinityHybridNode) -> tuple[int, float]:
     """Tokens (the prompt's estimate plus max_tokens, or a default) and their cost at the
-    dearest model of the chain: what is reserved until the answer says what was used."""
+    dearest model of the chain: what is reserved until the answer says what was used. An
+    embeddings call has no output: its input at the dearest embedding model's price."""
     request = plan.request
     tokens_input = plan.route.tokens_estimated
+    if type(request) is EmbeddingRequest:
+        return tokens_input, embedding_cost(plan, node, tokens_input)
     tokens_output = getattr(request, "max_tokens", None) or OUTPUT_TOKENS_RESERVED_DEFAULT
     models = plan.options.models
     dearest = 0.0
@@ -237,6 +242,17 @@ def estimate(plan: Plan, node: TrinityHybridNode) -> tuple[int, float]:
         ) / 1e6
         dearest = max(dearest, listed, configured)
     return tokens_input + tokens_output, dearest
+
+
+def embedding_cost(plan: Plan, node: TrinityHybridNode, tokens: int) -> float:
+    """``tokens`` at the dearest listed price among the chain's embedding models (the providers
+    without one are skipped by the plan); an answer is charged by the same list
+    (``providers.embeddings``), so an unlisted model holds nothing, as it will cost nothing."""
+    catalogue = {**EMBEDDING_MODELS, **node.embedding_models}
+    return max(
+        (cost_usd(provider, catalogue[provider], tokens) for provider in plan.route.providers if provider in catalogue),
+        default=0.0,
+    )
 
 
 def _offered(authorization: bytes | None, api_key: bytes | None) -> str | None:
