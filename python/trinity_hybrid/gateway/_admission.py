@@ -228,7 +228,7 @@ def estimate(plan: Plan, node: TrinityHybridNode) -> tuple[int, float]:
     embeddings call has no output: its input at the dearest embedding model's price."""
     request = plan.request
     tokens_input = plan.route.tokens_estimated
-    if type(request) is EmbeddingRequest:
+    if isinstance(request, EmbeddingRequest):  # an embeddings plan (typed as a chat one)
         return tokens_input, embedding_cost(plan, node, tokens_input)
     tokens_output = getattr(request, "max_tokens", None) or OUTPUT_TOKENS_RESERVED_DEFAULT
     models = plan.options.models
