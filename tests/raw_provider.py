@@ -134,3 +134,19 @@ async def hold(request: RawRequest, writer: asyncio.StreamWriter) -> bool:
     if request.stream:
         writer.write(sse_head() + chunk(openai_delta("first")))
     return False
+
+
+async def endless_answer(request: RawRequest, writer: asyncio.StreamWriter) -> bool:
+    """An answer that never ends: a JSON body of one endless string, or one endless SSE event."""
+    if request.stream:
+        writer.write(sse_head() + chunk(b'data: {"choices": "'))
+    else:
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
+        writer.write(chunk(b'{"choices": "'))
+    piece = chunk(b"x" * 65536)
+    try:
+        while True:
+            writer.write(piece)
+            await writer.drain()
+    except ConnectionError:
+        return False

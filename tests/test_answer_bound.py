@@ -16,7 +16,7 @@ import pytest
 from gateway_harness import GATEWAY_KEY, provider_environment, running_gateway
 from loopback import OpenAIServer
 from loopback._embeddings import EmbeddingServer, vector_of
-from raw_provider import RawProvider, RawRequest, chunk, json_answer
+from raw_provider import RawProvider, RawRequest, endless_answer, json_answer
 from trinity_hybrid import ConfigurationError, TrinityHybridNode
 
 BOUND = 100_000
@@ -32,19 +32,6 @@ async def large_completion(request: RawRequest, writer: asyncio.StreamWriter) ->
         "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10},
     }))  # fmt: skip
     return True
-
-
-async def endless_completion(request: RawRequest, writer: asyncio.StreamWriter) -> bool:
-    """A body that never ends (chunked): only a bound on the reader stops it."""
-    writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
-    writer.write(chunk(b'{"choices": "'))
-    piece = chunk(b"x" * 65536)
-    try:
-        while True:
-            writer.write(piece)
-            await writer.drain()
-    except ConnectionError:
-        return False
 
 
 async def large_embeddings(request: RawRequest, writer: asyncio.StreamWriter) -> bool:
@@ -117,7 +104,7 @@ def test_the_same_answer_under_a_larger_bound_is_taken(backup: OpenAIServer) -> 
 
 
 def test_an_endless_answer_is_given_up_and_its_connection_closed(backup: OpenAIServer) -> None:
-    provider = RawProvider(endless_completion)
+    provider = RawProvider(endless_answer)
     try:
         node = node_over(provider, backup, BOUND)
         response = node.infer("Hello there")

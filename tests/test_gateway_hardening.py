@@ -28,7 +28,7 @@ from gateway_process import GatewayProcess
 from hypothesis import given
 from hypothesis import strategies as st
 from loopback import AnthropicServer, Fault, OpenAIServer
-from raw_provider import RawProvider, RawRequest, chunk, hold, sse_head
+from raw_provider import RawProvider, RawRequest, chunk, endless_answer, hold
 from trinity_hybrid.gateway._protocol import GatewayProtocol
 from trinity_hybrid.gateway._server_limits import ServerLimits
 
@@ -273,22 +273,6 @@ def test_a_client_that_hangs_up_cancels_the_provider_request(body: bytes, first_
 
 
 # Answers too large to keep ----------------------------------------------------------------------
-
-
-async def endless_answer(request: RawRequest, writer: asyncio.StreamWriter) -> bool:
-    """An answer that never ends: a JSON body of one endless string, or one endless SSE event."""
-    if request.stream:
-        writer.write(sse_head() + chunk(b'data: {"choices": "'))
-    else:
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
-        writer.write(chunk(b'{"choices": "'))
-    piece = chunk(b"x" * 65536)
-    try:
-        while True:
-            writer.write(piece)
-            await writer.drain()
-    except ConnectionError:
-        return False
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole_answer", "stream_event"])
