@@ -208,11 +208,15 @@ def test_serve_with_virtual_keys_alone_is_protected_and_listens_everywhere(
         sdk = openai.OpenAI(base_url=url + "/v1", api_key=VIRTUAL_SECRET, max_retries=0)
         completion = sdk.chat.completions.create(model="auto", messages=[{"role": "user", "content": "hi"}])
         assert completion.choices[0].message.content == "echo: hi"
+        for path in ("/status", "/metrics"):  # not with the virtual key, nor without one
+            for headers in ({}, {"Authorization": f"Bearer {VIRTUAL_SECRET}"}):
+                answer = httpx.get(url + path, headers=headers, timeout=10.0)
+                assert answer.status_code == 401 and "TRINITY_ADMIN_KEY" in answer.json()["error"]["message"]
     out, err = process.communicate()
     assert out.startswith(f"listening on http://0.0.0.0:{port} ")
     assert "warning" not in err and VIRTUAL_SECRET not in out + err
-    # No operator or admin key: /status and /metrics stay readable (key names, spend), and serve says so.
-    assert "note: /status and /metrics answer without a key" in err
+    # No operator or admin key: /status and /metrics (key names, spend) are read by nobody, and serve says so.
+    assert "note: /status and /metrics answer 401 to everyone" in err
 
 
 def test_serve_with_only_the_admin_key_takes_an_explicit_host_without_a_warning(

@@ -16,7 +16,8 @@
 Virtual keys are on when TRINITY_CONFIG has ``[virtual_keys]`` or ``TRINITY_ADMIN_KEY`` is set;
 then a request with neither an operator key nor a known virtual key is a 401, even when
 ``TRINITY_API_KEYS`` is empty. ``/v1/models`` takes any known virtual key; ``/status`` and
-``/metrics`` (which list every key's spend) take an operator key or the admin key. The secret,
+``/metrics`` (which list every key's spend) take an operator key or the admin key (with
+neither configured, nobody may read them). The secret,
 and its digest, are never answered, logged, or shown in /status or /metrics: only the key's name.
 """
 
@@ -49,6 +50,15 @@ ADMIN_PREFIX = "/admin/"
 # Output tokens reserved for a request that sets no max_tokens (settled to what it used).
 OUTPUT_TOKENS_RESERVED_DEFAULT = 512
 ADMIN_BODY_BYTES_MAX = 64 * 1024
+STATUS_CLOSED = ApiError(
+    401,
+    "with virtual keys on, /status and /metrics need the admin key (TRINITY_ADMIN_KEY) or an operator key "
+    "(TRINITY_API_KEYS), and neither is set",
+    "invalid_request_error",
+    None,
+    "invalid_api_key",
+    "unauthorized",
+)
 UNAUTHORIZED = ApiError(
     401,
     "a valid API key is required: Authorization: Bearer <key> (or x-api-key: <key>)",
@@ -127,9 +137,11 @@ class Admission:
         ):
             return  # an operator's key: no limits
         if path in ("/status", "/metrics"):
-            if self._admin_allows(authorization) or not (authenticator.required or self._admin_enabled()):
+            if self._admin_allows(authorization):
                 return
-            raise UNAUTHORIZED
+            # They list every key's name and spend: never open while keys are in use. Without an
+            # operator or admin key configured, nobody may read them, and the answer says how.
+            raise UNAUTHORIZED if authenticator.required or self._admin_enabled() else STATUS_CLOSED
         secret = _offered(authorization, header(scope, b"x-api-key"))
         if secret is None:
             raise UNAUTHORIZED

@@ -11,7 +11,7 @@ virtual keys, which ``[virtual_keys]`` in TRINITY_CONFIG or ``TRINITY_ADMIN_KEY`
 listens on every interface by default; otherwise only on loopback, and a ``--host`` given
 explicitly is obeyed with a warning on stderr, since anyone who can reach the port can then
 spend the providers' keys. With virtual keys from ``[virtual_keys]`` alone (no operator key, no
-admin key) ``/status`` and ``/metrics`` answer without a key (``_admission``): a note says so.
+admin key) nobody may read ``/status`` and ``/metrics`` (``_admission``): a note says so.
 
 Before uvicorn starts, the command checks that it can listen (a busy port is one line and exit
 code 1), then prints the address and the providers it found: their names only, never a key.
@@ -160,8 +160,8 @@ def serve(host: str | None, port: int, workers: int, log_level: str, access_log:
         if warning:
             click.echo(warning, err=True)
         elif not status_guarded and bound not in LOOPBACK_NAMES:
-            click.echo(f"note: /status and /metrics answer without a key (virtual key names and spend); set "
-                       f"{ADMIN_KEY_VARIABLE} or {KEYS_VARIABLE} to require one", err=True)  # fmt: skip
+            click.echo(f"note: /status and /metrics answer 401 to everyone (they list every virtual key's spend); "
+                       f"set {ADMIN_KEY_VARIABLE} or {KEYS_VARIABLE} to read them", err=True)  # fmt: skip
         port = reserve_port(bound, port)
     except (TrinityError, ListenError) as error:
         click.echo(f"error: {error}", err=True)
