@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 STARTUP_TIMEOUT_S = 10.0
+# Far above every bound the tests set (1 MB, 100 KB, 8 MiB per event), far below a hang.
+ENDLESS_BYTES_MAX = 256 * 1024 * 1024
 
 
 @dataclass
@@ -26,6 +28,9 @@ class RawRequest:
     body: bytes
     arrived_s: float
     closed_s: float | None = None  # when the gateway closed or reset the connection
+    # An endless answer that reached ENDLESS_BYTES_MAX: the client never gave up (a bound that
+    # regressed), and the server stopped so that the test fails instead of hanging.
+    exhausted: bool = False
 
     @property
     def json(self) -> Any:
@@ -145,8 +150,10 @@ async def endless_answer(request: RawRequest, writer: asyncio.StreamWriter) -> b
         writer.write(chunk(b'{"choices": "'))
     piece = chunk(b"x" * 65536)
     try:
-        while True:
+        for _ in range(ENDLESS_BYTES_MAX // 65536):
             writer.write(piece)
             await writer.drain()
     except ConnectionError:
         return False
+    request.exhausted = True
+    return True

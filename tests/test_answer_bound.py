@@ -112,6 +112,7 @@ def test_an_endless_answer_is_given_up_and_its_connection_closed(backup: OpenAIS
         assert provider.wait_closed(0, 30.0)  # the client hung up (a bound, not a measurement)
     finally:
         provider.close()
+    assert not provider.requests[0].exhausted  # the client gave up, not the server
     assert outcomes(response) == [("groq", "failure"), ("openai", "success")]
 
 

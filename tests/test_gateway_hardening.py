@@ -287,6 +287,7 @@ def test_an_endless_answer_fails_its_attempt_and_the_next_provider_answers(
             assert provider.wait_closed(0, CLOSE_TIMEOUT_S)
     finally:
         provider.close()
+    assert not provider.requests[0].exhausted  # the client gave up, not the server
     assert answer.status_code == 200, answer.text[:300]
     assert (answer.headers["x-trinity-provider"], answer.headers["x-trinity-attempts"]) == ("openai", "2")
     assert f"echo: {PROMPT}" in answer.text.replace('"', "").replace("\\", "") or "echo:" in answer.text
