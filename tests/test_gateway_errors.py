@@ -175,11 +175,11 @@ def test_stream_failing_midway_ends_with_an_error_event(gateway: RunningGateway,
 
 
 def test_binding_rules() -> None:
-    assert choose_host(None, keys_configured=False) == ("127.0.0.1", None)
-    assert choose_host(None, keys_configured=True) == ("0.0.0.0", None)
-    host, warning = choose_host("0.0.0.0", keys_configured=False)
+    assert choose_host(None, protected=False) == ("127.0.0.1", None)
+    assert choose_host(None, protected=True) == ("0.0.0.0", None)
+    host, warning = choose_host("0.0.0.0", protected=False)
     assert host == "0.0.0.0" and warning is not None and "TRINITY_API_KEYS" in warning
-    assert choose_host("0.0.0.0", keys_configured=True) == ("0.0.0.0", None)
+    assert choose_host("0.0.0.0", protected=True) == ("0.0.0.0", None)
 
 
 JSON_VALUES = st.recursive(
