@@ -55,7 +55,7 @@ class GatewayProtocol(HttpToolsProtocol):
         self._limits: ServerLimits = cls.limits
         self._phase: str | None = _HEAD  # reading the head, the body, or neither
         self._head_bytes = 0
-        self._headers_count = 0
+        self._too_many_headers = False
         self._deadline: asyncio.TimerHandle | None = None
         self._deadline_phase: str | None = None
         self._answering: tuple[RequestResponseCycle, asyncio.Task[None]] | None = None
@@ -103,7 +103,7 @@ class GatewayProtocol(HttpToolsProtocol):
             # The whole piece counts while the head is unfinished (a pipelined request's piece
             # may carry the end of the one before: over-counted by one piece at most).
             self._head_bytes += len(data)
-        if self._head_bytes > self._limits.head_bytes_max or self._headers_count > self._limits.headers_max:
+        if self._head_bytes > self._limits.head_bytes_max or self._too_many_headers:
             self._refuse(431, "Request Header Fields Too Large", "the request's headers are too large")
             return
         if phase is not self._deadline_phase:
@@ -115,15 +115,14 @@ class GatewayProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._phase = _HEAD
         self._head_bytes = 0
-        self._headers_count = 0
+        self._too_many_headers = False
 
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers_count += 1
-        if self._headers_count <= self._limits.headers_max:
-            super().on_header(name, value)  # beyond the bound nothing more is kept
-
+    # Headers are counted once the head is complete, not one by one (on_header is called per
+    # header, on every request): until then what uvicorn keeps of them is bounded by the head's
+    # size, which data_received checks.
     def on_headers_complete(self) -> None:
-        if self._headers_count > self._limits.headers_max:
+        if len(self.headers) > self._limits.headers_max:
+            self._too_many_headers = True
             self._phase = None  # refused once this piece is parsed; no request starts
             return
         self._phase = _BODY
