@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -36,3 +38,22 @@ from pathlib import Path as _Path
 _sys.path.insert(0, str(_Path(__file__).resolve().parent))
 
 pytest_plugins = ["loopback.pytest_plugin"]
+
+
+# The two OpenAI-wire providers most gateway tests stand up: groq (first for English prompts)
+# and an openai one behind it. A module that keeps one server for all its tests overrides
+# ``groq`` with a module-scoped fixture of its own.
+@pytest.fixture
+def groq() -> Iterator[Any]:
+    from loopback import OpenAIServer
+
+    with OpenAIServer() as server:
+        yield server
+
+
+@pytest.fixture
+def backup() -> Iterator[Any]:
+    from loopback import OpenAIServer
+
+    with OpenAIServer() as server:
+        yield server

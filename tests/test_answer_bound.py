@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 
 import openai
 import pytest
@@ -41,12 +40,6 @@ async def large_embeddings(request: RawRequest, writer: asyncio.StreamWriter) ->
         "model": "text-embedding-3-small", "usage": {"prompt_tokens": 2, "total_tokens": 2},
     }))  # fmt: skip
     return True
-
-
-@pytest.fixture
-def backup() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
-        yield server
 
 
 def node_over(provider: RawProvider, backup: OpenAIServer, bound: int | None) -> TrinityHybridNode:

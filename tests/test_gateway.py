@@ -21,18 +21,6 @@ MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "conten
 
 
 @pytest.fixture
-def groq() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture
-def backup() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture
 def gateway(groq: OpenAIServer, backup: OpenAIServer) -> Iterator[RunningGateway]:
     """groq first for English prompts, openai behind it."""
     with running_gateway(provider_environment(groq=groq, openai=backup)) as running:

@@ -44,12 +44,6 @@ class QuickProtocol(GatewayProtocol):
 
 
 @pytest.fixture
-def groq() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture
 def gateway(groq: OpenAIServer) -> Iterator[RunningGateway]:
     with running_gateway(provider_environment(groq=groq), body_bytes_max=4096, http=QuickProtocol) as running:
         yield running

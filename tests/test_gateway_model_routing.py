@@ -43,18 +43,6 @@ fallback = "rules"
 
 
 @pytest.fixture
-def groq() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture
-def openai_server() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture
 def gateway(groq: OpenAIServer, openai_server: OpenAIServer, tmp_path: Path) -> Iterator[RunningGateway]:
     config = tmp_path / "trinity.toml"
     config.write_text(CONFIG)
