@@ -209,7 +209,7 @@ class Gateway:
         exchange.answered(response, model_id, cache_hit=response.cached if call.options.cache_key is not None else None)
         body = api.document(model_id, response, params)
         duration_s = time.perf_counter() - started_s
-        overhead_s = max(0.0, duration_s - sum(attempt.latency_s for attempt in response.attempts))
+        overhead_s = overhead_of(duration_s, response.attempts)
         headers = JSON_HEADERS + trinity_headers(response.provider, len(response.attempts), overhead_s)
         if call.options.cache_key is not None:  # the request went through the response cache
             headers.append((b"x-trinity-cache", b"hit" if response.cached else b"miss"))
@@ -242,7 +242,7 @@ class Gateway:
         exchange.answered(response, f"{response.provider}/{response.model}", traced=False)
         body = _embeddings_api.embeddings_document(params, response)
         duration_s = time.perf_counter() - started_s
-        overhead_s = max(0.0, duration_s - sum(attempt.latency_s for attempt in response.attempts))
+        overhead_s = overhead_of(duration_s, response.attempts)
         headers = JSON_HEADERS + trinity_headers(response.provider, len(response.attempts), overhead_s)
         await send_whole(send, 200, body, headers)
         self._record_chat("embeddings", response.provider, response.attempts, duration_s, overhead_s)
@@ -364,7 +364,7 @@ class Gateway:
         scope[EXCHANGE].answered(response, "auto")  # for the virtual key's spend
         body = json.dumps(plan_document(goal, response, call.route.reason), ensure_ascii=False).encode()
         duration_s = time.perf_counter() - started_s
-        overhead_s = max(0.0, duration_s - sum(attempt.latency_s for attempt in response.attempts))
+        overhead_s = overhead_of(duration_s, response.attempts)
         await send_whole(
             send, 200, body, JSON_HEADERS + trinity_headers(response.provider, len(response.attempts), overhead_s)
         )
@@ -425,6 +425,11 @@ class Gateway:
                 self.observer.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def overhead_of(duration_s: float, attempts: tuple[Any, ...]) -> float:
+    """The gateway's own share of a whole answer's time: the duration less its attempts' waits."""
+    return max(0.0, duration_s - sum(attempt.latency_s for attempt in attempts))
 
 
 def create_app(
