@@ -363,6 +363,9 @@ test "detect: kanji-only Japanese is not taken for Chinese" {
     // Lists of nouns: Japanese separates them with 、, Chinese mostly with ，.
     try expectLanguage(.ja, "寿司、天麩羅、蕎麦、刺身。");
     try expectLanguage(.zh, "苹果，香蕉，橙子，葡萄。");
+    // Hiragana: the Han model's n-grams of the kanji around it do not outvote it.
+    try expectLanguage(.ja, "2018年に中国");
+    try expectLanguage(.zh, "我の最爱"); // A Chinese form (爱) still counts.
 }
 
 test "detect: Russian, Ukrainian and Bulgarian are told apart" {

@@ -239,7 +239,12 @@ pub fn decideCjk(window: []const u8, counts: script.Counts) Guess {
     // Han-only text is more often Chinese: without other evidence it is taken for Chinese, and
     // the odds say how little that means.
     const kana_evidence_nats = kana_nats * @as(f32, @floatFromInt(@min(kana, 1000)));
-    const japanese_nats = model_nats + form_nats + kana_evidence_nats - han_chinese_prior_nats;
+    // Chinese prose writes no hiragana: beside it, the Han model's n-grams (short runs of kanji
+    // between particles, which Chinese shares) are no evidence against Japanese; the character
+    // forms still are ("我の最爱" stays Chinese).
+    const hiragana = counts.letters[@backingInt(Script.hiragana)];
+    const model_counted_nats = if (hiragana > 0) @max(model_nats, 0) else model_nats;
+    const japanese_nats = model_counted_nats + form_nats + kana_evidence_nats - han_chinese_prior_nats;
     const language: Language = if (japanese_nats > 0) .ja else .zh;
     return .{ .language = language, .confidence = 0.5 + 0.5 * (1 - @exp(-@abs(japanese_nats) / confidence_scale_nats)) };
 }
