@@ -274,8 +274,30 @@ def fingerprint_of(key: int) -> int:
     return (key & 0xFFFF) or 1
 
 
+# Smoothing of a feature's per-language probabilities when ranking features (not in the costs).
+INFORMATION_ALPHA = 0.5
+
+
+def information_of(counts: list[Counter[int]]) -> dict[int, float]:
+    """Per feature, what it tells the languages apart, summed over its occurrences: each
+    language's count times the log of the feature's probability there against its mean over the
+    languages (its share of the mutual information between feature and language). A feature as
+    frequent in every language ("e", " th" in the Latin table) tells nothing however often it
+    occurs; the former ranking by count kept such features and left whole words out."""
+    sizes = [sum(counter.values()) for counter in counts]
+    keys = set().union(*counts)
+    information = {}
+    for key in keys:
+        probabilities = [(counter[key] + INFORMATION_ALPHA) / size for counter, size in zip(counts, sizes)]
+        mean = sum(probabilities) / len(probabilities)
+        information[key] = sum(
+            counter[key] * math.log(probability / mean) for counter, probability in zip(counts, probabilities)
+        )
+    return information
+
+
 def train_alphabet(alphabet: str, training: dict[str, list[str]], budget: int) -> dict[int, list[int]]:
-    """Key -> cost per language of the alphabet, for the `budget` most frequent features."""
+    """Key -> cost per language of the alphabet, for the `budget` most informative features (`information_of`)."""
     languages = ALPHABETS[alphabet]
     counts: list[Counter[int]] = []
     # Words of one language's everyday list that are its own ("hello", not "no", "que" or "por
@@ -296,17 +318,15 @@ def train_alphabet(alphabet: str, training: dict[str, list[str]], budget: int) -
             if len(word) <= WORD_CHARS_MAX:
                 counter[word_key(list(word))] += EVERYDAY_WORD_WEIGHT
         counts.append(counter)
-    totals = Counter()
-    for counter in counts:
-        totals.update(counter)
-    # The everyday words' features, then the most frequent ones; ties broken by key.
+    information = information_of(counts)
+    # The everyday words' features, then the most informative ones; ties broken by key.
     everyday = {key for language in languages for key in text_features(EVERYDAY_TEXT.get(language, ""), alphabet)}
-    ranked = sorted(totals, key=lambda key: (key not in everyday, -totals[key], key))
-    # Cut between two counts, never inside a tie: ties broken by key would keep the small keys,
+    ranked = sorted(information, key=lambda key: (key not in everyday, -information[key], key))
+    # Cut between two values, never inside a tie: ties broken by key would keep the small keys,
     # which share their high bits (the slot) and would pile up in one end of the table.
     if len(ranked) > budget:
-        count_cut = totals[ranked[budget]]
-        ranked = [key for key in ranked[:budget] if key in everyday or totals[key] > count_cut]
+        information_cut = information[ranked[budget]]
+        ranked = [key for key in ranked[:budget] if key in everyday or information[key] > information_cut]
     kept = ranked
     kept_set = set(kept)
     sizes = [sum(c for key, c in counter.items() if key in kept_set) for counter in counts]
