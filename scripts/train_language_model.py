@@ -16,7 +16,8 @@ Outputs:
 - zig/language_model.bin: per alphabet (Latin, Cyrillic, Han, Arabic) an open-addressing hash table of
   features (character 1- to 4-grams of words padded with spaces, and whole words) in buckets of
   `BUCKET_SLOTS` slots, each slot a 16-bit fingerprint and one u8 cost per language: the
-  quantised log-probability that this language lacks against the likeliest one. Layout in
+  quantised log-probability that this language lacks against the likeliest one; then a table
+  of the whole Latin words the Latin table had no room for (`WORD_SLOTS_LOG2`). Layout in
   `model_bytes`; zig/language_model_table.zig checks it.
 - tests/data/language_held_out.tsv: `code<TAB>sentence` lines.
 """
@@ -65,6 +66,12 @@ LANES_MAX = 16
 # Table sizes (slots, a power of two) and the features each may hold.
 SLOTS_LOG2 = {"latin": 17, "cyrillic": 16, "han": 15, "arabic": 15}
 LOAD_MAX = 0.75
+# A second table of whole words for an alphabet (slots log2), after the alphabets' tables in the
+# file: the most informative whole words that its first table had no room for. The Latin table
+# keeps about 22k whole words of 16 languages beside its n-grams, and short prompts miss the rest
+# ("valid", "integer", "forbidden": "Enter a valid integer." was Danish). The native code looks a
+# word up there when the first table does not hold it.
+WORD_SLOTS_LOG2 = {"latin": 15}
 
 # Laplace-style smoothing per feature kind, and the scale of the quantised costs.
 ALPHA = 0.5
@@ -72,7 +79,7 @@ COST_PER_NAT = 16
 COST_MAX = 255
 
 MAGIC = b"THLM"
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 # Slots per bucket: the native lookup compares a bucket's fingerprints at once (one 16-byte
 # vector); a key lives in its home bucket, or in the first bucket after it with room.
 BUCKET_SLOTS = 8
@@ -246,9 +253,9 @@ def add_wordfreq(
 class Table:
     """One alphabet's features: slot -> (fingerprint, costs per lane)."""
 
-    def __init__(self, alphabet: str, costs: dict[int, list[int]]) -> None:
+    def __init__(self, alphabet: str, costs: dict[int, list[int]], slots_log2: int) -> None:
         self.alphabet = alphabet
-        self.slots_log2 = SLOTS_LOG2[alphabet]
+        self.slots_log2 = slots_log2
         slot_count = 1 << self.slots_log2
         assert len(costs) <= LOAD_MAX * slot_count, (alphabet, len(costs))
         self.fingerprints = [0] * slot_count
@@ -296,8 +303,12 @@ def information_of(counts: list[Counter[int]]) -> dict[int, float]:
     return information
 
 
-def train_alphabet(alphabet: str, training: dict[str, list[str]], budget: int) -> dict[int, list[int]]:
-    """Key -> cost per language of the alphabet, for the `budget` most informative features (`information_of`)."""
+def train_alphabet(
+    alphabet: str, training: dict[str, list[str]], budget: int, word_budget: int = 0
+) -> tuple[dict[int, list[int]], dict[int, list[int]]]:
+    """Key -> cost per language of the alphabet, for the `budget` most informative features
+    (`information_of`); and the same for the `word_budget` most informative whole words beyond
+    them (the word table)."""
     languages = ALPHABETS[alphabet]
     counts: list[Counter[int]] = []
     # Words of one language's everyday list that are its own ("hello", not "no", "que" or "por
@@ -319,6 +330,7 @@ def train_alphabet(alphabet: str, training: dict[str, list[str]], budget: int) -
                 counter[word_key(list(word))] += EVERYDAY_WORD_WEIGHT
         counts.append(counter)
     information = information_of(counts)
+    ranked_all = sorted(information, key=lambda key: (-information[key], key))
     # The everyday words' features, then the most informative ones; ties broken by key.
     everyday = {key for language in languages for key in text_features(EVERYDAY_TEXT.get(language, ""), alphabet)}
     ranked = sorted(information, key=lambda key: (key not in everyday, -information[key], key))
@@ -327,7 +339,16 @@ def train_alphabet(alphabet: str, training: dict[str, list[str]], budget: int) -
     if len(ranked) > budget:
         information_cut = information[ranked[budget]]
         ranked = [key for key in ranked[:budget] if key in everyday or information[key] > information_cut]
-    kept = ranked
+    words_kept = []
+    if word_budget:
+        kept_first = set(ranked)
+        word_keys = whole_word_keys(alphabet, training, languages)
+        words_ranked = [key for key in ranked_all if key in word_keys and key not in kept_first]
+        if len(words_ranked) > word_budget:
+            word_cut = information[words_ranked[word_budget]]
+            words_ranked = [key for key in words_ranked[:word_budget] if information[key] > word_cut]
+        words_kept = words_ranked
+    kept = ranked + words_kept
     kept_set = set(kept)
     sizes = [sum(c for key, c in counter.items() if key in kept_set) for counter in counts]
     vocabulary = len(kept)
@@ -338,7 +359,22 @@ def train_alphabet(alphabet: str, training: dict[str, list[str]], budget: int) -
         ]
         best = max(log_probabilities)
         costs[key] = [min(COST_MAX, round((best - value) * COST_PER_NAT)) for value in log_probabilities]
-    return costs
+    words_set = set(words_kept)
+    return {k: c for k, c in costs.items() if k not in words_set}, {k: costs[k] for k in words_kept}
+
+
+def whole_word_keys(alphabet: str, training: dict[str, list[str]], languages: tuple[str, ...]) -> set[int]:
+    """The whole-word keys among the features counted: words of the training text, of wordfreq's
+    lists and of the everyday lines, short enough to have one."""
+    found = set()
+    texts = [paragraph for language in languages for paragraph in training.get(language, [])]
+    texts += [EVERYDAY_TEXT.get(language, "") for language in languages]
+    texts += [word for language in languages for word, _ in wordfreq_counts(language)]
+    for text in texts:
+        for word in words(text, alphabet):
+            if len(word) <= WORD_CHARS_MAX:
+                found.add(word_key(word))
+    return found
 
 
 # --------------------------------------------------------------------------------------------
@@ -384,7 +420,7 @@ def evaluate(alphabet: str, model: dict[int, list[int]], held_out: dict[str, lis
 
 def model_bytes(tables: list[Table]) -> bytes:
     """Header: magic, format version, order max, word chars max, cost per nat, table count; then
-    per table: alphabet id (0 Latin, 1 Cyrillic, 2 Han, 3 Arabic), language count, slots log2, lanes (cost
+    per table: its id (0 Latin, 1 Cyrillic, 2 Han, 3 Arabic, 4 Latin whole words), language count, slots log2, lanes (cost
     bytes per slot), and its languages as two-letter codes padded to LANES_MAX; zero bytes up to a
     multiple of DATA_ALIGNMENT; then per table the fingerprints (u16 little-endian, BUCKET_SLOTS
     per bucket) and the costs (lanes bytes per slot)."""
@@ -415,14 +451,18 @@ def main() -> None:
 
     training, held_out = split_corpus()
     tables = []
+    word_tables = []
     for alphabet in ALPHABETS:
         budget = int(LOAD_MAX * (1 << SLOTS_LOG2[alphabet]))
-        costs = train_alphabet(alphabet, training, budget)
-        table = Table(alphabet, costs)
+        word_budget = int(LOAD_MAX * (1 << WORD_SLOTS_LOG2[alphabet])) if alphabet in WORD_SLOTS_LOG2 else 0
+        costs, word_costs = train_alphabet(alphabet, training, budget, word_budget)
+        table = Table(alphabet, costs, SLOTS_LOG2[alphabet])
+        if word_budget:
+            word_tables.append(Table(alphabet, word_costs, WORD_SLOTS_LOG2[alphabet]))
         if options.evaluate:
-            evaluate(alphabet, table.lookup, held_out)
+            evaluate(alphabet, {**table.lookup, **word_costs}, held_out)
         tables.append(table)
-    model = model_bytes(tables)
+    model = model_bytes(tables + word_tables)
     text = held_out_text(held_out)
     if options.check:
         stale = [p for p, data in ((MODEL_PATH, model), (HELD_OUT_PATH, text.encode())) if p.read_bytes() != data]

@@ -7,7 +7,9 @@
 //! Per alphabet the model is a hash table (`language_model_table.zig`, read in place) of one u8
 //! cost per language and feature: the quantised natural log-probability (`cost_per_nat` steps
 //! per nat) that the language lacks against the likeliest one for that feature. A text's cost for
-//! a language is the sum over its features; features the table does not hold are skipped.
+//! a language is the sum over its features; features the table does not hold are skipped. A
+//! whole Latin word the Latin table lacks is looked up in a second table of words
+//! (`language_model_table.latin_words`).
 //!
 //! An n-gram's key is its code points packed 16 bits each into a word (`gramKey`), so that the
 //! keys of all orders come from one shift register per word; a whole word is hashed by FNV-1a.
@@ -283,9 +285,27 @@ fn WordState(comptime alphabet: Alphabet) type {
             if (state.pending_count + order_max + 1 > pending_max) state.flush();
             state.push(space);
             state.addGrams(2, state.length + 2); // The closing space alone is not a feature.
-            if (state.length <= word_chars_max) state.add(state.word_hash);
-            state.flush();
+            const whole_word = state.length <= word_chars_max;
+            if (whole_word and alphabet != .latin) state.add(state.word_hash);
+            if (whole_word and alphabet == .latin) {
+                const key = mix(state.word_hash);
+                table.prefetch(key);
+                language_model_table.latin_words.prefetch(key);
+                state.flush();
+                state.addWord(key);
+            } else {
+                state.flush();
+            }
             state.length = 0;
+        }
+
+        /// A whole Latin word: from the Latin table, or else from the table of the words it had
+        /// no room for.
+        fn addWord(state: *State, key: u64) void {
+            comptime assert(alphabet == .latin);
+            const costs = table.lookup(key) orelse language_model_table.latin_words.lookup(key) orelse return;
+            state.totals += @as(Totals(alphabet), costs);
+            state.features += 1;
         }
 
         /// Whether the leader is `decisive_margin_nats` ahead of every other language: `rank`'s
@@ -342,6 +362,18 @@ test "model: frequent features are held, a made-up one is not" {
     try testing.expectEqual(@as(u8, 0), the[0]);
     try testing.expect(the[1] > 0); // German pays for it.
     try testing.expectEqual(@as(?@Vector(16, u8), null), latin.lookup(mix(gramKeyOf(&.{ 'q', 'x', 'z', 'j' }))));
+}
+
+test "model: a whole word the Latin table had no room for is in the word table" {
+    const latin = comptime &tables[@backingInt(Alphabet.latin)];
+    const word = "valid";
+    var hash: u64 = (fnv_offset ^ word_mark) *% fnv_prime;
+    for (word) |letter| hash = (hash ^ letter) *% fnv_prime;
+    const key = mix(hash);
+    try testing.expectEqual(@as(?@Vector(16, u8), null), latin.lookup(key));
+    const costs = language_model_table.latin_words.lookup(key).?;
+    try testing.expectEqual(@as(u8, 0), costs[0]); // English's.
+    try testing.expect(costs[1] > 0); // German pays for it.
 }
 
 test "score: stops early on long text once the lead is decisive" {
