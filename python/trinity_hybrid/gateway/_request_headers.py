@@ -74,9 +74,13 @@ def _text(name: str, raw: bytes) -> str:
     if len(raw) > VALUE_CHARS_MAX:
         raise bad_request(f"{name}: at most {VALUE_CHARS_MAX} characters", param=name)
     try:
-        return raw.decode("ascii").strip()
+        # HTTP's spaces and tabs only: str.strip() would also take control characters ("\x1c0" as "0").
+        value = raw.decode("ascii").strip(" \t")
     except UnicodeDecodeError:
         raise bad_request(f"{name}: must be ASCII", param=name) from None
+    if not value.isprintable():
+        raise bad_request(f"{name}: must be printable ASCII", param=name)
+    return value
 
 
 def _timeout(name: str, value: str) -> float:
