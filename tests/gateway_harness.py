@@ -20,6 +20,7 @@ import httpx
 import uvicorn
 from trinity_hybrid import TrinityHybridNode
 from trinity_hybrid.gateway import create_app
+from trinity_hybrid.gateway._protocol import GatewayProtocol
 
 GATEWAY_KEY = "tgw-test-key-0123456789abcdef"
 STARTUP_TIMEOUT_S = 15.0
@@ -62,7 +63,8 @@ def running_gateway(
     body_bytes_max: int | None = None,
     **server_options: Any,
 ) -> Iterator[RunningGateway]:
-    """``server_options`` go to ``uvicorn.Config`` (``http=`` a protocol class, ``limit_concurrency``)."""
+    """``server_options`` go to ``uvicorn.Config`` (``http=`` a protocol class, by default the
+    one ``serve`` runs; ``limit_concurrency``)."""
     node = TrinityHybridNode.from_env(environment)
     node.set_unavailable("local")
     gateway_environment = dict(environment)
@@ -72,7 +74,7 @@ def running_gateway(
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    options = {"http": "httptools", **server_options}
+    options = {"http": GatewayProtocol, **server_options}  # what `trinity-hybrid serve` runs
     config = uvicorn.Config(app, loop="uvloop", log_level="warning", access_log=False, lifespan="on", **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -246,8 +247,11 @@ def test_a_client_that_hangs_up_cancels_the_provider_request(body: bytes, first_
         return False
 
     provider = RawProvider(hold if first_bytes is not None or body is BODY else silent)
+    errors = ErrorLines()
+    uvicorn_errors = logging.getLogger("uvicorn.error")
     try:
         with running_gateway(provider_environment(groq=provider), http=QuickProtocol) as gateway:
+            uvicorn_errors.addHandler(errors)  # after the server's start, which sets its logging up
             with connect(gateway) as connection:
                 connection.sendall(post_head(extra=b"Content-Length: %d\r\n\r\n" % len(body)) + body)
                 received = b""
@@ -263,7 +267,18 @@ def test_a_client_that_hangs_up_cancels_the_provider_request(body: bytes, first_
             assert provider.wait_closed(0, CLOSE_TIMEOUT_S), "the provider's request was not cancelled"
             assert gateway.request("GET", "/health").status_code == 200
     finally:
+        uvicorn_errors.removeHandler(errors)
         provider.close()
+    assert errors.lines == []  # a hang-up is the request's end, not an error of the application
+
+
+class ErrorLines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
 
 
 # Answers too large to keep ----------------------------------------------------------------------
