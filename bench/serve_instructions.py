@@ -4,6 +4,12 @@ completion. Unlike gateway_instructions.py it runs the real server (uvicorn, Gat
 
     python bench/serve_instructions.py <venv> 320 1600     # <venv>: the tree's venv directory
     # prints "<venv> <requests> <instructions>" per run; (I(1600) - I(320)) / 1280 per request
+    CONNECTIONS=1 python bench/serve_instructions.py <venv> 400 1200   # one request at a time
+    CACHE_SIM=1 ...     # callgrind's cache and branch simulation too (totals printed from its file)
+    TREE=<dir> ...      # <dir>/python first on the server's path (another checkout, same venv)
+
+With 32 connections the count varies by ~10k between runs (how requests batch per wake-up);
+one connection at a time repeats within ~1k, so compare code changes that way.
 
 Needs valgrind and nginx. Written for issue 15's before/after (bench/results/architecture.md).
 """
@@ -11,6 +17,7 @@ Needs valgrind and nginx. Written for issue 15's before/after (bench/results/arc
 import asyncio
 import contextlib
 import json
+import os
 import re
 import signal
 import subprocess
@@ -24,6 +31,8 @@ import bench_gateway as bg
 from servers import Server, free_port, nginx_command, running
 
 venv, counts = Path(sys.argv[1]), [int(x) for x in sys.argv[2:]]
+CONNECTIONS = int(os.environ.get("CONNECTIONS", "32"))
+CACHE_SIM = ["--cache-sim=yes", "--branch-sim=yes"] if os.environ.get("CACHE_SIM") else []
 BODY = json.dumps(bg.request_body("ours")).encode()
 
 
@@ -42,7 +51,7 @@ async def client(port, total):
             await r.readexactly(n)
         w.close()
 
-    await asyncio.gather(*(conn(total // 32) for _ in range(32)))
+    await asyncio.gather(*(conn(total // CONNECTIONS) for _ in range(CONNECTIONS)))
 
 
 with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
@@ -59,6 +68,8 @@ with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         "TRINITY_API_KEYS": bg.GATEWAY_API_KEY,
         "PYTHONHASHSEED": "0",
     }
+    if os.environ.get("TREE"):
+        env["PYTHONPATH"] = str(Path(os.environ["TREE"]) / "python")
     for total in counts:
         port = free_port()
         out = str(d / f"callgrind.{total}")
@@ -67,6 +78,7 @@ with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
             [
                 "valgrind",
                 "--tool=callgrind",
+                *CACHE_SIM,
                 f"--callgrind-out-file={out}",
                 str(venv / "bin" / "python"),
                 str(venv / "bin" / "trinity-hybrid"),
@@ -90,4 +102,5 @@ with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         p.send_signal(signal.SIGINT)
         p.wait(120)
         m = re.search(r"Collected : (\d+)", Path(out + ".err").read_text())
-        print(venv, total, m and m.group(1), flush=True)
+        totals = [line for line in Path(out).read_text().splitlines() if line.startswith(("events:", "totals:"))]
+        print(venv, total, m and m.group(1), *(totals if CACHE_SIM else []), flush=True)
