@@ -192,13 +192,18 @@ def ours_unavailable() -> str | None:
     return None
 
 
-def ours_server(directory: Path, upstream: str, port: int) -> Server:
-    environment = _base_environment() | {
+def ours_environment(upstream: str) -> dict[str, str]:
+    """`trinity-hybrid serve`'s environment: one provider (OpenAI's format) at ``upstream``."""
+    return _base_environment() | {
         "OPENAI_API_KEY": UPSTREAM_API_KEY,
         "OPENAI_BASE_URL": upstream,
         "OPENAI_MODEL": "gpt-4o-mini",
         "TRINITY_API_KEYS": GATEWAY_API_KEY,
     }
+
+
+def ours_server(directory: Path, upstream: str, port: int) -> Server:
+    environment = ours_environment(upstream)
     command = [str(Path(sys.executable).with_name("trinity-hybrid")), "serve", "--host", "127.0.0.1",
                "--port", str(port), "--workers", "1"]  # fmt: skip
     return Server("ours", command, environment, directory / "ours.log")

@@ -52,12 +52,7 @@ def main() -> None:
         stack.enter_context(running(nginx)).ready(
             f"{upstream}/chat/completions", bg.request_body("passthrough"), timeout_s=10
         )
-        environment = bg._base_environment() | {
-            "OPENAI_API_KEY": bg.UPSTREAM_API_KEY,
-            "OPENAI_BASE_URL": upstream,
-            "OPENAI_MODEL": "gpt-4o-mini",
-            "TRINITY_API_KEYS": bg.GATEWAY_API_KEY,
-        }
+        environment = bg.ours_environment(upstream)
         script = directory / "request.lua"
         body = bg.lua_string(json.dumps(bg.request_body("ours")))
         script.write_text(bg.WRK_SCRIPT.format(body=body, key=bg.GATEWAY_API_KEY))

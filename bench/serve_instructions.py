@@ -61,13 +61,7 @@ with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
     stack.enter_context(running(Server("nginx", nginx_command(d, nport), bg._base_environment(), d / "n.log"))).ready(
         f"{upstream}/chat/completions", bg.request_body("passthrough"), timeout_s=10
     )
-    env = bg._base_environment() | {
-        "OPENAI_API_KEY": bg.UPSTREAM_API_KEY,
-        "OPENAI_BASE_URL": upstream,
-        "OPENAI_MODEL": "gpt-4o-mini",
-        "TRINITY_API_KEYS": bg.GATEWAY_API_KEY,
-        "PYTHONHASHSEED": "0",
-    }
+    env = bg.ours_environment(upstream) | {"PYTHONHASHSEED": "0"}
     if os.environ.get("TREE"):
         env["PYTHONPATH"] = str(Path(os.environ["TREE"]) / "python")
     for total in counts:
