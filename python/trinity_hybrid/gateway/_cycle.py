@@ -106,6 +106,7 @@ class GatewayCycle(RequestResponseCycle):
             message["type"] == "http.response.body"
             and not message.get("more_body", False)
             and not self.disconnected
+            and not self.flow.write_paused  # else uvicorn's send waits for the buffer to drain first
             and self.scope["method"] != "HEAD"
             and len(body := message.get("body", b"")) == self.expected_content_length
         ):
