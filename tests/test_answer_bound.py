@@ -83,6 +83,37 @@ def test_a_whole_answer_over_the_bound_fails_its_attempt_and_the_next_provider_a
     assert response.text == "echo: Hello there"  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("driver", ["sync", "async"])
+def test_a_bound_changed_between_calls_applies_to_the_next_call(driver: str, backup: OpenAIServer) -> None:
+    """The node makes its readers once per client, timeouts and bound (``_clients``), not per
+    call: a bound changed on the same node must still reach the next call's reader."""
+    provider = RawProvider(large_completion)
+    node = node_over(provider, backup, 10 * CONTENT_CHARS)
+
+    async def twice() -> list[object]:
+        try:
+            first = await node.ainfer("Hello there")
+            node.upstream_bytes_max = BOUND
+            return [first, await node.ainfer("Hello there")]
+        finally:
+            await node.aclose()
+
+    try:
+        if driver == "sync":
+            first = node.infer("Hello there")
+            node.upstream_bytes_max = BOUND
+            answers = [first, node.infer("Hello there")]
+        else:
+            answers = asyncio.run(twice())
+        node.close()
+    finally:
+        provider.close()
+    assert [outcomes(answer) for answer in answers] == [
+        [("groq", "success")],
+        [("groq", "failure"), ("openai", "success")],
+    ]
+
+
 def test_the_same_answer_under_a_larger_bound_is_taken(backup: OpenAIServer) -> None:
     """The raw provider's answer is valid: it failed above for its size alone."""
     provider = RawProvider(large_completion)

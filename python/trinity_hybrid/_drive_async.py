@@ -65,11 +65,15 @@ logger = logging.getLogger("trinity_hybrid")
 
 
 def httpx_async_events(
-    client: httpx.AsyncClient, timeouts: Timeouts, bytes_max: int = UPSTREAM_BYTES_MAX_DEFAULT
+    client: httpx.AsyncClient,
+    timeouts: Timeouts,
+    bytes_max: int = UPSTREAM_BYTES_MAX_DEFAULT,
+    whole: AsyncWhole | None = None,
 ) -> AsyncEvents:
-    """The events of one attempt sent over ``client``; a whole answer as ``httpx_async_whole``."""
+    """The events of one attempt sent over ``client``; a whole answer as ``httpx_async_whole``
+    (or ``whole``, one already made for the same client, timeouts and bound)."""
     timeout = timeouts.httpx()
-    whole = httpx_async_whole(client, timeouts, bytes_max)
+    whole = whole or httpx_async_whole(client, timeouts, bytes_max)
 
     async def events(attempt: AttemptRun) -> AsyncIterator[Event]:
         request = attempt.http
@@ -116,7 +120,7 @@ def httpx_attempts(
 ) -> AsyncAttempts:
     """A call's attempts over ``client``: whole answers and streams."""
     whole = httpx_async_whole(client, timeouts, bytes_max)
-    return AsyncAttempts(httpx_async_events(client, timeouts, bytes_max), time.monotonic, whole)
+    return AsyncAttempts(httpx_async_events(client, timeouts, bytes_max, whole), time.monotonic, whole)
 
 
 class AsyncAttempts:

@@ -321,13 +321,13 @@ class TrinityHybridNode:
         a provider slower than its own p95 latency gets the next one started beside it; the
         first answer wins (a stream: the first to send a token). Other Chat Completions
         parameters (``tools``, ``response_format``, ``top_p``, ...) go in ``parameters``."""
-        from ._drive_sync import SyncAttempts, drive_sync, httpx_events
+        from ._drive_sync import SyncAttempts, drive_sync
 
         plan = self.plan(
             prompt, quality=quality, force_provider=force_provider, strategy=strategy, timeout=timeout, cache=cache,
             hedge=hedge, max_tokens=max_tokens, temperature=temperature, stream=stream, **parameters,
         )  # fmt: skip
-        events = httpx_events(self._sync_client(), plan.options.timeouts, self.upstream_bytes_max)
+        events = self._clients.sync_events(plan.options.timeouts, self.upstream_bytes_max)
         attempts = SyncAttempts(events, self._hedge_executor, time.monotonic)
         steps = drive_sync(plan, attempts, self._cache)
         if stream:
@@ -375,9 +375,10 @@ class TrinityHybridNode:
         return await complete_async(plan, self._async_attempts(plan), self._cache)
 
     def _async_attempts(self, plan: Plan) -> Any:
-        from ._drive_async import httpx_attempts
+        from ._drive_async import AsyncAttempts
 
-        return httpx_attempts(self._async_client(), plan.options.timeouts, self.upstream_bytes_max)
+        events, whole = self._clients.async_readers(plan.options.timeouts, self.upstream_bytes_max)
+        return AsyncAttempts(events, time.monotonic, whole)
 
     def embedding_plan(
         self, texts: str | list[str], *, dimensions: int | None = None, input_type: str | None = None,
@@ -403,10 +404,10 @@ class TrinityHybridNode:
     def embed(self, texts: str | list[str], **options: Any) -> EmbeddingResponse:
         """Embeds ``texts`` (a string or up to 96) with the first provider of the chain that has
         an embedding model, falling back like ``infer``. ``options``: see ``embedding_plan``."""
-        from ._drive_sync import SyncAttempts, drive_sync, httpx_events
+        from ._drive_sync import SyncAttempts, drive_sync
 
         plan = self.embedding_plan(texts, **options)
-        events = httpx_events(self._sync_client(), plan.options.timeouts, self.upstream_bytes_max)
+        events = self._clients.sync_events(plan.options.timeouts, self.upstream_bytes_max)
         steps = drive_sync(plan, SyncAttempts(events, self._hedge_executor, time.monotonic), None)
         with contextlib.closing(steps):
             result = next(steps)
