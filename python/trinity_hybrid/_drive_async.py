@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from typing import Any
 
@@ -113,14 +112,6 @@ def httpx_async_whole(
         return Replied(attempt, response.status_code, response.headers, body)
 
     return whole
-
-
-def httpx_attempts(
-    client: httpx.AsyncClient, timeouts: Timeouts, bytes_max: int = UPSTREAM_BYTES_MAX_DEFAULT
-) -> AsyncAttempts:
-    """A call's attempts over ``client``: whole answers and streams."""
-    whole = httpx_async_whole(client, timeouts, bytes_max)
-    return AsyncAttempts(httpx_async_events(client, timeouts, bytes_max, whole), time.monotonic, whole)
 
 
 class AsyncAttempts:

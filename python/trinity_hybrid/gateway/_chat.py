@@ -25,7 +25,6 @@ from .._drive_async import (
     AsyncWhole,
     complete_async,
     drive_async,
-    httpx_async_events,
     httpx_async_whole,
 )
 from .._exceptions import TransientError
@@ -83,8 +82,7 @@ class ChatService:
         return await complete_async(plan, attempts, self.node.cache)
 
     def stream(self, plan: Plan) -> AsyncIterator[StreamChunk | Response]:
-        events = httpx_async_events(self.node._async_client(), plan.options.timeouts, self.node.upstream_bytes_max)
-        return drive_async(plan, AsyncAttempts(events, time.monotonic), self.node.cache)
+        return drive_async(plan, self.node._async_attempts(plan), self.node.cache)  # node.ainfer's readers
 
     @staticmethod
     def _no_streams(attempt: AttemptRun) -> AsyncIterator[Event]:

@@ -18,7 +18,7 @@ import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._drive_async import complete_async, httpx_attempts
+from .._drive_async import complete_async
 from .._exceptions import TrinityError
 from .._results import EmbeddingResponse
 from ._errors import bad_request
@@ -86,8 +86,8 @@ def plan_embeddings(node: TrinityHybridNode, params: EmbeddingParams) -> Plan:
 
 
 async def run_embeddings(node: TrinityHybridNode, plan: Plan) -> EmbeddingResponse:
-    attempts = httpx_attempts(node._async_client(), plan.options.timeouts, node.upstream_bytes_max)
-    result: Any = await complete_async(plan, attempts, None)
+    # The node's readers, as node.aembed reads: made once per client, timeouts and bound.
+    result: Any = await complete_async(plan, node._async_attempts(plan), None)
     if type(result) is not EmbeddingResponse:
         raise TrinityError("an embeddings plan finished without vectors")
     return result
