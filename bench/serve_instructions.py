@@ -7,6 +7,7 @@ completion. Unlike gateway_instructions.py it runs the real server (uvicorn, Gat
     CONNECTIONS=1 python bench/serve_instructions.py <venv> 400 1200   # one request at a time
     CACHE_SIM=1 ...     # callgrind's cache and branch simulation too (totals printed from its file)
     TREE=<dir> ...      # <dir>/python first on the server's path (another checkout, same venv)
+    KEEP=<dir> ...      # copy callgrind's files there (callgrind_annotate them per function)
 
 With 32 connections the count varies by ~10k between runs (how requests batch per wake-up);
 one connection at a time repeats within ~1k, so compare code changes that way.
@@ -19,6 +20,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -98,3 +100,5 @@ with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         m = re.search(r"Collected : (\d+)", Path(out + ".err").read_text())
         totals = [line for line in Path(out).read_text().splitlines() if line.startswith(("events:", "totals:"))]
         print(venv, total, m and m.group(1), *(totals if CACHE_SIM else []), flush=True)
+        if os.environ.get("KEEP"):
+            shutil.copy(out, Path(os.environ["KEEP"]) / f"callgrind.{total}")

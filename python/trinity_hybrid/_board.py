@@ -86,10 +86,6 @@ def non_negative(value: object, argument: str) -> int:
     return value
 
 
-def _now(value: int | None) -> int:
-    return now_ms() if value is None else non_negative(value, "now_ms")
-
-
 class Board:
     """The native provider table. Thread-safe: the core serialises access to its node."""
 
@@ -100,6 +96,8 @@ class Board:
         handle = ffi.new("th_node **")
         _native.check(lib.th_node_create(handle), "th_node_create")
         self.handle = ffi.gc(handle[0], lib.th_node_destroy)
+        # ``now_ms``'s clock, bound once: admit and record_success read it on every call.
+        self._clock_ms = lib.th_monotonic_ms
         self.provider_names: tuple[str, ...] = _native.names("th_provider_name")
         self.strategy_names: tuple[str, ...] = _native.names("th_strategy_name")
         self.reason_names: tuple[str, ...] = _native.names("th_reason_name")
@@ -109,6 +107,10 @@ class Board:
         self.replicas: Replicas | None = None
         # Providers whose model has no listed price (``set_model``).
         self.prices_unknown: set[str] = set()
+
+    def _now(self, value: int | None) -> int:
+        """``value`` checked, or the breaker's clock now (``now_ms``)."""
+        return self._clock_ms() if value is None else non_negative(value, "now_ms")  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------------------------------
     # Names.
@@ -285,7 +287,7 @@ class Board:
         """Asks the breaker whether a call may start now: ``allowed``, ``allowed_probe``,
         ``denied_open`` or ``denied_probe_in_flight``. An admitted probe is reserved."""
         out = self.ffi.new("uint32_t *")
-        _native.check(self.lib.th_node_admit(self.handle, self.index(provider), _now(now_ms), out), "admit")
+        _native.check(self.lib.th_node_admit(self.handle, self.index(provider), self._now(now_ms), out), "admit")
         if out[0] == 1 and self.replicas is not None:
             return self._admit_shared_probe(provider, self.replicas)
         return ADMISSIONS[out[0]]
@@ -309,7 +311,7 @@ class Board:
         now_ms: int | None = None,
     ) -> float:  # fmt: skip
         """Records a successful call; returns its cost in USD at the catalogue's prices."""
-        moment = _now(now_ms)
+        moment = self._now(now_ms)
         replicas = self.replicas
         # With shared state, a success that closes an open breaker is news for the other replicas.
         closed_before = replicas is None or self.stats(provider, now_ms=moment).state == "closed"
@@ -338,7 +340,7 @@ class Board:
         quota_exhausted. A Retry-After holds the breaker open at least that long."""
         if kind not in FAILURE_KINDS:
             raise InvalidInputError(f"unknown failure kind {kind!r}; expected one of {', '.join(FAILURE_KINDS)}")
-        moment = _now(now_ms)
+        moment = self._now(now_ms)
         replicas = self.replicas
         open_until_before_ms = 0 if replicas is None else self.stats(provider, now_ms=moment).open_until_ms
         _native.check(
@@ -370,7 +372,7 @@ class Board:
 
     def stats(self, provider: str, *, now_ms: int | None = None) -> ProviderStats:
         out = self.ffi.new("th_provider_stats *")
-        _native.check(self.lib.th_node_stats(self.handle, self.index(provider), _now(now_ms), out), "stats")
+        _native.check(self.lib.th_node_stats(self.handle, self.index(provider), self._now(now_ms), out), "stats")
         return ProviderStats(
             provider=provider,
             state=STATES[out.state],
@@ -407,7 +409,7 @@ class Board:
         success rate as None."""
         capacity = STATUS_BUFFER_BYTES
         length = self.ffi.new("size_t *")
-        moment = _now(now_ms)
+        moment = self._now(now_ms)
         while True:
             buffer = self.ffi.new("uint8_t[]", capacity)
             status = self.lib.th_node_status_json(self.handle, moment, buffer, capacity, length)

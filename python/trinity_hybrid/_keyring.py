@@ -11,12 +11,14 @@ cooldowns applied to a whole model group were the lesson), while a provider with
 failing is held as before.
 
 The planner asks ``order`` for the keys to try in the call's strategy's order, ``admit`` per
-key, and records each try on that key's board (``_plan_keys``).
+key, and records each try on that key's board (``_plan_keys``). With shared state each key's board is shared
+with the other replicas under its own breaker name (``breakers``, ``_shared.share_keyrings``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from random import Random
@@ -33,6 +35,8 @@ __all__ = ["ROTATING_KINDS", "Deployment", "EmbeddingKeys", "Keyring", "configur
 # key's own limit or credential, or a fault of the deployment it reaches (5xx, reset, timeout).
 ROTATING_KINDS = frozenset({"transient", "rate_limited", "credential", "quota_exhausted"})
 KEYS_MAX = 64
+# Hex characters of a key's shared breaker name (``Keyring.breakers``): 64 bits tell keys apart.
+BREAKER_DIGEST_CHARS = 16
 # What each key's status shows (the board's own names, as in the provider's entry).
 STATUS_FIELDS = ("key", "model", "state", "total_calls", "successful_calls", "failed_calls", "success_rate",
                  "avg_latency", "open_for_ms", "consecutive_failures", "last_failure", "latency_ms_p95",
@@ -100,6 +104,18 @@ class Keyring:
 
             return sorted(indices, key=measured)
         return indices
+
+    def breakers(self) -> list[tuple[str, Board]]:
+        """Each key's board under the name its breaker is shared by (``_shared``): the provider
+        and a digest of the key, base URL and model, which every replica configured with the same
+        deployment derives alike. The name never holds the key."""
+        named = []
+        for deployment, board in zip(self.deployments, self.boards, strict=True):
+            parts = ("" if deployment.key is None else deployment.key.reveal(), deployment.base_url or "",
+                     deployment.model or "")  # fmt: skip
+            digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:BREAKER_DIGEST_CHARS]
+            named.append((f"{self.provider}@{digest}", board))
+        return named
 
     def admit(self, index: int) -> str:
         return self.boards[index].admit(self.provider)

@@ -454,6 +454,7 @@ class TrinityHybridNode:
         self._shared = SharedState(self._board, url, namespace=namespace, op_timeout_s=op_timeout_s,
                                    replica_id=replica_id)  # fmt: skip
         self._board.replicas = self._shared
+        self._shared.share_keyrings(self._directory.keyrings)
 
     def enable_cache(self, *, backend: str = "memory", ttl_s: float = 300.0, entries_max: int = 1024,
                      bytes_max: int = 64 * 1024 * 1024, default: bool = False) -> None:  # fmt: skip

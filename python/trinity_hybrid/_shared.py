@@ -11,6 +11,8 @@ what the others must know, and nothing on a request's path waits on Redis for mo
   failure. The keys are what a replica that starts, or comes back from an outage, reads (their
   remaining time to live) to catch up. Only durations travel, so replicas' clocks need not agree.
 - A closing (a probe that succeeded) is published and the key deleted; others close too.
+- A several-key provider's keys are breakers of their own (``_keyring``), shared the same way
+  under their breaker names (``share_keyrings``, ``_shared_keys``).
 - The half-open probe is a lease ``SET <ns>:probe:<provider> <token> NX PX <lease>``: the local
   breaker grants a probe, then Redis decides which replica sends it. A replica that loses gives
   its local probe back (``th_node_release_probe``) and skips the provider.
@@ -38,11 +40,13 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from ._exceptions import ConfigurationError
+from ._shared_keys import NamedReplicas
+from ._shared_scripts import COUNTERS_SCRIPT, OPEN_SCRIPT, RELEASE_SCRIPT
 
 if TYPE_CHECKING:
     from ._board import Board
@@ -72,37 +76,6 @@ COUNTER_FIELDS = (
     "tokens_output",
     "cost_nano_usd",
 )
-
-# KEYS[1] the open key. ARGV: hold (ms), channel, message. The longer hold wins, so two
-# replicas opening at once leave the later deadline. PTTL is -2 when there is no key.
-OPEN_SCRIPT = """
-if tonumber(ARGV[1]) > redis.call('PTTL', KEYS[1]) then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[1])
-end
-redis.call('PUBLISH', ARGV[2], ARGV[3])
-return 1
-"""
-# KEYS[1] the batch token key; KEYS[2..] counter hashes. ARGV[1] token TTL (s), then for each
-# hash: field count, then field/increment pairs. Applied once per token, all or nothing.
-COUNTERS_SCRIPT = """
-if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
-local position = 2
-for index = 2, #KEYS do
-  local fields = tonumber(ARGV[position])
-  position = position + 1
-  for _ = 1, fields do
-    redis.call('HINCRBY', KEYS[index], ARGV[position], ARGV[position + 1])
-    position = position + 2
-  end
-end
-return 1
-"""
-# Deletes the probe lease only if this replica still holds it.
-RELEASE_SCRIPT = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
 
 def mask_url(url: str) -> str:
     """The URL without its password (``redis://user:***@host``), for status pages and logs."""
@@ -147,6 +120,10 @@ class SharedState:
         if not (0 < op_timeout_s <= 5):
             raise ConfigurationError(f"the Redis operation timeout must be in (0, 5] s, got {op_timeout_s!r}")
         self._board = board
+        # Each breaker shared, by the name its events carry: the board's providers under their
+        # own names, a several-key provider's keys under ``Keyring.breakers``' names.
+        self._breakers: dict[str, tuple[Board, str]] = {name: (board, name) for name in board.provider_names}
+        self._key_boards: list[Board] = []
         self._url = url
         self.namespace = namespace
         self.op_timeout_s = op_timeout_s
@@ -218,6 +195,15 @@ class SharedState:
         if token is not None:
             self._send({"type": "release_probe", "provider": provider, "token": token})
 
+    def share_keyrings(self, keyrings: Mapping[str, Any]) -> None:
+        """Shares each key's breaker of ``keyrings`` (``_keyring.Keyring``) as the provider's are:
+        a key's 429 or credential failure holds that key on every replica, not the provider."""
+        for ring in keyrings.values():
+            for name, board in ring.breakers():
+                self._breakers[name] = (board, ring.provider)
+                board.replicas = NamedReplicas(self, name)
+                self._key_boards.append(board)
+
     def cache_get(self, key: str) -> bytes | None:
         value = self._call(lambda client: client.get(self._key("cache", key)))
         return value if isinstance(value, bytes) else None
@@ -275,6 +261,8 @@ class SharedState:
         if self._closing:
             return
         self._closing = True
+        for board in self._key_boards:
+            board.replicas = None
         self._poke()
         self._thread.join(5.0)
 
@@ -414,10 +402,10 @@ class SharedState:
         """After (re)connecting: our open breakers go to Redis, theirs come to us."""
         self.counts["resyncs"] += 1
         now_monotonic_ms = monotonic_ms()
-        for provider in self._board.provider_names:
-            stats = self._board.stats(provider, now_ms=now_monotonic_ms)
+        for name, (board, provider) in list(self._breakers.items()):
+            stats = board.stats(provider, now_ms=now_monotonic_ms)
             if stats.state != "closed" and stats.open_until_ms > now_monotonic_ms:
-                self.on_opened(provider, stats.open_until_ms)
+                self.on_opened(name, stats.open_until_ms)
         await self._publish_outbox()
         async for key in self._client.scan_iter(match=self._key("open", "*"), count=100):
             hold_ms = await self._client.pttl(key)
@@ -438,17 +426,19 @@ class SharedState:
                 self._apply(event)
 
     def _apply(self, event: dict[str, Any]) -> None:
-        """Applies another replica's breaker event to our native breaker."""
-        provider = event.get("provider")
-        if provider not in self._board.provider_names:
+        """Applies another replica's breaker event to our native breaker (a provider's or a key's)."""
+        name = event.get("provider")
+        breaker = self._breakers.get(name) if isinstance(name, str) else None
+        if breaker is None:
             return
+        board, provider = breaker
         if event.get("type") == "open":
             hold_ms = event.get("hold_ms")
             if isinstance(hold_ms, int) and hold_ms > 0:
-                self._board.open_until(provider, monotonic_ms() + hold_ms)
+                board.open_until(provider, monotonic_ms() + hold_ms)
                 self.counts["events_applied"] += 1
         elif event.get("type") == "close":
-            self._board.close_breaker(provider)
+            board.close_breaker(provider)
             self.counts["events_applied"] += 1
 
     async def _publish_outbox(self) -> None:
