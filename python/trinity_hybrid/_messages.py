@@ -87,7 +87,7 @@ class Message:
         """The text parts joined by newlines (images left out)."""
         if type(self.content) is str:
             return self.content
-        return "\n".join(part.text for part in self.content if type(part) is TextPart)  # type: ignore[union-attr]
+        return "\n".join(part.text for part in self.content if type(part) is TextPart)
 
     @property
     def result_text(self) -> str:
@@ -138,6 +138,8 @@ def parse_messages(prompt: object) -> tuple[Message, ...]:
         isinstance(prompt, (bytes, bytearray, memoryview, Mapping)) or not isinstance(prompt, Sequence)
     ):
         raise invalid("messages", f"prompt must be a str or a sequence of messages, not {type(prompt).__name__}")
+    # A list or tuple, or a Sequence that is neither bytes nor a Mapping: checked just above.
+    items: Sequence[object] = prompt  # type: ignore[assignment]
     messages = tuple(
         # The common message, {"role": "user" or "system", "content": "..."}, built at once: the
         # gateway parses one per request, and the general path costs several microseconds.
@@ -147,7 +149,7 @@ def parse_messages(prompt: object) -> tuple[Message, ...]:
         and item.get("role") in _PLAIN_ROLES
         and type(item.get("content")) is str
         else _message(position, item)
-        for position, item in enumerate(prompt)
+        for position, item in enumerate(items)
     )
     if not any(message.role not in ("system", "developer") for message in messages):
         raise invalid("messages", "messages need at least one user or assistant message")
@@ -214,15 +216,17 @@ def _content(content: object, where: str, role: str) -> str | tuple[Part, ...]:
 
 
 def _part(where: str, part: object, role: str) -> Part:
+    # ``kind`` is not None only when ``part`` is a Mapping, a narrowing mypy cannot follow: hence
+    # the ignores below.
     kind = part.get("type") if isinstance(part, Mapping) else None
-    if kind == "text" and isinstance(part.get("text"), str):  # type: ignore[union-attr]
+    if kind == "text" and isinstance(part.get("text"), str):  # type: ignore[attr-defined]
         return TextPart(part["text"])  # type: ignore[index]
-    if kind == "refusal" and role == "assistant" and isinstance(part.get("refusal"), str):  # type: ignore[union-attr]
+    if kind == "refusal" and role == "assistant" and isinstance(part.get("refusal"), str):  # type: ignore[attr-defined]
         return TextPart(part["refusal"])  # type: ignore[index]
     if kind == "image_url":
         if role not in ("user", "system", "developer"):
             raise invalid("messages", f"{where}: image parts are allowed in user messages only")
-        return _image(where, part.get("image_url"))  # type: ignore[union-attr]
+        return _image(where, part.get("image_url"))  # type: ignore[attr-defined]
     if kind in ("input_audio", "file"):
         raise invalid("messages", f"{where}: {kind} parts are not supported by this router")
     shown = kind if kind is not None else json_type(part)
@@ -241,7 +245,7 @@ def _image(where: str, image: object) -> ImagePart:
             raise invalid("messages", f"{where}.image_url.url: a data URL must be data:image/<type>;base64,<data>")
     elif not url.startswith(("https://", "http://")):
         raise invalid("messages", f"{where}.image_url.url must be an http(s) URL or a data: URL")
-    detail = image.get("detail")  # type: ignore[union-attr]
+    detail = image.get("detail")  # type: ignore[attr-defined]  # a Mapping: ``url`` came from it
     if detail is not None and detail not in ("auto", "low", "high"):
         raise invalid("messages", f"{where}.image_url.detail must be auto, low or high")
     return ImagePart(url, detail)
@@ -256,11 +260,11 @@ def _tool_calls(value: object, where: str) -> tuple[ToolCall, ...]:
     for index, call in enumerate(value):
         at = f"{where}.tool_calls[{index}]"
         function = call.get("function") if isinstance(call, Mapping) else None
-        if not isinstance(function, Mapping) or call.get("type", "function") != "function":  # type: ignore[union-attr]
+        if not isinstance(function, Mapping) or call.get("type", "function") != "function":
             raise invalid(
                 "messages", f"{at} must be a function call: {{id, type: function, function: {{name, arguments}}}}"
             )
-        identifier, name, arguments = call.get("id"), function.get("name"), function.get("arguments", "")  # type: ignore[union-attr]
+        identifier, name, arguments = call.get("id"), function.get("name"), function.get("arguments", "")
         if not isinstance(identifier, str) or not identifier:
             raise invalid("messages", f"{at}.id must be a non-empty string")
         if not isinstance(name, str) or not name:

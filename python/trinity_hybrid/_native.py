@@ -151,7 +151,7 @@ def _ffi_for(library_path: Path) -> FFI:
         if spec is not None and spec.loader is not None:
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
-            return module.ffi  # type: ignore[no-any-return]
+            return module.ffi
     from cffi import FFI
 
     ffi = FFI()

@@ -342,7 +342,7 @@ def _tools(value: object) -> tuple[Tool, ...]:
             continue
         at = f"tools[{index}]"
         function = tool.get("function") if isinstance(tool, Mapping) else None
-        if not isinstance(function, Mapping) or tool.get("type") != "function":  # type: ignore[union-attr]
+        if not isinstance(function, Mapping) or tool.get("type") != "function":
             raise invalid("tools", f"{at} must be {{type: function, function: {{name, description, parameters}}}}")
         name = function.get("name")
         if not isinstance(name, str) or not NAME_PATTERN.match(name):
@@ -369,7 +369,7 @@ def _tool_choice(value: object, tools: tuple[Tool, ...]) -> ToolChoice | None:
     if isinstance(value, ToolChoice):
         choice = value
     elif value in ("auto", "none", "required"):
-        choice = ToolChoice(value)  # type: ignore[arg-type]
+        choice = ToolChoice(value)
     elif isinstance(value, Mapping) and value.get("type") == "function" and isinstance(value.get("function"), Mapping):
         choice = ToolChoice("function", value["function"].get("name"))
     else:
@@ -393,7 +393,7 @@ def _response_format(value: object) -> ResponseFormat | None:
         return ResponseFormat("json_object")
     if kind != "json_schema":
         raise invalid("response_format", 'response_format.type must be "text", "json_object" or "json_schema"')
-    spec = value.get("json_schema")  # type: ignore[union-attr]
+    spec = value.get("json_schema")  # type: ignore[attr-defined]  # a Mapping: ``kind`` came from it
     if not isinstance(spec, Mapping):
         raise invalid("response_format", "response_format.json_schema must be an object with name and schema")
     name = spec.get("name")

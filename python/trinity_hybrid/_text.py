@@ -46,6 +46,9 @@ class Detection:
     __slots__ = ("_details", "_text", "_word", "language")
 
     language: str
+    _word: int  # the packed language and confidence
+    _text: bytes  # the UTF-8 text, for the second native call
+    _details: tuple[int, int, tuple[float, ...]]  # letters, bytes_invalid, script shares
 
     @property
     def confidence(self) -> float:

@@ -161,7 +161,7 @@ class MessageStream:
         self._called = False
 
     def opening(self) -> bytes:
-        message = {
+        message: dict[str, Any] = {
             "id": self.identifier,
             "type": "message",
             "role": "assistant",

@@ -305,9 +305,11 @@ def _user_turn(blocks: list[Any], where: str, called: set[str]) -> list[dict[str
 
 
 def _image(source: object, at: str) -> dict[str, Any]:
+    # ``kind`` is not None only when ``source`` is a dict, a narrowing mypy cannot follow: hence
+    # the ignores below.
     kind = source.get("type") if isinstance(source, dict) else None
     if kind == "base64":
-        media_type, data = source.get("media_type"), source.get("data")  # type: ignore[union-attr]
+        media_type, data = source.get("media_type"), source.get("data")  # type: ignore[attr-defined]
         if media_type not in IMAGE_MEDIA_TYPES:
             raise bad_request(f"{at}.source.media_type: must be one of {', '.join(IMAGE_MEDIA_TYPES)}",
                               param="messages")  # fmt: skip
@@ -315,7 +317,7 @@ def _image(source: object, at: str) -> dict[str, Any]:
             raise bad_request(f"{at}.source.data: must be base64 text", param="messages")
         return {"type": "image_url", "image_url": {"url": f"data:{media_type};base64,{data}"}}
     if kind == "url":
-        url = source.get("url")  # type: ignore[union-attr]
+        url = source.get("url")  # type: ignore[attr-defined]
         if not isinstance(url, str) or not url.startswith(("https://", "http://")):
             raise bad_request(f"{at}.source.url: must be an http(s) URL", param="messages")
         return {"type": "image_url", "image_url": {"url": url}}
@@ -341,7 +343,7 @@ def _tool_result(block: dict[str, Any], at: str, called: set[str]) -> dict[str, 
     is_error = block.get("is_error")
     if is_error is not None and not isinstance(is_error, bool):
         raise bad_request(f"{at}.is_error: must be a boolean", param="messages")
-    result = {"role": "tool", "tool_call_id": identifier, "content": content}
+    result: dict[str, Any] = {"role": "tool", "tool_call_id": identifier, "content": content}
     if is_error:
         result["is_error"] = True
     return result
@@ -387,20 +389,21 @@ def _tools(value: object) -> list[dict[str, Any]] | None:
 def _tool_choice(value: object) -> dict[str, Any]:
     if value is None:
         return {}
+    # ``kind`` is one of the four only when ``value`` is a dict: hence the ignores below.
     kind = value.get("type") if isinstance(value, dict) else None
     if kind not in ("auto", "any", "tool", "none"):
         raise bad_request("tool_choice: must be {type: auto | any | tool | none}", param="tool_choice")
-    disable_parallel = value.get("disable_parallel_tool_use")  # type: ignore[union-attr]
+    disable_parallel = value.get("disable_parallel_tool_use")  # type: ignore[attr-defined]
     if disable_parallel is not None and not isinstance(disable_parallel, bool):
         raise bad_request("tool_choice.disable_parallel_tool_use: must be a boolean", param="tool_choice")
     choice: dict[str, Any] = {}
     if kind == "tool":
-        name = value.get("name")  # type: ignore[union-attr]
+        name = value.get("name")  # type: ignore[attr-defined]
         if not isinstance(name, str) or not name:
             raise bad_request("tool_choice.name: must name one of the tools", param="tool_choice")
         choice["tool_choice"] = {"type": "function", "function": {"name": name}}
     else:
-        choice["tool_choice"] = TOOL_CHOICES[kind]  # type: ignore[index]
+        choice["tool_choice"] = TOOL_CHOICES[kind]
     if disable_parallel:
         choice["parallel_tool_calls"] = False
     return choice

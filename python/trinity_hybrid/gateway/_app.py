@@ -25,7 +25,7 @@ from .._environment import BODY_BYTES_MAX_DEFAULT, read_body_bytes_max
 from .._exceptions import TrinityError
 from .._node import TrinityHybridNode
 from .._request import ChatRequest
-from .._results import Response
+from .._results import Attempt, Response
 from . import _anthropic_api, _embeddings_api, _shapes
 from ._admission import ADMIN_PREFIX, Admission
 from ._anthropic_api import COUNT_TOKENS_PATH, MESSAGES_PATH, MessageStream, anthropic_error_body, message_document
@@ -427,7 +427,7 @@ class Gateway:
                 return
 
 
-def overhead_of(duration_s: float, attempts: tuple[Any, ...]) -> float:
+def overhead_of(duration_s: float, attempts: tuple[Attempt, ...]) -> float:
     """The gateway's own share of a whole answer's time: the duration less its attempts' waits."""
     return max(0.0, duration_s - sum(attempt.latency_s for attempt in attempts))
 

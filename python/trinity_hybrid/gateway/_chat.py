@@ -81,8 +81,10 @@ class ChatService:
         attempts = AsyncAttempts(self._no_streams, time.monotonic, whole[1])
         return await complete_async(plan, attempts, self.node.cache)
 
-    def stream(self, plan: Plan) -> AsyncIterator[StreamChunk | Response]:
-        return drive_async(plan, self.node._async_attempts(plan), self.node.cache)  # node.ainfer's readers
+    def stream(self, plan: Plan) -> AsyncIterator[StreamChunk]:
+        # node.ainfer's readers. A stream's plan yields chunks only, its last the closing one (a
+        # stream is never answered from the cache); drive_async is typed for every plan.
+        return drive_async(plan, self.node._async_attempts(plan), self.node.cache)  # type: ignore[return-value]
 
     @staticmethod
     def _no_streams(attempt: AttemptRun) -> AsyncIterator[Event]:

@@ -109,7 +109,7 @@ def api_error_for(error: TrinityError) -> ApiError:
 def _provider_error(error: ProviderError) -> ApiError:
     """A provider's own failure, raised as is when the request forced that provider (or when
     its answer says the request itself is wrong, which no other provider would fix)."""
-    summary = (
+    summary: tuple[dict[str, Any], ...] = (
         {
             "provider": error.provider,
             "outcome": "failure",

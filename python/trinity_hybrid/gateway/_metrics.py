@@ -297,7 +297,8 @@ class _Tally(Collector):
             yield family
         for spec, observed in self._histograms.items():
             histogram = HistogramMetricFamily(spec.name, spec.documentation, labels=spec.labels)
-            bounds = [floatToGoString(bound) for bound in self._bounds[spec]]
+            # prometheus_client leaves floatToGoString unannotated (it takes a float, returns a str).
+            bounds = [floatToGoString(bound) for bound in self._bounds[spec]]  # type: ignore[no-untyped-call]
             for labels, (buckets, total) in observed.items():
                 histogram.add_metric(labels, list(zip(bounds, accumulate(buckets))), total)
             yield histogram
