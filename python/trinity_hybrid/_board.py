@@ -110,7 +110,7 @@ class Board:
 
     def _now(self, value: int | None) -> int:
         """``value`` checked, or the breaker's clock now (``now_ms``)."""
-        return self._clock_ms() if value is None else non_negative(value, "now_ms")  # type: ignore[no-any-return]
+        return self._clock_ms() if value is None else non_negative(value, "now_ms")
 
     # ------------------------------------------------------------------------------------------
     # Names.
