@@ -220,6 +220,45 @@ def test_the_retries_header_sets_this_calls_same_provider_retries(
     assert len(groq.requests) == 4 and len(openai_server.requests) == 1
 
 
+def test_the_retries_field_sets_them_from_the_body_and_the_header_wins(
+    gateway: RunningGateway, groq: OpenAIServer, openai_server: OpenAIServer
+) -> None:
+    """``retries`` in the body (``extra_body``) as the header: through chat completions, the
+    Messages API and the Responses API alike; with both, the header's value is the call's."""
+    sdk, chain = client(gateway), {"x-trinity-providers": "groq,openai"}
+    groq.faults.push(Fault.status(503))
+    raw = sdk.chat.completions.with_raw_response.create(
+        model="auto", messages=MESSAGES, extra_headers=chain, extra_body={"retries": 1}
+    )
+    assert (raw.headers["x-trinity-provider"], raw.headers["x-trinity-attempts"]) == ("groq", "2")
+    groq.faults.push(Fault.status(503))
+    messages = anthropic.Anthropic(base_url=gateway.url, api_key=GATEWAY_KEY, max_retries=0)
+    answer = messages.messages.with_raw_response.create(
+        model="auto", max_tokens=32, messages=MESSAGES, extra_headers=chain, extra_body={"retries": 1}
+    )
+    assert (answer.headers["x-trinity-provider"], answer.headers["x-trinity-attempts"]) == ("groq", "2")
+    groq.faults.push(Fault.status(503))
+    response = sdk.responses.with_raw_response.create(
+        model="auto", input="What is the capital of France?", extra_headers=chain, extra_body={"retries": 1}
+    )
+    assert (response.headers["x-trinity-provider"], response.headers["x-trinity-attempts"]) == ("groq", "2")
+    assert openai_server.requests == []
+    groq.faults.push(Fault.status(503))
+    raw = sdk.chat.completions.with_raw_response.create(
+        model="auto", messages=MESSAGES, extra_headers={**chain, "x-trinity-retries": "0"}, extra_body={"retries": 2}
+    )
+    assert (raw.headers["x-trinity-provider"], raw.headers["x-trinity-attempts"]) == ("openai", "2")
+    assert "retries" not in json.dumps([request.json for request in groq.requests + openai_server.requests])
+
+
+@pytest.mark.parametrize("value", [11, -1, 1.5, True, "2", [1]])
+def test_a_bad_retries_field_is_a_400_naming_it(gateway: RunningGateway, value: object) -> None:
+    with pytest.raises(openai.BadRequestError) as refused:
+        client(gateway).chat.completions.create(model="auto", messages=MESSAGES, extra_body={"retries": value})
+    body = refused.value.body
+    assert isinstance(body, dict) and body["param"] == "retries" and "0 to 10" in body["message"]
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [

@@ -94,7 +94,7 @@ def parse_messages_request(
     messages = _required(document, "messages", list)
     if not messages:
         raise bad_request("messages: at least one message is required", param="messages")
-    quality, strategy, cache = gateway_fields(document, strategies)
+    quality, strategy, cache, retries = gateway_fields(document, strategies)
     openai: dict[str, Any] = {"messages": _system(document.get("system")) + _messages(messages)}
     openai["max_tokens"] = max_tokens
     openai["stream"] = _optional(document, "stream", bool)
@@ -119,7 +119,7 @@ def parse_messages_request(
             error.message = f"{error.param}: {error.message}"
         raise
     return ChatParams(model=model, request=request, force_provider=models[model], quality=quality, strategy=strategy,
-                      cache=cache)  # fmt: skip
+                      cache=cache, retries=retries)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ this call's timeout, strategy, provider order and cache (issue 17, point 6).
     x-trinity-retries: 2               same-provider retries of a transient failure, 0 to 10
                                        (the node's ``retries=``; else TRINITY_RETRIES / [retries])
 
-A header wins over the body's field of the same meaning (``strategy``, ``cache``). A bad value
+A header wins over the body's field of the same meaning (``strategy``, ``cache``, ``retries``). A bad value
 is a 400 naming the header. Called by every chat endpoint (chat completions, messages,
 responses) after its parser, with that parser's ``ChatParams``.
 """

@@ -112,7 +112,7 @@ def parse_responses_request(body: bytes, models: dict[str, str | None], strategi
     if store:
         raise bad_request(f"store: {STATELESS} (send store: false)", param="store", code="unsupported_parameter")
     model = served_model(document, models)
-    quality, strategy, cache = gateway_fields(document, strategies)
+    quality, strategy, cache, retries = gateway_fields(document, strategies)
     instructions = document.get("instructions")
     if instructions is not None and not isinstance(instructions, str):
         raise bad_request("instructions: must be a string", param="instructions", code="invalid_type")
@@ -145,7 +145,7 @@ def parse_responses_request(body: bytes, models: dict[str, str | None], strategi
             error.param = renamed
         raise
     return ResponsesParams(model=model, request=request, force_provider=models[model], quality=quality,
-                           strategy=strategy, cache=cache, instructions=instructions)  # fmt: skip
+                           strategy=strategy, cache=cache, retries=retries, instructions=instructions)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any
 
 from .._exceptions import InvalidInputError
 from .._messages import json_type
+from .._plan_retry import ATTEMPTS_MAX
 from .._request import ChatRequest
 from ._errors import ApiError, bad_request
 from ._models import ServedModels
@@ -34,7 +35,7 @@ MODEL_SHOWN_CHARS_MAX = 100  # of an unknown model's name, quoted in the 404
 
 
 # The gateway's own fields of a chat body, beside OpenAI's: how to route, and the cache.
-GATEWAY_FIELDS = frozenset({"model", "quality", "strategy", "cache"})
+GATEWAY_FIELDS = frozenset({"model", "quality", "strategy", "cache", "retries"})
 
 
 # Not frozen (a frozen __init__ sets each field through object.__setattr__, per request);
@@ -60,7 +61,8 @@ class ChatParams:
     rules_fallback: bool = False
     # ``x-trinity-timeout-s``: the whole call's bound in seconds (None: the gateway's timeouts).
     timeout_s: float | None = None
-    # ``x-trinity-retries``: same-provider retries of a transient failure (None: the node's).
+    # ``retries`` or ``x-trinity-retries``: same-provider retries of a transient failure, 0 to
+    # ``ATTEMPTS_MAX`` (None: the node's).
     retries: int | None = None
 
     @property
@@ -99,10 +101,10 @@ def parse_chat(body: bytes, models: dict[str, str | None], strategies: tuple[str
     document = parse_json_object(body)
     model = served_model(document, models)
     _required(document, "messages", list)
-    quality, strategy, cache = gateway_fields(document, strategies)
+    quality, strategy, cache, retries = gateway_fields(document, strategies)
     request = request_from_openai({name: value for name, value in document.items() if name not in GATEWAY_FIELDS})
     return ChatParams(model=model, request=request, force_provider=models[model], quality=quality, strategy=strategy,
-                      cache=cache)  # fmt: skip
+                      cache=cache, retries=retries)  # fmt: skip
 
 
 def served_model(document: dict[str, Any], models: dict[str, str | None]) -> str:
@@ -131,8 +133,10 @@ def request_from_openai(document: dict[str, Any]) -> ChatRequest:
         raise bad_request(str(error), param=error.param, code=error.code) from None
 
 
-def gateway_fields(document: dict[str, Any], strategies: tuple[str, ...]) -> tuple[bool, str | None, bool | str | None]:
-    """The gateway's own fields of a body (quality, strategy, cache), checked."""
+def gateway_fields(
+    document: dict[str, Any], strategies: tuple[str, ...]
+) -> tuple[bool, str | None, bool | str | None, int | None]:
+    """The gateway's own fields of a body (quality, strategy, cache, retries), checked."""
     quality = _optional(document, "quality", bool) or False
     strategy = _optional(document, "strategy", str)
     if strategy is not None and strategy not in strategies:
@@ -140,7 +144,11 @@ def gateway_fields(document: dict[str, Any], strategies: tuple[str, ...]) -> tup
     cache = document.get("cache")
     if not (cache is None or isinstance(cache, bool) or cache == "always"):
         raise bad_request('cache must be true, false or "always"', param="cache", code="invalid_type")
-    return quality, strategy, cache
+    retries = document.get("retries")
+    if retries is not None and (type(retries) is not int or not 0 <= retries <= ATTEMPTS_MAX):
+        raise bad_request(f"retries must be a whole number from 0 to {ATTEMPTS_MAX}", param="retries",
+                          code="invalid_type" if type(retries) is not int else "invalid_value")  # fmt: skip
+    return quality, strategy, cache, retries
 
 
 def parse_goal(body: bytes) -> tuple[str, bool, str | None]:
