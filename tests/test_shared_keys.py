@@ -4,37 +4,17 @@ through its other key, a replica that starts later catches up, and no key reache
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Iterator
 from typing import Any
 
-import pytest
 import redis
 from loopback import Fault, OpenAIServer
-from redis_server import RedisServer, require_binary
+from test_shared_state import redis_url, wait_for
 from trinity_hybrid import TrinityHybridNode
 
 KEY_1 = "sk-shared-first-0123456789abcdef"
 KEY_2 = "sk-shared-second-0123456789abcdef"
-WAIT_S = 10.0
-
-
-def wait_for(condition: Callable[[], bool], what: str) -> None:
-    """Polls ``condition``; the bound only stops a broken run from hanging, it is not a timing claim."""
-    deadline_s = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline_s:
-        if condition():
-            return
-        time.sleep(0.005)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    require_binary()
-    with RedisServer() as server:
-        yield server.url
+__all__ = ["redis_url"]  # the module's Redis server (test_shared_state's fixture)
 
 
 def keyed_replica(server: OpenAIServer, url: str, namespace: str, keys: str = f"{KEY_1},{KEY_2}") -> TrinityHybridNode:
