@@ -188,6 +188,16 @@ def gram_key(gram: list[int]) -> int:
 
 def word_features(word: list[int]) -> Iterator[int]:
     """Keys of the n-grams (1..ORDER_MAX) of " word " and of the whole word (an FNV hash)."""
+    for key, _ in word_features_kinds(word):
+        yield key
+
+
+# The kind of a whole word's feature in `word_features_kinds`; an n-gram's kind is its order.
+WHOLE_WORD = 0
+
+
+def word_features_kinds(word: list[int]) -> Iterator[tuple[int, int]]:
+    """`word_features`, each key with its kind: the n-gram's order, or WHOLE_WORD."""
     padded = [SPACE, *word, SPACE]
     for end in range(1, len(padded) + 1):
         for order in range(1, ORDER_MAX + 1):
@@ -197,9 +207,9 @@ def word_features(word: list[int]) -> Iterator[int]:
             gram = padded[start:end]
             if gram == [SPACE]:
                 continue
-            yield gram_key(gram)
+            yield gram_key(gram), order
     if len(word) <= WORD_CHARS_MAX:
-        yield word_key(word)
+        yield word_key(word), WHOLE_WORD
 
 
 def word_key(word: list[int]) -> int:

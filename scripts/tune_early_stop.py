@@ -20,8 +20,8 @@ import language_features
 import train_language_model as trainer
 
 SENTENCES_PER_LANGUAGE = 300
-BYTES_MIN = (0, 16, 32, 64)
-MARGINS_NATS = (25, 50, 70, 90)
+BYTES_MIN = (16, 32)
+MARGINS_NATS = (70, 90, 120, 150, 200)
 
 
 def word_steps(text: str, alphabet: str, model: dict[int, list[int]]) -> list[tuple[int, list[int], int]]:
@@ -72,7 +72,10 @@ def main() -> None:
     rows: dict[tuple[int, int, str], list[float]] = {}
     for alphabet in ("latin", "cyrillic"):
         budget = int(trainer.LOAD_MAX * (1 << trainer.SLOTS_LOG2[alphabet]))
-        model = trainer.Table(alphabet, trainer.train_alphabet(alphabet, training, budget)).lookup
+        words_log2 = trainer.WORD_SLOTS_LOG2.get(alphabet)
+        word_budget = int(trainer.LOAD_MAX * (1 << words_log2)) if words_log2 else 0
+        costs, word_costs = trainer.train_alphabet(alphabet, training, budget, word_budget)
+        model = {**costs, **word_costs}
         for lane, language in enumerate(trainer.ALPHABETS[alphabet]):
             sentences = sorted({s for p in training[language] for s in trainer.split_sentences(p, language)})
             sample = random.Random(f"{trainer.SEED}-tune-{language}").sample(
