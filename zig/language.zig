@@ -25,6 +25,7 @@ const language_model = model;
 const language_arabic = @import("language_arabic.zig");
 const language_han = @import("language_han.zig");
 const language_prose = @import("language_prose.zig");
+const priorCosts = @import("language_prior.zig").priorCosts;
 
 pub const scoreArabic = language_arabic.scoreArabic;
 pub const HanReading = language_han.HanReading;
@@ -254,18 +255,12 @@ comptime {
     assert(model_languages[@backingInt(language_model.Alphabet.arabic)][1] == .fa);
 }
 
-/// Arabic has about four and a half times Persian's speakers: where the evidence favours neither
-/// (a word both write, "حذف"), Arabic. ln 4.5 is 1.5 nats, added to Persian's cost; taken from
-/// the speaker counts, not measured on any test set.
-const persian_prior_nats = 1.5;
-const persian_prior_cost: u32 = @intFromFloat(persian_prior_nats * @as(f32, @floatFromInt(language_model.cost_per_nat)));
-
 /// Arabic or Persian: the model with Arabic's prior, and the letter and word filters where it has
 /// nothing to go on.
 fn decideArabicScript(window: []const u8) Guess {
     var result = language_model.score(.arabic, window);
     if (result.features == 0) return decideArabic(scoreArabic(window));
-    result.totals[1] += persian_prior_cost;
+    result.totals += comptime priorCosts(.arabic);
     const guess = decideScored(.arabic, result);
     return if (guess.language == .und) decideArabic(scoreArabic(window)) else guess;
 }
@@ -276,7 +271,9 @@ fn decideArabicScript(window: []const u8) Guess {
 pub const confidence_scale_nats = 3.0;
 
 fn decideModel(comptime alphabet: language_model.Alphabet, window: []const u8) Guess {
-    return decideScored(alphabet, language_model.score(alphabet, window));
+    var result = language_model.score(alphabet, window);
+    if (alphabet == .cyrillic) result.totals += comptime priorCosts(.cyrillic);
+    return decideScored(alphabet, result);
 }
 
 fn decideScored(comptime alphabet: language_model.Alphabet, result: language_model.Score(alphabet)) Guess {
@@ -378,6 +375,9 @@ test "detect: Russian, Ukrainian and Bulgarian are told apart" {
     try expectLanguage(.ru, "Объясните, как работает фотосинтез.");
     try expectLanguage(.ru, "Подъезд был закрыт.");
     try expectLanguage(.bg, "България е хубава.");
+    // Words Russian and Ukrainian or Bulgarian both write: the prior's (`language_prior.zig`).
+    try expectLanguage(.ru, "Квадрат модуля");
+    try expectLanguage(.ru, "Мир на");
 }
 
 test "detect: Latin languages by filters and function words" {

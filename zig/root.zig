@@ -34,6 +34,7 @@ test {
     std.testing.refAllDecls(@import("language_model_table.zig"));
     std.testing.refAllDecls(@import("language_arabic.zig"));
     std.testing.refAllDecls(@import("language_han.zig"));
+    std.testing.refAllDecls(@import("language_prior.zig"));
     std.testing.refAllDecls(tokens);
     std.testing.refAllDecls(@import("tokens_reader.zig"));
     std.testing.refAllDecls(catalogue);
