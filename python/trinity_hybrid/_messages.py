@@ -1,6 +1,12 @@
 """Chat messages: text and image parts, assistant tool calls, tool results; ``parse_messages``
 turns a prompt string or OpenAI-style messages into checked ``Message`` values.
 
+Anthropic's prompt-caching breakpoints (``cache_control: {"type": "ephemeral", "ttl"?: "5m" |
+"1h"}``) ride on a text or image part, a tool call, or a whole message (a breakpoint after its
+last block: a tool result's, or a string content's), as Anthropic's clients and LiteLLM's
+OpenAI-shaped messages send them. Only the Anthropic wire format sends them on; the others
+cache by themselves or not at all and drop them by rule (a hint, never a change of meaning).
+
 Part of the one request model (``_request.ChatRequest`` holds the messages with the tools and
 parameters). An error names the field at fault (``InvalidInputError.param`` is ``messages``).
 """
@@ -14,11 +20,13 @@ from typing import Any, Literal
 from ._exceptions import InvalidInputError
 
 __all__ = [
+    "CACHE_TTLS",
     "ImagePart",
     "Message",
     "Part",
     "TextPart",
     "ToolCall",
+    "cache_control_of",
     "invalid",
     "joined_text",
     "json_type",
@@ -31,11 +39,13 @@ ROLES: tuple[str, ...] = ("system", "developer", "user", "assistant", "tool")
 TOOL_ERROR_PREFIX = "Error: "
 # A tuple, not a set: a role that is no string (a list, from a fuzzed body) must compare, not hash.
 _PLAIN_ROLES = ("system", "developer", "user", "assistant")
+CACHE_TTLS = ("5m", "1h")  # Anthropic's cache breakpoint lifetimes
 
 
 @dataclass(frozen=True, slots=True)
 class TextPart:
     text: str
+    cache_control: Mapping[str, str] | None = None  # a prompt-caching breakpoint after this part
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +54,7 @@ class ImagePart:
 
     url: str
     detail: str | None = None
+    cache_control: Mapping[str, str] | None = None
 
     @property
     def inline(self) -> tuple[str, str] | None:
@@ -64,6 +75,7 @@ class ToolCall:
     id: str
     name: str
     arguments: str
+    cache_control: Mapping[str, str] | None = None
 
 
 # Not frozen, though nothing changes it after it is built: a frozen dataclass's __init__ sets
@@ -81,6 +93,8 @@ class Message:
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
     is_error: bool = False
+    # A prompt-caching breakpoint after the message's last block (see the module docstring).
+    cache_control: Mapping[str, str] | None = None
 
     @property
     def text(self) -> str:
@@ -177,13 +191,14 @@ def _message(position: int, item: object) -> Message:
         raise invalid("messages", f"{where}.role must be one of {', '.join(ROLES)}, got {role!r}{hint}")
     content = item.get("content")
     name = _optional_string(item, "name", where)
+    cache = cache_control_of(item.get("cache_control"), f"{where}.cache_control")
     if role == "assistant":
         tool_calls = _tool_calls(item.get("tool_calls"), where)
         if content is None:
             if not tool_calls:
                 raise invalid("messages", f"{where}: an assistant message needs content or tool_calls")
-            return Message("assistant", "", name, tool_calls)
-        return Message("assistant", _content(content, where, role), name, tool_calls)
+            return Message("assistant", "", name, tool_calls, cache_control=cache)
+        return Message("assistant", _content(content, where, role), name, tool_calls, cache_control=cache)
     if role == "tool":
         call_id = item.get("tool_call_id")
         if not isinstance(call_id, str) or not call_id:
@@ -191,10 +206,26 @@ def _message(position: int, item: object) -> Message:
         is_error = item.get("is_error", False)
         if not isinstance(is_error, bool):
             raise invalid("messages", f"{where}.is_error must be a boolean")
-        return Message("tool", _content(content, where, role), None, (), call_id, is_error)
+        return Message("tool", _content(content, where, role), None, (), call_id, is_error, cache)
     if type(content) is str:
-        return Message(role, content, name)
-    return Message(role, _content(content, where, role), name)
+        return Message(role, content, name, cache_control=cache)
+    return Message(role, _content(content, where, role), name, cache_control=cache)
+
+
+def cache_control_of(value: object, where: str, param: str = "messages") -> Mapping[str, str] | None:
+    """A prompt-caching breakpoint, checked as Anthropic's API checks it: ``{"type":
+    "ephemeral"}`` with an optional ``ttl`` of ``5m`` or ``1h``; None when absent."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or value.get("type") != "ephemeral":
+        raise invalid(param, f'{where} must be {{"type": "ephemeral"}} (and an optional ttl)')
+    ttl = value.get("ttl")
+    if ttl is not None and ttl not in CACHE_TTLS:
+        raise invalid(param, f"{where}.ttl must be one of {', '.join(CACHE_TTLS)}")
+    unknown = [key for key in value if key not in ("type", "ttl")]
+    if unknown:
+        raise invalid(param, f"{where}.{unknown[0]}: unknown field of a cache breakpoint")
+    return {"type": "ephemeral"} if ttl is None else {"type": "ephemeral", "ttl": ttl}
 
 
 def _optional_string(item: Mapping[str, Any], key: str, where: str) -> str | None:
@@ -210,7 +241,7 @@ def _content(content: object, where: str, role: str) -> str | tuple[Part, ...]:
     if not isinstance(content, SEQUENCES):
         raise invalid("messages", f"{where}.content must be a string or an array of parts, not {json_type(content)}")
     parts = tuple(_part(f"{where}.content[{index}]", part, role) for index, part in enumerate(content))
-    if all(type(part) is TextPart for part in parts):
+    if all(type(part) is TextPart and part.cache_control is None for part in parts):
         return "\n".join(part.text for part in parts)  # type: ignore[union-attr]
     return parts
 
@@ -219,14 +250,18 @@ def _part(where: str, part: object, role: str) -> Part:
     # ``kind`` is not None only when ``part`` is a Mapping, a narrowing mypy cannot follow: hence
     # the ignores below.
     kind = part.get("type") if isinstance(part, Mapping) else None
+    cache = None
+    if kind is not None:
+        cache = cache_control_of(part.get("cache_control"), f"{where}.cache_control")  # type: ignore[attr-defined]
     if kind == "text" and isinstance(part.get("text"), str):  # type: ignore[attr-defined]
-        return TextPart(part["text"])  # type: ignore[index]
+        return TextPart(part["text"], cache)  # type: ignore[index]
     if kind == "refusal" and role == "assistant" and isinstance(part.get("refusal"), str):  # type: ignore[attr-defined]
-        return TextPart(part["refusal"])  # type: ignore[index]
+        return TextPart(part["refusal"], cache)  # type: ignore[index]
     if kind == "image_url":
         if role not in ("user", "system", "developer"):
             raise invalid("messages", f"{where}: image parts are allowed in user messages only")
-        return _image(where, part.get("image_url"))  # type: ignore[attr-defined]
+        image = _image(where, part.get("image_url"))  # type: ignore[attr-defined]
+        return image if cache is None else ImagePart(image.url, image.detail, cache)
     if kind in ("input_audio", "file"):
         raise invalid("messages", f"{where}: {kind} parts are not supported by this router")
     shown = kind if kind is not None else json_type(part)
@@ -271,7 +306,8 @@ def _tool_calls(value: object, where: str) -> tuple[ToolCall, ...]:
             raise invalid("messages", f"{at}.function.name must be a non-empty string")
         if not isinstance(arguments, str):
             raise invalid("messages", f"{at}.function.arguments must be a string of JSON")
-        calls.append(ToolCall(identifier, name, arguments))
+        cache = cache_control_of(call.get("cache_control"), f"{at}.cache_control")
+        calls.append(ToolCall(identifier, name, arguments, cache))
     return tuple(calls)
 
 

@@ -28,6 +28,7 @@ from ._messages import (
     Part,
     TextPart,
     ToolCall,
+    cache_control_of,
     invalid,
     joined_text,
     json_type,
@@ -69,6 +70,7 @@ class Tool:
     description: str | None = None
     parameters: Mapping[str, Any] | None = None
     strict: bool | None = None
+    cache_control: Mapping[str, str] | None = None  # Anthropic's breakpoint after the tools up to this one
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +117,9 @@ class ChatRequest:
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: bool | None = None
     response_format: ResponseFormat | None = None
+    # Anthropic's top-level prompt-caching breakpoint (on the last block it can cache); a hint
+    # the other wire formats drop by rule (``_messages``' docstring).
+    cache_control: Mapping[str, str] | None = None
     # Usage in the last chunk of a stream (``stream_options.include_usage``): for the gateway's
     # answer shape; the library always gets usage.
     include_usage: bool = False
@@ -189,6 +194,7 @@ _KNOWN = frozenset(
         "tool_choice",
         "parallel_tool_calls",
         "response_format",
+        "cache_control",
     }
 )
 
@@ -232,6 +238,7 @@ def _build(messages: tuple[Message, ...], document: dict[str, Any], *, extra_all
         tool_choice=_tool_choice(document.get("tool_choice"), tools),
         parallel_tool_calls=_typed(document, "parallel_tool_calls", bool),
         response_format=_response_format(document.get("response_format")),
+        cache_control=cache_control_of(document.get("cache_control"), "cache_control", "cache_control"),
         include_usage=_include_usage(document.get("stream_options"), stream),
         extra=unknown,
     )
@@ -356,7 +363,8 @@ def _tools(value: object) -> tuple[Tool, ...]:
         strict = function.get("strict")
         if strict is not None and not isinstance(strict, bool):
             raise invalid("tools", f"{at}.function.strict must be a boolean")
-        tools.append(Tool(name, description, parameters, strict))
+        cache = cache_control_of(tool.get("cache_control"), f"{at}.cache_control", "tools")
+        tools.append(Tool(name, description, parameters, strict, cache))
     names = [tool.name for tool in tools]
     if len(set(names)) != len(names):
         raise invalid("tools", "tools must have distinct function names")

@@ -3,7 +3,7 @@
 Shapes follow the `anthropic` SDK's `Message` and `RawMessageStreamEvent` types and the API's
 errors (`{"type": "error", "error": {type, message}, "request_id"}`), including its checks: the
 key (`x-api-key`, or `Authorization: Bearer` as the 2.x SDK sends it), the `anthropic-version` header, a required `max_tokens`, no `system` role inside
-`messages`.
+`messages`, at most 4 prompt-caching breakpoints (`cache_control`) in a request.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from ._server import (
     text_of,
 )
 
+CACHE_BREAKPOINTS_MAX = 4  # the API's limit ("A maximum of 4 blocks with cache_control ...")
 # (error type, message) of the errors the API returns for these statuses.
 _STATUS_ERRORS: dict[int, tuple[str, str]] = {
     400: ("invalid_request_error", "Invalid request."),
@@ -88,6 +89,13 @@ class AnthropicWire(MessagesWire):
                 return _error(
                     400, "invalid_request_error", f"messages.{index}.role: Input should be 'user' or 'assistant'"
                 )
+        breakpoints = _breakpoints(body)
+        if breakpoints > CACHE_BREAKPOINTS_MAX:
+            return _error(
+                400,
+                "invalid_request_error",
+                f"A maximum of {CACHE_BREAKPOINTS_MAX} blocks with cache_control may be provided. Found {breakpoints}.",
+            )
         return None
 
     def prompt_texts(self, body: Any) -> list[str]:
@@ -199,6 +207,15 @@ class AnthropicWire(MessagesWire):
 
     def response_headers(self, reply_id: str) -> dict[str, str]:
         return {"request-id": f"req_{reply_id}"}
+
+
+def _breakpoints(value: Any) -> int:
+    """The request's prompt-caching breakpoints (``cache_control``), which the API counts."""
+    if isinstance(value, dict):
+        return sum(1 if key == "cache_control" else _breakpoints(item) for key, item in value.items())
+    if isinstance(value, list):
+        return sum(_breakpoints(item) for item in value)
+    return 0
 
 
 def _stop_reason(reply: Reply) -> str:

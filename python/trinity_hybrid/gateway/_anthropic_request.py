@@ -16,12 +16,15 @@ and parsed by ``ChatRequest.from_openai``, the parser every other request goes t
   does (other providers are skipped for it).
 
 - ``output_config.format`` (a JSON schema) is ``response_format`` ``json_schema``.
+- ``cache_control`` (prompt-caching breakpoints) stays where it was sent: on the request, a
+  system or content block, a ``tool_use``, a ``tool_result``, a tool; sent on to Anthropic as
+  it came, dropped by rule for the other formats (``_messages``' docstring).
 
 Accepted and not carried, since no provider in the chain can be asked for them in one way:
 ``thinking`` and ``output_config.effort`` (a provider's reasoning still comes back, as thinking
 blocks); in earlier assistant turns, ``thinking`` / ``redacted_thinking`` blocks (a provider's
 own reasoning, which no other provider can read); and the hints on how Anthropic itself serves
-a request (``cache_control``, ``service_tier``, ``speed``, ``inference_geo``). A
+a request (``service_tier``, ``speed``, ``inference_geo``). A
 ``tool_result``'s ``is_error`` is carried (``Message.is_error``): to Anthropic as the flag, to
 other formats by the rule of ``Message.result_text``. Anything else unknown is a 400, as
 Anthropic answers.
@@ -63,8 +66,8 @@ FIELDS = frozenset(
         "tool_choice",
         "thinking",
         "output_config",
-        # Hints on how Anthropic itself serves a request; no other provider has them.
         "cache_control",
+        # Hints on how Anthropic itself serves a request; no other provider has them.
         "service_tier",
         "speed",
         "inference_geo",
@@ -111,6 +114,7 @@ def parse_messages_request(
     openai.update(_tool_choice(document.get("tool_choice")))
     _thinking(document.get("thinking"))
     openai["response_format"] = _output_format(document.get("output_config"))
+    openai["cache_control"] = document.get("cache_control")
     try:
         request = request_from_openai({name: value for name, value in openai.items() if value is not None})
     except ApiError as error:  # named as the client sent the field
@@ -209,11 +213,25 @@ def _system(value: object) -> list[dict[str, Any]]:
     if isinstance(value, str):
         text = value
     elif isinstance(value, list):
-        text = "\n".join(_text_block(block, f"system[{index}]", "system") for index, block in enumerate(value))
+        texts = [_text_block(block, f"system[{index}]", "system") for index, block in enumerate(value)]
+        if any(block.get("cache_control") is not None for block in value):
+            # A breakpoint in the system prompt: its blocks kept apart, each with its own.
+            parts = [_cached({"type": "text", "text": text}, block) for text, block in zip(texts, value, strict=True)]
+            return [{"role": "system", "content": parts}]
+        text = "\n".join(texts)
     else:
         raise bad_request(f"system: must be a string or an array of text blocks, not {json_type(value)}",
                           param="system")  # fmt: skip
     return [{"role": "system", "content": text}] if text else []
+
+
+def _cached(converted: dict[str, Any], block: Mapping[str, Any]) -> dict[str, Any]:
+    """``converted`` with the prompt-caching breakpoint of the ``block`` it came from, if any
+    (checked by the request model's parser, ``_messages.cache_control_of``)."""
+    cache_control = block.get("cache_control")
+    if cache_control is not None:
+        converted["cache_control"] = cache_control
+    return converted
 
 
 def _text_block(block: object, where: str, param: str) -> str:
@@ -249,20 +267,25 @@ def _messages(messages: list[Any]) -> list[dict[str, Any]]:
 
 
 def _assistant(blocks: list[Any], where: str, called: set[str]) -> dict[str, Any]:
-    texts: list[str] = []
+    texts: list[dict[str, Any]] = []
     calls: list[dict[str, Any]] = []
     for index, block in enumerate(blocks):
         at = f"{where}.content[{index}]"
         kind = block.get("type") if isinstance(block, dict) else None
         if kind == "text":
-            texts.append(_text_block(block, at, "messages"))
+            texts.append(_cached({"type": "text", "text": _text_block(block, at, "messages")}, block))
         elif kind == "tool_use":
-            calls.append(_tool_use(block, at))
+            calls.append(_cached(_tool_use(block, at), block))
             called.add(calls[-1]["id"])
         elif kind not in ("thinking", "redacted_thinking"):  # a provider's reasoning: not carried
             raise bad_request(f"{at}: an assistant block must be text or tool_use, got {_shown(block)}",
                               param="messages")  # fmt: skip
-    message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
+    content: str | list[dict[str, Any]] | None = None
+    if any("cache_control" in text for text in texts):
+        content = texts  # parts, each block's breakpoint on its own
+    elif texts or not calls:
+        content = "".join(text["text"] for text in texts)
+    message: dict[str, Any] = {"role": "assistant", "content": content}
     if calls:
         message["tool_calls"] = calls
     return message
@@ -291,11 +314,11 @@ def _user_turn(blocks: list[Any], where: str, called: set[str]) -> list[dict[str
         at = f"{where}.content[{index}]"
         kind = block.get("type") if isinstance(block, dict) else None
         if kind == "text":
-            parts.append({"type": "text", "text": _text_block(block, at, "messages")})
+            parts.append(_cached({"type": "text", "text": _text_block(block, at, "messages")}, block))
         elif kind == "image":
-            parts.append(_image(block.get("source"), at))
+            parts.append(_cached(_image(block.get("source"), at), block))
         elif kind == "tool_result":
-            results.append(_tool_result(block, at, called))
+            results.append(_cached(_tool_result(block, at, called), block))
         else:
             raise bad_request(f"{at}: a user block must be text, image or tool_result, got {_shown(block)}",
                               param="messages")  # fmt: skip
@@ -382,7 +405,7 @@ def _tools(value: object) -> list[dict[str, Any]] | None:
         function: dict[str, Any] = {"name": name, "parameters": schema}
         if description is not None:
             function["description"] = description
-        tools.append({"type": "function", "function": function})
+        tools.append(_cached({"type": "function", "function": function}, tool))
     return tools or None
 
 

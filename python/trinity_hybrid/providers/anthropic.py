@@ -39,7 +39,7 @@ from ._errors import ErrorFields, content_blocked, error_fields, malformed, prov
 from ._features import DROPPED_BY_RULE, first_missing, parameters
 from ._retry_after import lower_headers, retry_after_s
 from ._types import ChatRequest, Completion, Endpoint, HttpRequest, StreamDelta, ToolCall, ToolCallDelta, Usage
-from .anthropic_tools import JOINER, answer_tool, has_system_images, messages, tool_fields
+from .anthropic_tools import answer_tool, has_system_images, messages, system_blocks, tool_fields
 
 __all__ = ["DEFAULT_API_VERSION", "DEFAULT_MAX_TOKENS", "WIRE_FORMAT", "AnthropicStreamParser", "AnthropicWireFormat"]
 
@@ -54,7 +54,6 @@ _CARRIED_TOOLS = _CARRIED | {
     "tools", "tool_messages", "parallel_tool_calls", "images", "response_format:json_object",
     "response_format:json_schema",
 }  # fmt: skip
-_JOINER = JOINER
 _FINISH_REASONS = {
     "end_turn": "stop",
     "stop_sequence": "stop",
@@ -88,14 +87,16 @@ class AnthropicWireFormat:
 
     def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HttpRequest:
         api_version = endpoint.api_version or DEFAULT_API_VERSION
-        system = _JOINER.join(m.text for m in request.messages if m.role in ("system", "developer") and m.text)
+        system = system_blocks(request)
         body: dict[str, Any] = {
             "model": endpoint.model,
             "max_tokens": DEFAULT_MAX_TOKENS if request.max_tokens is None else request.max_tokens,
             "messages": messages(endpoint, request.messages),
         }
-        if system:
+        if system is not None:
             body["system"] = system
+        if request.cache_control is not None:
+            body["cache_control"] = dict(request.cache_control)
         if request.temperature is not None and api_version in _API_VERSIONS_WITH_TEMPERATURE:
             body["temperature"] = request.temperature
         body.update(parameters(request, _SAMPLING))

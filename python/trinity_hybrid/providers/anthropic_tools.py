@@ -15,6 +15,10 @@ and ``tool_choice``, and structured output by tool forcing.
   object); ``strict`` is dropped. ``tool_choice``: ``auto`` -> ``{type: auto}``, ``required``
   -> ``{type: any}``, a named function -> ``{type: tool, name}``, ``none`` -> ``{type: none}``;
   ``parallel_tool_calls: false`` -> ``disable_parallel_tool_use: true``.
+- Prompt-caching breakpoints (``cache_control``, ``_messages``' docstring) go on the blocks
+  they were sent on: a text or image part's block, a tool call's ``tool_use``, a tool result's
+  ``tool_result``, a tool; a message's own breakpoint on its last block. A system prompt with a
+  breakpoint is sent as text blocks (``system_blocks``).
 - ``response_format`` is Anthropic's documented tool-forcing technique: one more tool, named
   after the schema (``json_object`` for JSON mode, whose schema is any object), whose
   ``input_schema`` is the response schema, and ``tool_choice`` forcing it. The answer's call
@@ -34,7 +38,7 @@ from .._exceptions import ClientRequestError
 from .._request import ImagePart, TextPart
 from ._types import ChatRequest, Endpoint, Message
 
-__all__ = ["JSON_OBJECT_TOOL", "answer_tool", "has_system_images", "messages", "tool_fields"]
+__all__ = ["JSON_OBJECT_TOOL", "answer_tool", "has_system_images", "messages", "system_blocks", "tool_fields"]
 
 JOINER = "\n\n"
 JSON_OBJECT_TOOL = "json_object"
@@ -68,6 +72,8 @@ def tool_fields(endpoint: Endpoint, request: ChatRequest) -> dict[str, Any]:
             if tool.description is not None:
                 spec["description"] = tool.description
             spec["input_schema"] = dict(tool.parameters) if tool.parameters is not None else _EMPTY_OBJECT
+            if tool.cache_control is not None:
+                spec["cache_control"] = dict(tool.cache_control)
             tools.append(spec)
     tool_choice: dict[str, Any] | None = None
     answer = answer_tool(request)
@@ -124,7 +130,12 @@ def messages(endpoint: Endpoint, conversation: tuple[Message, ...]) -> list[dict
             continue
         role = "user" if message.role == "tool" else message.role
         content: str | list[dict[str, Any]]
-        if type(message.content) is str and message.role != "tool" and not message.tool_calls:
+        if (
+            type(message.content) is str
+            and message.role != "tool"
+            and not message.tool_calls
+            and message.cache_control is None
+        ):
             content = message.content
         else:
             content = _blocks(endpoint, message, position)
@@ -153,30 +164,61 @@ def _blocks(endpoint: Endpoint, message: Message, position: int) -> list[dict[st
             result["content"] = message.text
         if message.is_error:
             result["is_error"] = True
-        return [result]
-    blocks: list[dict[str, Any]] = []
-    if type(message.content) is str:
-        if message.content:
-            blocks.append({"type": "text", "text": message.content})
-    else:
-        for part in message.content:
-            if type(part) is TextPart:
-                if part.text:
-                    blocks.append({"type": "text", "text": part.text})
-            else:
-                assert type(part) is ImagePart
-                blocks.append(_image(part))
+        return _marked([result], message.cache_control)
+    blocks = _content_blocks(message)
     for index, call in enumerate(message.tool_calls):
         where = f"messages[{position}].tool_calls[{index}].function.arguments"
-        blocks.append(
-            {
-                "type": "tool_use",
-                "id": tool_use_id(call.id),
-                "name": call.name,
-                "input": _input(endpoint, call.arguments, where),
-            }
-        )
+        use: dict[str, Any] = {"type": "tool_use", "id": tool_use_id(call.id), "name": call.name,
+               "input": _input(endpoint, call.arguments, where)}  # fmt: skip
+        if call.cache_control is not None:
+            use["cache_control"] = dict(call.cache_control)
+        blocks.append(use)
+    return _marked(blocks, message.cache_control)
+
+
+def _content_blocks(message: Message) -> list[dict[str, Any]]:
+    """A message's text and image parts as blocks, each with its own breakpoint."""
+    if type(message.content) is str:
+        return [{"type": "text", "text": message.content}] if message.content else []
+    blocks: list[dict[str, Any]] = []
+    block: dict[str, Any]
+    for part in message.content:
+        if type(part) is TextPart:
+            if not part.text:
+                continue
+            block = {"type": "text", "text": part.text}
+        else:
+            assert type(part) is ImagePart
+            block = _image(part)
+        if part.cache_control is not None:
+            block["cache_control"] = dict(part.cache_control)
+        blocks.append(block)
     return blocks
+
+
+def _marked(blocks: list[dict[str, Any]], cache_control: Any) -> list[dict[str, Any]]:
+    """``blocks`` with a message's own breakpoint on the last of them (kept if it has one)."""
+    if cache_control is not None and blocks and "cache_control" not in blocks[-1]:
+        blocks[-1]["cache_control"] = dict(cache_control)
+    return blocks
+
+
+def system_blocks(request: ChatRequest) -> str | list[dict[str, Any]] | None:
+    """``system``: the system and developer messages' text joined, or as text blocks when one
+    of them carries a prompt-caching breakpoint; None without a system prompt."""
+    system = [message for message in request.messages if message.role in ("system", "developer")]
+    if not any(_has_breakpoint(message) for message in system):
+        text = JOINER.join(message.text for message in system if message.text)
+        return text or None
+    blocks = [block for message in system for block in _marked(_content_blocks(message), message.cache_control)]
+    return [block for block in blocks if block["type"] == "text"] or None
+
+
+def _has_breakpoint(message: Message) -> bool:
+    if message.cache_control is not None:
+        return True
+    content = message.content
+    return isinstance(content, tuple) and any(part.cache_control is not None for part in content)
 
 
 def _image(part: ImagePart) -> dict[str, Any]:

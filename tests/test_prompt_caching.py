@@ -1,0 +1,295 @@
+"""Anthropic's prompt-caching breakpoints (``cache_control``) carried from every way a client
+sends them to the blocks Anthropic reads them on: the Messages API on the gateway (system,
+text, image, tool_use and tool_result blocks, tools, the request itself, with their ``ttl``),
+OpenAI-shaped messages in LiteLLM's convention (on a content part, a whole message, a tool),
+and the library. Other wire formats cache by themselves or not at all: they drop the hint by
+rule and are not skipped for it. Peers have dropped the breakpoints on the way (every call then
+paid the full price of its prefix) or sent them to providers that refuse them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import anthropic
+import openai
+import pytest
+from gateway_harness import GATEWAY_KEY, RunningGateway, provider_environment, running_gateway
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from json_bodies import JSON_VALUES
+from loopback import AnthropicServer, OpenAIServer
+from trinity_hybrid import InvalidInputError
+from trinity_hybrid.providers import WIRE_FORMATS, ChatRequest, Endpoint
+
+EPHEMERAL = {"type": "ephemeral"}
+HOUR = {"type": "ephemeral", "ttl": "1h"}
+LONG_RULES = "You answer questions about the weather. " * 40
+SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+CALL = {"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": '{"city": "Paris"}'}}
+PIXEL = "data:image/png;base64,iVBORw0KGgo="
+
+# A conversation in OpenAI's shape with a breakpoint at each place one may go in a message (four:
+# the API's limit per request), and a plain one for the breakpoints on the prompt's prefix.
+MESSAGES: list[dict[str, Any]] = [
+    {"role": "user", "content": [
+        {"type": "text", "text": "What is the weather in Paris?"},
+        {"type": "image_url", "image_url": {"url": PIXEL}, "cache_control": EPHEMERAL},
+    ]},
+    {"role": "assistant", "content": None, "tool_calls": [CALL | {"cache_control": EPHEMERAL}]},
+    {"role": "tool", "tool_call_id": "call_1", "content": "sunny", "cache_control": EPHEMERAL},
+    {"role": "user", "content": "And tomorrow?", "cache_control": HOUR},
+]  # fmt: skip
+ON_MESSAGES = [
+    ("messages[0].content[1]", EPHEMERAL),  # the image block
+    ("messages[1].content[0]", EPHEMERAL),  # the tool_use block
+    ("messages[2].content[0]", EPHEMERAL),  # the tool_result block
+    ("messages[2].content[1]", HOUR),  # "And tomorrow?", in the same user turn
+]
+SYSTEM = {"role": "system", "content": [{"type": "text", "text": LONG_RULES, "cache_control": HOUR}]}
+PREFIXED = [SYSTEM, {"role": "user", "content": "What is the weather in Paris?"}]
+TOOLS = [
+    {"type": "function", "function": {"name": "weather", "parameters": SCHEMA}, "cache_control": HOUR},
+]
+ON_PREFIX = [("system[0]", HOUR), ("tools[0]", HOUR), ("", EPHEMERAL)]  # "": the request's own
+
+
+def endpoint(provider: str) -> Endpoint:
+    return Endpoint(provider, "https://api.test", "model-x", None)
+
+
+def anthropic_body(**parameters: Any) -> dict[str, Any]:
+    request = ChatRequest.of(parameters.pop("messages", MESSAGES), **parameters)
+    wire = WIRE_FORMATS["anthropic"]
+    assert wire.unsupported(endpoint("anthropic"), request) is None
+    body: dict[str, Any] = wire.build_request(endpoint("anthropic"), request).json
+    return body
+
+
+def sdk_reads(body: dict[str, Any]) -> None:
+    """The anthropic SDK's own request types take what we send."""
+    from anthropic.types import CacheControlEphemeralParam, MessageParam, TextBlockParam, ToolParam
+    from pydantic import TypeAdapter
+
+    for message in body["messages"]:
+        TypeAdapter(MessageParam).validate_python(message)
+    for tool in body.get("tools", ()):
+        TypeAdapter(ToolParam).validate_python(tool)
+    if isinstance(body.get("system"), list):
+        TypeAdapter(list[TextBlockParam]).validate_python(body["system"])
+    if "cache_control" in body:
+        TypeAdapter(CacheControlEphemeralParam).validate_python(body["cache_control"])
+
+
+def breakpoints(value: Any, path: str = "") -> list[tuple[str, Any]]:
+    """Every ``cache_control`` in a JSON document, by where it is."""
+    found: list[tuple[str, Any]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "cache_control":
+                found.append((path, item))
+            else:
+                found.extend(breakpoints(item, f"{path}.{key}" if path else key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found.extend(breakpoints(item, f"{path}[{index}]"))
+    return found
+
+
+def test_every_breakpoint_reaches_its_block_on_the_anthropic_wire() -> None:
+    body = anthropic_body(tools=[{"type": "function", "function": {"name": "weather", "parameters": SCHEMA}}])
+    sdk_reads(body)
+    assert breakpoints(body) == ON_MESSAGES
+    assert body["messages"][1]["content"][0]["type"] == "tool_use"
+    assert body["messages"][2]["content"][0]["type"] == "tool_result"
+    assert body["messages"][2]["content"][1] == {"type": "text", "text": "And tomorrow?", "cache_control": HOUR}
+    prefixed = anthropic_body(messages=PREFIXED, tools=TOOLS, cache_control=EPHEMERAL)
+    sdk_reads(prefixed)
+    assert sorted(breakpoints(prefixed), key=str) == sorted(ON_PREFIX, key=str)
+    assert prefixed["system"] == [{"type": "text", "text": LONG_RULES, "cache_control": HOUR}]
+
+
+def test_without_breakpoints_the_request_is_built_as_before() -> None:
+    body = anthropic_body(messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}])
+    assert body["system"] == "Be brief." and body["messages"] == [{"role": "user", "content": "Hi"}]
+    assert breakpoints(body) == []
+
+
+@pytest.mark.parametrize("provider", ["openai", "google", "cohere"])
+def test_other_formats_drop_the_hint_by_rule_and_are_not_skipped(provider: str) -> None:
+    request = ChatRequest.of([SYSTEM, *MESSAGES], cache_control=EPHEMERAL, tools=TOOLS)
+    wire = WIRE_FORMATS[provider]
+    assert wire.unsupported(endpoint(provider), request) in (None, "images"), "skipped for the hint"
+    text_only = ChatRequest.of([SYSTEM, MESSAGES[3]], cache_control=EPHEMERAL, tools=TOOLS)
+    assert wire.unsupported(endpoint(provider), text_only) is None
+    body = wire.build_request(endpoint(provider), text_only).json
+    assert breakpoints(body) == [] and LONG_RULES in json.dumps(body)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"type": "persistent"}, {"type": "ephemeral", "ttl": "2h"}, {"type": "ephemeral", "scope": "org"}, "ephemeral",
+     []],
+)  # fmt: skip
+def test_a_bad_breakpoint_is_refused_naming_its_field(bad: object) -> None:
+    with pytest.raises(InvalidInputError, match="cache_control") as on_part:
+        ChatRequest.of([{"role": "user", "content": [{"type": "text", "text": "Hi", "cache_control": bad}]}])
+    assert on_part.value.param == "messages"
+    with pytest.raises(InvalidInputError, match="cache_control") as on_request:
+        ChatRequest.of("Hi", cache_control=bad)
+    assert on_request.value.param == "cache_control"
+    with pytest.raises(InvalidInputError, match="cache_control") as on_tool:
+        ChatRequest.of("Hi", tools=[TOOLS[0] | {"cache_control": bad}])
+    assert on_tool.value.param == "tools"
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=JSON_VALUES | st.fixed_dictionaries({"type": st.just("ephemeral")}, optional={"ttl": JSON_VALUES}))
+def test_any_json_as_a_breakpoint_is_one_anthropic_takes_or_a_clear_error(value: Any) -> None:
+    try:
+        request = ChatRequest.of([{"role": "user", "content": "Hi", "cache_control": value}])
+    except InvalidInputError as error:
+        assert error.param == "messages" and "cache_control" in str(error)
+        return
+    taken = request.messages[0].cache_control
+    assert taken is None or taken in (EPHEMERAL, {"type": "ephemeral", "ttl": "5m"}, HOUR)
+    assert breakpoints(anthropic_body(messages=[{"role": "user", "content": "Hi", "cache_control": value}])) == (
+        [] if taken is None else [("messages[0].content[0]", taken)]
+    )
+
+
+def test_the_breakpoint_is_part_of_the_cache_key() -> None:
+    from trinity_hybrid import ResponseCache
+
+    def key(request: ChatRequest) -> str:
+        return ResponseCache.key(request, force_provider=None, model=None, strategy=None, quality=False)
+
+    plain = ChatRequest.of([{"role": "user", "content": "Hi"}])
+    marked = [{"role": "user", "content": "Hi", "cache_control": EPHEMERAL}]
+    assert key(plain) != key(ChatRequest.of(marked)) and key(ChatRequest.of(marked)) == key(ChatRequest.of(marked))
+    hour = [{"role": "user", "content": "Hi", "cache_control": HOUR}]
+    assert key(ChatRequest.of(hour)) != key(ChatRequest.of(marked))
+
+
+# ----------------------------------------------------------------------------------------------
+# Through the gateway, with the official SDKs.
+
+
+@pytest.fixture(scope="module")
+def upstreams() -> Iterator[tuple[AnthropicServer, OpenAIServer]]:
+    with AnthropicServer() as claude, OpenAIServer() as gpt:
+        yield claude, gpt
+
+
+@pytest.fixture(scope="module")
+def gateway(upstreams: tuple[AnthropicServer, OpenAIServer]) -> Iterator[RunningGateway]:
+    claude, gpt = upstreams
+    with running_gateway(provider_environment(anthropic=claude, openai=gpt)) as running:
+        yield running
+
+
+ANTHROPIC_MESSAGES: list[dict[str, Any]] = [
+    {"role": "user", "content": [
+        {"type": "text", "text": "What is the weather in Paris?"},
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="},
+         "cache_control": EPHEMERAL},
+    ]},
+    {"role": "assistant", "content": [
+        {"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {"city": "Paris"},
+         "cache_control": EPHEMERAL},
+    ]},
+    {"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "toolu_1", "content": "sunny", "cache_control": EPHEMERAL},
+        {"type": "text", "text": "And tomorrow?", "cache_control": HOUR},
+    ]},
+]  # fmt: skip
+ASKED = [{"role": "user", "content": "What is the weather in Paris?"}]
+
+
+def test_the_messages_api_carries_each_breakpoint_to_anthropic(
+    gateway: RunningGateway, upstreams: tuple[AnthropicServer, OpenAIServer]
+) -> None:
+    claude, _ = upstreams
+    sdk = anthropic.Anthropic(base_url=gateway.url, api_key=GATEWAY_KEY, max_retries=0)
+    before = len(claude.requests)
+    answer = sdk.messages.create(
+        model="anthropic/claude-sonnet-4-5", max_tokens=64, messages=ANTHROPIC_MESSAGES,  # type: ignore[arg-type]
+        tools=[{"name": "weather", "input_schema": SCHEMA}],
+    )  # fmt: skip
+    assert answer.content
+    sent = claude.requests[before].json
+    sdk_reads(sent)
+    assert breakpoints(sent) == ON_MESSAGES
+    answer = sdk.messages.create(
+        model="anthropic/claude-sonnet-4-5", max_tokens=64, messages=ASKED,  # type: ignore[arg-type]
+        system=[{"type": "text", "text": LONG_RULES, "cache_control": {"type": "ephemeral", "ttl": "1h"}}],
+        tools=[{"name": "weather", "input_schema": SCHEMA, "cache_control": {"type": "ephemeral", "ttl": "1h"}}],
+        cache_control={"type": "ephemeral"},
+    )  # fmt: skip
+    assert answer.content
+    sent = claude.requests[before + 1].json
+    sdk_reads(sent)
+    assert sorted(breakpoints(sent), key=str) == sorted(ON_PREFIX, key=str)
+
+
+def test_routed_elsewhere_the_hints_are_dropped_and_the_call_answers(
+    gateway: RunningGateway, upstreams: tuple[AnthropicServer, OpenAIServer]
+) -> None:
+    _, gpt = upstreams
+    sdk = anthropic.Anthropic(base_url=gateway.url, api_key=GATEWAY_KEY, max_retries=0)
+    before = len(gpt.requests)
+    answer = sdk.messages.create(
+        model="openai/gpt-4o-mini", max_tokens=64, messages=ANTHROPIC_MESSAGES,  # type: ignore[arg-type]
+        system=[{"type": "text", "text": LONG_RULES, "cache_control": {"type": "ephemeral"}}],
+        cache_control={"type": "ephemeral"},
+    )  # fmt: skip
+    assert answer.content
+    sent = gpt.requests[before].json
+    assert breakpoints(sent) == [] and LONG_RULES in json.dumps(sent)
+
+
+def test_openai_shaped_breakpoints_reach_anthropic_through_chat_completions(
+    gateway: RunningGateway, upstreams: tuple[AnthropicServer, OpenAIServer]
+) -> None:
+    claude, _ = upstreams
+    sdk = openai.OpenAI(base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0)
+    before = len(claude.requests)
+    sdk.chat.completions.create(model="anthropic/claude-sonnet-4-5", messages=MESSAGES)  # type: ignore[arg-type]
+    sdk.chat.completions.create(
+        model="anthropic/claude-sonnet-4-5", messages=PREFIXED, tools=TOOLS,  # type: ignore[arg-type]
+        extra_body={"cache_control": EPHEMERAL},
+    )  # fmt: skip
+    first, second = (claude.requests[before + index].json for index in (0, 1))
+    sdk_reads(first)
+    sdk_reads(second)
+    assert breakpoints(first) == ON_MESSAGES
+    assert sorted(breakpoints(second), key=str) == sorted(ON_PREFIX, key=str)
+
+
+def test_more_breakpoints_than_anthropic_takes_are_its_400_not_a_fallback(
+    gateway: RunningGateway, upstreams: tuple[AnthropicServer, OpenAIServer]
+) -> None:
+    """The gateway adds none and removes none: five are the caller's mistake, answered with
+    Anthropic's own error (a client error ends the call: no other provider is asked)."""
+    claude, gpt = upstreams
+    sdk = openai.OpenAI(base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0)
+    asked_before = len(gpt.requests)
+    with pytest.raises(openai.BadRequestError, match="A maximum of 4 blocks with cache_control"):
+        sdk.chat.completions.create(
+            model="anthropic/claude-sonnet-4-5", messages=[SYSTEM, *MESSAGES],  # type: ignore[arg-type]
+        )  # fmt: skip
+    assert sorted(breakpoints(claude.requests[-1].json), key=str) == sorted(
+        [("system[0]", HOUR), *ON_MESSAGES], key=str
+    )
+    assert len(gpt.requests) == asked_before
+
+
+def test_a_bad_breakpoint_on_the_gateway_is_a_400(gateway: RunningGateway) -> None:
+    sdk = anthropic.Anthropic(base_url=gateway.url, api_key=GATEWAY_KEY, max_retries=0)
+    with pytest.raises(anthropic.BadRequestError, match="cache_control"):
+        sdk.messages.create(
+            model="anthropic/claude-sonnet-4-5", max_tokens=64,
+            messages=[{"role": "user", "content": [{"type": "text", "text": "Hi",
+                                                    "cache_control": {"type": "ephemeral", "ttl": "2h"}}]}],  # type: ignore[typeddict-item]
+        )  # fmt: skip
