@@ -293,3 +293,65 @@ def test_a_bad_breakpoint_on_the_gateway_is_a_400(gateway: RunningGateway) -> No
             messages=[{"role": "user", "content": [{"type": "text", "text": "Hi",
                                                     "cache_control": {"type": "ephemeral", "ttl": "2h"}}]}],  # type: ignore[typeddict-item]
         )  # fmt: skip
+
+
+# ----------------------------------------------------------------------------------------------
+# The answer's usage: cache writes and reads reported apart, in each API's shape.
+
+
+def rules(nonce: str) -> str:
+    """A system prompt no other test has cached on the module's server."""
+    return f"{nonce} {LONG_RULES}"
+
+
+def test_cache_writes_then_reads_in_the_messages_api_usage(gateway: RunningGateway) -> None:
+    sdk = anthropic.Anthropic(base_url=gateway.url, api_key=GATEWAY_KEY, max_retries=0)
+    system = [{"type": "text", "text": rules("messages-api"), "cache_control": {"type": "ephemeral"}}]
+    prefix_tokens = len(rules("messages-api").split())
+
+    def usage(stream: bool) -> Any:
+        options: dict[str, Any] = {"model": "anthropic/claude-sonnet-4-5", "max_tokens": 64, "system": system,
+                                   "messages": [{"role": "user", "content": "Is it sunny?"}]}  # fmt: skip
+        if not stream:
+            return sdk.messages.create(**options).usage
+        with sdk.messages.stream(**options) as events:
+            return events.get_final_message().usage
+
+    first, second, streamed = usage(False), usage(False), usage(True)
+    assert (first.cache_creation_input_tokens, first.cache_read_input_tokens) == (prefix_tokens, 0)
+    assert (second.cache_creation_input_tokens, second.cache_read_input_tokens) == (0, prefix_tokens)
+    assert (streamed.cache_creation_input_tokens, streamed.cache_read_input_tokens) == (0, prefix_tokens)
+    # input_tokens counts what follows the breakpoint, the same whether the prefix was written or read.
+    assert first.input_tokens == second.input_tokens == streamed.input_tokens == 3  # "Is it sunny?"
+
+
+def test_cache_reads_are_cached_tokens_in_chat_completions(gateway: RunningGateway) -> None:
+    sdk = openai.OpenAI(base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0)
+    messages = [{"role": "system", "content": [{"type": "text", "text": rules("chat"), "cache_control": EPHEMERAL}]},
+                {"role": "user", "content": "Is it sunny?"}]  # fmt: skip
+    prefix_tokens = len(rules("chat").split())
+    first = sdk.chat.completions.create(model="anthropic/claude-sonnet-4-5", messages=messages)  # type: ignore[arg-type]
+    second = sdk.chat.completions.create(model="anthropic/claude-sonnet-4-5", messages=messages)  # type: ignore[arg-type]
+    assert first.usage is not None and second.usage is not None
+    assert first.usage.prompt_tokens == second.usage.prompt_tokens == prefix_tokens + 3  # the whole prompt
+    assert second.usage.prompt_tokens_details is not None
+    assert second.usage.prompt_tokens_details.cached_tokens == prefix_tokens
+
+
+def test_the_library_reports_cache_writes_and_reads(upstreams: tuple[AnthropicServer, OpenAIServer]) -> None:
+    from trinity_hybrid import TrinityHybridNode
+
+    claude, _ = upstreams
+    node = TrinityHybridNode.from_env({"ANTHROPIC_API_KEY": claude.api_key, "ANTHROPIC_BASE_URL": claude.base_url})
+    messages = [{"role": "system", "content": rules("library"), "cache_control": EPHEMERAL},
+                {"role": "user", "content": "Is it sunny?"}]  # fmt: skip
+    prefix_tokens = len(rules("library").split())
+    with node:
+        first = node.infer(messages, force_provider="anthropic").usage
+        second = node.infer(messages, force_provider="anthropic", stream=False).usage
+        chunks = list(node.infer(messages, force_provider="anthropic", stream=True))
+    assert (first.cache_write_tokens, first.cached_tokens) == (prefix_tokens, 0)
+    assert (second.cache_write_tokens, second.cached_tokens) == (0, prefix_tokens)
+    last = chunks[-1].usage
+    assert last is not None and (last.cache_write_tokens, last.cached_tokens) == (0, prefix_tokens)
+    assert first.prompt_tokens == second.prompt_tokens == last.prompt_tokens == prefix_tokens + 3

@@ -4,10 +4,17 @@ Shapes follow the `anthropic` SDK's `Message` and `RawMessageStreamEvent` types 
 errors (`{"type": "error", "error": {type, message}, "request_id"}`), including its checks: the
 key (`x-api-key`, or `Authorization: Bearer` as the 2.x SDK sends it), the `anthropic-version` header, a required `max_tokens`, no `system` role inside
 `messages`, at most 4 prompt-caching breakpoints (`cache_control`) in a request.
+
+Prompt caching as the API reports it: the prompt up to its last breakpoint (tools, then
+system, then messages; the request's own `cache_control` marks the last block) is written to
+the cache the first time this server sees it (`cache_creation_input_tokens`) and read from it
+after (`cache_read_input_tokens`); `input_tokens` counts the rest. Unlike the other wires, this
+one keeps state: the prefixes it has cached.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -22,6 +29,7 @@ from ._server import (
     Responder,
     Route,
     StreamPlan,
+    count_words,
     echo,
     sse,
     text_of,
@@ -51,6 +59,31 @@ class AnthropicWire(MessagesWire):
     base_path = ""
     malformed_event_name = "content_block_delta"  # the SDK ignores SSE events without a name
     stream_error_status = 529
+
+    def __init__(self) -> None:
+        self.cached_prefixes: set[str] = set()  # digests of the prompt prefixes cached so far
+
+    def cache_use(self, body: dict[str, Any]) -> tuple[int, int]:
+        """(tokens written to the cache, tokens read from it) for this request, remembering what
+        it writes."""
+        blocks: list[Any] = [*body.get("tools", ())]
+        system = body.get("system")
+        blocks += [system] if isinstance(system, str) else system or []
+        for message in body["messages"]:
+            content = message.get("content")
+            blocks += [content] if isinstance(content, str) else content
+        marked = [index for index, block in enumerate(blocks) if isinstance(block, dict) and "cache_control" in block]
+        if body.get("cache_control") is not None:
+            marked.append(len(blocks) - 1)
+        if not marked:
+            return 0, 0
+        prefix = blocks[: max(marked) + 1]
+        tokens = count_words([block if isinstance(block, str) else str(block.get("text", "")) for block in prefix])
+        digest = hashlib.sha256(json.dumps(prefix, sort_keys=True).encode()).hexdigest()
+        if digest in self.cached_prefixes:
+            return 0, tokens
+        self.cached_prefixes.add(digest)
+        return tokens, 0
 
     def routes(self) -> list[Route]:
         return [Route("POST", "/v1/messages", Endpoint.GENERATE)]
@@ -105,6 +138,7 @@ class AnthropicWire(MessagesWire):
         return int(body["max_tokens"])
 
     def render(self, request: Request, reply: Reply) -> dict[str, Any]:
+        written, read = self.cache_use(request.json)
         return {
             "id": f"msg_{reply.id}",
             "type": "message",
@@ -114,15 +148,16 @@ class AnthropicWire(MessagesWire):
             "stop_reason": _stop_reason(reply),
             "stop_sequence": None,
             "usage": {
-                "input_tokens": reply.prompt_tokens,
+                "input_tokens": reply.prompt_tokens - written - read,
                 "output_tokens": reply.completion_tokens,
-                "cache_creation_input_tokens": 0,
-                "cache_read_input_tokens": 0,
+                "cache_creation_input_tokens": written,
+                "cache_read_input_tokens": read,
                 "service_tier": "standard",
             },
         }
 
     def render_stream(self, request: Request, reply: Reply) -> StreamPlan:
+        written, read = self.cache_use(request.json)
         message: dict[str, Any] = {
             "id": f"msg_{reply.id}",
             "type": "message",
@@ -132,10 +167,10 @@ class AnthropicWire(MessagesWire):
             "stop_reason": None,
             "stop_sequence": None,
             "usage": {
-                "input_tokens": reply.prompt_tokens,
+                "input_tokens": reply.prompt_tokens - written - read,
                 "output_tokens": 1,  # the API's first count, before any text
-                "cache_creation_input_tokens": 0,
-                "cache_read_input_tokens": 0,
+                "cache_creation_input_tokens": written,
+                "cache_read_input_tokens": read,
                 "service_tier": "standard",
             },
         }

@@ -8,7 +8,8 @@ Field for field what the ``anthropic`` SDK's types declare, so its clients (and 
 - A Message: ``content`` blocks in the order the model produced them (thinking, text, then
   ``tool_use`` with ``input`` as a JSON object), ``stop_reason`` from the finish reason
   (stop → end_turn, length → max_tokens, tool_calls → tool_use, content_filter → refusal), and
-  ``usage`` with ``input_tokens`` not counting cache reads, as Anthropic counts them.
+  ``usage`` with ``input_tokens`` counting neither cache reads nor cache writes, each given
+  apart (``cache_read_input_tokens``, ``cache_creation_input_tokens``), as Anthropic counts them.
 - A stream: ``message_start``, then per block ``content_block_start``, its deltas
   (``text_delta``, ``thinking_delta``, ``input_json_delta`` carrying the tool call's argument
   fragments as they came) and ``content_block_stop``; a new kind of piece closes the open block.
@@ -123,8 +124,13 @@ def stop_reason(finish_reason: str | None, called_tools: bool) -> str:
 def usage_json(usage: Usage | None) -> dict[str, int]:
     if usage is None:
         return {"input_tokens": 0, "output_tokens": 0}
-    cached = usage.cached_tokens or 0
-    document = {"input_tokens": max(0, usage.prompt_tokens - cached), "output_tokens": usage.completion_tokens}
+    cached, written = usage.cached_tokens or 0, usage.cache_write_tokens or 0
+    document = {
+        "input_tokens": max(0, usage.prompt_tokens - cached - written),
+        "output_tokens": usage.completion_tokens,
+    }
+    if usage.cache_write_tokens is not None:
+        document["cache_creation_input_tokens"] = usage.cache_write_tokens
     if usage.cached_tokens is not None:
         document["cache_read_input_tokens"] = usage.cached_tokens
     return document

@@ -144,7 +144,7 @@ class AnthropicWireFormat:
         usage_total = (
             None
             if prompt_tokens is None or completion_tokens is None
-            else Usage(prompt_tokens, completion_tokens, _cached_tokens(usage))
+            else Usage(prompt_tokens, completion_tokens, _cached_tokens(usage), None, _cache_write_tokens(usage))
         )
         raw_stop = _json.field(document, "stop_reason")
         if raw_stop == "tool_use" and not calls and answer is not None:
@@ -182,6 +182,7 @@ class AnthropicStreamParser:
         self._answer_tool = answer_tool
         self._prompt_tokens: int | None = None
         self._cached_tokens: int | None = None
+        self._cache_write_tokens: int | None = None
         self._text_seen = False
         # Content block index -> tool call number, or _ANSWER for the answer tool's block.
         self._tool_blocks: dict[int, int] = {}
@@ -198,6 +199,7 @@ class AnthropicStreamParser:
             usage = _json.field(document, "message", "usage")
             self._prompt_tokens = _prompt_tokens(usage)
             self._cached_tokens = _cached_tokens(usage)
+            self._cache_write_tokens = _cache_write_tokens(usage)
             return []
         if kind == "content_block_start":
             block = _json.field(document, "content_block")
@@ -265,9 +267,13 @@ class AnthropicStreamParser:
         usage = document.get("usage")
         # Newer API versions repeat the input tokens here; older ones only sent them at the start.
         if _json.field(usage, "input_tokens") is not None:
-            prompt_tokens, cached_tokens = _prompt_tokens(usage), _cached_tokens(usage)
+            prompt_tokens, cached_tokens, written = (
+                _prompt_tokens(usage),
+                _cached_tokens(usage),
+                _cache_write_tokens(usage),
+            )
         else:
-            prompt_tokens, cached_tokens = self._prompt_tokens, self._cached_tokens
+            prompt_tokens, cached_tokens, written = self._prompt_tokens, self._cached_tokens, self._cache_write_tokens
         completion_tokens = _json.token_count(_json.field(usage, "output_tokens"))
         raw_stop = _json.field(document, "delta", "stop_reason")
         if raw_stop == "tool_use" and self._calls_count == 0 and _ANSWER in self._tool_blocks.values():
@@ -275,7 +281,7 @@ class AnthropicStreamParser:
         finish_reason = _finish_reason(self._endpoint, raw_stop, text_seen=self._text_seen)
         usage_total = None
         if prompt_tokens is not None and completion_tokens is not None:
-            usage_total = Usage(prompt_tokens, completion_tokens, cached_tokens)
+            usage_total = Usage(prompt_tokens, completion_tokens, cached_tokens, None, written)
         return StreamDelta(usage=usage_total, finish_reason=finish_reason)
 
 
@@ -293,6 +299,10 @@ def _tool_call(endpoint: Endpoint, block: object) -> ToolCall:
 
 def _cached_tokens(usage: object) -> int | None:
     return _json.token_count(_json.field(usage, "cache_read_input_tokens"))
+
+
+def _cache_write_tokens(usage: object) -> int | None:
+    return _json.token_count(_json.field(usage, "cache_creation_input_tokens"))
 
 
 def _prompt_tokens(usage: object) -> int | None:
