@@ -379,8 +379,10 @@ def test_a_wrong_body_is_a_400_naming_the_field(change: dict[str, Any], wording:
     assert raised.value.status == 400 and wording in raised.value.message
 
 
-TEXT_PARTS = st.lists(st.fixed_dictionaries({"type": typed(st.just("text")), "text": typed(st.text(max_size=3))}),
-                      max_size=2)  # fmt: skip
+# Prompt-caching breakpoints, usually one Anthropic takes (checked by the request model).
+BREAKPOINTS = typed(st.sampled_from([{"type": "ephemeral"}, {"type": "ephemeral", "ttl": "1h"}, {"type": "x"}]))
+TEXT_PARTS = st.lists(st.fixed_dictionaries({"type": typed(st.just("text")), "text": typed(st.text(max_size=3))},
+                                            optional={"cache_control": BREAKPOINTS}), max_size=2)  # fmt: skip
 # Every field of every block kind, each usually well typed.
 BLOCKS = typed(st.fixed_dictionaries(
     {"type": st.sampled_from(["text", "image", "tool_use", "tool_result", "thinking", "document"]),
@@ -392,6 +394,7 @@ BLOCKS = typed(st.fixed_dictionaries(
                                             "data": typed(st.just("aGk=")),
                                             "url": typed(st.sampled_from(["https://example.com/a.png", "ftp://x"]))})),
      "content": typed(st.text(max_size=5) | TEXT_PARTS), "is_error": typed(st.booleans())},
+    optional={"cache_control": BREAKPOINTS},
 ))  # fmt: skip
 MESSAGES = st.lists(
     st.fixed_dictionaries(
@@ -410,7 +413,8 @@ BODIES = st.fixed_dictionaries(
               "stream": typed(st.booleans()), "temperature": typed(st.floats(-1, 2)), "top_p": typed(st.floats(0, 1)),
               "top_k": typed(st.integers(-1, 5)), "metadata": typed(st.just({"user_id": "u"})),
               "stop_sequences": typed(st.lists(st.text(max_size=3), max_size=5)), "thinking": JUNK,
-              "output_config": JUNK, "quality": typed(st.booleans()), "cache": typed(st.booleans())},
+              "output_config": JUNK, "quality": typed(st.booleans()), "cache": typed(st.booleans()),
+              "cache_control": BREAKPOINTS},
 )  # fmt: skip
 
 
