@@ -189,6 +189,14 @@ def gateway(upstreams: tuple[AnthropicServer, OpenAIServer]) -> Iterator[Running
         yield running
 
 
+def messages_client(gateway: RunningGateway) -> anthropic.Anthropic:
+    return anthropic.Anthropic(base_url=gateway.url, api_key=GATEWAY_KEY, max_retries=0)
+
+
+def chat_client(gateway: RunningGateway) -> openai.OpenAI:
+    return openai.OpenAI(base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0)
+
+
 ANTHROPIC_MESSAGES: list[dict[str, Any]] = [
     {"role": "user", "content": [
         {"type": "text", "text": "What is the weather in Paris?"},
@@ -207,28 +215,31 @@ ANTHROPIC_MESSAGES: list[dict[str, Any]] = [
 ASKED = [{"role": "user", "content": "What is the weather in Paris?"}]
 
 
+def sent_through_messages_api(gateway: RunningGateway, server: Any, **options: Any) -> dict[str, Any]:
+    """What ``server`` received for one answered ``/v1/messages`` call of the anthropic SDK."""
+    before = len(server.requests)
+    answer = messages_client(gateway).messages.create(max_tokens=64, **options)
+    assert answer.content
+    body: dict[str, Any] = server.requests[before].json
+    return body
+
+
 def test_the_messages_api_carries_each_breakpoint_to_anthropic(
     gateway: RunningGateway, upstreams: tuple[AnthropicServer, OpenAIServer]
 ) -> None:
     claude, _ = upstreams
-    sdk = anthropic.Anthropic(base_url=gateway.url, api_key=GATEWAY_KEY, max_retries=0)
-    before = len(claude.requests)
-    answer = sdk.messages.create(
-        model="anthropic/claude-sonnet-4-5", max_tokens=64, messages=ANTHROPIC_MESSAGES,  # type: ignore[arg-type]
+    sent = sent_through_messages_api(
+        gateway, claude, model="anthropic/claude-sonnet-4-5", messages=ANTHROPIC_MESSAGES,
         tools=[{"name": "weather", "input_schema": SCHEMA}],
     )  # fmt: skip
-    assert answer.content
-    sent = claude.requests[before].json
     sdk_reads(sent)
     assert breakpoints(sent) == ON_MESSAGES
-    answer = sdk.messages.create(
-        model="anthropic/claude-sonnet-4-5", max_tokens=64, messages=ASKED,  # type: ignore[arg-type]
+    sent = sent_through_messages_api(
+        gateway, claude, model="anthropic/claude-sonnet-4-5", messages=ASKED,
         system=[{"type": "text", "text": LONG_RULES, "cache_control": {"type": "ephemeral", "ttl": "1h"}}],
         tools=[{"name": "weather", "input_schema": SCHEMA, "cache_control": {"type": "ephemeral", "ttl": "1h"}}],
         cache_control={"type": "ephemeral"},
     )  # fmt: skip
-    assert answer.content
-    sent = claude.requests[before + 1].json
     sdk_reads(sent)
     assert sorted(breakpoints(sent), key=str) == sorted(ON_PREFIX, key=str)
 
@@ -237,15 +248,11 @@ def test_routed_elsewhere_the_hints_are_dropped_and_the_call_answers(
     gateway: RunningGateway, upstreams: tuple[AnthropicServer, OpenAIServer]
 ) -> None:
     _, gpt = upstreams
-    sdk = anthropic.Anthropic(base_url=gateway.url, api_key=GATEWAY_KEY, max_retries=0)
-    before = len(gpt.requests)
-    answer = sdk.messages.create(
-        model="openai/gpt-4o-mini", max_tokens=64, messages=ANTHROPIC_MESSAGES,  # type: ignore[arg-type]
+    sent = sent_through_messages_api(
+        gateway, gpt, model="openai/gpt-4o-mini", messages=ANTHROPIC_MESSAGES,
         system=[{"type": "text", "text": LONG_RULES, "cache_control": {"type": "ephemeral"}}],
         cache_control={"type": "ephemeral"},
     )  # fmt: skip
-    assert answer.content
-    sent = gpt.requests[before].json
     assert breakpoints(sent) == [] and LONG_RULES in json.dumps(sent)
 
 
@@ -253,7 +260,7 @@ def test_openai_shaped_breakpoints_reach_anthropic_through_chat_completions(
     gateway: RunningGateway, upstreams: tuple[AnthropicServer, OpenAIServer]
 ) -> None:
     claude, _ = upstreams
-    sdk = openai.OpenAI(base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0)
+    sdk = chat_client(gateway)
     before = len(claude.requests)
     sdk.chat.completions.create(model="anthropic/claude-sonnet-4-5", messages=MESSAGES)  # type: ignore[arg-type]
     sdk.chat.completions.create(
@@ -273,7 +280,7 @@ def test_more_breakpoints_than_anthropic_takes_are_its_400_not_a_fallback(
     """The gateway adds none and removes none: five are the caller's mistake, answered with
     Anthropic's own error (a client error ends the call: no other provider is asked)."""
     claude, gpt = upstreams
-    sdk = openai.OpenAI(base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0)
+    sdk = chat_client(gateway)
     asked_before = len(gpt.requests)
     with pytest.raises(openai.BadRequestError, match="A maximum of 4 blocks with cache_control"):
         sdk.chat.completions.create(
@@ -286,7 +293,7 @@ def test_more_breakpoints_than_anthropic_takes_are_its_400_not_a_fallback(
 
 
 def test_a_bad_breakpoint_on_the_gateway_is_a_400(gateway: RunningGateway) -> None:
-    sdk = anthropic.Anthropic(base_url=gateway.url, api_key=GATEWAY_KEY, max_retries=0)
+    sdk = messages_client(gateway)
     with pytest.raises(anthropic.BadRequestError, match="cache_control"):
         sdk.messages.create(
             model="anthropic/claude-sonnet-4-5", max_tokens=64,
@@ -305,7 +312,7 @@ def rules(nonce: str) -> str:
 
 
 def test_cache_writes_then_reads_in_the_messages_api_usage(gateway: RunningGateway) -> None:
-    sdk = anthropic.Anthropic(base_url=gateway.url, api_key=GATEWAY_KEY, max_retries=0)
+    sdk = messages_client(gateway)
     system = [{"type": "text", "text": rules("messages-api"), "cache_control": {"type": "ephemeral"}}]
     prefix_tokens = len(rules("messages-api").split())
 
@@ -326,7 +333,7 @@ def test_cache_writes_then_reads_in_the_messages_api_usage(gateway: RunningGatew
 
 
 def test_cache_reads_are_cached_tokens_in_chat_completions(gateway: RunningGateway) -> None:
-    sdk = openai.OpenAI(base_url=gateway.url + "/v1", api_key=GATEWAY_KEY, max_retries=0)
+    sdk = chat_client(gateway)
     messages = [{"role": "system", "content": [{"type": "text", "text": rules("chat"), "cache_control": EPHEMERAL}]},
                 {"role": "user", "content": "Is it sunny?"}]  # fmt: skip
     prefix_tokens = len(rules("chat").split())
