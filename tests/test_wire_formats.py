@@ -489,7 +489,11 @@ def test_anthropic_response() -> None:
     result = anthropic.WIRE_FORMAT.parse_response(endpoint("anthropic"), PLAIN, message.model_dump_json().encode())
     # The thinking block is the reasoning, beside the text; cache reads count in the prompt too.
     assert result == Completion.single(
-        "Four.", "claude-sonnet-4-20250514", Usage(15, 4, cached_tokens=5), "stop", reasoning="2+2..."
+        "Four.",
+        "claude-sonnet-4-20250514",
+        Usage(15, 4, cached_tokens=5, cache_write_tokens=0),  # the answer said 0 tokens written
+        "stop",
+        reasoning="2+2...",
     )
 
 
