@@ -19,7 +19,7 @@ extern "C" {
 #endif
 
 /* cdef-begin: everything from here to cdef-end is read by the Python binding (cffi ABI mode) */
-#define TH_ABI_VERSION 8
+#define TH_ABI_VERSION 9
 #define TH_PROVIDERS_MAX 16
 #define TH_SCRIPT_COUNT 12
 #define TH_MODEL_BYTES_MAX 96
@@ -188,6 +188,10 @@ uint64_t th_node_route_text(th_node *node, const char *text);
 th_status th_node_admit(th_node *node, uint32_t provider, uint64_t now_ms, uint32_t *admission_out);
 th_status th_node_record_success(th_node *node, uint32_t provider, uint64_t now_ms, uint32_t latency_ms,
                                  uint64_t tokens_input, uint64_t tokens_output, double *cost_usd_out);
+/* th_node_record_success with the cost the caller priced (prompt caching bills cached tokens at
+   their own prices); a cost that is negative or not finite is TH_ERROR_INVALID_ARGUMENT. */
+th_status th_node_record_success_priced(th_node *node, uint32_t provider, uint64_t now_ms, uint32_t latency_ms,
+                                        uint64_t tokens_input, uint64_t tokens_output, double cost_usd);
 th_status th_node_record_failure(th_node *node, uint32_t provider, uint64_t now_ms, uint32_t kind,
                                  uint32_t latency_ms, uint64_t retry_after_ms);
 th_status th_node_stats(th_node *node, uint32_t provider, uint64_t now_ms, th_provider_stats *out);

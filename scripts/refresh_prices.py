@@ -5,7 +5,8 @@
 The list is LiteLLM's ``model_prices_and_context_window.json`` (a public file, kept current by
 its community; download it yourself: this script never touches the network). Each model of our
 file takes the list's price where the list has the model (under its provider's prefix or bare);
-``--add`` also adds the list's other chat models of our providers. Prices are per million tokens.
+``--add`` also adds the list's other chat models of our providers. Prices are per million tokens:
+[input, output], then the cached input's and the cache write's where the list has them.
 """
 
 from __future__ import annotations
@@ -39,8 +40,16 @@ def list_price(entries: dict[str, dict[str, object]], provider: str, model: str)
             continue
         cost_in, cost_out = entry.get("input_cost_per_token"), entry.get("output_cost_per_token")
         if isinstance(cost_in, (int, float)) and isinstance(cost_out, (int, float)):
-            return [round(cost_in * TOKENS_PER_MTOK, 6), round(cost_out * TOKENS_PER_MTOK, 6)]
+            price: list[float | None] = [per_mtok(cost_in), per_mtok(cost_out)]
+            cached, written = entry.get("cache_read_input_token_cost"), entry.get("cache_creation_input_token_cost")
+            if isinstance(cached, (int, float)) or isinstance(written, (int, float)):
+                price += [per_mtok(cached), per_mtok(written)]  # either may be None: the input's price
+            return price  # type: ignore[return-value]
     return None
+
+
+def per_mtok(cost_per_token: object) -> float | None:
+    return round(cost_per_token * TOKENS_PER_MTOK, 6) if isinstance(cost_per_token, (int, float)) else None
 
 
 def refresh(document: dict[str, object], entries: dict[str, dict[str, object]], add: bool) -> list[str]:

@@ -68,13 +68,18 @@ def test_the_refresh_script_takes_the_lists_prices(tmp_path: Path) -> None:
     sys.modules["refresh_prices"] = refresh_prices
     spec.loader.exec_module(refresh_prices)
     document = json.loads(PRICES_FILE.read_text(encoding="utf-8"))
+    before = document["models"]["openai/gpt-4o"]
     price_list = {
         "gpt-4o": {"input_cost_per_token": 2e-6, "output_cost_per_token": 8e-6, "mode": "chat"},
+        "gpt-4o-mini": {"input_cost_per_token": 1.5e-7, "output_cost_per_token": 6e-7, "mode": "chat",
+                        "cache_read_input_token_cost": 7.5e-8, "cache_creation_input_token_cost": 1.875e-7},
         "groq/llama-3.1-8b-instant": {"input_cost_per_token": 5e-8, "output_cost_per_token": 8e-8, "mode": "chat"},
         "groq/new-model": {"input_cost_per_token": 1e-7, "output_cost_per_token": 2e-7, "mode": "chat"},
     }
     changed = refresh_prices.refresh(document, price_list, add=True)
     assert document["models"]["openai/gpt-4o"] == [2.0, 8.0]
     assert document["models"]["groq/new-model"] == [0.1, 0.2]
-    assert "openai/gpt-4o: [2.5, 10.0] -> [2.0, 8.0]" in changed
+    assert f"openai/gpt-4o: {before} -> [2.0, 8.0]" in changed
+    # Prompt caching's prices follow the two, where the list has them.
+    assert document["models"]["openai/gpt-4o-mini"] == [0.15, 0.6, 0.075, 0.1875]
     assert not any(line.startswith("groq/llama-3.1-8b-instant") for line in changed)  # unchanged

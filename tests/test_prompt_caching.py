@@ -362,3 +362,57 @@ def test_the_library_reports_cache_writes_and_reads(upstreams: tuple[AnthropicSe
     last = chunks[-1].usage
     assert last is not None and (last.cache_write_tokens, last.cached_tokens) == (0, prefix_tokens)
     assert first.prompt_tokens == second.prompt_tokens == last.prompt_tokens == prefix_tokens + 3
+
+
+# ----------------------------------------------------------------------------------------------
+# The cost: cached and cache-written prompt tokens at their own prices, on the answer and on the
+# board alike (a budget spends what the status page shows).
+
+
+def test_cached_and_written_tokens_are_priced_apart() -> None:
+    from trinity_hybrid._prices import cost_usd_of, price_of
+    from trinity_hybrid.providers import Usage
+
+    sonnet = price_of("anthropic", "claude-sonnet-4-20250514")
+    assert sonnet is not None and (sonnet.cached_input_usd_per_mtok, sonnet.cache_write_usd_per_mtok) == (0.3, 3.75)
+    usage = Usage(1_000, 100, cached_tokens=600, cache_write_tokens=300)
+    # 100 uncached at 3, 600 read at 0.3, 300 written at 3.75, 100 out at 15 (USD per million).
+    assert cost_usd_of("anthropic", "claude-sonnet-4-20250514", usage) == pytest.approx(3_105 / 1e6)
+    # A model whose provider bills no cache apart: every prompt token at the input's price.
+    assert cost_usd_of("groq", "llama-3.3-70b-versatile", Usage(1_000, 0, cached_tokens=600)) == pytest.approx(
+        1_000 * 0.59 / 1e6
+    )
+    assert cost_usd_of("anthropic", "no-such-model", usage) is None
+
+
+def test_the_answer_and_the_board_spend_the_same_cache_priced_cost(
+    upstreams: tuple[AnthropicServer, OpenAIServer],
+) -> None:
+    from trinity_hybrid import TrinityHybridNode
+
+    claude, _ = upstreams
+    node = TrinityHybridNode.from_env({"ANTHROPIC_API_KEY": claude.api_key, "ANTHROPIC_BASE_URL": claude.base_url})
+    messages = [{"role": "system", "content": rules("cost"), "cache_control": EPHEMERAL},
+                {"role": "user", "content": "Is it sunny?"}]  # fmt: skip
+    prefix_tokens = len(rules("cost").split())
+    with node:
+        written = node.infer(messages, force_provider="anthropic")
+        read = node.infer(messages, force_provider="anthropic")
+        plain = node.infer("Is it sunny?", force_provider="anthropic")
+        stats = node.stats("anthropic")
+    output_usd = written.usage.completion_tokens * 15
+    assert written.cost_usd == pytest.approx((3 * 3 + prefix_tokens * 3.75 + output_usd) / 1e6)
+    assert read.cost_usd == pytest.approx((3 * 3 + prefix_tokens * 0.3 + output_usd) / 1e6)
+    assert plain.cost_usd == pytest.approx((3 * 3 + plain.usage.completion_tokens * 15) / 1e6)
+    assert stats.cost_usd == pytest.approx(written.cost_usd + read.cost_usd + plain.cost_usd)
+    assert stats.tokens_input == 2 * (prefix_tokens + 3) + 3  # every prompt token, read or written or not
+
+
+@pytest.mark.parametrize("cost_usd", [-0.01, float("nan"), float("inf")])
+def test_a_cost_that_is_no_price_is_refused(cost_usd: float) -> None:
+    from trinity_hybrid import TrinityHybridNode
+
+    node = TrinityHybridNode()
+    with pytest.raises(InvalidInputError, match="cost_usd"):
+        node._board.record_success("groq", latency_ms=5, tokens_input=1, tokens_output=1, cost_usd=cost_usd)
+    assert node.stats("groq").calls_total == 0

@@ -28,7 +28,7 @@ comptime {
     _ = c_api_route;
 }
 
-pub const abi_version: u32 = 8;
+pub const abi_version: u32 = 9;
 const version_text = "0.1.0";
 
 pub const Status = enum(c_int) {

@@ -177,6 +177,23 @@ export fn th_node_record_success(
     return .ok;
 }
 
+/// th_node_record_success with the cost priced by the caller (cached tokens have their own price).
+export fn th_node_record_success_priced(
+    node: ?*TrinityHybridNode,
+    provider: u32,
+    now_ms: u64,
+    latency_ms: u32,
+    tokens_input: u64,
+    tokens_output: u64,
+    cost_usd: f64,
+) Status {
+    const target = node orelse return .invalid_argument;
+    const id = providerFromIndex(provider) orelse return .unknown_provider;
+    if (!std.math.isFinite(cost_usd) or cost_usd < 0) return .invalid_argument;
+    target.recordSuccessPriced(id, now_ms, latency_ms, tokens_input, tokens_output, cost_usd);
+    return .ok;
+}
+
 export fn th_node_record_failure(node: ?*TrinityHybridNode, provider: u32, now_ms: u64, kind: u32, latency_ms: u32, retry_after_ms: u64) Status {
     const target = node orelse return .invalid_argument;
     const id = providerFromIndex(provider) orelse return .unknown_provider;
@@ -297,4 +314,23 @@ test "remote breaker events reject bad arguments" {
     try std.testing.expectEqual(Status.ok, th_node_open_until(node, 0, 10));
     try std.testing.expectEqual(Status.ok, th_node_release_probe(node, 0));
     try std.testing.expectEqual(Status.ok, th_node_close_breaker(node, 0));
+}
+
+test "a priced success counts the caller's cost; a cost that is no price is refused" {
+    var node: ?*TrinityHybridNode = null;
+    try std.testing.expectEqual(Status.ok, th_node_create(&node));
+    defer th_node_destroy(node);
+    try std.testing.expectEqual(Status.ok, th_node_record_success_priced(node, 0, 1_000, 20, 1_000_000, 10, 0.125));
+    var stats: ProviderStats = undefined;
+    try std.testing.expectEqual(Status.ok, th_node_stats(node, 0, 1_000, &stats));
+    try std.testing.expectEqual(@as(f64, 0.125), stats.cost_usd);
+    try std.testing.expectEqual(@as(u64, 1_000_000), stats.tokens_input);
+    try std.testing.expectEqual(@as(u64, 1), stats.calls_successful);
+    for ([_]f64{ -0.5, std.math.nan(f64), std.math.inf(f64) }) |cost_usd| {
+        try std.testing.expectEqual(Status.invalid_argument, th_node_record_success_priced(node, 0, 1_000, 20, 1, 1, cost_usd));
+    }
+    try std.testing.expectEqual(Status.unknown_provider, th_node_record_success_priced(node, 99, 1_000, 20, 1, 1, 0.0));
+    try std.testing.expectEqual(Status.invalid_argument, th_node_record_success_priced(null, 0, 1_000, 20, 1, 1, 0.0));
+    try std.testing.expectEqual(Status.ok, th_node_stats(node, 0, 1_000, &stats));
+    try std.testing.expectEqual(@as(u64, 1), stats.calls_total); // the refused ones counted nothing
 }

@@ -305,6 +305,20 @@ pub const TrinityHybridNode = struct {
         return cost_usd;
     }
 
+    /// Records a successful call the caller priced: prompt caching bills cached and cache-written
+    /// tokens at their own prices, which the catalogue's input and output prices cannot say.
+    pub fn recordSuccessPriced(node: *TrinityHybridNode, id: ProviderId, now_ms: u64, latency_ms: u32, tokens_input: u64, tokens_output: u64, cost_usd: f64) void {
+        assert(std.math.isFinite(cost_usd) and cost_usd >= 0);
+        node.lock();
+        defer node.unlock();
+        node.board.recordSuccess(id, now_ms, .{
+            .latency_ms = latency_ms,
+            .tokens_input = tokens_input,
+            .tokens_output = tokens_output,
+            .cost_usd = cost_usd,
+        });
+    }
+
     pub fn recordFailure(node: *TrinityHybridNode, id: ProviderId, now_ms: u64, failure: health.Failure) void {
         node.lock();
         defer node.unlock();

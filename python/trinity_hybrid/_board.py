@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -308,27 +309,39 @@ class Board:
 
     def record_success(
         self, provider: str, *, latency_ms: int, tokens_input: int = 0, tokens_output: int = 0,
-        now_ms: int | None = None,
+        now_ms: int | None = None, cost_usd: float | None = None,
     ) -> float:  # fmt: skip
-        """Records a successful call; returns its cost in USD at the catalogue's prices."""
+        """Records a successful call; returns its cost in USD at the catalogue's prices, or
+        ``cost_usd`` when the caller priced it (prompt caching's prices, ``_prices.cost_usd_of``)."""
         moment = self._now(now_ms)
         replicas = self.replicas
         # With shared state, a success that closes an open breaker is news for the other replicas.
         closed_before = replicas is None or self.stats(provider, now_ms=moment).state == "closed"
-        cost = self.ffi.new("double *")
-        _native.check(
-            self.lib.th_node_record_success(
-                self.handle, self.index(provider), moment, min(non_negative(latency_ms, "latency_ms"), 0xFFFF_FFFF),
-                non_negative(tokens_input, "tokens_input"), non_negative(tokens_output, "tokens_output"), cost,
-            ),
-            "record_success",
-        )  # fmt: skip
-        cost_usd = float(cost[0])
+        latency_ms = min(non_negative(latency_ms, "latency_ms"), 0xFFFF_FFFF)
+        tokens_input = non_negative(tokens_input, "tokens_input")
+        tokens_output = non_negative(tokens_output, "tokens_output")
+        if cost_usd is None:
+            cost = self.ffi.new("double *")
+            _native.check(
+                self.lib.th_node_record_success(self.handle, self.index(provider), moment, latency_ms, tokens_input,
+                                                tokens_output, cost),
+                "record_success",
+            )  # fmt: skip
+            cost_usd = float(cost[0])
+        else:
+            if not (isinstance(cost_usd, (int, float)) and math.isfinite(cost_usd) and cost_usd >= 0):
+                raise InvalidInputError(f"cost_usd must be a finite number of at least 0, got {cost_usd!r}")
+            _native.check(
+                self.lib.th_node_record_success_priced(self.handle, self.index(provider), moment, latency_ms,
+                                                       tokens_input, tokens_output, float(cost_usd)),
+                "record_success_priced",
+            )  # fmt: skip
+            cost_usd = float(cost_usd)
         if replicas is not None:
             if not closed_before:
                 replicas.on_closed(provider)
             replicas.on_outcome(provider, {
-                "calls_total": 1, "calls_successful": 1, "latency_ms_sum": min(latency_ms, 0xFFFF_FFFF),
+                "calls_total": 1, "calls_successful": 1, "latency_ms_sum": latency_ms,
                 "tokens_input": tokens_input, "tokens_output": tokens_output, "cost_nano_usd": round(cost_usd * 1e9),
             })  # fmt: skip
         return cost_usd

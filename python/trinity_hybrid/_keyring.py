@@ -127,10 +127,12 @@ class Keyring:
     def release_probe(self, index: int) -> None:
         self.boards[index].release_probe(self.provider)
 
-    def record_success(self, index: int, *, latency_ms: int, tokens_input: int, tokens_output: int) -> float:
-        """Records a success on key ``index``; returns its cost at that key's model's price."""
+    def record_success(self, index: int, *, latency_ms: int, tokens_input: int, tokens_output: int,
+                       cost_usd: float | None = None) -> float:  # fmt: skip
+        """Records a success on key ``index``; returns its cost at that key's model's price (or
+        ``cost_usd``, priced by the caller)."""
         return self.boards[index].record_success(self.provider, latency_ms=latency_ms, tokens_input=tokens_input,
-                                                 tokens_output=tokens_output)  # fmt: skip
+                                                 tokens_output=tokens_output, cost_usd=cost_usd)  # fmt: skip
 
     def record_failure(self, index: int, kind: str, *, latency_ms: int, retry_after_ms: int) -> None:
         self.boards[index].record_failure(self.provider, kind, latency_ms=latency_ms, retry_after_ms=retry_after_ms)

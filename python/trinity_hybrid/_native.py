@@ -24,7 +24,7 @@ from ._exceptions import NativeLibraryError
 if TYPE_CHECKING:
     from cffi import FFI
 
-ABI_VERSION = 8
+ABI_VERSION = 9
 _PACKAGE_DIRECTORY = Path(__file__).resolve().parent
 _SOURCE_ROOT = _PACKAGE_DIRECTORY.parent.parent
 

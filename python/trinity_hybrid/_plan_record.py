@@ -10,6 +10,7 @@ from typing import Any
 from ._exceptions import AllProvidersFailed, InvalidInputError, ProviderError, TrinityError
 from ._plan_steps import AttemptRun
 from ._prices import cost_usd as cost_usd_at
+from ._prices import cost_usd_of
 from ._results import Attempt
 from .providers._features import request_field
 from .providers._types import Usage
@@ -63,16 +64,21 @@ class Recording:
         latency_s = self.clock() - attempt.started_s
         if usage is None:
             usage = Usage(prompt_tokens=self.route.tokens_estimated, completion_tokens=0)
+        # Prompt caching bills cached and cache-written tokens at their own prices, which the
+        # board's two cannot say: such an answer is priced here, at the model it came from.
+        priced = None
+        if usage.cached_tokens or usage.cache_write_tokens:
+            priced = cost_usd_of(attempt.provider, attempt.endpoint.model, usage)
         cost_usd = self.board.record_success(
             attempt.provider, latency_ms=round(latency_s * 1000), tokens_input=usage.prompt_tokens,
-            tokens_output=usage.completion_tokens,
+            tokens_output=usage.completion_tokens, cost_usd=priced,
         )  # fmt: skip
         if attempt.key is not None:  # one of several keys: its own board too, priced at its model
             cost_usd = self.providers.keyrings[attempt.provider].record_success(
                 attempt.key, latency_ms=round(latency_s * 1000), tokens_input=usage.prompt_tokens,
-                tokens_output=usage.completion_tokens,
+                tokens_output=usage.completion_tokens, cost_usd=priced,
             )  # fmt: skip
-        if self.options.models and attempt.endpoint.model != self.board.model(attempt.provider):
+        if priced is None and self.options.models and attempt.endpoint.model != self.board.model(attempt.provider):
             # A model the request named: the board prices its configured model; this one is
             # priced by its own listed price (0 when none is listed).
             cost_usd = cost_usd_at(
