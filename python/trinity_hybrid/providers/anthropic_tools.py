@@ -72,9 +72,7 @@ def tool_fields(endpoint: Endpoint, request: ChatRequest) -> dict[str, Any]:
             if tool.description is not None:
                 spec["description"] = tool.description
             spec["input_schema"] = dict(tool.parameters) if tool.parameters is not None else _EMPTY_OBJECT
-            if tool.cache_control is not None:
-                spec["cache_control"] = dict(tool.cache_control)
-            tools.append(spec)
+            tools.append(_mark(spec, tool.cache_control))
     tool_choice: dict[str, Any] | None = None
     answer = answer_tool(request)
     if answer is not None:
@@ -168,11 +166,9 @@ def _blocks(endpoint: Endpoint, message: Message, position: int) -> list[dict[st
     blocks = _content_blocks(message)
     for index, call in enumerate(message.tool_calls):
         where = f"messages[{position}].tool_calls[{index}].function.arguments"
-        use: dict[str, Any] = {"type": "tool_use", "id": tool_use_id(call.id), "name": call.name,
+        use = {"type": "tool_use", "id": tool_use_id(call.id), "name": call.name,
                "input": _input(endpoint, call.arguments, where)}  # fmt: skip
-        if call.cache_control is not None:
-            use["cache_control"] = dict(call.cache_control)
-        blocks.append(use)
+        blocks.append(_mark(use, call.cache_control))
     return _marked(blocks, message.cache_control)
 
 
@@ -190,16 +186,22 @@ def _content_blocks(message: Message) -> list[dict[str, Any]]:
         else:
             assert type(part) is ImagePart
             block = _image(part)
-        if part.cache_control is not None:
-            block["cache_control"] = dict(part.cache_control)
-        blocks.append(block)
+        blocks.append(_mark(block, part.cache_control))
     return blocks
+
+
+def _mark(block: dict[str, Any], cache_control: Any) -> dict[str, Any]:
+    """``block`` with the prompt-caching breakpoint ``cache_control`` (None: none), unless it
+    has one of its own already."""
+    if cache_control is not None and "cache_control" not in block:
+        block["cache_control"] = dict(cache_control)
+    return block
 
 
 def _marked(blocks: list[dict[str, Any]], cache_control: Any) -> list[dict[str, Any]]:
     """``blocks`` with a message's own breakpoint on the last of them (kept if it has one)."""
-    if cache_control is not None and blocks and "cache_control" not in blocks[-1]:
-        blocks[-1]["cache_control"] = dict(cache_control)
+    if blocks:
+        _mark(blocks[-1], cache_control)
     return blocks
 
 
