@@ -26,6 +26,8 @@ const language_arabic = @import("language_arabic.zig");
 const language_han = @import("language_han.zig");
 const language_prose = @import("language_prose.zig");
 const priorCosts = @import("language_prior.zig").priorCosts;
+const language_group = @import("language_group.zig");
+const dominantGroup = language_group.dominantGroup;
 
 pub const scoreArabic = language_arabic.scoreArabic;
 pub const HanReading = language_han.HanReading;
@@ -105,13 +107,6 @@ pub const Detection = struct {
 /// evidence than needed, and the scoring of a 10 MB prompt costs no more than that of 64 KiB.
 pub const window_bytes_max = 64 * 1024;
 
-/// Han, kana and Hangul weigh this many letters when choosing the dominant script: an English
-/// word averages about 4.7 letters and a Chinese one about 1.5 characters, so a CJK character
-/// carries about three letters' worth of text. "用中文解释 Kubernetes" and "这些协议是 HTTP、
-/// HTTPS、FTP 和 SOCKS。" are Chinese prompts, while "Translate 你好 into English" stays English.
-/// (2, the former weight, took the second for Latin text, and so for Swedish.)
-const cjk_letter_weight = 3;
-
 pub fn detect(text_whole: []const u8) Detection {
     var buffer: language_prose.Buffer = undefined;
     const prose = language_prose.proseCounted(text_whole, &buffer);
@@ -162,59 +157,6 @@ pub fn isCjkText(text_whole: []const u8) bool {
     const counts = language_prose.proseCounted(text_whole, &buffer).counts;
     if (counts.letters_total == 0) return false;
     return dominantGroup(counts).group == .cjk;
-}
-
-/// Scripts that decide between the same languages are grouped: Han, kana and Hangul are one.
-const Group = enum { latin, cyrillic, greek, arabic, hebrew, devanagari, thai, cjk, other };
-
-const Dominant = struct {
-    group: Group,
-    /// Letters of the group, unweighted.
-    letters: u32,
-    /// The group's share of the weighted letters.
-    share: f32,
-};
-
-fn groupOf(letters_script: Script) Group {
-    return switch (letters_script) {
-        .latin => .latin,
-        .cyrillic => .cyrillic,
-        .greek => .greek,
-        .arabic => .arabic,
-        .hebrew => .hebrew,
-        .devanagari => .devanagari,
-        .thai => .thai,
-        .hangul, .hiragana, .katakana, .han => .cjk,
-        .other => .other,
-    };
-}
-
-fn dominantGroup(counts: script.Counts) Dominant {
-    const group_count = @typeInfo(Group).@"enum".field_names.len;
-    // Unrolled with the groups known at compile time, so that the sums stay in registers.
-    var letters: [group_count]u64 = @splat(0);
-    inline for (0..script.script_count) |index| {
-        const group = comptime groupOf(@fromBackingInt(@as(u8, index)));
-        letters[@backingInt(group)] += counts.letters[index];
-    }
-    var weighted_total: u64 = 0;
-    var weighted: [group_count]u64 = undefined;
-    inline for (&weighted, letters, 0..) |*value, group_letters, index| {
-        const weight: u64 = if (index == @backingInt(Group.cjk)) cjk_letter_weight else 1;
-        value.* = weight * group_letters;
-        weighted_total += value.*;
-    }
-    assert(weighted_total > 0);
-    // Ties go to the earlier group, so the choice does not depend on anything but the counts.
-    var best: usize = 0;
-    inline for (weighted, 0..) |value, index| {
-        if (value > weighted[best]) best = index;
-    }
-    return .{
-        .group = @fromBackingInt(@intCast(best)),
-        .letters = @intCast(letters[best]),
-        .share = @as(f32, @floatFromInt(weighted[best])) / @as(f32, @floatFromInt(weighted_total)),
-    };
 }
 
 /// A decider's answer, here and in `language_arabic.zig` and `language_han.zig`.
@@ -294,6 +236,7 @@ const testing = std.testing;
 
 test {
     _ = language_prose;
+    _ = language_group;
 }
 
 fn expectLanguage(expected: Language, text: []const u8) !void {
