@@ -385,6 +385,17 @@ test "detect: mixed text keeps the dominant language and reports script shares" 
     try expectLanguage(.en, "Translate 你好 into English please");
     try expectLanguage(.zh, "这些协议是 HTTP、HTTPS、FTP 和 SOCKS。");
     try expectLanguage(.zh, "用中文解释 Kubernetes");
+    // CJK prose around Latin names and terms is CJK (language_group.zig's weight).
+    try expectLanguage(.zh, "什么是chatterbot");
+    try expectLanguage(.zh, "如何在 React 中使用 useEffect hook？");
+    try expectLanguage(.zh, "写一个 SQL query 查询 users table");
+    try expectLanguage(.ja, "Dockerとは");
+    try expectLanguage(.ja, "Bilbo Bagginsは、TolkeinのLord of the Ringsのキャラクターです。");
+    try expectLanguage(.ko, "Git rebase 사용법");
+    try expectLanguage(.ko, "영어로 heuristic algorithmic logic의 약자야");
+    // Latin prose that quotes a CJK word stays Latin.
+    try expectLanguage(.en, "What does 我爱你 mean?");
+    try expectLanguage(.en, "Is 東京 the capital of Japan?");
 }
 
 test "detect: invalid UTF-8 never fails and is counted" {

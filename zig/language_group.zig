@@ -7,12 +7,17 @@ const assert = std.debug.assert;
 const script = @import("script.zig");
 const Script = script.Script;
 
-/// Han, kana and Hangul weigh this many letters when choosing the dominant script: an English
+/// Han, kana and Hangul weigh this many letters when choosing the dominant script. An English
 /// word averages about 4.7 letters and a Chinese one about 1.5 characters, so a CJK character
-/// carries about three letters' worth of text. "用中文解释 Kubernetes" and "这些协议是 HTTP、
-/// HTTPS、FTP 和 SOCKS。" are Chinese prompts, while "Translate 你好 into English" stays English.
-/// (2, the former weight, took the second for Latin text, and so for Swedish.)
-const cjk_letter_weight = 3;
+/// carries three letters' worth of text or more; 4 rather than 3 because prompts that mix the two
+/// are mostly CJK prose around Latin names and terms, whose letters are many and say little
+/// ("什么是chatterbot", "Dockerとは", "Git rebase 사용법", "如何在 React 中使用 useEffect hook？"),
+/// and because the two mistakes differ in cost: a CJK prompt taken for English loses the CJK
+/// route, while an English one that quotes a CJK word at length ("How do I say こんにちは
+/// politely?", now Japanese) is still answered well there. "Translate 你好 into English" and
+/// "What does 我爱你 mean?" stay English. (2 took "这些协议是 HTTP、HTTPS、FTP 和 SOCKS。" for
+/// Latin text, and so for Swedish; 3 took the four above for Latin languages.)
+const cjk_letter_weight = 4;
 
 /// Scripts that decide between the same languages are grouped: Han, kana and Hangul are one.
 pub const Group = enum { latin, cyrillic, greek, arabic, hebrew, devanagari, thai, cjk, other };
