@@ -6,7 +6,8 @@ The list is LiteLLM's ``model_prices_and_context_window.json`` (a public file, k
 its community; download it yourself: this script never touches the network). Each model of our
 file takes the list's price where the list has the model (under its provider's prefix or bare);
 ``--add`` also adds the list's other chat models of our providers. Prices are per million tokens:
-[input, output], then the cached input's and the cache write's where the list has them.
+[input, output], then the cached input's and the cache write's where the list has them, and an
+hour-long cache write's (Anthropic's) where it has that.
 """
 
 from __future__ import annotations
@@ -42,8 +43,11 @@ def list_price(entries: dict[str, dict[str, object]], provider: str, model: str)
         if isinstance(cost_in, (int, float)) and isinstance(cost_out, (int, float)):
             price: list[float | None] = [per_mtok(cost_in), per_mtok(cost_out)]
             cached, written = entry.get("cache_read_input_token_cost"), entry.get("cache_creation_input_token_cost")
+            written_1h = entry.get("cache_creation_input_token_cost_above_1hr")
             if isinstance(cached, (int, float)) or isinstance(written, (int, float)):
                 price += [per_mtok(cached), per_mtok(written)]  # either may be None: the input's price
+            if isinstance(written_1h, (int, float)):
+                price += [None, None][len(price) - 2 :] + [per_mtok(written_1h)]
             return price  # type: ignore[return-value]
     return None
 

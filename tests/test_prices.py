@@ -75,6 +75,11 @@ def test_the_refresh_script_takes_the_lists_prices(tmp_path: Path) -> None:
                         "cache_read_input_token_cost": 7.5e-8, "cache_creation_input_token_cost": 1.875e-7},
         "groq/llama-3.1-8b-instant": {"input_cost_per_token": 5e-8, "output_cost_per_token": 8e-8, "mode": "chat"},
         "groq/new-model": {"input_cost_per_token": 1e-7, "output_cost_per_token": 2e-7, "mode": "chat"},
+        "claude-3-5-haiku-20241022": {"input_cost_per_token": 1e-6, "output_cost_per_token": 5e-6, "mode": "chat",
+                                      "cache_read_input_token_cost": 1e-7, "cache_creation_input_token_cost": 1.25e-6,
+                                      "cache_creation_input_token_cost_above_1hr": 2e-6},
+        "groq/hour-only": {"input_cost_per_token": 1e-7, "output_cost_per_token": 2e-7, "mode": "chat",
+                           "cache_creation_input_token_cost_above_1hr": 2e-7},
     }
     changed = refresh_prices.refresh(document, price_list, add=True)
     assert document["models"]["openai/gpt-4o"] == [2.0, 8.0]
@@ -82,4 +87,7 @@ def test_the_refresh_script_takes_the_lists_prices(tmp_path: Path) -> None:
     assert f"openai/gpt-4o: {before} -> [2.0, 8.0]" in changed
     # Prompt caching's prices follow the two, where the list has them.
     assert document["models"]["openai/gpt-4o-mini"] == [0.15, 0.6, 0.075, 0.1875]
+    # And an hour-long cache write's after them (Anthropic's), in its place when the others are missing.
+    assert document["models"]["anthropic/claude-3-5-haiku-20241022"] == [1.0, 5.0, 0.1, 1.25, 2.0]
+    assert document["models"]["groq/hour-only"] == [0.1, 0.2, None, None, 0.2]
     assert not any(line.startswith("groq/llama-3.1-8b-instant") for line in changed)  # unchanged

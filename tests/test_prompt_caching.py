@@ -332,6 +332,26 @@ def test_cache_writes_then_reads_in_the_messages_api_usage(gateway: RunningGatew
     assert first.input_tokens == second.input_tokens == streamed.input_tokens == 3  # "Is it sunny?"
 
 
+def test_an_hours_writes_are_reported_apart_in_the_messages_api_usage(gateway: RunningGateway) -> None:
+    """A 1-hour breakpoint before a 5-minute one: the prompt up to the first is written for an
+    hour, the rest up to the second for 5 minutes (``usage.cache_creation``, as Anthropic splits it)."""
+    sdk = messages_client(gateway)
+    hour_text, minutes_text = rules("an hour"), rules("five minutes")
+    system = [{"type": "text", "text": hour_text, "cache_control": HOUR},
+              {"type": "text", "text": minutes_text, "cache_control": EPHEMERAL}]  # fmt: skip
+    usage = sdk.messages.create(
+        model="anthropic/claude-sonnet-4-5", max_tokens=64, system=system,  # type: ignore[arg-type]
+        messages=[{"role": "user", "content": "Is it sunny?"}],
+    ).usage  # fmt: skip
+    hour_tokens, minutes_tokens = len(hour_text.split()), len(minutes_text.split())
+    assert usage.cache_creation_input_tokens == hour_tokens + minutes_tokens
+    assert usage.cache_creation is not None
+    assert (usage.cache_creation.ephemeral_1h_input_tokens, usage.cache_creation.ephemeral_5m_input_tokens) == (
+        hour_tokens,
+        minutes_tokens,
+    )
+
+
 def test_cache_reads_are_cached_tokens_in_chat_completions(gateway: RunningGateway) -> None:
     sdk = chat_client(gateway)
     messages = [{"role": "system", "content": [{"type": "text", "text": rules("chat"), "cache_control": EPHEMERAL}]},
@@ -385,6 +405,24 @@ def test_cached_and_written_tokens_are_priced_apart() -> None:
     assert cost_usd_of("anthropic", "no-such-model", usage) is None
 
 
+def test_an_hours_cache_writes_are_priced_at_twice_the_input() -> None:
+    from trinity_hybrid._prices import cost_usd_of, price_of
+    from trinity_hybrid.providers import Usage
+
+    sonnet = price_of("anthropic", "claude-sonnet-4-20250514")
+    assert sonnet is not None and sonnet.cache_write_1h_usd_per_mtok == 6.0
+    usage = Usage(1_000, 0, cached_tokens=0, cache_write_tokens=900, cache_write_1h_tokens=600)
+    # 100 uncached at 3, 300 written for 5 minutes at 3.75, 600 for an hour at 6.
+    assert cost_usd_of("anthropic", "claude-sonnet-4-20250514", usage) == pytest.approx(5_025 / 1e6)
+    # A provider's count above the writes is held to them.
+    more = Usage(1_000, 0, cache_write_tokens=900, cache_write_1h_tokens=5_000)
+    assert cost_usd_of("anthropic", "claude-sonnet-4-20250514", more) == pytest.approx((300 + 900 * 6) / 1e6)
+    # A model with no hour's price of its own: an hour's write as a 5-minute one.
+    assert cost_usd_of("openai", "gpt-4o-mini", usage) == cost_usd_of(
+        "openai", "gpt-4o-mini", Usage(1_000, 0, cached_tokens=0, cache_write_tokens=900)
+    )
+
+
 def test_the_answer_and_the_board_spend_the_same_cache_priced_cost(
     upstreams: tuple[AnthropicServer, OpenAIServer],
 ) -> None:
@@ -406,6 +444,28 @@ def test_the_answer_and_the_board_spend_the_same_cache_priced_cost(
     assert plain.cost_usd == pytest.approx((3 * 3 + plain.usage.completion_tokens * 15) / 1e6)
     assert stats.cost_usd == pytest.approx(written.cost_usd + read.cost_usd + plain.cost_usd)
     assert stats.tokens_input == 2 * (prefix_tokens + 3) + 3  # every prompt token, read or written or not
+
+
+def test_an_hours_writes_cost_what_anthropic_bills(upstreams: tuple[AnthropicServer, OpenAIServer]) -> None:
+    from trinity_hybrid import TrinityHybridNode
+
+    claude, _ = upstreams
+    node = TrinityHybridNode.from_env({"ANTHROPIC_API_KEY": claude.api_key, "ANTHROPIC_BASE_URL": claude.base_url})
+    messages = [{"role": "system", "content": rules("cost of an hour"), "cache_control": HOUR},
+                {"role": "user", "content": "Is it sunny?"}]  # fmt: skip
+    prefix_tokens = len(rules("cost of an hour").split())
+    with node:
+        written = node.infer(messages, force_provider="anthropic")
+        streamed = node.infer(
+            [{**messages[0], "content": rules("streamed for an hour")}, messages[1]],
+            force_provider="anthropic",
+            stream=True,
+        )
+        last = list(streamed)[-1].usage
+    assert (written.usage.cache_write_tokens, written.usage.cache_write_1h_tokens) == (prefix_tokens, prefix_tokens)
+    assert last is not None and last.cache_write_1h_tokens == len(rules("streamed for an hour").split())
+    output_usd = written.usage.completion_tokens * 15
+    assert written.cost_usd == pytest.approx((3 * 3 + prefix_tokens * 6 + output_usd) / 1e6)
 
 
 @pytest.mark.parametrize("cost_usd", [-0.01, float("nan"), float("inf")])

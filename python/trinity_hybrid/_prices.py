@@ -36,14 +36,16 @@ logger = logging.getLogger("trinity_hybrid")
 class Price:
     input_usd_per_mtok: float
     output_usd_per_mtok: float
-    # Prompt caching's prices (Anthropic: reads 0.1x, writes 1.25x the input's; OpenAI, Gemini,
-    # DeepSeek: cached input 0.1-0.5x); None: billed as input.
+    # Prompt caching's prices (Anthropic: reads 0.1x, writes 1.25x the input's for 5 minutes, 2x
+    # for an hour; OpenAI, Gemini, DeepSeek: cached input 0.1-0.5x); None: billed as input (an
+    # hour's write with no price of its own: as a 5-minute one).
     cached_input_usd_per_mtok: float | None = None
     cache_write_usd_per_mtok: float | None = None
+    cache_write_1h_usd_per_mtok: float | None = None
 
 
 def _price(entry: list[float | None]) -> Price:
-    extra = [None if value is None else float(value) for value in entry[2:4]]
+    extra = [None if value is None else float(value) for value in entry[2:5]]
     return Price(float(entry[0]), float(entry[1]), *extra)  # type: ignore[arg-type]
 
 
@@ -76,9 +78,12 @@ def cost_usd_of(provider: str, model: str, usage: Usage) -> float | None:
     if price is None:
         return None
     cached, written = usage.cached_tokens or 0, usage.cache_write_tokens or 0
+    written_1h = min(written, usage.cache_write_1h_tokens or 0)
     uncached = max(0, usage.prompt_tokens - cached - written)
     input_price = price.input_usd_per_mtok
     cached_price = input_price if price.cached_input_usd_per_mtok is None else price.cached_input_usd_per_mtok
     write_price = input_price if price.cache_write_usd_per_mtok is None else price.cache_write_usd_per_mtok
-    cost_usd: float = uncached * input_price + cached * cached_price + written * write_price
+    write_1h_price = write_price if price.cache_write_1h_usd_per_mtok is None else price.cache_write_1h_usd_per_mtok
+    cost_usd: float = uncached * input_price + cached * cached_price
+    cost_usd += (written - written_1h) * write_price + written_1h * write_1h_price
     return (cost_usd + usage.completion_tokens * price.output_usd_per_mtok) / 1_000_000

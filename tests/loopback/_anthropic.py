@@ -8,7 +8,8 @@ key (`x-api-key`, or `Authorization: Bearer` as the 2.x SDK sends it), the `anth
 Prompt caching as the API reports it: the prompt up to its last breakpoint (tools, then
 system, then messages; the request's own `cache_control` marks the last block) is written to
 the cache the first time this server sees it (`cache_creation_input_tokens`) and read from it
-after (`cache_read_input_tokens`); `input_tokens` counts the rest. Unlike the other wires, this
+after (`cache_read_input_tokens`), the written tokens split by TTL in `cache_creation`;
+`input_tokens` counts the rest. Unlike the other wires, this
 one keeps state: the prefixes it has cached.
 """
 
@@ -63,27 +64,40 @@ class AnthropicWire(MessagesWire):
     def __init__(self) -> None:
         self.cached_prefixes: set[str] = set()  # digests of the prompt prefixes cached so far
 
-    def cache_use(self, body: dict[str, Any]) -> tuple[int, int]:
-        """(tokens written to the cache, tokens read from it) for this request, remembering what
-        it writes."""
+    def cache_use(self, body: dict[str, Any]) -> tuple[int, int, int]:
+        """(tokens written to the cache, tokens read from it, of the written those at the 1-hour
+        TTL) for this request, remembering what it writes. As the API bills them: the prompt up
+        to the last 1-hour breakpoint is written at 1 hour, the rest of the written prefix at 5
+        minutes (the API wants 1-hour breakpoints before 5-minute ones)."""
         blocks: list[Any] = [*body.get("tools", ())]
         system = body.get("system")
         blocks += [system] if isinstance(system, str) else system or []
         for message in body["messages"]:
             content = message.get("content")
             blocks += [content] if isinstance(content, str) else content
-        marked = [index for index, block in enumerate(blocks) if isinstance(block, dict) and "cache_control" in block]
+        marked = {
+            index: block["cache_control"]
+            for index, block in enumerate(blocks)
+            if isinstance(block, dict) and "cache_control" in block
+        }
         if body.get("cache_control") is not None:
-            marked.append(len(blocks) - 1)
+            marked[len(blocks) - 1] = body["cache_control"]
         if not marked:
-            return 0, 0
+            return 0, 0, 0
+
+        def tokens_to(end: int) -> int:
+            return count_words(
+                [block if isinstance(block, str) else str(block.get("text", "")) for block in blocks[:end]]
+            )
+
         prefix = blocks[: max(marked) + 1]
-        tokens = count_words([block if isinstance(block, str) else str(block.get("text", "")) for block in prefix])
+        tokens = tokens_to(len(prefix))
         digest = hashlib.sha256(json.dumps(prefix, sort_keys=True).encode()).hexdigest()
         if digest in self.cached_prefixes:
-            return 0, tokens
+            return 0, tokens, 0
         self.cached_prefixes.add(digest)
-        return tokens, 0
+        hour_marks = [index for index, mark in marked.items() if isinstance(mark, dict) and mark.get("ttl") == "1h"]
+        return tokens, 0, tokens_to(max(hour_marks) + 1) if hour_marks else 0
 
     def routes(self) -> list[Route]:
         return [Route("POST", "/v1/messages", Endpoint.GENERATE)]
@@ -138,7 +152,7 @@ class AnthropicWire(MessagesWire):
         return int(body["max_tokens"])
 
     def render(self, request: Request, reply: Reply) -> dict[str, Any]:
-        written, read = self.cache_use(request.json)
+        written, read, written_hour = self.cache_use(request.json)
         return {
             "id": f"msg_{reply.id}",
             "type": "message",
@@ -152,12 +166,13 @@ class AnthropicWire(MessagesWire):
                 "output_tokens": reply.completion_tokens,
                 "cache_creation_input_tokens": written,
                 "cache_read_input_tokens": read,
+                "cache_creation": _cache_creation(written, written_hour),
                 "service_tier": "standard",
             },
         }
 
     def render_stream(self, request: Request, reply: Reply) -> StreamPlan:
-        written, read = self.cache_use(request.json)
+        written, read, written_hour = self.cache_use(request.json)
         message: dict[str, Any] = {
             "id": f"msg_{reply.id}",
             "type": "message",
@@ -171,6 +186,7 @@ class AnthropicWire(MessagesWire):
                 "output_tokens": 1,  # the API's first count, before any text
                 "cache_creation_input_tokens": written,
                 "cache_read_input_tokens": read,
+                "cache_creation": _cache_creation(written, written_hour),
                 "service_tier": "standard",
             },
         }
@@ -242,6 +258,11 @@ class AnthropicWire(MessagesWire):
 
     def response_headers(self, reply_id: str) -> dict[str, str]:
         return {"request-id": f"req_{reply_id}"}
+
+
+def _cache_creation(written: int, written_hour: int) -> dict[str, int]:
+    """The written tokens by TTL, as the API splits ``cache_creation_input_tokens``."""
+    return {"ephemeral_5m_input_tokens": written - written_hour, "ephemeral_1h_input_tokens": written_hour}
 
 
 def _breakpoints(value: Any) -> int:

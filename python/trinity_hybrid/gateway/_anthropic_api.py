@@ -121,16 +121,20 @@ def stop_reason(finish_reason: str | None, called_tools: bool) -> str:
     return STOP_REASONS.get(finish_reason, "end_turn")
 
 
-def usage_json(usage: Usage | None) -> dict[str, int]:
+def usage_json(usage: Usage | None) -> dict[str, Any]:
     if usage is None:
         return {"input_tokens": 0, "output_tokens": 0}
     cached, written = usage.cached_tokens or 0, usage.cache_write_tokens or 0
-    document = {
+    document: dict[str, Any] = {
         "input_tokens": max(0, usage.prompt_tokens - cached - written),
         "output_tokens": usage.completion_tokens,
     }
     if usage.cache_write_tokens is not None:
         document["cache_creation_input_tokens"] = usage.cache_write_tokens
+    if usage.cache_write_1h_tokens is not None:
+        written_1h = min(written, usage.cache_write_1h_tokens)
+        document["cache_creation"] = {"ephemeral_5m_input_tokens": written - written_1h,
+                                      "ephemeral_1h_input_tokens": written_1h}  # fmt: skip
     if usage.cached_tokens is not None:
         document["cache_read_input_tokens"] = usage.cached_tokens
     return document

@@ -109,15 +109,17 @@ class Usage:
     """Tokens of one call. ``prompt_tokens`` counts the whole prompt (cached parts included);
     ``completion_tokens`` counts everything generated (reasoning or thinking included).
     ``cached_tokens`` (prompt tokens read from the provider's cache), ``reasoning_tokens`` (of
-    the completion) and ``cache_write_tokens`` (prompt tokens written to the cache at a
-    breakpoint: Anthropic's ``cache_creation_input_tokens``) are set where the provider reports
-    them."""
+    the completion), ``cache_write_tokens`` (prompt tokens written to the cache at a
+    breakpoint: Anthropic's ``cache_creation_input_tokens``) and ``cache_write_1h_tokens`` (of
+    those, the ones written for an hour rather than five minutes, which cost more) are set where
+    the provider reports them."""
 
     prompt_tokens: int
     completion_tokens: int
     cached_tokens: int | None = None
     reasoning_tokens: int | None = None
     cache_write_tokens: int | None = None
+    cache_write_1h_tokens: int | None = None
 
 
 # Not frozen, though nothing changes it after it is built: a frozen dataclass's __init__ sets

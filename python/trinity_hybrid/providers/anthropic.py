@@ -144,7 +144,14 @@ class AnthropicWireFormat:
         usage_total = (
             None
             if prompt_tokens is None or completion_tokens is None
-            else Usage(prompt_tokens, completion_tokens, _cached_tokens(usage), None, _cache_write_tokens(usage))
+            else Usage(
+                prompt_tokens,
+                completion_tokens,
+                _cached_tokens(usage),
+                None,
+                _cache_write_tokens(usage),
+                _cache_write_1h_tokens(usage),
+            )
         )
         raw_stop = _json.field(document, "stop_reason")
         if raw_stop == "tool_use" and not calls and answer is not None:
@@ -183,6 +190,8 @@ class AnthropicStreamParser:
         self._prompt_tokens: int | None = None
         self._cached_tokens: int | None = None
         self._cache_write_tokens: int | None = None
+        # The TTL split of the writes comes with message_start only (message_delta's usage has none).
+        self._cache_write_1h_tokens: int | None = None
         self._text_seen = False
         # Content block index -> tool call number, or _ANSWER for the answer tool's block.
         self._tool_blocks: dict[int, int] = {}
@@ -200,6 +209,7 @@ class AnthropicStreamParser:
             self._prompt_tokens = _prompt_tokens(usage)
             self._cached_tokens = _cached_tokens(usage)
             self._cache_write_tokens = _cache_write_tokens(usage)
+            self._cache_write_1h_tokens = _cache_write_1h_tokens(usage)
             return []
         if kind == "content_block_start":
             block = _json.field(document, "content_block")
@@ -281,7 +291,7 @@ class AnthropicStreamParser:
         finish_reason = _finish_reason(self._endpoint, raw_stop, text_seen=self._text_seen)
         usage_total = None
         if prompt_tokens is not None and completion_tokens is not None:
-            usage_total = Usage(prompt_tokens, completion_tokens, cached_tokens, None, written)
+            usage_total = Usage(prompt_tokens, completion_tokens, cached_tokens, None, written, self._cache_write_1h_tokens)
         return StreamDelta(usage=usage_total, finish_reason=finish_reason)
 
 
@@ -303,6 +313,12 @@ def _cached_tokens(usage: object) -> int | None:
 
 def _cache_write_tokens(usage: object) -> int | None:
     return _json.token_count(_json.field(usage, "cache_creation_input_tokens"))
+
+
+def _cache_write_1h_tokens(usage: object) -> int | None:
+    """Of the cache writes, those at the 1-hour TTL (billed at twice the input's price, the
+    5-minute ones at 1.25 times)."""
+    return _json.token_count(_json.field(usage, "cache_creation", "ephemeral_1h_input_tokens"))
 
 
 def _prompt_tokens(usage: object) -> int | None:
