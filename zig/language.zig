@@ -141,8 +141,9 @@ pub fn detect(text_whole: []const u8) Detection {
     if (guess.language == .und) return detection;
     const alphabetic = dominant.group == .latin or dominant.group == .cyrillic;
     if (alphabetic and language_prose.tooShort(dominant.letters, guess.confidence)) return detection;
+    const confidence = if (alphabetic) language_prose.lettersConfidence(guess.confidence, dominant.letters) else guess.confidence;
     detection.language = guess.language;
-    detection.confidence = std.math.clamp(guess.confidence * dominant.share, 0, 1);
+    detection.confidence = std.math.clamp(confidence * dominant.share, 0, 1);
     assert(detection.confidence >= 0);
     assert(detection.confidence <= 1);
     return detection;

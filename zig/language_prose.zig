@@ -153,7 +153,42 @@ pub fn tooShort(letters: u32, confidence: f32) bool {
     return letters < short_letters_max and confidence < short_confidence_min;
 }
 
+/// From this many letters on, a Latin or Cyrillic guess's confidence is its lead's as it stands.
+pub const confidence_letters_full = 60;
+
+/// The confidence of a Latin or Cyrillic guess from `letters` letters, given the confidence of its
+/// lead (`1 - exp(-lead / scale)`): under `confidence_letters_full` letters the scale grows with the
+/// square root of how many fewer there are, so a lead of a few words counts for less. The model's
+/// costs add up as if its features were independent, and the few words of a short text repeat
+/// each other's evidence most; sure of itself there, it was sure and wrong: of the answers given
+/// at 0.9 or more on two words, 2.5 % were wrong on text nobody tuned on, against lingua-high's
+/// 0.3 %. The form and its two numbers (60 letters, the square root) minimised the log loss of
+/// the confidence on the held-out split's sentences, 4- and 2-word prefixes (0.094 -> 0.068), among
+/// 60 letters or 10 to 80 and powers 0.5 to 2. Unlike `tooShort`, which reads the lead's own
+/// confidence, this changes no answer, only how sure it says it is.
+pub fn lettersConfidence(confidence: f32, letters: u32) f32 {
+    assert(confidence >= 0 and confidence <= 1);
+    assert(letters > 0);
+    if (letters >= confidence_letters_full) return confidence;
+    const letters_float: f32 = @floatFromInt(letters);
+    const scale_growth = @sqrt(@as(f32, confidence_letters_full) / letters_float);
+    // 1 - exp(-lead / (scale * growth)) = 1 - (1 - confidence) ^ (1 / growth).
+    const calibrated = 1 - std.math.pow(f32, 1 - confidence, 1 / scale_growth);
+    assert(calibrated <= confidence + 1e-6);
+    return std.math.clamp(calibrated, 0, 1);
+}
+
 const testing = std.testing;
+
+test "lettersConfidence: lower under 60 letters, the lower the fewer; unchanged from 60 on" {
+    try testing.expectEqual(@as(f32, 0.9), lettersConfidence(0.9, 60));
+    try testing.expectEqual(@as(f32, 0.9), lettersConfidence(0.9, 400));
+    // 15 letters: the scale doubles, so a lead worth 0.99 is worth 0.9.
+    try testing.expectApproxEqAbs(@as(f32, 0.9), lettersConfidence(0.99, 15), 1e-4);
+    try testing.expect(lettersConfidence(0.99, 8) < lettersConfidence(0.99, 15));
+    try testing.expectEqual(@as(f32, 0), lettersConfidence(0, 5));
+    try testing.expectEqual(@as(f32, 1), lettersConfidence(1, 5));
+}
 
 fn expectProse(expected: []const u8, text: []const u8) !void {
     var buffer: Buffer = undefined;
