@@ -311,6 +311,20 @@ def rules(nonce: str) -> str:
     return f"{nonce} {LONG_RULES}"
 
 
+def cached_question(nonce: str, breakpoint: dict[str, str]) -> tuple[list[dict[str, Any]], int]:
+    """The library's messages: a system prompt of `rules(nonce)` with a breakpoint, then a
+    three-word question; and the prompt tokens up to the breakpoint."""
+    messages = [{"role": "system", "content": rules(nonce), "cache_control": breakpoint},
+                {"role": "user", "content": "Is it sunny?"}]  # fmt: skip
+    return messages, len(rules(nonce).split())
+
+
+def claude_node(claude: AnthropicServer) -> Any:  # -> TrinityHybridNode
+    from trinity_hybrid import TrinityHybridNode
+
+    return TrinityHybridNode.from_env({"ANTHROPIC_API_KEY": claude.api_key, "ANTHROPIC_BASE_URL": claude.base_url})
+
+
 def test_cache_writes_then_reads_in_the_messages_api_usage(gateway: RunningGateway) -> None:
     sdk = messages_client(gateway)
     system = [{"type": "text", "text": rules("messages-api"), "cache_control": {"type": "ephemeral"}}]
@@ -366,13 +380,8 @@ def test_cache_reads_are_cached_tokens_in_chat_completions(gateway: RunningGatew
 
 
 def test_the_library_reports_cache_writes_and_reads(upstreams: tuple[AnthropicServer, OpenAIServer]) -> None:
-    from trinity_hybrid import TrinityHybridNode
-
-    claude, _ = upstreams
-    node = TrinityHybridNode.from_env({"ANTHROPIC_API_KEY": claude.api_key, "ANTHROPIC_BASE_URL": claude.base_url})
-    messages = [{"role": "system", "content": rules("library"), "cache_control": EPHEMERAL},
-                {"role": "user", "content": "Is it sunny?"}]  # fmt: skip
-    prefix_tokens = len(rules("library").split())
+    node = claude_node(upstreams[0])
+    messages, prefix_tokens = cached_question("library", EPHEMERAL)
     with node:
         first = node.infer(messages, force_provider="anthropic").usage
         second = node.infer(messages, force_provider="anthropic", stream=False).usage
@@ -426,13 +435,8 @@ def test_an_hours_cache_writes_are_priced_at_twice_the_input() -> None:
 def test_the_answer_and_the_board_spend_the_same_cache_priced_cost(
     upstreams: tuple[AnthropicServer, OpenAIServer],
 ) -> None:
-    from trinity_hybrid import TrinityHybridNode
-
-    claude, _ = upstreams
-    node = TrinityHybridNode.from_env({"ANTHROPIC_API_KEY": claude.api_key, "ANTHROPIC_BASE_URL": claude.base_url})
-    messages = [{"role": "system", "content": rules("cost"), "cache_control": EPHEMERAL},
-                {"role": "user", "content": "Is it sunny?"}]  # fmt: skip
-    prefix_tokens = len(rules("cost").split())
+    node = claude_node(upstreams[0])
+    messages, prefix_tokens = cached_question("cost", EPHEMERAL)
     with node:
         written = node.infer(messages, force_provider="anthropic")
         read = node.infer(messages, force_provider="anthropic")
@@ -447,13 +451,8 @@ def test_the_answer_and_the_board_spend_the_same_cache_priced_cost(
 
 
 def test_an_hours_writes_cost_what_anthropic_bills(upstreams: tuple[AnthropicServer, OpenAIServer]) -> None:
-    from trinity_hybrid import TrinityHybridNode
-
-    claude, _ = upstreams
-    node = TrinityHybridNode.from_env({"ANTHROPIC_API_KEY": claude.api_key, "ANTHROPIC_BASE_URL": claude.base_url})
-    messages = [{"role": "system", "content": rules("cost of an hour"), "cache_control": HOUR},
-                {"role": "user", "content": "Is it sunny?"}]  # fmt: skip
-    prefix_tokens = len(rules("cost of an hour").split())
+    node = claude_node(upstreams[0])
+    messages, prefix_tokens = cached_question("cost of an hour", HOUR)
     with node:
         written = node.infer(messages, force_provider="anthropic")
         streamed = node.infer(
