@@ -9,6 +9,7 @@ which our own client has to know.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import ssl
 import threading
@@ -26,11 +27,21 @@ from cohere.core.api_error import ApiError as CohereApiError
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types as genai_types
+
 try:  # what anthropic (and then google-genai) are built on since their 2.17 / 3.x releases
     import httpx2
 except ImportError:  # pragma: no cover - an older resolve
     httpx2 = httpx
-from loopback import AnthropicServer, CohereServer, Fault, GeminiServer, LoopbackServer, OpenAIServer, Request
+from loopback import (
+    AnthropicServer,
+    CohereServer,
+    Fault,
+    GeminiServer,
+    LoopbackServer,
+    OpenAIServer,
+    Request,
+    ToolCallReply,
+)
 
 pytest_plugins = ["loopback.pytest_plugin"]
 
@@ -724,6 +735,243 @@ def anthropic_complete_with(client: anthropic.Anthropic) -> anthropic.types.Mess
     return client.messages.create(
         model="claude-loopback-1", max_tokens=64, messages=[{"role": "user", "content": PROMPT}]
     )
+
+
+# Anthropic extended thinking.
+
+THINKING = {"type": "enabled", "budget_tokens": 1024}
+THINKING_MAX_TOKENS = 2048
+THINKING_TEXT = f"Let me think about: {PROMPT}"
+THINKING_DOCS = "https://docs.claude.com/en/docs/build-with-claude/extended-thinking"
+REDACTED_TRIGGER = "ANTHROPIC_MAGIC_STRING_TRIGGER_REDACTED_THINKING_46C9A13E193C177646C7398A98432ECCCE4C1253"
+WEATHER_TOOL: Any = {
+    "name": "weather",
+    "description": "The weather in a city.",
+    "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+}
+
+
+def calls_weather_then_answers(request: Request) -> str | ToolCallReply:
+    """Calls the tool on a user's question, answers once the tool's result is back."""
+    content = request.json["messages"][-1]["content"]
+    if isinstance(content, list) and any(block.get("type") == "tool_result" for block in content):
+        return "sunny in Paris"
+    return ToolCallReply(calls=(("toolu_weather", "weather", {"city": "Paris"}),))
+
+
+def think(client: anthropic.Anthropic, messages: Any, **options: Any) -> anthropic.types.Message:
+    options = {"max_tokens": THINKING_MAX_TOKENS, "thinking": THINKING, **options}
+    # This SDK's create() no longer takes the sampling parameters; the API still does.
+    sampling = {name: options.pop(name) for name in ("temperature", "top_k") if name in options}
+    return client.messages.create(model="claude-loopback-1", messages=messages, extra_body=sampling, **options)
+
+
+def tool_turn(client: anthropic.Anthropic) -> tuple[anthropic.types.Message, list[Any]]:
+    """A first answer calling the tool, and the conversation that sends its result back."""
+    question: Any = {"role": "user", "content": PROMPT}
+    first = think(client, [question], tools=[WEATHER_TOOL])
+    result = {"type": "tool_result", "tool_use_id": "toolu_weather", "content": "sunny"}
+    assistant = [block.model_dump(exclude_none=True) for block in first.content]
+    return first, [question, {"role": "assistant", "content": assistant}, {"role": "user", "content": [result]}]
+
+
+def test_anthropic_thinking_answer_and_stream_carry_the_same_signed_block(anthropic_server: AnthropicServer) -> None:
+    messages: Any = [{"role": "user", "content": PROMPT}]
+    with anthropic_client(anthropic_server) as client:
+        message = think(client, messages)
+        with client.messages.stream(
+            model="claude-loopback-1", max_tokens=THINKING_MAX_TOKENS, thinking=THINKING, messages=messages
+        ) as stream:
+            events = list(stream)
+            final = stream.get_final_message()
+    thinking, text = message.content
+    assert isinstance(thinking, anthropic.types.ThinkingBlock)
+    assert thinking.thinking == THINKING_TEXT
+    assert thinking.signature
+    assert isinstance(text, anthropic.types.TextBlock) and text.text == "".join(PIECES)
+    # Thinking words are output tokens.
+    assert message.usage.output_tokens == COMPLETION_TOKENS + len(THINKING_TEXT.split())
+    assert [block.model_dump() for block in final.content] == [block.model_dump() for block in message.content]
+    assert final.usage.output_tokens == message.usage.output_tokens
+    # As the API streams it: the block opens empty, its text in thinking deltas, its signature in
+    # one signature delta just before its stop, then the text block at index 1.
+    raw = [(event.type, getattr(event, "index", None)) for event in events if event.type.startswith("content_block")]
+    words = len(THINKING_TEXT.split())
+    assert raw[: words + 3] == [("content_block_start", 0)] + [("content_block_delta", 0)] * (words + 1) + [
+        ("content_block_stop", 0)
+    ]
+    assert raw[words + 3] == ("content_block_start", 1)
+    deltas = [event.delta for event in events if event.type == "content_block_delta" and event.index == 0]
+    assert [delta.type for delta in deltas] == ["thinking_delta"] * words + ["signature_delta"]
+    assert isinstance(deltas[-1], anthropic.types.SignatureDelta)
+    assert deltas[-1].signature == thinking.signature
+    start = next(event for event in events if event.type == "content_block_start")
+    assert start.content_block.model_dump() == {"type": "thinking", "thinking": "", "signature": ""}
+
+
+def test_anthropic_thinking_tool_round_trip_is_accepted() -> None:
+    with AnthropicServer(responder=calls_weather_then_answers) as server, anthropic_client(server) as client:
+        first, messages = tool_turn(client)
+        assert [block.type for block in first.content] == ["thinking", "tool_use"]
+        assert first.stop_reason == "tool_use"
+        second = think(client, messages, tools=[WEATHER_TOOL])
+        # The same conversation streamed: the tool_use block's index follows the thinking block.
+        with client.messages.stream(
+            model="claude-loopback-1", max_tokens=THINKING_MAX_TOKENS, thinking=THINKING, messages=messages[:1]
+        ) as stream:
+            streamed = stream.get_final_message()
+    assert [block.type for block in second.content] == ["thinking", "text"]
+    assert isinstance(second.content[1], anthropic.types.TextBlock) and second.content[1].text == "sunny in Paris"
+    assert [block.model_dump() for block in streamed.content] == [block.model_dump() for block in first.content]
+
+
+def test_anthropic_thinking_adaptive_and_disabled(anthropic_server: AnthropicServer) -> None:
+    messages: Any = [{"role": "user", "content": PROMPT}]
+    with anthropic_client(anthropic_server) as client:
+        adaptive = think(client, messages, thinking={"type": "adaptive"}, max_tokens=64)
+        disabled = think(client, messages, thinking={"type": "disabled"}, max_tokens=64, temperature=0.5, top_k=5)
+    assert isinstance(adaptive.content[0], anthropic.types.ThinkingBlock)
+    assert [block.type for block in disabled.content] == ["text"]
+    assert disabled.usage.output_tokens == COMPLETION_TOKENS
+
+
+def _tampered(messages: list[Any]) -> list[Any]:
+    messages[1]["content"][0]["signature"] = "A" + messages[1]["content"][0]["signature"][1:]
+    return messages
+
+
+def _unsigned(messages: list[Any]) -> list[Any]:
+    del messages[1]["content"][0]["signature"]
+    return messages
+
+
+def _without_thinking(messages: list[Any]) -> list[Any]:
+    messages[1]["content"] = messages[1]["content"][1:]
+    return messages
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (_tampered, "messages.1.content.0: Invalid `signature` in `thinking` block"),
+        (_unsigned, "messages.1.content.0.thinking.signature: Field required"),
+        (
+            _without_thinking,
+            (
+                "messages.1.content.0.type: Expected `thinking` or `redacted_thinking`, but found `tool_use`. When "
+                "`thinking` is enabled, a final `assistant` message must start with a thinking block (preceeding the "
+                "lastmost set of `tool_use` and `tool_result` blocks). We recommend you include thinking blocks from "
+                "previous turns. To avoid this requirement, disable `thinking`. Please consult our documentation at "
+                f"{THINKING_DOCS}"
+            ),
+        ),
+    ],
+    ids=["tampered_signature", "missing_signature", "tool_turn_without_thinking"],
+)
+def test_anthropic_thinking_round_trip_refusals(change: Callable[[list[Any]], list[Any]], message: str) -> None:
+    with AnthropicServer(responder=calls_weather_then_answers) as server, anthropic_client(server) as client:
+        _, messages = tool_turn(client)
+        with pytest.raises(anthropic.BadRequestError) as caught:
+            think(client, change(messages), tools=[WEATHER_TOOL])
+    assert caught.value.body == {
+        "type": "error",
+        "error": {"type": "invalid_request_error", "message": message},
+        "request_id": "req_loopback",
+    }
+
+
+def test_anthropic_thinking_signatures_are_checked_with_thinking_disabled_and_per_server() -> None:
+    with AnthropicServer(responder=calls_weather_then_answers) as server, anthropic_client(server) as client:
+        _, messages = tool_turn(client)
+        # Without thinking, a turn without its thinking block is fine, a tampered block is not.
+        assert think(client, _without_thinking(copy.deepcopy(messages)), thinking={"type": "disabled"}).content
+        with pytest.raises(anthropic.BadRequestError, match="Invalid `signature` in `thinking` block"):
+            think(client, _tampered(copy.deepcopy(messages)), thinking={"type": "disabled"})
+    # Another server did not issue this signature.
+    with (
+        AnthropicServer(responder=calls_weather_then_answers) as other,
+        anthropic_client(other) as client,
+        pytest.raises(anthropic.BadRequestError, match="messages.1.content.0: Invalid `signature`"),
+    ):
+        think(client, messages, tools=[WEATHER_TOOL])
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"thinking": {"type": "enabled", "budget_tokens": 1000}},
+            "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024",
+        ),
+        (
+            {"max_tokens": 1024},
+            (
+                "`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at "
+                f"{THINKING_DOCS}#max-tokens-and-context-window-size"
+            ),
+        ),
+        (
+            {"temperature": 0.5},
+            (
+                "`temperature` may only be set to 1 when thinking is enabled. Please consult our documentation at "
+                f"{THINKING_DOCS}#important-considerations-when-using-extended-thinking"
+            ),
+        ),
+        (
+            {"top_k": 5},
+            (
+                "`top_k` must be unset when thinking is enabled. Please consult our documentation at "
+                f"{THINKING_DOCS}#important-considerations-when-using-extended-thinking"
+            ),
+        ),
+        (
+            {"tools": [WEATHER_TOOL], "tool_choice": {"type": "any"}},
+            "Thinking may not be enabled when tool_choice forces tool use.",
+        ),
+    ],
+    ids=["budget_1000", "max_tokens_not_over_budget", "temperature_0.5", "top_k", "forced_tool_use"],
+)
+def test_anthropic_thinking_config_refusals(
+    anthropic_server: AnthropicServer, options: dict[str, Any], message: str
+) -> None:
+    with anthropic_client(anthropic_server) as client, pytest.raises(anthropic.BadRequestError) as caught:
+        think(client, [{"role": "user", "content": PROMPT}], **options)
+    assert caught.value.body["error"] == {"type": "invalid_request_error", "message": message}
+
+
+def test_anthropic_thinking_temperature_1_is_accepted(anthropic_server: AnthropicServer) -> None:
+    with anthropic_client(anthropic_server) as client:
+        assert think(client, [{"role": "user", "content": PROMPT}], temperature=1).content
+
+
+def test_anthropic_redacted_thinking_round_trips(anthropic_server: AnthropicServer) -> None:
+    question: Any = {"role": "user", "content": f"{PROMPT} {REDACTED_TRIGGER}"}
+    with anthropic_client(anthropic_server) as client:
+        message = think(client, [question])
+        with client.messages.stream(
+            model="claude-loopback-1", max_tokens=THINKING_MAX_TOKENS, thinking=THINKING, messages=[question]
+        ) as stream:
+            events = list(stream)
+            streamed = stream.get_final_message()
+        thinking, redacted, text = message.content
+        assert isinstance(thinking, anthropic.types.ThinkingBlock)
+        assert isinstance(redacted, anthropic.types.RedactedThinkingBlock) and redacted.data
+        assert isinstance(text, anthropic.types.TextBlock)
+        assert [block.model_dump() for block in streamed.content] == [block.model_dump() for block in message.content]
+        # The redacted block streams whole in its start, then its stop.
+        at_1 = [event for event in events if event.type.startswith("content_block") and event.index == 1]
+        assert [event.type for event in at_1] == ["content_block_start", "content_block_stop"]
+        assert at_1[0].content_block.model_dump() == {"type": "redacted_thinking", "data": redacted.data}
+        assistant: Any = {"role": "assistant", "content": message.content}
+        follow_up: Any = {"role": "user", "content": "go on"}
+        assert think(client, [question, assistant, follow_up]).content
+        forged: Any = {
+            "role": "assistant",
+            "content": [thinking.model_dump(), {"type": "redacted_thinking", "data": "RW1vcmU="}, text.model_dump()],
+        }
+        with pytest.raises(anthropic.BadRequestError) as caught:
+            think(client, [question, forged, follow_up])
+    assert caught.value.body["error"]["message"] == "messages.1.content.1: Invalid `data` in `redacted_thinking` block"
 
 
 # Gemini.
