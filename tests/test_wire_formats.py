@@ -32,10 +32,12 @@ from trinity_hybrid.providers import (
     DEFAULT_BASE_URLS,
     WIRE_FORMATS,
     ChatRequest,
+    Choice,
     Completion,
     Endpoint,
     Message,
     StreamDelta,
+    ThinkingBlock,
     Usage,
     WireFormat,
     _retry_after,
@@ -487,14 +489,12 @@ def test_anthropic_response() -> None:
         }
     )
     result = anthropic.WIRE_FORMAT.parse_response(endpoint("anthropic"), PLAIN, message.model_dump_json().encode())
-    # The thinking block is the reasoning, beside the text; cache reads count in the prompt too.
-    assert result == Completion.single(
-        "Four.",
-        "claude-sonnet-4-20250514",
-        Usage(15, 4, cached_tokens=5, cache_write_tokens=0),  # the answer said 0 tokens written
-        "stop",
-        reasoning="2+2...",
-    )
+    # The thinking block is the reasoning, beside the text, and kept whole with its signature;
+    # cache reads count in the prompt too.
+    thinking = (ThinkingBlock("thinking", "2+2...", "sig"),)
+    choice = Choice("Four.", "stop", reasoning="2+2...", thinking_blocks=thinking)
+    usage = Usage(15, 4, cached_tokens=5, cache_write_tokens=0)  # the answer said 0 tokens written
+    assert result == Completion((choice,), "claude-sonnet-4-20250514", usage)
 
 
 def _anthropic_events(*events: Any) -> list[tuple[str, str]]:

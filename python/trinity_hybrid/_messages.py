@@ -7,6 +7,13 @@ last block: a tool result's, or a string content's), as Anthropic's clients and 
 OpenAI-shaped messages send them. Only the Anthropic wire format sends them on; the others
 cache by themselves or not at all and drop them by rule (a hint, never a change of meaning).
 
+Anthropic's extended thinking: an assistant message may carry the ``thinking_blocks`` the model
+gave with it (``{"type": "thinking", "thinking", "signature"}`` or ``{"type":
+"redacted_thinking", "data"}``, LiteLLM's field on OpenAI-shaped messages). Anthropic checks
+their signatures and, with thinking on, wants them back before the turn's tool calls; they go
+back to it verbatim, first in the message. The other formats cannot read them and drop them by
+rule.
+
 Part of the one request model (``_request.ChatRequest`` holds the messages with the tools and
 parameters). An error names the field at fault (``InvalidInputError.param`` is ``messages``).
 """
@@ -25,12 +32,14 @@ __all__ = [
     "Message",
     "Part",
     "TextPart",
+    "ThinkingBlock",
     "ToolCall",
     "cache_control_of",
     "invalid",
     "joined_text",
     "json_type",
     "parse_messages",
+    "thinking_blocks_of",
 ]
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
@@ -78,6 +87,24 @@ class ToolCall:
     cache_control: Mapping[str, str] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ThinkingBlock:
+    """A block of Anthropic's extended thinking, as the model gave it: ``thinking`` text with
+    its ``signature``, or a ``redacted_thinking`` block's encrypted ``data``. Carried back
+    unchanged: the signature seals the text."""
+
+    type: Literal["thinking", "redacted_thinking"]
+    thinking: str = ""
+    signature: str = ""
+    data: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        """The block as Anthropic (and LiteLLM's ``thinking_blocks``) writes it."""
+        if self.type == "redacted_thinking":
+            return {"type": "redacted_thinking", "data": self.data}
+        return {"type": "thinking", "thinking": self.thinking, "signature": self.signature}
+
+
 # Not frozen, though nothing changes it after it is built: a frozen dataclass's __init__ sets
 # each field through object.__setattr__, which cost the gateway's request microseconds.
 @dataclass(slots=True)
@@ -95,6 +122,8 @@ class Message:
     is_error: bool = False
     # A prompt-caching breakpoint after the message's last block (see the module docstring).
     cache_control: Mapping[str, str] | None = None
+    # An assistant's extended thinking, for Anthropic (see the module docstring).
+    thinking_blocks: tuple[ThinkingBlock, ...] = ()
 
     @property
     def text(self) -> str:
@@ -194,11 +223,14 @@ def _message(position: int, item: object) -> Message:
     cache = cache_control_of(item.get("cache_control"), f"{where}.cache_control")
     if role == "assistant":
         tool_calls = _tool_calls(item.get("tool_calls"), where)
+        thinking = thinking_blocks_of(item.get("thinking_blocks"), f"{where}.thinking_blocks")
         if content is None:
-            if not tool_calls:
+            if not tool_calls and not thinking:
                 raise invalid("messages", f"{where}: an assistant message needs content or tool_calls")
-            return Message("assistant", "", name, tool_calls, cache_control=cache)
-        return Message("assistant", _content(content, where, role), name, tool_calls, cache_control=cache)
+            return Message("assistant", "", name, tool_calls, cache_control=cache, thinking_blocks=thinking)
+        return Message(
+            "assistant", _content(content, where, role), name, tool_calls, cache_control=cache, thinking_blocks=thinking
+        )
     if role == "tool":
         call_id = item.get("tool_call_id")
         if not isinstance(call_id, str) or not call_id:
@@ -226,6 +258,34 @@ def cache_control_of(value: object, where: str, param: str = "messages") -> Mapp
     if unknown:
         raise invalid(param, f"{where}.{unknown[0]}: unknown field of a cache breakpoint")
     return {"type": "ephemeral"} if ttl is None else {"type": "ephemeral", "ttl": ttl}
+
+
+def thinking_blocks_of(value: object, where: str) -> tuple[ThinkingBlock, ...]:
+    """An assistant's ``thinking_blocks``, checked as Anthropic checks them: a ``thinking``
+    block needs its text and ``signature``, a ``redacted_thinking`` block its ``data``."""
+    if value is None:
+        return ()
+    if not isinstance(value, SEQUENCES):
+        raise invalid("messages", f"{where} must be an array of thinking blocks")
+    blocks: list[ThinkingBlock] = []
+    for index, block in enumerate(value):
+        at = f"{where}[{index}]"
+        kind = block.get("type") if isinstance(block, Mapping) else None
+        if kind == "thinking":
+            thinking, signature = block.get("thinking"), block.get("signature")
+            if not isinstance(thinking, str):
+                raise invalid("messages", f"{at}.thinking must be a string")
+            if not isinstance(signature, str) or not signature:
+                raise invalid("messages", f"{at}.signature must be the non-empty string the model gave")
+            blocks.append(ThinkingBlock("thinking", thinking, signature))
+        elif kind == "redacted_thinking":
+            data = block.get("data")
+            if not isinstance(data, str) or not data:
+                raise invalid("messages", f"{at}.data must be the non-empty string the model gave")
+            blocks.append(ThinkingBlock("redacted_thinking", data=data))
+        else:
+            raise invalid("messages", f"{at} must be a thinking or redacted_thinking block")
+    return tuple(blocks)
 
 
 def _optional_string(item: Mapping[str, Any], key: str, where: str) -> str | None:

@@ -347,7 +347,7 @@ class Plan(Recording, KeyTurns):
                 yield from self._give_up_others(attempt)
             yield Emit(StreamChunk(delta.text, attempt.provider, finish_reason=delta.finish_reason,
                                    tool_calls=delta.tool_calls, reasoning=delta.reasoning, index=delta.index,
-                                   logprobs=delta.logprobs))  # fmt: skip
+                                   logprobs=delta.logprobs, thinking_blocks=delta.thinking_blocks))  # fmt: skip
         if attempt.done:
             return self._on_stream_end(attempt)
         return None
@@ -483,7 +483,7 @@ class Plan(Recording, KeyTurns):
             text=first.text, provider=provider, model=completion.model, usage=usage,
             latency_s=self.clock() - self.started_s, cost_usd=cost_usd, attempts=tuple(self.attempts),
             route=self.route, finish_reason=first.finish_reason, tool_calls=first.tool_calls,
-            reasoning=first.reasoning, choices=completion.choices,
+            reasoning=first.reasoning, choices=completion.choices, thinking_blocks=first.thinking_blocks,
         )  # fmt: skip
 
     def _cached(self, answer: dict[str, Any] | None) -> Response | None:

@@ -27,6 +27,7 @@ from ._messages import (
     Message,
     Part,
     TextPart,
+    ThinkingBlock,
     ToolCall,
     cache_control_of,
     invalid,
@@ -42,6 +43,7 @@ __all__ = [
     "Part",
     "ResponseFormat",
     "TextPart",
+    "ThinkingBlock",
     "Tool",
     "ToolCall",
     "ToolChoice",
@@ -120,6 +122,11 @@ class ChatRequest:
     # Anthropic's top-level prompt-caching breakpoint (on the last block it can cache); a hint
     # the other wire formats drop by rule (``_messages``' docstring).
     cache_control: Mapping[str, str] | None = None
+    # Anthropic's extended thinking (``{"type": "enabled", "budget_tokens": N}``, ``disabled`` or
+    # ``adaptive``), as Anthropic takes it and LiteLLM's OpenAI-shaped requests send it: sent on
+    # to Anthropic, dropped by rule by the other formats, whose reasoning switches differ by
+    # model (a model without one refuses them), as a hint on how to answer, not what.
+    thinking: Mapping[str, Any] | None = None
     # Usage in the last chunk of a stream (``stream_options.include_usage``): for the gateway's
     # answer shape; the library always gets usage.
     include_usage: bool = False
@@ -195,6 +202,7 @@ _KNOWN = frozenset(
         "parallel_tool_calls",
         "response_format",
         "cache_control",
+        "thinking",
     }
 )
 
@@ -239,6 +247,7 @@ def _build(messages: tuple[Message, ...], document: dict[str, Any], *, extra_all
         parallel_tool_calls=_typed(document, "parallel_tool_calls", bool),
         response_format=_response_format(document.get("response_format")),
         cache_control=cache_control_of(document.get("cache_control"), "cache_control", "cache_control"),
+        thinking=_thinking(document.get("thinking")),
         include_usage=_include_usage(document.get("stream_options"), stream),
         extra=unknown,
     )
@@ -319,6 +328,22 @@ def _metadata(value: object) -> Mapping[str, str] | None:
         raise invalid("metadata", "metadata must be an object of string values")
     if len(value) > METADATA_PAIRS_MAX:
         raise invalid("metadata", f"metadata takes at most {METADATA_PAIRS_MAX} pairs")
+    return dict(value)
+
+
+THINKING_TYPES = ("enabled", "disabled", "adaptive")
+
+
+def _thinking(value: object) -> Mapping[str, Any] | None:
+    """Anthropic's ``thinking``: its ``type``, and with ``enabled`` a ``budget_tokens`` count;
+    Anthropic checks the rest (its minimum budget, what else a model takes)."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or value.get("type") not in THINKING_TYPES:
+        raise invalid("thinking", f"thinking must be an object whose type is one of {', '.join(THINKING_TYPES)}")
+    budget = value.get("budget_tokens")
+    if value["type"] == "enabled" and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
+        raise invalid("thinking", "thinking.budget_tokens must be a positive integer when thinking is enabled")
     return dict(value)
 
 

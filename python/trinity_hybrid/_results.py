@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ._exceptions import InvalidInputError
-from .providers._types import Choice, ToolCall, ToolCallDelta, Usage
+from .providers._types import Choice, ThinkingBlock, ToolCall, ToolCallDelta, Usage
 
 if TYPE_CHECKING:
     import httpx
@@ -90,6 +90,8 @@ class Response:
     tool_calls: tuple[ToolCall, ...] = ()
     reasoning: str | None = None
     choices: tuple[Choice, ...] = ()
+    # Anthropic's thinking blocks, signatures and all: ``message`` carries them into the next turn.
+    thinking_blocks: tuple[ThinkingBlock, ...] = ()
 
     @property
     def language(self) -> str:
@@ -111,6 +113,8 @@ class Response:
             ]
         elif message["content"] is None:
             message["content"] = ""
+        if self.thinking_blocks:
+            message["thinking_blocks"] = [block.to_json() for block in self.thinking_blocks]
         return message
 
 
@@ -133,6 +137,8 @@ class StreamChunk:
     reasoning: str = ""
     index: int = 0
     logprobs: Mapping[str, Any] | None = None
+    # A thinking block, whole, once the stream closed it (its text came as ``reasoning``).
+    thinking_blocks: tuple[ThinkingBlock, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

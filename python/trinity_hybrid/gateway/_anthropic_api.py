@@ -5,7 +5,8 @@ Field for field what the ``anthropic`` SDK's types declare, so its clients (and 
 ``_anthropic_request``; routing, fallback and I/O are the same as for chat completions
 (``_app.Gateway._answer``). Sans-I/O: values in, bytes out.
 
-- A Message: ``content`` blocks in the order the model produced them (thinking, text, then
+- A Message: ``content`` blocks in the order the model produced them (thinking with its
+  signature, or redacted, then text, then
   ``tool_use`` with ``input`` as a JSON object), ``stop_reason`` from the finish reason
   (stop → end_turn, length → max_tokens, tool_calls → tool_use, content_filter → refusal), and
   ``usage`` with ``input_tokens`` counting neither cache reads nor cache writes, each given
@@ -13,6 +14,9 @@ Field for field what the ``anthropic`` SDK's types declare, so its clients (and 
 - A stream: ``message_start``, then per block ``content_block_start``, its deltas
   (``text_delta``, ``thinking_delta``, ``input_json_delta`` carrying the tool call's argument
   fragments as they came) and ``content_block_stop``; a new kind of piece closes the open block.
+  Anthropic's thinking blocks keep their signatures: a thinking block's ``signature_delta``
+  comes last, before its stop, and a ``redacted_thinking`` block is started whole; another
+  provider's reasoning is a thinking block with an empty signature.
   Then ``message_delta`` (stop_reason, usage) and ``message_stop``. Input tokens are known only
   at the end: ``message_start`` says 0 and ``message_delta`` carries the count.
 - An error: ``{"type": "error", "error": {"type", "message"}}``, the type by status; mid-stream,
@@ -26,7 +30,7 @@ import json
 import random
 from typing import Any
 
-from .._request import ChatRequest
+from .._request import ChatRequest, ThinkingBlock
 from .._results import Response, StreamChunk
 from .._text import estimate_tokens
 from ..providers import Usage
@@ -94,7 +98,9 @@ def anthropic_error_body(error: ApiError) -> bytes:
 def message_document(model: str, response: Response) -> bytes:
     """The Message for a whole answer."""
     content: list[dict[str, Any]] = []
-    if response.reasoning:
+    if response.thinking_blocks:  # Anthropic's own, signed: the client gives them back as they are
+        content.extend(block.to_json() for block in response.thinking_blocks)
+    elif response.reasoning:  # another provider's reasoning, which no signature seals
         content.append({"type": "thinking", "thinking": response.reasoning, "signature": ""})
     if response.text or not response.tool_calls:
         content.append({"type": "text", "text": response.text})
@@ -189,6 +195,8 @@ class MessageStream:
         events: list[bytes] = []
         if chunk.reasoning:
             events += self._piece("thinking", {"type": "thinking_delta", "thinking": chunk.reasoning})
+        for thinking in chunk.thinking_blocks:
+            events += self._thinking_end(thinking)
         if chunk.text:
             events += self._piece("text", {"type": "text_delta", "text": chunk.text})
         for piece in chunk.tool_calls:
@@ -223,6 +231,15 @@ class MessageStream:
                                   {"type": "thinking", "thinking": "", "signature": ""})  # fmt: skip
         events.append(self._delta(self._blocks - 1, delta))
         return events
+
+    def _thinking_end(self, block: ThinkingBlock) -> list[bytes]:
+        """A thinking block, whole, at its end: its signature closes the open thinking block (one
+        is opened if its text was empty); a redacted block is a block of its own."""
+        if block.type == "redacted_thinking":
+            return self._start(block.to_json()) + self._close()
+        events = [] if self._open == "thinking" else self._start({"type": "thinking", "thinking": "", "signature": ""})
+        events.append(self._delta(self._blocks - 1, {"type": "signature_delta", "signature": block.signature}))
+        return events + self._close()
 
     def _start(self, block: dict[str, Any]) -> list[bytes]:
         """Closes the open block, then starts ``block``."""

@@ -20,11 +20,14 @@ and parsed by ``ChatRequest.from_openai``, the parser every other request goes t
   system or content block, a ``tool_use``, a ``tool_result``, a tool; sent on to Anthropic as
   it came, dropped by rule for the other formats (``_messages``' docstring).
 
+- ``thinking`` (extended thinking) is ``ChatRequest.thinking``, and an assistant turn's
+  ``thinking`` / ``redacted_thinking`` blocks its ``thinking_blocks``, signatures and all: sent
+  back to Anthropic as they came, first in the turn, dropped by rule for the other formats,
+  which cannot read them.
+
 Accepted and not carried, since no provider in the chain can be asked for them in one way:
-``thinking`` and ``output_config.effort`` (a provider's reasoning still comes back, as thinking
-blocks); in earlier assistant turns, ``thinking`` / ``redacted_thinking`` blocks (a provider's
-own reasoning, which no other provider can read); and the hints on how Anthropic itself serves
-a request (``service_tier``, ``speed``, ``inference_geo``). A
+``output_config.effort`` (a provider's reasoning still comes back, as thinking blocks), and the
+hints on how Anthropic itself serves a request (``service_tier``, ``speed``, ``inference_geo``). A
 ``tool_result``'s ``is_error`` is carried (``Message.is_error``): to Anthropic as the flag, to
 other formats by the rule of ``Message.result_text``. Anything else unknown is a 400, as
 Anthropic answers.
@@ -112,7 +115,7 @@ def parse_messages_request(
     tools = _tools(document.get("tools"))
     openai["tools"] = tools
     openai.update(_tool_choice(document.get("tool_choice")))
-    _thinking(document.get("thinking"))
+    openai["thinking"] = document.get("thinking")
     openai["response_format"] = _output_format(document.get("output_config"))
     openai["cache_control"] = document.get("cache_control")
     try:
@@ -178,13 +181,6 @@ def _user(metadata: object) -> str | None:
     if user is not None and not isinstance(user, str):
         raise bad_request("metadata.user_id: must be a string", param="metadata")
     return user
-
-
-def _thinking(value: object) -> None:
-    if value is None:
-        return
-    if not isinstance(value, dict) or not isinstance(value.get("type"), str):
-        raise bad_request("thinking: must be an object with a type", param="thinking")
 
 
 def _output_format(config: object) -> dict[str, Any] | None:
@@ -269,6 +265,7 @@ def _messages(messages: list[Any]) -> list[dict[str, Any]]:
 def _assistant(blocks: list[Any], where: str, called: set[str]) -> dict[str, Any]:
     texts: list[dict[str, Any]] = []
     calls: list[dict[str, Any]] = []
+    thinking: list[dict[str, Any]] = []  # checked with the message (``_messages.thinking_blocks_of``)
     for index, block in enumerate(blocks):
         at = f"{where}.content[{index}]"
         kind = block.get("type") if isinstance(block, dict) else None
@@ -277,9 +274,11 @@ def _assistant(blocks: list[Any], where: str, called: set[str]) -> dict[str, Any
         elif kind == "tool_use":
             calls.append(_cached(_tool_use(block, at), block))
             called.add(calls[-1]["id"])
-        elif kind not in ("thinking", "redacted_thinking"):  # a provider's reasoning: not carried
-            raise bad_request(f"{at}: an assistant block must be text or tool_use, got {_shown(block)}",
-                              param="messages")  # fmt: skip
+        elif kind in ("thinking", "redacted_thinking"):
+            thinking.append(block)
+        else:
+            raise bad_request(f"{at}: an assistant block must be text, tool_use, thinking or redacted_thinking, "
+                              f"got {_shown(block)}", param="messages")  # fmt: skip
     content: str | list[dict[str, Any]] | None = None
     if any("cache_control" in text for text in texts):
         content = texts  # parts, each block's breakpoint on its own
@@ -288,6 +287,8 @@ def _assistant(blocks: list[Any], where: str, called: set[str]) -> dict[str, Any
     message: dict[str, Any] = {"role": "assistant", "content": content}
     if calls:
         message["tool_calls"] = calls
+    if thinking:
+        message["thinking_blocks"] = thinking
     return message
 
 

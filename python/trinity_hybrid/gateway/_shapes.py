@@ -47,7 +47,7 @@ def completion_of(model: str, response: Response) -> bytes:
     """The ``chat.completion`` document of an answer: the template for plain text, the whole
     document when there is more to say (tool calls, reasoning, several choices, logprobs)."""
     choices = response.choices
-    if len(choices) > 1 or response.tool_calls or response.reasoning is not None:
+    if len(choices) > 1 or response.tool_calls or response.reasoning is not None or response.thinking_blocks:
         return completion_document(completion_id(), model, response)
     if choices and (choices[0].logprobs is not None or choices[0].refusal is not None):
         return completion_document(completion_id(), model, response)
@@ -98,6 +98,9 @@ def _choice(index: int, choice: Choice) -> dict[str, Any]:
         message["tool_calls"] = [tool_call_json(call) for call in choice.tool_calls]
     if choice.reasoning is not None:
         message["reasoning_content"] = choice.reasoning
+    if choice.thinking_blocks:
+        # LiteLLM's field: a client sends the blocks back with the assistant message.
+        message["thinking_blocks"] = [block.to_json() for block in choice.thinking_blocks]
     finish_reason = choice.finish_reason or ("tool_calls" if choice.tool_calls else "stop")
     return {
         "index": index,

@@ -49,7 +49,13 @@ class ChatStream:
         return self._event({"role": "assistant", "content": ""})
 
     def chunk(self, chunk: StreamChunk) -> bytes:
-        if chunk.index == 0 and not chunk.tool_calls and not chunk.reasoning and chunk.logprobs is None:
+        if (
+            chunk.index == 0
+            and not chunk.tool_calls
+            and not chunk.reasoning
+            and chunk.logprobs is None
+            and not chunk.thinking_blocks
+        ):
             if not chunk.text:
                 return b"" if chunk.finish_reason is None else self._finish(chunk)
             return self._text_head + _string(chunk.text).encode() + b'},"logprobs":null,"finish_reason":null}]}\n\n'
@@ -59,6 +65,8 @@ class ChatStream:
             delta["role"] = "assistant"
         if chunk.reasoning:
             delta["reasoning_content"] = chunk.reasoning
+        if chunk.thinking_blocks:
+            delta["thinking_blocks"] = [block.to_json() for block in chunk.thinking_blocks]
         if chunk.text:
             delta["content"] = chunk.text
         if chunk.tool_calls:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from . import anthropic, cohere, gemini, openai_compatible
 from ._types import (
     ChatRequest,
+    Choice,
     Completion,
     Endpoint,
     HttpRequest,
@@ -20,6 +21,7 @@ from ._types import (
     Prompt,
     StreamDelta,
     StreamParser,
+    ThinkingBlock,
     Usage,
     WireFormat,
     normalize_messages,
@@ -29,6 +31,7 @@ __all__ = [
     "DEFAULT_BASE_URLS",
     "WIRE_FORMATS",
     "ChatRequest",
+    "Choice",
     "Completion",
     "Endpoint",
     "HttpRequest",
@@ -36,6 +39,7 @@ __all__ = [
     "Prompt",
     "StreamDelta",
     "StreamParser",
+    "ThinkingBlock",
     "Usage",
     "WireFormat",
     "normalize_messages",

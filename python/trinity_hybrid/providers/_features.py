@@ -17,8 +17,9 @@ __all__ = ["DROPPED_BY_RULE", "features_used", "first_missing", "parameters", "r
 # Fields that never change an answer's meaning (an end-user id for the provider's abuse
 # monitoring, tags for OpenAI's stored completions): a wire format without an equivalent drops
 # them, documented in the README's feature table, instead of skipping the provider. Anthropic's
-# prompt-caching breakpoints (``cache_control``) are such a hint too; ``features_used`` does not
-# even list them, and only the Anthropic format sends them.
+# prompt-caching breakpoints (``cache_control``) are such a hint too, and so is its extended
+# thinking (``thinking``, an assistant's ``thinking_blocks``): how to answer, not what;
+# ``features_used`` does not even list them, and only the Anthropic format sends them.
 DROPPED_BY_RULE = frozenset({"user", "metadata"})
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from .._exceptions import ProviderError
-from .._request import ChatRequest, Message, ToolCall, parse_messages
+from .._request import ChatRequest, Message, ThinkingBlock, ToolCall, parse_messages
 from .._secret import Secret, mask_key
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "Prompt",
     "StreamDelta",
     "StreamParser",
+    "ThinkingBlock",
     "ToolCall",
     "ToolCallDelta",
     "Usage",
@@ -135,6 +136,9 @@ class Choice:
     # OpenAI's ``choices[].logprobs`` object, where the provider sent one.
     logprobs: Mapping[str, Any] | None = None
     refusal: str | None = None
+    # Anthropic's thinking blocks with their signatures (``reasoning`` is their text), to give
+    # back with the conversation's next turn.
+    thinking_blocks: tuple[ThinkingBlock, ...] = ()
 
 
 # Not frozen, though nothing changes it after it is built: a frozen dataclass's __init__ sets
@@ -199,11 +203,13 @@ class StreamDelta:
     reasoning: str = ""
     index: int = 0
     logprobs: Mapping[str, Any] | None = None
+    # A thinking block, whole, once the stream has closed it (its text came as ``reasoning``).
+    thinking_blocks: tuple[ThinkingBlock, ...] = ()
 
     @property
     def started(self) -> bool:
         """Whether this delta is part of the answer itself (the first token of a stream)."""
-        return bool(self.text or self.tool_calls or self.reasoning)
+        return bool(self.text or self.tool_calls or self.reasoning or self.thinking_blocks)
 
 
 @dataclass(frozen=True, slots=True)

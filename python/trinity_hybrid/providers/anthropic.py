@@ -20,9 +20,13 @@ output tokens), ``message_stop``, ``ping``, and ``error``, which can arrive insi
 Tools, tool messages, images and structured output are translated by ``anthropic_tools`` (see
 its docstring). In answers, ``tool_use`` blocks are tool calls (``arguments``: their input as
 JSON text) and ``stop_reason`` ``tool_use`` is ``tool_calls``; the answer tool's input is the
-text. ``thinking`` blocks are the reasoning (``redacted_thinking`` is left out: it is
-encrypted). In a stream a ``tool_use`` block's start is a tool call's first piece (id, name)
-and its ``input_json_delta`` fragments are the arguments; calls are numbered 0, 1, ... among
+text. Extended thinking: the request's ``thinking`` is sent as it came (with no ``max_tokens`` of
+the caller's, ``max_tokens`` is the budget plus ``DEFAULT_MAX_TOKENS``: the API wants it above
+the budget), and an assistant message's thinking blocks go back first in its content, verbatim.
+An answer's ``thinking`` blocks are the reasoning, and every thinking and ``redacted_thinking``
+block, signature and all, is ``Choice.thinking_blocks``; a stream gives the text as it comes
+and the whole block (with its ``signature_delta``) at its ``content_block_stop``. In a stream
+a ``tool_use`` block's start is a tool call's first piece (id, name) and its ``input_json_delta`` fragments are the arguments; calls are numbered 0, 1, ... among
 the tool calls, not among the content blocks. ``usage.cache_read_input_tokens`` is
 ``cached_tokens`` (and counted in ``prompt_tokens``, like cache writes).
 """
@@ -38,7 +42,18 @@ from . import _json
 from ._errors import ErrorFields, content_blocked, error_fields, malformed, provider_error, read_error_body
 from ._features import DROPPED_BY_RULE, first_missing, parameters
 from ._retry_after import lower_headers, retry_after_s
-from ._types import ChatRequest, Completion, Endpoint, HttpRequest, StreamDelta, ToolCall, ToolCallDelta, Usage
+from ._types import (
+    ChatRequest,
+    Choice,
+    Completion,
+    Endpoint,
+    HttpRequest,
+    StreamDelta,
+    ThinkingBlock,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
 from .anthropic_tools import answer_tool, has_system_images, messages, system_blocks, tool_fields
 
 __all__ = ["DEFAULT_API_VERSION", "DEFAULT_MAX_TOKENS", "WIRE_FORMAT", "AnthropicStreamParser", "AnthropicWireFormat"]
@@ -90,9 +105,11 @@ class AnthropicWireFormat:
         system = system_blocks(request)
         body: dict[str, Any] = {
             "model": endpoint.model,
-            "max_tokens": DEFAULT_MAX_TOKENS if request.max_tokens is None else request.max_tokens,
+            "max_tokens": _max_tokens(request),
             "messages": messages(endpoint, request.messages),
         }
+        if request.thinking is not None:
+            body["thinking"] = dict(request.thinking)
         if system is not None:
             body["system"] = system
         if request.cache_control is not None:
@@ -121,6 +138,7 @@ class AnthropicWireFormat:
         answer = answer_tool(request)
         texts: list[str] = []
         reasoning: list[str] = []
+        thinking: list[ThinkingBlock] = []
         calls: list[ToolCall] = []
         for block in blocks:
             kind = _json.field(block, "type")
@@ -129,8 +147,10 @@ class AnthropicWireFormat:
                 if text is None:
                     raise malformed(endpoint, "response: a text block has no text")
                 texts.append(text)
-            elif kind == "thinking":
-                reasoning.append(_json.string(_json.field(block, "thinking")) or "")
+            elif kind in ("thinking", "redacted_thinking"):
+                thinking.append(_thinking_block(endpoint, block))
+                if kind == "thinking":
+                    reasoning.append(thinking[-1].thinking)
             elif kind == "tool_use":
                 call = _tool_call(endpoint, block)
                 if call.name == answer:
@@ -156,14 +176,15 @@ class AnthropicWireFormat:
         raw_stop = _json.field(document, "stop_reason")
         if raw_stop == "tool_use" and not calls and answer is not None:
             raw_stop = "end_turn"  # the answer tool was the answer
-        return Completion.single(
+        finish_reason = _finish_reason(endpoint, raw_stop, text_seen=bool(text or calls))
+        choice = Choice(
             text,
-            _json.string(_json.field(document, "model")) or endpoint.model,
-            usage_total,
-            _finish_reason(endpoint, raw_stop, text_seen=bool(text or calls)),
+            finish_reason,
             tuple(calls),
             "".join(reasoning) if reasoning else None,
+            thinking_blocks=tuple(thinking),
         )
+        return Completion((choice,), _json.string(_json.field(document, "model")) or endpoint.model, usage_total)
 
     def new_stream_parser(self, endpoint: Endpoint, request: ChatRequest) -> AnthropicStreamParser:
         return AnthropicStreamParser(endpoint, answer_tool(request))
@@ -195,6 +216,8 @@ class AnthropicStreamParser:
         self._text_seen = False
         # Content block index -> tool call number, or _ANSWER for the answer tool's block.
         self._tool_blocks: dict[int, int] = {}
+        # Content block index -> the thinking block it is (text and signature so far).
+        self._thinking_blocks: dict[int, dict[str, Any]] = {}
         self._calls_count = 0
 
     def feed(self, event: str, data: str) -> list[StreamDelta]:
@@ -215,8 +238,8 @@ class AnthropicStreamParser:
             block = _json.field(document, "content_block")
             if _json.field(block, "type") == "tool_use":
                 return self._tool_start(_json.field(document, "index"), block)
-            if _json.field(block, "type") == "thinking":
-                return self._reasoning(_json.field(block, "thinking"))
+            if _json.field(block, "type") in ("thinking", "redacted_thinking"):
+                return self._thinking_start(_json.field(document, "index"), block)
             return self._text(block, "text")
         if kind == "content_block_delta":
             delta = _json.field(document, "delta")
@@ -224,13 +247,19 @@ class AnthropicStreamParser:
             if delta_type == "input_json_delta":
                 return self._tool_input(_json.field(document, "index"), _json.field(delta, "partial_json"))
             if delta_type == "thinking_delta":
+                self._thinking_piece(_json.field(document, "index"), "thinking", _json.field(delta, "thinking"))
                 return self._reasoning(_json.field(delta, "thinking"))
+            if delta_type == "signature_delta":
+                self._thinking_piece(_json.field(document, "index"), "signature", _json.field(delta, "signature"))
+                return []
             return self._text(delta, "text_delta")
+        if kind == "content_block_stop":
+            return self._thinking_stop(_json.field(document, "index"))
         if kind == "message_delta":
             return [self._message_delta(document)]
         if kind == "message_stop":
             return [StreamDelta(done=True)]
-        return []  # ping, content_block_stop, and event types added after this was written
+        return []  # ping, and event types added after this was written
 
     def _text(self, block: object, text_type: str) -> list[StreamDelta]:
         if _json.field(block, "type") != text_type:
@@ -245,6 +274,26 @@ class AnthropicStreamParser:
         if not isinstance(thinking, str):
             raise malformed(self._endpoint, "stream event: thinking without text")
         return [StreamDelta(reasoning=thinking)] if thinking else []
+
+    def _thinking_start(self, index: object, block: object) -> list[StreamDelta]:
+        if type(index) is not int or index in self._thinking_blocks:
+            raise malformed(self._endpoint, "stream event: a thinking block without a new index")
+        self._thinking_blocks[index] = dict(block) if isinstance(block, Mapping) else {}
+        if _json.field(block, "type") == "redacted_thinking":
+            return []
+        return self._reasoning(_json.field(block, "thinking"))
+
+    def _thinking_piece(self, index: object, name: str, piece: object) -> None:
+        block = self._thinking_blocks.get(index) if type(index) is int else None
+        if block is None or not isinstance(piece, str):
+            raise malformed(self._endpoint, f"stream event: a {name} delta outside a thinking block")
+        block[name] = str(block.get(name) or "") + piece
+
+    def _thinking_stop(self, index: object) -> list[StreamDelta]:
+        block = self._thinking_blocks.get(index) if type(index) is int else None
+        if block is None:
+            return []  # a text or tool_use block's end
+        return [StreamDelta(thinking_blocks=(_thinking_block(self._endpoint, block),))]
 
     def _tool_start(self, index: object, block: object) -> list[StreamDelta]:
         if type(index) is not int or index in self._tool_blocks:
@@ -291,7 +340,9 @@ class AnthropicStreamParser:
         finish_reason = _finish_reason(self._endpoint, raw_stop, text_seen=self._text_seen)
         usage_total = None
         if prompt_tokens is not None and completion_tokens is not None:
-            usage_total = Usage(prompt_tokens, completion_tokens, cached_tokens, None, written, self._cache_write_1h_tokens)
+            usage_total = Usage(
+                prompt_tokens, completion_tokens, cached_tokens, None, written, self._cache_write_1h_tokens
+            )
         return StreamDelta(usage=usage_total, finish_reason=finish_reason)
 
 
@@ -305,6 +356,29 @@ def _tool_call(endpoint: Endpoint, block: object) -> ToolCall:
     if not identifier or not name or not isinstance(tool_input, Mapping):
         raise malformed(endpoint, "a tool_use block without id, name or input object")
     return ToolCall(identifier, name, json.dumps(tool_input, ensure_ascii=False, separators=(",", ":")))
+
+
+def _thinking_block(endpoint: Endpoint, block: object) -> ThinkingBlock:
+    """A ``thinking`` or ``redacted_thinking`` block, as the API gave it."""
+    if _json.field(block, "type") == "redacted_thinking":
+        data = _json.string(_json.field(block, "data"))
+        if not data:
+            raise malformed(endpoint, "response: a redacted_thinking block without data")
+        return ThinkingBlock("redacted_thinking", data=data)
+    thinking, signature = _json.string(_json.field(block, "thinking")), _json.string(_json.field(block, "signature"))
+    if thinking is None:
+        raise malformed(endpoint, "response: a thinking block without its text")
+    return ThinkingBlock("thinking", thinking, signature or "")
+
+
+def _max_tokens(request: ChatRequest) -> int:
+    """The caller's, or room for the thinking budget and an answer after it."""
+    if request.max_tokens is not None:
+        return request.max_tokens
+    thinking = request.thinking
+    if thinking is None or thinking.get("type") != "enabled" or not isinstance(thinking.get("budget_tokens"), int):
+        return DEFAULT_MAX_TOKENS
+    return DEFAULT_MAX_TOKENS + int(thinking["budget_tokens"])
 
 
 def _cached_tokens(usage: object) -> int | None:

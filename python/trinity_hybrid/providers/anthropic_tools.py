@@ -15,6 +15,7 @@ and ``tool_choice``, and structured output by tool forcing.
   object); ``strict`` is dropped. ``tool_choice``: ``auto`` -> ``{type: auto}``, ``required``
   -> ``{type: any}``, a named function -> ``{type: tool, name}``, ``none`` -> ``{type: none}``;
   ``parallel_tool_calls: false`` -> ``disable_parallel_tool_use: true``.
+- An assistant's thinking blocks (extended thinking) open its content, verbatim.
 - Prompt-caching breakpoints (``cache_control``, ``_messages``' docstring) go on the blocks
   they were sent on: a text or image part's block, a tool call's ``tool_use``, a tool result's
   ``tool_result``, a tool; a message's own breakpoint on its last block. A system prompt with a
@@ -133,6 +134,7 @@ def messages(endpoint: Endpoint, conversation: tuple[Message, ...]) -> list[dict
             and message.role != "tool"
             and not message.tool_calls
             and message.cache_control is None
+            and not message.thinking_blocks
         ):
             content = message.content
         else:
@@ -163,7 +165,9 @@ def _blocks(endpoint: Endpoint, message: Message, position: int) -> list[dict[st
         if message.is_error:
             result["is_error"] = True
         return _marked([result], message.cache_control)
-    blocks = _content_blocks(message)
+    # Extended thinking first, as the model gave it: the API checks the signatures and, with
+    # thinking on, that the turn's tool calls follow their thinking.
+    blocks = [block.to_json() for block in message.thinking_blocks] + _content_blocks(message)
     for index, call in enumerate(message.tool_calls):
         where = f"messages[{position}].tool_calls[{index}].function.arguments"
         use = {"type": "tool_use", "id": tool_use_id(call.id), "name": call.name,
