@@ -237,15 +237,13 @@ def test_the_cache_keys_on_thinking() -> None:
 
 
 @pytest.fixture(scope="module")
-def upstreams() -> Iterator[tuple[AnthropicServer, OpenAIServer]]:
-    with AnthropicServer(responder=calling(PARIS, "", answered)) as claude, OpenAIServer() as gpt:
-        yield claude, gpt
-
-
-@pytest.fixture(scope="module")
-def gateway(upstreams: tuple[AnthropicServer, OpenAIServer]) -> Iterator[RunningGateway]:
-    claude, gpt = upstreams
-    with running_gateway(provider_environment(anthropic=claude, openai=gpt)) as running:
+def gateway() -> Iterator[RunningGateway]:
+    """A gateway before an Anthropic server that calls the weather tool until it has the result."""
+    with (
+        AnthropicServer(responder=calling(PARIS, "", answered)) as claude,
+        OpenAIServer() as gpt,
+        running_gateway(provider_environment(anthropic=claude, openai=gpt)) as running,
+    ):
         yield running
 
 
