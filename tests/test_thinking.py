@@ -161,6 +161,26 @@ def test_a_fallback_provider_answers_without_thinking() -> None:
     assert "thinking" not in gpt.requests[-1].json
 
 
+JSON_MODE = {"type": "json_object"}
+
+
+@pytest.mark.parametrize(
+    "forcing",
+    [{"response_format": JSON_MODE}, {"tools": [WEATHER], "tool_choice": "required"}],
+    ids=["response_format", "tool_choice"],
+)
+def test_thinking_beside_a_forced_tool_skips_anthropic_which_refuses_the_pair(forcing: dict[str, Any]) -> None:
+    with AnthropicServer() as claude, OpenAIServer() as gpt:
+        environment = {"OPENAI_API_KEY": gpt.api_key, "OPENAI_BASE_URL": gpt.base_url}
+        with node_for("anthropic", claude, **environment) as node:
+            response = node.infer("Is it sunny?", thinking=THINKING, quality=True, **forcing)  # Anthropic first
+            with pytest.raises(ClientRequestError, match="does not take 'thinking'"):
+                node.infer("Is it sunny?", thinking=THINKING, force_provider="anthropic", **forcing)
+            assert node.infer("Is it sunny?", quality=True, **forcing).provider == "anthropic"  # without thinking
+    assert response.provider == "openai" and response.attempts[0].outcome == "skipped"
+    assert len(claude.requests) == 1  # the call without thinking only
+
+
 # ----------------------------------------------------------------------------------------------
 # Bad input.
 

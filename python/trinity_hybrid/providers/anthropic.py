@@ -23,6 +23,9 @@ JSON text) and ``stop_reason`` ``tool_use`` is ``tool_calls``; the answer tool's
 text. Extended thinking: the request's ``thinking`` is sent as it came (with no ``max_tokens`` of
 the caller's, ``max_tokens`` is the budget plus ``DEFAULT_MAX_TOKENS``: the API wants it above
 the budget), and an assistant message's thinking blocks go back first in its content, verbatim.
+The API refuses thinking beside a forced tool, so with thinking on a request that forces one
+(``tool_choice`` required or a named function, or ``response_format``, which is a forced tool
+here) skips Anthropic.
 An answer's ``thinking`` blocks are the reasoning, and every thinking and ``redacted_thinking``
 block, signature and all, is ``Choice.thinking_blocks``; a stream gives the text as it comes
 and the whole block (with its ``signature_delta``) at its ``content_block_stop``. In a stream
@@ -98,6 +101,9 @@ class AnthropicWireFormat:
     def unsupported(self, endpoint: Endpoint, request: ChatRequest) -> str | None:
         if request.has_images and has_system_images(request):
             return "images"  # ``system`` takes text only
+        if _thinking_on(request) and _forces_a_tool(request):
+            # The API refuses thinking beside a forced tool, and structured output is one here.
+            return "thinking:with_a_forced_tool"
         return first_missing(request, _CARRIED_TOOLS)
 
     def build_request(self, endpoint: Endpoint, request: ChatRequest) -> HttpRequest:
@@ -369,6 +375,17 @@ def _thinking_block(endpoint: Endpoint, block: object) -> ThinkingBlock:
     if thinking is None:
         raise malformed(endpoint, "response: a thinking block without its text")
     return ThinkingBlock("thinking", thinking, signature or "")
+
+
+def _thinking_on(request: ChatRequest) -> bool:
+    return request.thinking is not None and request.thinking.get("type") != "disabled"
+
+
+def _forces_a_tool(request: ChatRequest) -> bool:
+    """Whether the request makes the model call a tool: ``tool_choice`` required or a named
+    function, or ``response_format``, which is the forced answer tool on this wire."""
+    choice = request.tool_choice
+    return request.response_format is not None or (choice is not None and choice.mode in ("required", "function"))
 
 
 def _max_tokens(request: ChatRequest) -> int:
