@@ -9,6 +9,7 @@ which our own client has to know.
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import json
 import ssl
@@ -1067,6 +1068,222 @@ def test_gemini_malformed_stream_event(gemini_server: GeminiServer) -> None:
     gemini_server.faults.push(Fault.malformed_json())
     with pytest.raises(genai_errors.UnknownApiResponseError):
         gemini_stream(gemini_server, TIMEOUT_S, [])
+
+
+# Gemini 3's thought signatures.
+
+GEMINI_MODEL = "gemini-3-flash-preview"
+SKIP_SIGNATURE = "skip_thought_signature_validator"  # Google's documented dummy, as it goes on the wire
+PARIS_CALL = ("fc_paris", "get_weather", {"city": "Paris"})
+ROME_CALL = ("fc_rome", "get_weather", {"city": "Rome"})
+
+
+def missing_signature(name: str, position: int) -> str:
+    return (
+        "Function call is missing a thought_signature in functionCall parts. This is required for tools to work "
+        "correctly, and missing thought_signature may lead to degraded model performance. Additional data, "
+        f"function call `default_api:{name}` , position {position}. Please refer to "
+        "https://ai.google.dev/gemini-api/docs/thought-signatures for more details."
+    )
+
+
+def calls_paris_and_rome_then_answers(request: Request) -> str | ToolCallReply:
+    """Calls the tool twice in parallel on a user's question, answers once the results are back."""
+    last = request.json["contents"][-1]
+    if any("functionResponse" in part for part in last["parts"]):
+        return "sunny in both"
+    return ToolCallReply(calls=(PARIS_CALL, ROME_CALL), preface="Looking.")
+
+
+def signed_turn(client: genai.Client) -> tuple[genai_types.Content, list[genai_types.Content]]:
+    """The model's answer calling the tool twice, and the conversation that sends the results back
+    with the model turn as the SDK gave it."""
+    question = genai_types.Content(role="user", parts=[genai_types.Part(text="weather in Paris and Rome?")])
+    response = client.models.generate_content(model=GEMINI_MODEL, contents=[question])
+    assert response.candidates and response.candidates[0].content
+    model_turn = response.candidates[0].content
+    results = genai_types.Content(
+        role="user",
+        parts=[
+            genai_types.Part.from_function_response(name="get_weather", response={"sky": "sunny"}),
+            genai_types.Part.from_function_response(name="get_weather", response={"sky": "sunny"}),
+        ],
+    )
+    return model_turn, [question, model_turn, results]
+
+
+def with_signature(conversation: list[genai_types.Content], signature: bytes | None) -> list[genai_types.Content]:
+    """The conversation with its model turn's first call signed by `signature` (None: unsigned)."""
+    model_turn = conversation[1].model_copy(deep=True)
+    assert model_turn.parts
+    model_turn.parts[1].thought_signature = signature
+    return [conversation[0], model_turn, conversation[2]]
+
+
+def test_gemini_answer_signs_its_first_function_call_only() -> None:
+    with (
+        GeminiServer(responder=calls_paris_and_rome_then_answers) as server,
+        gemini_client(server) as client,
+    ):
+        model_turn, conversation = signed_turn(client)
+        again = client.models.generate_content(model=GEMINI_MODEL, contents=conversation[:1])
+        chunks = list(client.models.generate_content_stream(model=GEMINI_MODEL, contents=conversation[:1]))
+    assert model_turn.parts
+    text, paris, rome = model_turn.parts
+    assert (text.text, text.thought_signature) == ("Looking.", None)
+    assert paris.function_call and (paris.function_call.id, paris.function_call.args) == ("fc_paris", PARIS_CALL[2])
+    assert isinstance(paris.thought_signature, bytes) and len(paris.thought_signature) == 32  # an HMAC-SHA256
+    assert rome.function_call and rome.function_call.name == "get_weather"
+    assert rome.thought_signature is None  # parallel calls: Gemini signs the first only
+    # The same answer, the same signature; in a stream, on the part carrying the first call.
+    assert again.candidates and again.candidates[0].content and again.candidates[0].content.parts
+    assert again.candidates[0].content.parts[1].thought_signature == paris.thought_signature
+    call_parts = [
+        part
+        for chunk in chunks
+        for candidate in chunk.candidates or []
+        for part in (candidate.content.parts if candidate.content else None) or []
+        if part.function_call
+    ]
+    assert [part.function_call.id for part in call_parts if part.function_call] == ["fc_paris", "fc_rome"]
+    assert [part.thought_signature for part in call_parts] == [paris.thought_signature, None]
+    assert server.thought_signatures_seen == {}  # no model turn came back yet
+
+
+def test_gemini_signed_turn_sent_back_is_accepted_and_counted_issued() -> None:
+    with (
+        GeminiServer(responder=calls_paris_and_rome_then_answers) as server,
+        gemini_client(server) as client,
+    ):
+        model_turn, conversation = signed_turn(client)
+        answer = client.models.generate_content(model=GEMINI_MODEL, contents=conversation)
+        streamed = list(client.models.generate_content_stream(model=GEMINI_MODEL, contents=conversation))
+        sent = server.requests[1].json["contents"][1]["parts"]
+    assert answer.text == "sunny in both"
+    assert "".join(chunk.text or "" for chunk in streamed) == "sunny in both"
+    # The SDK sends the bytes back as URL-safe base64 on the first call's part only.
+    assert [sorted(part) for part in sent] == [["text"], ["functionCall", "thoughtSignature"], ["functionCall"]]
+    assert model_turn.parts and model_turn.parts[1].thought_signature
+    assert sent[1]["thoughtSignature"] == base64.urlsafe_b64encode(model_turn.parts[1].thought_signature).decode()
+    assert server.thought_signatures_seen == {"issued": 2}  # one model turn in each of two requests
+
+
+def test_gemini_dummy_signature_is_accepted_and_counted_dummy() -> None:
+    with (
+        GeminiServer(responder=calls_paris_and_rome_then_answers) as server,
+        gemini_client(server) as client,
+    ):
+        _, conversation = signed_turn(client)
+        # The SDK base64-encodes the bytes: these are the ones whose URL-safe base64 is the dummy.
+        dummy = base64.urlsafe_b64decode(SKIP_SIGNATURE)
+        answer = client.models.generate_content(model=GEMINI_MODEL, contents=with_signature(conversation, dummy))
+        sent = server.requests[1].json["contents"][1]["parts"][1]
+        # The literal string on the wire, as the router sends it, is the same dummy.
+        body = {
+            "contents": [
+                {"role": "user", "parts": [{"text": "weather?"}]},
+                {
+                    "role": "model",
+                    "parts": [
+                        {"functionCall": {"name": "get_weather", "args": {}}, "thoughtSignature": SKIP_SIGNATURE},
+                        {"functionCall": {"name": "get_weather", "args": {}}},
+                    ],
+                },
+                {"role": "user", "parts": [{"functionResponse": {"name": "get_weather", "response": {}}}]},
+            ]
+        }
+        url = f"{server.base_url}/v1beta/models/{GEMINI_MODEL}:generateContent"
+        raw = httpx.post(url, params={"key": server.api_key}, json=body, timeout=TIMEOUT_S)
+    assert answer.text == "sunny in both"
+    assert sent["thoughtSignature"] == SKIP_SIGNATURE
+    assert raw.status_code == 200
+    assert server.thought_signatures_seen == {"dummy": 2}
+
+
+def test_gemini_unsigned_function_call_is_refused() -> None:
+    with (
+        GeminiServer(responder=calls_paris_and_rome_then_answers) as server,
+        gemini_client(server) as client,
+    ):
+        _, conversation = signed_turn(client)
+        with pytest.raises(genai_errors.ClientError) as caught:
+            client.models.generate_content(model=GEMINI_MODEL, contents=with_signature(conversation, None))
+        # Every model turn with calls is checked, here the earlier of two (contents[1]: position 2).
+        later_turn = genai_types.Content(
+            role="model", parts=[genai_types.Part(function_call=genai_types.FunctionCall(name="get_time", args={}))]
+        )
+        unsigned_then_signed = [*with_signature(conversation, None), later_turn, conversation[2]]
+        with pytest.raises(genai_errors.ClientError) as earlier:
+            client.models.generate_content(model=GEMINI_MODEL, contents=unsigned_then_signed)
+        only_later = [*conversation, later_turn, conversation[2]]
+        with pytest.raises(genai_errors.ClientError) as later:
+            client.models.generate_content(model=GEMINI_MODEL, contents=only_later)
+    assert (caught.value.code, caught.value.status) == (400, "INVALID_ARGUMENT")
+    assert caught.value.message == missing_signature("get_weather", 2)
+    assert caught.value.details == {
+        "error": {"code": 400, "message": missing_signature("get_weather", 2), "status": "INVALID_ARGUMENT"}
+    }
+    assert earlier.value.message == missing_signature("get_weather", 2)
+    assert later.value.message == missing_signature("get_time", 4)
+    assert server.thought_signatures_seen == {}  # refused requests count nothing
+
+
+def _flipped(signature: bytes) -> bytes:
+    return bytes([signature[0] ^ 1]) + signature[1:]
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        pytest.param(_flipped, id="flipped_bit"),
+        pytest.param(lambda signature: signature[:-1], id="truncated"),
+        # The SDK base64-encodes these bytes: the API does not take that for the dummy.
+        pytest.param(lambda signature: SKIP_SIGNATURE.encode(), id="dummy_as_bytes"),
+    ],
+)
+def test_gemini_corrupted_signature_is_refused(corrupt: Callable[[bytes], bytes]) -> None:
+    with (
+        GeminiServer(responder=calls_paris_and_rome_then_answers) as server,
+        gemini_client(server) as client,
+    ):
+        model_turn, conversation = signed_turn(client)
+        assert model_turn.parts and model_turn.parts[1].thought_signature
+        corrupted = with_signature(conversation, corrupt(model_turn.parts[1].thought_signature))
+        with pytest.raises(genai_errors.ClientError) as caught:
+            client.models.generate_content(model=GEMINI_MODEL, contents=corrupted)
+    assert (caught.value.code, caught.value.status, caught.value.message) == (
+        400,
+        "INVALID_ARGUMENT",
+        "Corrupted thought signature.",
+    )
+    assert server.thought_signatures_seen == {}
+
+
+def test_gemini_signature_is_per_server_and_per_call() -> None:
+    with (
+        GeminiServer(responder=calls_paris_and_rome_then_answers) as server,
+        GeminiServer(responder=calls_paris_and_rome_then_answers) as other,
+        gemini_client(server) as client,
+        gemini_client(other) as other_client,
+    ):
+        _, conversation = signed_turn(client)
+        with pytest.raises(genai_errors.ClientError) as elsewhere:
+            other_client.models.generate_content(model=GEMINI_MODEL, contents=conversation)
+        # The signature binds the call's name and arguments: moved to the second call, or the
+        # first call's arguments changed, it is not this server's any more.
+        moved = conversation[1].model_copy(deep=True)
+        assert moved.parts
+        moved.parts[2].thought_signature = moved.parts[1].thought_signature
+        moved.parts[1].thought_signature = base64.urlsafe_b64decode(SKIP_SIGNATURE)
+        with pytest.raises(genai_errors.ClientError) as on_second:
+            client.models.generate_content(model=GEMINI_MODEL, contents=[conversation[0], moved, conversation[2]])
+        changed = conversation[1].model_copy(deep=True)
+        assert changed.parts and changed.parts[1].function_call
+        changed.parts[1].function_call.args = {"city": "Lyon"}
+        with pytest.raises(genai_errors.ClientError) as other_args:
+            client.models.generate_content(model=GEMINI_MODEL, contents=[conversation[0], changed, conversation[2]])
+    assert [error.value.message for error in (elsewhere, on_second, other_args)] == ["Corrupted thought signature."] * 3
+    assert server.thought_signatures_seen == other.thought_signatures_seen == {}
 
 
 # Cohere.

@@ -4,10 +4,31 @@
 the `google-genai` SDK's `GenerateContentResponse` and the API's errors
 (`{"error": {code, message, status, details?}}`), including how it treats keys: the key comes in
 `x-goog-api-key` or `?key=`; a missing key is 403, a wrong key is 400 `API_KEY_INVALID` (not 401).
+
+Thought signatures as Gemini 3 does them (https://ai.google.dev/gemini-api/docs/thought-signatures).
+An answer that calls functions signs its first `functionCall` part only (later parallel calls carry
+none): the part gets `"thoughtSignature"`, the base64 of HMAC-SHA256(secret drawn when the server
+starts, b"thought\0" + the call's canonical JSON `{"args": ..., "name": ...}`), so the same call gets
+the same signature; streamed, it is on the part of the chunk that carries that call. Every `model`
+turn a request sends back with `functionCall` parts must carry a signature on its first one, else
+400 "Function call is missing a thought_signature ..." naming the call and the turn's position (1-based,
+as the API counts `contents`); every signature sent back (on any part of a model turn) must be one
+this server issued for that very call or a documented dummy (`skip_thought_signature_validator`,
+`context_engineering_is_the_way_to_go`), else 400 "Corrupted thought signature.". Signatures are
+bytes: standard or URL-safe base64, padded or not, are all read (the SDK sends URL-safe). The server
+counts, per accepted request, each model turn's first-call signature in `thought_signatures_seen`
+(keys "issued" and "dummy").
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import secrets
+from collections import Counter
 from typing import Any
 
 from ._server import (
@@ -23,6 +44,36 @@ from ._server import (
     echo,
     sse,
 )
+
+THOUGHT_SIGNATURES_DOCS = "https://ai.google.dev/gemini-api/docs/thought-signatures"
+# The documented values that skip the validation, as they go on the wire.
+DUMMY_THOUGHT_SIGNATURES = ("skip_thought_signature_validator", "context_engineering_is_the_way_to_go")
+CORRUPTED_THOUGHT_SIGNATURE = "Corrupted thought signature."
+
+
+def missing_thought_signature(name: str, position: int) -> str:
+    """The API's message for a model turn whose first function call has no signature; `position`
+    is the turn's 1-based place in `contents`."""
+    return (
+        "Function call is missing a thought_signature in functionCall parts. This is required for tools to work "
+        "correctly, and missing thought_signature may lead to degraded model performance. Additional data, "
+        f"function call `default_api:{name}` , position {position}. Please refer to {THOUGHT_SIGNATURES_DOCS} for "
+        "more details."
+    )
+
+
+def _signature_bytes(signature: Any) -> bytes | None:
+    """A wire signature's bytes (a proto `bytes` field: standard or URL-safe base64, padding optional)."""
+    if not isinstance(signature, str) or not signature:
+        return None
+    text = signature.translate(str.maketrans("-_", "+/"))
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+_DUMMY_BYTES = frozenset(filter(None, map(_signature_bytes, DUMMY_THOUGHT_SIGNATURES)))
 
 # (google.rpc status, message) of the errors the API returns for these HTTP statuses.
 _STATUS_ERRORS: dict[int, tuple[str, str]] = {
@@ -68,6 +119,62 @@ class GeminiWire(Wire):
     name = "gemini"
     base_path = ""
 
+    def __init__(self) -> None:
+        self._secret = secrets.token_bytes(32)  # signs the function calls this server answers
+        # Per accepted request, each model turn's first-call signature by kind: "issued", "dummy".
+        self.thought_signatures_seen: Counter[str] = Counter()
+
+    def _mac(self, call: dict[str, Any]) -> bytes:
+        canonical = json.dumps(
+            {"args": call.get("args", {}), "name": call.get("name")},
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        return hmac.new(self._secret, b"thought\0" + canonical.encode(), hashlib.sha256).digest()
+
+    def sign(self, name: str, args: dict[str, Any]) -> str:
+        """The `thoughtSignature` of an answer whose first call is this one: base64 HMAC-SHA256."""
+        return base64.b64encode(self._mac({"name": name, "args": args})).decode()
+
+    def signature_kind(self, signature: Any, call: Any) -> str | None:
+        """The kind of a signature sent back on `call`'s part: "issued" when this server signed
+        that call, "dummy" for a documented skip value, None otherwise (corrupted)."""
+        raw = _signature_bytes(signature)
+        if raw is None:
+            return None
+        if raw in _DUMMY_BYTES:
+            return "dummy"
+        if isinstance(call, dict) and hmac.compare_digest(raw, self._mac(call)):
+            return "issued"
+        return None
+
+    def _check_thought_signatures(self, contents: list[Any]) -> ErrorReply | None:
+        seen: list[str] = []
+        for position, content in enumerate(contents, start=1):
+            parts = content.get("parts")
+            if content.get("role") != "model" or not isinstance(parts, list):
+                continue
+            first_call = True
+            for part in parts:
+                if not isinstance(part, dict):
+                    continue
+                call = part.get("functionCall")
+                signature = part.get("thoughtSignature")
+                if call is not None and first_call and signature is None:
+                    name = call.get("name") if isinstance(call, dict) else None
+                    return _error(400, "INVALID_ARGUMENT", missing_thought_signature(str(name), position))
+                if signature is not None:
+                    kind = self.signature_kind(signature, call)
+                    if kind is None:
+                        return _error(400, "INVALID_ARGUMENT", CORRUPTED_THOUGHT_SIGNATURE)
+                    if call is not None and first_call:
+                        seen.append(kind)
+                if call is not None:
+                    first_call = False
+        self.thought_signatures_seen.update(seen)
+        return None
+
     def routes(self) -> list[Route]:
         # The API serves both versions; google-genai 3.x asks for v1 unless told otherwise.
         routes = []
@@ -105,7 +212,7 @@ class GeminiWire(Wire):
         for content in contents:
             if not isinstance(content, dict) or content.get("role", "user") not in ("user", "model"):
                 return _error(400, "INVALID_ARGUMENT", "Please use a valid role: user, model.")
-        return None
+        return self._check_thought_signatures(contents)
 
     def model(self, request: Request) -> str:
         return request.path_params["model"]
@@ -128,17 +235,29 @@ class GeminiWire(Wire):
     def render(self, request: Request, reply: Reply) -> dict[str, Any]:
         if reply.tool_calls:
             preface = [{"text": reply.text}] if reply.text else []
-            return _response(reply, reply.text, final=True, parts=[*preface, *_function_calls(reply)])
+            return _response(reply, reply.text, final=True, parts=[*preface, *self._function_calls(reply)])
         return _response(reply, reply.text, final=True)
 
     def render_stream(self, request: Request, reply: Reply) -> StreamPlan:
-        # Gemini streams a preface's text in pieces, then each function call whole, in a chunk of its own.
-        calls = [sse(_response(reply, "", final=False, parts=[part])) for part in _function_calls(reply)]
+        # Gemini streams a preface's text in pieces, then each function call whole, in a chunk of its own
+        # (the first with its thought signature).
+        calls = [sse(_response(reply, "", final=False, parts=[part])) for part in self._function_calls(reply)]
         return StreamPlan(
             head=[],
             deltas=[*(sse(_response(reply, piece, final=False)) for piece in reply.pieces), *calls],
             tail=[sse(_response(reply, "", final=True))],
         )
+
+    def _function_calls(self, reply: Reply) -> list[dict[str, Any]]:
+        """The reply's tool calls as `functionCall` parts (Gemini 3 gives each call an id), the
+        first signed as Gemini 3 signs parallel calls: the first only."""
+        parts: list[dict[str, Any]] = [
+            {"functionCall": {"id": call_id, "name": name, "args": args}} for call_id, name, args in reply.tool_calls
+        ]
+        if parts:
+            _, name, args = reply.tool_calls[0]
+            parts[0]["thoughtSignature"] = self.sign(name, args)
+        return parts
 
     def error_for_status(self, status: int, retry_after_s: float | None = None) -> ErrorReply:
         rpc_status, message = _STATUS_ERRORS.get(status, ("UNKNOWN", f"HTTP {status}."))
@@ -180,11 +299,6 @@ class GeminiWire(Wire):
         return {"x-goog-request-id": reply_id}
 
 
-def _function_calls(reply: Reply) -> list[dict[str, Any]]:
-    """The reply's tool calls as `functionCall` parts (Gemini 3 gives each call an id)."""
-    return [{"functionCall": {"id": call_id, "name": name, "args": args}} for call_id, name, args in reply.tool_calls]
-
-
 def _response(reply: Reply, text: str, *, final: bool, parts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     parts = [{"text": text}] if parts is None else parts
     candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
@@ -209,4 +323,12 @@ class GeminiServer(LoopbackServer):
         api_key: str = "AIza-loopback-gemini",
         responder: Responder = echo,
     ) -> None:
-        super().__init__(GeminiWire(), api_key=api_key, responder=responder)
+        wire = GeminiWire()
+        super().__init__(wire, api_key=api_key, responder=responder)
+        self.gemini_wire = wire
+
+    @property
+    def thought_signatures_seen(self) -> Counter[str]:
+        """How many model turns' first-call signatures accepted requests carried, by kind:
+        "issued" (this server's) and "dummy" (a documented skip value)."""
+        return self.gemini_wire.thought_signatures_seen
