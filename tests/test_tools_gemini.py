@@ -18,6 +18,7 @@ from loopback import CohereServer, GeminiServer, Request
 from tools_harness import QUESTION, TIME, WEATHER, arguments, calling, node_for, streamed_calls
 from trinity_hybrid import ClientRequestError, InvalidInputError, TransientError, TrinityHybridNode
 from trinity_hybrid.providers import DEFAULT_BASE_URLS, WIRE_FORMATS, ChatRequest, Endpoint
+from trinity_hybrid.providers._signed_ids import signature_of, unsigned
 from trinity_hybrid.providers.gemini_schema import DEPTH_MAX, REFUSED, SchemaError, gemini_schema
 
 PARIS = (("fc_paris", "get_weather", {"city": "Paris"}),)
@@ -65,9 +66,12 @@ def test_a_two_turn_tool_round_trip(stream: bool) -> None:
             calls, text, _, finish = streamed_calls(first)
         else:
             calls, text, finish = list(first.tool_calls), first.text, first.finish_reason
-        assert [(call.id, call.name, arguments(call)) for call in calls] == [
+        # The call's thought signature rides in its id (``_signed_ids``), so it comes back with it.
+        assert [(unsigned(call.id), call.name, arguments(call)) for call in calls] == [
             ("fc_paris", "get_weather", {"city": "Paris"})
         ]
+        signature = signature_of(calls[0].id)
+        assert signature and calls[0].id == f"fc_paris__thought__{signature}"
         assert (text, finish) == ("", "tool_calls")
         assistant = {
             "role": "assistant",
@@ -79,10 +83,11 @@ def test_a_two_turn_tool_round_trip(stream: bool) -> None:
         conversation = [
             *QUESTION,
             assistant,
-            {"role": "tool", "tool_call_id": "fc_paris", "content": '{"sky": "sunny"}'},
+            {"role": "tool", "tool_call_id": calls[0].id, "content": '{"sky": "sunny"}'},
         ]
         second = node.infer(conversation, tools=[WEATHER], force_provider="google")
     assert second.text == "It is sunny in both."
+    assert server.thought_signatures_seen == {"issued": 1}  # the model's own, not the dummy
     assert second.finish_reason == "stop"
     sent = server.requests[-1].json
     sdk_reads(sent)
@@ -94,7 +99,7 @@ def test_a_two_turn_tool_round_trip(stream: bool) -> None:
         "parts": [
             {
                 "functionCall": {"id": "fc_paris", "name": "get_weather", "args": {"city": "Paris"}},
-                "thoughtSignature": "skip_thought_signature_validator",  # Gemini 3 refuses a call without one
+                "thoughtSignature": signature,  # Gemini 3 refuses a call without one
             }
         ],
     }
@@ -102,6 +107,37 @@ def test_a_two_turn_tool_round_trip(stream: bool) -> None:
         "role": "user",
         "parts": [{"functionResponse": {"id": "fc_paris", "name": "get_weather", "response": {"sky": "sunny"}}}],
     }
+
+
+def test_a_call_without_a_signature_gets_googles_dummy() -> None:
+    """A conversation from another model (or ids a client rebuilt): the turn's first call is sent
+    with the value Google documents for calls it did not sign, which Gemini 3 accepts."""
+    with GeminiServer(responder=calling(PARIS, "", answered)) as server, node_for("google", server) as node:
+        call = {
+            "id": "call_1",
+            "type": "function",
+            "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+        }
+        conversation = [*QUESTION, {"role": "assistant", "content": None, "tool_calls": [call]},
+                        {"role": "tool", "tool_call_id": "call_1", "content": "sunny"}]  # fmt: skip
+        assert node.infer(conversation, tools=[WEATHER], force_provider="google").text == "It is sunny in both."
+    assert server.thought_signatures_seen == {"dummy": 1}
+    assert server.requests[-1].json["contents"][1]["parts"][0]["thoughtSignature"] == "skip_thought_signature_validator"
+
+
+@pytest.mark.parametrize("provider", ["openai", "mistral", "anthropic", "cohere"])
+def test_other_formats_send_the_id_without_gemini_s_signature(provider: str) -> None:
+    signed_id = "fc_paris__thought__c2lnbmF0dXJlK3dpdGgvc2xhc2hlcw=="
+    call = {"id": signed_id, "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+    request = ChatRequest.of(
+        [*QUESTION, {"role": "assistant", "content": None, "tool_calls": [call]},
+         {"role": "tool", "tool_call_id": signed_id, "content": "sunny"}], tools=[WEATHER],
+    )  # fmt: skip
+    wire = WIRE_FORMATS["openai" if provider == "mistral" else provider]
+    body = json.dumps(wire.build_request(Endpoint(provider, "https://api.test", "model-x", None), request).json)
+    assert "__thought__" not in body and "c2lnbmF0dXJl" not in body
+    if provider in ("openai", "anthropic", "cohere"):
+        assert body.count('"fc_paris"') == 2  # the call and its result, under the same id
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])

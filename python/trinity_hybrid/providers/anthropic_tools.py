@@ -37,6 +37,7 @@ from typing import Any
 
 from .._exceptions import ClientRequestError
 from .._request import ImagePart, TextPart
+from ._signed_ids import unsigned
 from ._types import ChatRequest, Endpoint, Message
 
 __all__ = ["JSON_OBJECT_TOOL", "answer_tool", "has_system_images", "messages", "system_blocks", "tool_fields"]
@@ -250,7 +251,9 @@ def _input(endpoint: Endpoint, arguments: str, where: str) -> dict[str, Any]:
 
 
 def tool_use_id(identifier: str) -> str:
-    """``identifier`` if Anthropic takes it as a ``tool_use`` id, else one derived from it."""
+    """``identifier`` if Anthropic takes it as a ``tool_use`` id, else one derived from it; a
+    Gemini signature it carries is no part of it (``_signed_ids``)."""
+    identifier = unsigned(identifier)
     if _TOOL_USE_ID.match(identifier):
         return identifier
     return "toolu_" + hashlib.sha256(identifier.encode()).hexdigest()[:24]

@@ -41,6 +41,7 @@ from . import _json
 from ._errors import malformed, provider_error, read_error_body, scrub
 from ._features import DROPPED_BY_RULE, first_missing, parameters
 from ._retry_after import lower_headers, retry_after_s
+from ._signed_ids import unsigned
 from ._types import ChatRequest, Completion, Endpoint, HttpRequest, Message, StreamDelta, ToolCall, ToolCallDelta, Usage
 from .cohere_schema import FIELDS_MAX, CohereSchemaError, cohere_schema, fields_count
 
@@ -181,11 +182,11 @@ def _system_images(request: ChatRequest) -> bool:
 
 def _message(message: Message) -> dict[str, Any]:
     if message.role == "tool":
-        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.result_text}
+        return {"role": "tool", "tool_call_id": unsigned(message.tool_call_id or ""), "content": message.result_text}
     role = "system" if message.role == "developer" else message.role
     if message.tool_calls:
         calls = [
-            {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+            {"id": unsigned(call.id), "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
             for call in message.tool_calls
         ]
         sent: dict[str, Any] = {"role": role, "tool_calls": calls}

@@ -35,6 +35,7 @@ from . import _json
 from ._errors import ErrorFields, content_blocked, error_fields, malformed, provider_error, read_error_body
 from ._features import DROPPED_BY_RULE, first_missing, parameters
 from ._retry_after import lower_headers, parse_duration_s, retry_after_s
+from ._signed_ids import signed
 from ._types import ChatRequest, Completion, Endpoint, HttpRequest, StreamDelta, ToolCall, ToolCallDelta, Usage
 from .gemini_request import contents, needs_web_images, response_config, tool_fields
 from .gemini_schema import SchemaError
@@ -188,7 +189,8 @@ def _parts(
     for part in parts:
         call = _json.field(part, "functionCall")
         if call is not None:
-            calls.append(_tool_call(endpoint, call, response_id, calls_before + len(calls)))
+            signature = _json.string(_json.field(part, "thoughtSignature"))
+            calls.append(_tool_call(endpoint, call, response_id, calls_before + len(calls), signature))
             continue
         text = _json.field(part, "text")
         if text is None:
@@ -199,7 +201,10 @@ def _parts(
     return "".join(texts), "".join(thoughts), calls
 
 
-def _tool_call(endpoint: Endpoint, call: object, response_id: str | None, number: int) -> ToolCall:
+def _tool_call(
+    endpoint: Endpoint, call: object, response_id: str | None, number: int, signature: str | None
+) -> ToolCall:
+    """A functionCall part's call; its thought signature rides in the id (``_signed_ids``)."""
     name = _json.string(_json.field(call, "name"))
     arguments = _json.field(call, "args")
     if not name:
@@ -209,7 +214,7 @@ def _tool_call(endpoint: Endpoint, call: object, response_id: str | None, number
     call_id = _json.string(_json.field(call, "id")) or (
         f"call_{response_id}_{number}" if response_id else f"call_{number}"
     )
-    return ToolCall(call_id, name, json.dumps(arguments or {}, ensure_ascii=False))
+    return ToolCall(signed(call_id, signature), name, json.dumps(arguments or {}, ensure_ascii=False))
 
 
 def _finish_reason(endpoint: Endpoint, raw: object, *, text_seen: bool) -> str | None:

@@ -12,12 +12,12 @@ conversation's function calls and responses, images, and structured output.
   ``response`` is the tool's output when that is a JSON object, else ``{"output": ...}``, as
   the API reference asks ("Use 'output' key to specify function output").
 - Gemini 3 (and 2.5 with thinking) answers a call with a ``thoughtSignature`` and refuses the
-  next turn with a 400 when the ``functionCall`` part comes back without one. The signature is
-  not kept (an OpenAI tool call has no place for it, and the conversation may have come from
-  another model), so the first call of each turn carries the value Google documents for
-  conversations it did not sign, ``skip_thought_signature_validator``
-  (ai.google.dev/gemini-api/docs/thought-signatures): accepted, at some cost to the model's
-  reasoning about earlier calls.
+  next turn with a 400 when the ``functionCall`` part comes back without one. The signature
+  rides in the call's id (``_signed_ids``) and goes back on its call, with the id without it.
+  A turn whose first call carries none (the conversation came from another model, or a client
+  rebuilt the ids) gets the value Google documents for conversations it did not sign,
+  ``skip_thought_signature_validator`` (ai.google.dev/gemini-api/docs/thought-signatures):
+  accepted, at some cost to the model's reasoning about earlier calls.
 - An image given as a ``data:`` URL is an ``inlineData`` part. ``fileData.fileUri`` is
   documented for files in Google Cloud Storage (or uploaded with the Files API), not for any
   web URL, so a request with a web image URL skips Gemini (``needs_web_images``). ``detail``
@@ -33,6 +33,7 @@ import json
 from typing import Any
 
 from .._request import TextPart
+from ._signed_ids import signature_of, unsigned
 from ._types import ChatRequest, Message
 from .gemini_schema import SchemaError, gemini_schema
 
@@ -123,7 +124,7 @@ def _parts(message: Message, names: dict[str, str], where: str) -> list[dict[str
         call_id = message.tool_call_id or ""
         # A failed tool's result goes under "error", the key Gemini documents for it.
         output = {"error": message.text} if message.is_error else _tool_output(message.text)
-        response = {"id": call_id, "name": names.get(call_id, ""), "response": output}
+        response = {"id": unsigned(call_id), "name": names.get(call_id, ""), "response": output}
         return [{"functionResponse": response}]
     parts: list[dict[str, Any]] = []
     if isinstance(message.content, str):
@@ -138,13 +139,14 @@ def _parts(message: Message, names: dict[str, str], where: str) -> list[dict[str
     for index, call in enumerate(message.tool_calls):
         names[call.id] = call.name
         call_part = {
-            "id": call.id,
+            "id": unsigned(call.id),
             "name": call.name,
             "args": _arguments(call.arguments, f"{where}.tool_calls[{index}]"),
         }
-        # The signature goes on a turn's first call only, as Gemini signs parallel calls.
+        # Each call's own signature; the turn's first call needs one, as Gemini signs it.
+        signature = signature_of(call.id) or (UNSIGNED if index == 0 else None)
         parts.append(
-            {"functionCall": call_part, "thoughtSignature": UNSIGNED} if index == 0 else {"functionCall": call_part}
+            {"functionCall": call_part, "thoughtSignature": signature} if signature else {"functionCall": call_part}
         )
     return parts or [{"text": ""}]
 

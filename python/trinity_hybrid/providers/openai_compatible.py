@@ -51,6 +51,7 @@ from . import _json
 from ._errors import ErrorFields, content_blocked, error_fields, malformed, provider_error, read_error_body
 from ._features import DROPPED_BY_RULE, first_missing, parameters
 from ._retry_after import lower_headers, parse_duration_s, retry_after_s, shortest_s
+from ._signed_ids import unsigned
 from ._types import (
     EMBEDDED_BASE_URL,
     ChatRequest,
@@ -132,7 +133,8 @@ class OpenAICompatibleWireFormat:
         if plain:
             messages = [{"role": message.role, "content": message.content} for message in request.messages]
         else:
-            rename = mistral_tool_call_id if endpoint.provider == "mistral" else None
+            # Ids without Gemini's signatures (``_signed_ids``); Mistral's of its own form.
+            rename = mistral_tool_call_id if endpoint.provider == "mistral" else unsigned
             messages = [
                 {"role": message.role, "content": message.content}
                 if type(message.content) is str and message.role != "tool" and not message.tool_calls

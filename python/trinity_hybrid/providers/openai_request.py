@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._request import ImagePart, TextPart, Tool
+from ._signed_ids import unsigned
 from ._types import ChatRequest, Endpoint, Message
 
 __all__ = ["message_json", "mistral_tool_call_id", "sees_images", "tool_fields"]
@@ -33,7 +34,8 @@ def sees_images(endpoint: Endpoint) -> bool:
 
 def mistral_tool_call_id(identifier: str) -> str:
     """Mistral's form of a tool call id: 9 letters or digits, derived from the id (kept when it
-    already has that form)."""
+    already has that form); a Gemini signature it carries is no part of it."""
+    identifier = unsigned(identifier)
     if _MISTRAL_TOOL_CALL_ID.match(identifier):
         return identifier
     number = int.from_bytes(hashlib.sha256(identifier.encode()).digest()[:8], "big")
