@@ -837,7 +837,9 @@ def test_anthropic_thinking_adaptive_and_disabled(anthropic_server: AnthropicSer
 
 
 def _tampered(messages: list[Any]) -> list[Any]:
-    messages[1]["content"][0]["signature"] = "A" + messages[1]["content"][0]["signature"][1:]
+    signature = messages[1]["content"][0]["signature"]
+    # Another first character, whatever the signature's is (the server's secret is random).
+    messages[1]["content"][0]["signature"] = ("B" if signature[0] == "A" else "A") + signature[1:]
     return messages
 
 
