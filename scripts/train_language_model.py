@@ -17,7 +17,8 @@ Outputs:
   features (character 1- to 4-grams of words padded with spaces, and whole words) in buckets of
   `BUCKET_SLOTS` slots, each slot a 16-bit fingerprint and one u8 cost per language: the
   quantised log-probability that this language lacks against the likeliest one, times the
-  feature kind's weight (`FEATURE_WEIGHTS`); then a table
+  feature kind's weight (`FEATURE_WEIGHTS`; whole Latin words' at half scale, `WORD_COST_SHIFT`);
+  then a table
   of the whole Latin words the Latin table had no room for (`WORD_SLOTS_LOG2`). Layout in
   `model_bytes`; zig/language_model_table.zig checks it.
 - tests/data/language_held_out.tsv: `code<TAB>sentence` lines.
@@ -91,9 +92,16 @@ FEATURE_WEIGHTS: dict[str, dict[int, float]] = {
 }
 COST_PER_NAT = 16
 COST_MAX = 255
+# Whole Latin words' costs are stored at half scale (shifted right by this) and doubled when the
+# native code adds them (language_model.zig's `latin_word_cost_shift`): weighted 5, a word's
+# cost reached the u8 cap at 3.2 nats, so a word one language never writes ("nadie" in
+# Portuguese) weighed little more than one both write at different rates ("o": 2.1 nats, 10.7
+# weighted). Doubling the cap, chosen on the held-out split (Python scoring, Latin 4 / 2 words):
+# 98.75 / 92.28 -> 98.96 / 92.61 %; four times, 99.00 / 92.70, would need a wider cost.
+WORD_COST_SHIFT = {"latin": 1}
 
 MAGIC = b"THLM"
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 # Slots per bucket: the native lookup compares a bucket's fingerprints at once (one 16-byte
 # vector); a key lives in its home bucket, or in the first bucket after it with room.
 BUCKET_SLOTS = 8
@@ -375,6 +383,8 @@ def train_alphabet(
         ]
         best = max(log_probabilities)
         scale = COST_PER_NAT * weights.get(kinds.get(key, -1), 1.0)
+        if kinds.get(key, -1) == WHOLE_WORD:
+            scale /= 1 << WORD_COST_SHIFT.get(alphabet, 0)
         costs[key] = [min(COST_MAX, round((best - value) * scale)) for value in log_probabilities]
     words_set = set(words_kept)
     return {k: c for k, c in costs.items() if k not in words_set}, {k: costs[k] for k in words_kept}
@@ -401,12 +411,15 @@ def feature_kinds(alphabet: str, training: dict[str, list[str]], languages: tupl
 def classify(text: str, alphabet: str, model: dict[int, list[int]]) -> str:
     languages = ALPHABETS[alphabet]
     totals = [0] * len(languages)
-    for key in text_features(text, alphabet):
-        costs = model.get(key)
-        if costs is None:
-            continue
-        for index, cost in enumerate(costs):
-            totals[index] += cost
+    word_factor = 1 << WORD_COST_SHIFT.get(alphabet, 0)
+    for word in words(text, alphabet):
+        for key, kind in word_features_kinds(word):
+            costs = model.get(key)
+            if costs is None:
+                continue
+            factor = word_factor if kind == WHOLE_WORD else 1
+            for index, cost in enumerate(costs):
+                totals[index] += cost * factor
     return languages[min(range(len(languages)), key=lambda index: totals[index])]
 
 

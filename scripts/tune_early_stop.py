@@ -21,7 +21,7 @@ import train_language_model as trainer
 
 SENTENCES_PER_LANGUAGE = 300
 BYTES_MIN = (16, 32)
-MARGINS_NATS = (70, 90, 120, 150, 200)
+MARGINS_NATS = (70, 90, 120, 150, 200, 250, 300)
 
 
 def word_steps(text: str, alphabet: str, model: dict[int, list[int]]) -> list[tuple[int, list[int], int]]:
@@ -33,12 +33,16 @@ def word_steps(text: str, alphabet: str, model: dict[int, list[int]]) -> list[tu
     word: list[int] = []
     offset = 0
 
+    # Whole words count as the native code adds them (the trainer's WORD_COST_SHIFT).
+    word_factor = 1 << trainer.WORD_COST_SHIFT.get(alphabet, 0)
+
     def close(at: int) -> None:
         costs = [0] * lanes
-        features = list(language_features.word_features(word))
-        for key in features:
+        features = list(language_features.word_features_kinds(word))
+        for key, kind in features:
+            factor = word_factor if kind == language_features.WHOLE_WORD else 1
             for lane, cost in enumerate(model.get(key, ())):
-                costs[lane] += cost
+                costs[lane] += cost * factor
         steps.append((at, costs, len(features)))
 
     for character in text:

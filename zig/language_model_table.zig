@@ -24,7 +24,7 @@ pub const lanes_max = 16;
 pub const Alphabet = enum(u8) { latin, cyrillic, han, arabic };
 
 const magic = "THLM";
-const format_version = 5;
+const format_version = 6; // 6: whole Latin words' costs at half scale (language_model.latin_word_cost_shift)
 const header_bytes = 10;
 const table_header_bytes = 4 + 2 * lanes_max;
 const data_alignment = 64;
