@@ -77,13 +77,13 @@ def cost_usd_of(provider: str, model: str, usage: Usage) -> float | None:
     price = price_of(provider, model)
     if price is None:
         return None
-    cached, written = usage.cached_tokens or 0, usage.cache_write_tokens or 0
-    written_1h = min(written, usage.cache_write_1h_tokens or 0)
-    uncached = max(0, usage.prompt_tokens - cached - written)
+    cached = usage.cached_tokens or 0
+    written_5m, written_1h = usage.cache_writes_by_ttl()
+    uncached = max(0, usage.prompt_tokens - cached - written_5m - written_1h)
     input_price = price.input_usd_per_mtok
     cached_price = input_price if price.cached_input_usd_per_mtok is None else price.cached_input_usd_per_mtok
     write_price = input_price if price.cache_write_usd_per_mtok is None else price.cache_write_usd_per_mtok
     write_1h_price = write_price if price.cache_write_1h_usd_per_mtok is None else price.cache_write_1h_usd_per_mtok
     cost_usd: float = uncached * input_price + cached * cached_price
-    cost_usd += (written - written_1h) * write_price + written_1h * write_1h_price
+    cost_usd += written_5m * write_price + written_1h * write_1h_price
     return (cost_usd + usage.completion_tokens * price.output_usd_per_mtok) / 1_000_000

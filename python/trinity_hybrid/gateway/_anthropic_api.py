@@ -138,9 +138,8 @@ def usage_json(usage: Usage | None) -> dict[str, Any]:
     if usage.cache_write_tokens is not None:
         document["cache_creation_input_tokens"] = usage.cache_write_tokens
     if usage.cache_write_1h_tokens is not None:
-        written_1h = min(written, usage.cache_write_1h_tokens)
-        document["cache_creation"] = {"ephemeral_5m_input_tokens": written - written_1h,
-                                      "ephemeral_1h_input_tokens": written_1h}  # fmt: skip
+        written_5m, written_1h = usage.cache_writes_by_ttl()
+        document["cache_creation"] = {"ephemeral_5m_input_tokens": written_5m, "ephemeral_1h_input_tokens": written_1h}
     if usage.cached_tokens is not None:
         document["cache_read_input_tokens"] = usage.cached_tokens
     return document

@@ -122,6 +122,12 @@ class Usage:
     cache_write_tokens: int | None = None
     cache_write_1h_tokens: int | None = None
 
+    def cache_writes_by_ttl(self) -> tuple[int, int]:
+        """(tokens written for 5 minutes, for an hour): the hour's count held to the writes'."""
+        written = self.cache_write_tokens or 0
+        written_1h = min(written, self.cache_write_1h_tokens or 0)
+        return written - written_1h, written_1h
+
 
 # Not frozen, though nothing changes it after it is built: a frozen dataclass's __init__ sets
 # each field through object.__setattr__, which cost every answer's reading microseconds.
