@@ -24,8 +24,8 @@ import pytest
 from gateway_harness import GATEWAY_KEY, RunningGateway, provider_environment, running_gateway
 from hypothesis import given, settings
 from json_bodies import JSON_VALUES
-from loopback import AnthropicServer, Fault, OpenAIServer, Request
-from tools_harness import QUESTION, WEATHER, assistant_of, calling, node_for, streamed_calls
+from loopback import AnthropicServer, Fault, OpenAIServer
+from tools_harness import QUESTION, WEATHER, anthropic_answered, assistant_of, calling, node_for, streamed_calls
 from trinity_hybrid import ClientRequestError, InvalidInputError
 from trinity_hybrid.providers import WIRE_FORMATS, ChatRequest, Endpoint, ThinkingBlock
 
@@ -33,13 +33,6 @@ THINKING = {"type": "enabled", "budget_tokens": 2048}
 PARIS = (("toolu_paris", "get_weather", {"city": "Paris"}),)
 REDACTED_TRIGGER = "ANTHROPIC_MAGIC_STRING_TRIGGER_REDACTED_THINKING_46C9A13E193C177646C7398A98432ECCCE4C1253"
 MODEL = "anthropic/claude-sonnet-4-5"
-
-
-def answered(request: Request) -> bool:
-    return any(
-        isinstance(message["content"], list) and any(block.get("type") == "tool_result" for block in message["content"])
-        for message in request.json["messages"]
-    )
 
 
 def result_of(call_id: str) -> dict[str, Any]:
@@ -66,7 +59,7 @@ def test_a_tool_round_trip_carries_the_thinking_back(stream: bool) -> None:
     """The second turn is refused by the server unless the first turn's signed thinking block
     opens the assistant message before its tool call."""
     with (
-        AnthropicServer(responder=calling(PARIS, "", answered)) as server,
+        AnthropicServer(responder=calling(PARIS, "", anthropic_answered)) as server,
         node_for("anthropic", server) as node,
     ):
         first = node.infer(QUESTION, tools=[WEATHER], thinking=THINKING, force_provider="anthropic", stream=stream)
@@ -91,7 +84,7 @@ def test_a_tool_round_trip_carries_the_thinking_back(stream: bool) -> None:
 def test_without_its_thinking_block_the_next_turn_is_refused_as_anthropic_refuses_it() -> None:
     """What the peers' users see when the blocks are lost: the test above can fail."""
     with (
-        AnthropicServer(responder=calling(PARIS, "", answered)) as server,
+        AnthropicServer(responder=calling(PARIS, "", anthropic_answered)) as server,
         node_for("anthropic", server) as node,
     ):
         first = node.infer(QUESTION, tools=[WEATHER], thinking=THINKING, force_provider="anthropic")
@@ -260,7 +253,7 @@ def test_the_cache_keys_on_thinking() -> None:
 def gateway() -> Iterator[RunningGateway]:
     """A gateway before an Anthropic server that calls the weather tool until it has the result."""
     with (
-        AnthropicServer(responder=calling(PARIS, "", answered)) as claude,
+        AnthropicServer(responder=calling(PARIS, "", anthropic_answered)) as claude,
         OpenAIServer() as gpt,
         running_gateway(provider_environment(anthropic=claude, openai=gpt)) as running,
     ):

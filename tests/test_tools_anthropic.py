@@ -16,7 +16,17 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from loopback import AnthropicServer, OpenAIServer, Request, ToolCallReply
-from tools_harness import QUESTION, TIME, WEATHER, arguments, assistant_of, calling, node_for, streamed_calls
+from tools_harness import (
+    QUESTION,
+    TIME,
+    WEATHER,
+    anthropic_answered,
+    arguments,
+    assistant_of,
+    calling,
+    node_for,
+    streamed_calls,
+)
 from trinity_hybrid import ClientRequestError, InvalidInputError, ProviderError, TrinityHybridNode
 from trinity_hybrid.providers import WIRE_FORMATS, ChatRequest, Endpoint
 from trinity_hybrid.providers.anthropic import AnthropicStreamParser
@@ -30,13 +40,6 @@ SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "require
 WEATHER_FORMAT = {"type": "json_schema", "json_schema": {"name": "weather", "schema": SCHEMA, "strict": True}}
 
 
-def answered(request: Request) -> bool:
-    return any(
-        isinstance(message["content"], list) and any(block.get("type") == "tool_result" for block in message["content"])
-        for message in request.json["messages"]
-    )
-
-
 def built(**parameters: Any) -> dict[str, Any]:
     request = ChatRequest.of(parameters.pop("messages", "Hi"), **parameters)
     assert WIRE.unsupported(ENDPOINT, request) is None
@@ -45,7 +48,10 @@ def built(**parameters: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 def test_a_two_turn_tool_round_trip(stream: bool) -> None:
-    with AnthropicServer(responder=calling(PARIS, "", answered)) as server, node_for("anthropic", server) as node:
+    with (
+        AnthropicServer(responder=calling(PARIS, "", anthropic_answered)) as server,
+        node_for("anthropic", server) as node,
+    ):
         first = node.infer(QUESTION, tools=[WEATHER], tool_choice="required", force_provider="anthropic", stream=stream)
         if stream:
             calls, text, _, finish = streamed_calls(first)
@@ -80,7 +86,7 @@ def test_a_two_turn_tool_round_trip(stream: bool) -> None:
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 def test_parallel_calls_and_their_results_in_one_user_message(stream: bool) -> None:
-    responder = calling(PARIS_AND_ROME, "Looking.", answered)
+    responder = calling(PARIS_AND_ROME, "Looking.", anthropic_answered)
     with AnthropicServer(responder=responder) as server, node_for("anthropic", server) as node:
         first = node.infer(QUESTION, tools=[WEATHER], force_provider="anthropic", stream=stream)
         calls, text = streamed_calls(first)[:2] if stream else (list(first.tool_calls), first.text)

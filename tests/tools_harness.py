@@ -54,6 +54,14 @@ def calling(
     return respond
 
 
+def anthropic_answered(request: Request) -> bool:
+    """Whether an Anthropic request carries a tool's result (a ``tool_result`` block)."""
+    return any(
+        isinstance(message["content"], list) and any(block.get("type") == "tool_result" for block in message["content"])
+        for message in request.json["messages"]
+    )
+
+
 def streamed_calls(chunks: Iterable[Any]) -> tuple[list[ToolCall], str, str, str | None]:
     """The tool calls a stream's pieces add up to (OpenAI's rule: the first piece of index i has
     its id and name, later ones argument fragments), its text, its reasoning, its finish."""
