@@ -16,6 +16,7 @@ Russian (the held-out sentences repeated), beside CPython's UTF-8 decoder on the
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
@@ -68,6 +69,7 @@ def variant(sentence: str, language: str, name: str) -> str:
     return " ".join(sentence.split()[: 4 if long else 2])
 
 
+@functools.cache  # one per mode: the independent bench asks for answers and confidences of the same
 def lingua_detector(high_accuracy: bool):  # -> lingua.LanguageDetector
     from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
 
