@@ -34,7 +34,6 @@ import hashlib
 import hmac
 import json
 import re
-import secrets
 from typing import Any
 
 from ._openai import fragments
@@ -53,6 +52,7 @@ from ._server import (
     sse,
     text_of,
 )
+from ._signer import MAC_BYTES, Signer
 
 CACHE_BREAKPOINTS_MAX = 4  # the API's limit ("A maximum of 4 blocks with cache_control ...")
 THINKING_BUDGET_MIN = 1024  # the API's least `thinking.budget_tokens`
@@ -61,7 +61,6 @@ REDACTED_THINKING_TRIGGER = "ANTHROPIC_MAGIC_STRING_TRIGGER_REDACTED_THINKING_46
 THINKING_DOCS = "https://docs.claude.com/en/docs/build-with-claude/extended-thinking"
 THINKING_PREFIX = "Let me think about: "  # the answer's thinking, then the last user text's first 60 characters
 _THINKING_TYPES = ("thinking", "redacted_thinking")
-_MAC_BYTES = 32  # an HMAC-SHA256
 # (error type, message) of the errors the API returns for these statuses.
 _STATUS_ERRORS: dict[int, tuple[str, str]] = {
     400: ("invalid_request_error", "Invalid request."),
@@ -88,19 +87,16 @@ class AnthropicWire(MessagesWire):
 
     def __init__(self) -> None:
         self.cached_prefixes: set[str] = set()  # digests of the prompt prefixes cached so far
-        self._secret = secrets.token_bytes(32)  # signs the thinking this server issues
-
-    def _mac(self, kind: bytes, payload: bytes) -> bytes:
-        return hmac.new(self._secret, kind + b"\0" + payload, hashlib.sha256).digest()
+        self._signer = Signer()  # signs the thinking this server issues
 
     def sign(self, thinking: str) -> str:
         """The `signature` of a thinking block with this text: its base64 HMAC-SHA256."""
-        return base64.b64encode(self._mac(b"thinking", thinking.encode())).decode()
+        return base64.b64encode(self._signer.mac(b"thinking", thinking.encode())).decode()
 
     def redacted_data(self, hidden: str) -> str:
         """A `redacted_thinking` block's opaque `data`: the base64 of the HMAC, then the text."""
         payload = hidden.encode()
-        return base64.b64encode(self._mac(b"redacted_thinking", payload) + payload).decode()
+        return base64.b64encode(self._signer.mac(b"redacted_thinking", payload) + payload).decode()
 
     def issued_data(self, data: Any) -> bool:
         if not isinstance(data, str):
@@ -109,8 +105,8 @@ class AnthropicWire(MessagesWire):
             raw = base64.b64decode(data, validate=True)
         except ValueError:
             return False
-        mac, payload = raw[:_MAC_BYTES], raw[_MAC_BYTES:]
-        return len(mac) == _MAC_BYTES and hmac.compare_digest(mac, self._mac(b"redacted_thinking", payload))
+        mac, payload = raw[:MAC_BYTES], raw[MAC_BYTES:]
+        return len(mac) == MAC_BYTES and hmac.compare_digest(mac, self._signer.mac(b"redacted_thinking", payload))
 
     def thinking_blocks(self, body: Any) -> list[dict[str, Any]]:
         """The thinking blocks that start the answer to this request (none without thinking)."""
@@ -133,7 +129,7 @@ class AnthropicWire(MessagesWire):
             if block["type"] == "thinking":
                 texts.append(block["thinking"])
             else:
-                texts.append(base64.b64decode(block["data"])[_MAC_BYTES:].decode())
+                texts.append(base64.b64decode(block["data"])[MAC_BYTES:].decode())
         return count_words(texts)
 
     def cache_use(self, body: dict[str, Any]) -> tuple[int, int, int]:

@@ -24,10 +24,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import json
-import secrets
 from collections import Counter
 from typing import Any
 
@@ -44,6 +42,7 @@ from ._server import (
     echo,
     sse,
 )
+from ._signer import Signer
 
 THOUGHT_SIGNATURES_DOCS = "https://ai.google.dev/gemini-api/docs/thought-signatures"
 # The documented values that skip the validation, as they go on the wire.
@@ -120,7 +119,7 @@ class GeminiWire(Wire):
     base_path = ""
 
     def __init__(self) -> None:
-        self._secret = secrets.token_bytes(32)  # signs the function calls this server answers
+        self._signer = Signer()  # signs the function calls this server answers
         # Per accepted request, each model turn's first-call signature by kind: "issued", "dummy".
         self.thought_signatures_seen: Counter[str] = Counter()
 
@@ -131,7 +130,7 @@ class GeminiWire(Wire):
             separators=(",", ":"),
             ensure_ascii=False,
         )
-        return hmac.new(self._secret, b"thought\0" + canonical.encode(), hashlib.sha256).digest()
+        return self._signer.mac(b"thought", canonical.encode())
 
     def sign(self, name: str, args: dict[str, Any]) -> str:
         """The `thoughtSignature` of an answer whose first call is this one: base64 HMAC-SHA256."""
